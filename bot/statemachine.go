@@ -1,0 +1,206 @@
+package bot
+
+import (
+	"slices"
+	"time"
+)
+
+// EventKind names one entry of a ticket's timeline.
+type EventKind string
+
+// Kinds that Ticket.Apply accepts (EventReported comes from NewTicket).
+const (
+	EventReported     EventKind = "reported"
+	EventAcknowledged EventKind = "acknowledged"
+	EventStarted      EventKind = "started"
+	EventRemoteFailed EventKind = "remote_failed"
+	EventArrived      EventKind = "arrived"
+	EventWorkaround   EventKind = "workaround"
+	EventResolved     EventKind = "resolved"
+	EventConfirmed    EventKind = "confirmed"
+	EventClosed       EventKind = "closed"
+	EventReopened     EventKind = "reopened"
+	EventCancelled    EventKind = "cancelled"
+	EventMerged       EventKind = "merged"
+	EventAssigned     EventKind = "assigned"
+	EventReclassified EventKind = "reclassified"
+	EventNoted        EventKind = "noted"
+)
+
+// Event is one append-only timeline entry: who did what, when.
+type Event struct {
+	ID       int64
+	TicketNo string
+	Kind     EventKind
+	Actor    string // a person's user id, or "system"
+	At       time.Time
+	From, To Status // equal when the status did not change
+	Detail   string // masked free text: note, reason, cause and solution…
+}
+
+// ActorSystem marks changes weibao made on its own (timeouts, auto-confirmation).
+const ActorSystem = "system"
+
+// Change is a request to change a ticket. Which fields matter depends on Kind.
+type Change struct {
+	Kind       EventKind
+	Actor      string
+	At         time.Time
+	Text       string // note, workaround, reason for cancel/reclass/reopen
+	Assignee   string // EventAssigned
+	Cause      string // EventResolved
+	Solution   string // EventResolved
+	MergedInto string // EventMerged
+	Class      Classification
+	// Due, when set, replaces the ticket's deadlines (reclassification, reopen).
+	Due *Deadlines
+}
+
+type rule struct {
+	from  []Status
+	to    Status // "" keeps the status
+	check func(t *Ticket, c *Change) error
+	apply func(t *Ticket, c *Change)
+}
+
+var active = []Status{StatusNew, StatusAcknowledged, StatusInProgress, StatusOnSite}
+var worked = []Status{StatusAcknowledged, StatusInProgress, StatusOnSite}
+
+// claim records an implicit acknowledgement: an engineer who arrives or
+// resolves without typing 接单 first has still taken the ticket.
+func claim(t *Ticket, c *Change) {
+	if t.AcknowledgedAt.IsZero() {
+		t.AcknowledgedAt = c.At
+	}
+	if t.AssigneeID == "" {
+		t.AssigneeID = c.Actor
+	}
+}
+
+func need(field, v string) error {
+	if v == "" {
+		return Errorf(ErrInvalid, "err.change_needs", map[string]any{"field": field}, "change needs %s", field)
+	}
+	return nil
+}
+
+var rules = map[EventKind]rule{
+	EventAcknowledged: {from: []Status{StatusNew}, to: StatusAcknowledged, apply: claim},
+	EventStarted:      {from: []Status{StatusAcknowledged}, to: StatusInProgress},
+	EventRemoteFailed: {from: []Status{StatusAcknowledged, StatusInProgress}, to: StatusInProgress,
+		check: func(t *Ticket, c *Change) error {
+			if !t.RemoteFailedAt.IsZero() {
+				return Errorf(ErrInvalid, "err.onsite_clock_running", nil, "on-site clock already running")
+			}
+			return nil
+		},
+		apply: func(t *Ticket, c *Change) { t.RemoteFailedAt = c.At }},
+	EventArrived: {from: []Status{StatusNew, StatusAcknowledged, StatusInProgress}, to: StatusOnSite,
+		apply: func(t *Ticket, c *Change) { claim(t, c); t.OnSiteAt = c.At }},
+	EventWorkaround: {from: worked,
+		check: func(t *Ticket, c *Change) error { return need("text", c.Text) },
+		apply: func(t *Ticket, c *Change) { t.Workaround, t.WorkaroundAt = c.Text, c.At }},
+	EventResolved: {from: active, to: StatusResolved,
+		check: func(t *Ticket, c *Change) error {
+			if err := need("cause", c.Cause); err != nil {
+				return err
+			}
+			return need("solution", c.Solution)
+		},
+		apply: func(t *Ticket, c *Change) {
+			claim(t, c)
+			t.ResolvedAt, t.Cause, t.Solution = c.At, c.Cause, c.Solution
+			c.Text = c.Cause + " / " + c.Solution
+		}},
+	EventConfirmed: {from: []Status{StatusResolved}, to: StatusConfirmed,
+		apply: func(t *Ticket, c *Change) { t.ConfirmedAt = c.At }},
+	EventClosed: {from: []Status{StatusConfirmed}, to: StatusClosed,
+		apply: func(t *Ticket, c *Change) { t.ClosedAt = c.At }},
+	EventReopened: {from: []Status{StatusResolved}, to: StatusInProgress,
+		apply: func(t *Ticket, c *Change) { t.ResolvedAt = time.Time{}; t.ReopenCount++ }},
+	EventCancelled: {from: active, to: StatusCancelled,
+		check: func(t *Ticket, c *Change) error { return need("reason", c.Text) },
+		apply: func(t *Ticket, c *Change) { t.ClosedAt = c.At }},
+	EventMerged: {from: active, to: StatusMerged,
+		check: func(t *Ticket, c *Change) error {
+			if !ValidTicketNo(c.MergedInto) || c.MergedInto == t.No {
+				return Errorf(ErrInvalid, "err.merge_target", map[string]any{"no": c.MergedInto}, "cannot merge %s into %q", t.No, c.MergedInto)
+			}
+			return nil
+		},
+		apply: func(t *Ticket, c *Change) { t.MergedInto, t.ClosedAt = c.MergedInto, c.At; c.Text = c.MergedInto }},
+	EventAssigned: {from: active,
+		check: func(t *Ticket, c *Change) error {
+			if err := need("assignee", c.Assignee); err != nil {
+				return err
+			}
+			if c.Assignee == t.AssigneeID {
+				return Errorf(ErrInvalid, "err.already_assigned", map[string]any{"user": c.Assignee}, "already assigned to %s", c.Assignee)
+			}
+			return nil
+		},
+		apply: func(t *Ticket, c *Change) {
+			c.Text = joinDetail(t.AssigneeID+" -> "+c.Assignee, c.Text)
+			t.AssigneeID = c.Assignee
+		}},
+	EventReclassified: {from: append(slices.Clone(active), StatusResolved),
+		check: func(t *Ticket, c *Change) error {
+			if err := need("reason", c.Text); err != nil {
+				return err
+			}
+			return c.Class.Validate()
+		},
+		apply: func(t *Ticket, c *Change) {
+			c.Text = joinDetail(string(t.Priority)+" -> "+string(c.Class.Priority), c.Text)
+			t.Classification = c.Class
+		}},
+	EventNoted: {from: []Status{StatusNew, StatusAcknowledged, StatusInProgress, StatusOnSite, StatusResolved, StatusConfirmed, StatusClosed, StatusCancelled, StatusMerged},
+		check: func(t *Ticket, c *Change) error { return need("text", c.Text) }},
+}
+
+func joinDetail(a, b string) string {
+	if b == "" {
+		return a
+	}
+	return a + ": " + b
+}
+
+// Apply is the ticket's one state machine. It checks c against the current
+// status, applies it, and returns the timeline event to append with it. On
+// error the ticket is left exactly as it was.
+func (t *Ticket) Apply(c Change) (Event, error) {
+	r, ok := rules[c.Kind]
+	if !ok {
+		return Event{}, Errorf(ErrInvalid, "err.unknown_change", map[string]any{"kind": c.Kind}, "unknown change %q", c.Kind)
+	}
+	if c.Actor == "" || c.At.IsZero() {
+		return Event{}, Errorf(ErrInvalid, "err.change_needs", map[string]any{"field": "actor"}, "change %s needs actor and time", c.Kind)
+	}
+	if !slices.Contains(r.from, t.Status) {
+		return Event{}, Errorf(ErrInvalid, "err.transition",
+			map[string]any{"no": t.No, "status": t.Status, "kind": c.Kind},
+			"ticket %s: cannot %s when %s", t.No, c.Kind, t.Status)
+	}
+	c.Text, c.Cause, c.Solution = Mask(c.Text), Mask(c.Cause), Mask(c.Solution)
+	for _, s := range []string{c.Text, c.Cause, c.Solution} {
+		if err := checkText(s); err != nil {
+			return Event{}, err
+		}
+	}
+	if r.check != nil {
+		if err := r.check(t, &c); err != nil {
+			return Event{}, err
+		}
+	}
+	from := t.Status
+	if r.apply != nil {
+		r.apply(t, &c)
+	}
+	if r.to != "" {
+		t.Status = r.to
+	}
+	if c.Due != nil {
+		t.Due = *c.Due
+	}
+	return Event{TicketNo: t.No, Kind: c.Kind, Actor: c.Actor, At: c.At, From: from, To: t.Status, Detail: c.Text}, nil
+}

@@ -1,0 +1,51 @@
+package bot
+
+import (
+	"context"
+	"time"
+)
+
+// Effects are written in the same transaction as a ticket change: the
+// timeline events it appends and the messages it causes.
+type Effects struct {
+	Events   []Event
+	Messages []Outgoing
+}
+
+// TicketFilter selects tickets; zero fields do not filter.
+type TicketFilter struct {
+	Statuses   []Status
+	WardCode   string
+	Category   string
+	AssigneeID string
+	ReporterID string
+	From, To   time.Time // reported in [From, To)
+	Limit      int
+}
+
+// TicketStore keeps tickets and their timelines. The database is the truth.
+type TicketStore interface {
+	// CreateTicket assigns t its ID and number and stores it with fx in one
+	// transaction; fx's events and messages get the number filled in.
+	CreateTicket(ctx context.Context, t *Ticket, fx Effects) error
+	// Ticket returns ErrNotFound for an unknown number.
+	Ticket(ctx context.Context, no string) (*Ticket, error)
+	// UpdateTicket loads the ticket, calls fn on it and stores the result with
+	// fn's effects, guarded by the ticket's version. When someone else changed
+	// the ticket in between, it reloads and calls fn again, a few times, then
+	// returns ErrConflict. fn must only change t through t.Apply.
+	UpdateTicket(ctx context.Context, no string, fn func(t *Ticket) (Effects, error)) (*Ticket, error)
+	Timeline(ctx context.Context, no string) ([]Event, error)
+	Tickets(ctx context.Context, f TicketFilter) ([]*Ticket, error)
+}
+
+// Directory knows the roster, the wards and the fault categories.
+type Directory interface {
+	Person(ctx context.Context, userID string) (*Person, error)
+	People(ctx context.Context, role Role) ([]Person, error)
+	Ward(ctx context.Context, code string) (*Ward, error)
+	WardByChat(ctx context.Context, chatID string) (*Ward, error)
+	Wards(ctx context.Context) ([]Ward, error)
+	Campus(ctx context.Context, code string) (*Campus, error)
+	Categories(ctx context.Context) ([]Category, error)
+}
