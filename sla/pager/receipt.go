@@ -1,0 +1,131 @@
+package pager
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"time"
+)
+
+// Status is a provider-neutral call or message state from a receipt.
+type Status string
+
+// Statuses.
+const (
+	StatusProgress  Status = "progress" // intermediate: calling, ringing, answered
+	StatusAnswered  Status = "answered"
+	StatusNoAnswer  Status = "no_answer"
+	StatusBusy      Status = "busy"
+	StatusFailed    Status = "failed" // invalid, unreachable, powered off, rejected
+	StatusThrottled Status = "throttled"
+	StatusKeypress  Status = "keypress"
+)
+
+// AckDigit is the key that acknowledges the ticket on a paging call.
+const AckDigit = "1"
+
+// Receipt is one pushed call report or key press.
+type Receipt struct {
+	Provider string
+	CallID   string
+	// PageID is the page id echoed by the provider (Alibaba OutId); empty
+	// when the provider does not echo it (Tencent callbacks), in which case
+	// correlate CallID with Attempt.MessageID.
+	PageID string
+	Status Status
+	Code   string // raw provider status code
+	Digits string
+	At     time.Time
+}
+
+// Acknowledged reports whether the callee pressed AckDigit.
+func (r Receipt) Acknowledged() bool {
+	return len(r.Digits) > 0 && r.Digits[:1] == AckDigit
+}
+
+// Key identifies a receipt for deduplication. Providers redeliver pushes,
+// and one call yields several distinct reports (ringing, answered, key), so
+// the key is the call id plus what the report says.
+func (r Receipt) Key() string {
+	return "pager:receipt:" + r.Provider + ":" + r.CallID + ":" + string(r.Status) + ":" + r.Code + ":" + r.Digits
+}
+
+// ReceiptSink takes receipts from a provider push. It should only enqueue
+// durably and return: Alibaba gives a push 700 ms before retrying.
+type ReceiptSink interface {
+	Receipts(ctx context.Context, rs []Receipt) error
+}
+
+// ReceiptFunc adapts a function to ReceiptSink.
+type ReceiptFunc func(ctx context.Context, rs []Receipt) error
+
+// Receipts calls f.
+func (f ReceiptFunc) Receipts(ctx context.Context, rs []Receipt) error { return f(ctx, rs) }
+
+// ParseFunc turns a pushed request into receipts. It returns an error
+// wrapping ErrBadSignature when the push fails verification.
+type ParseFunc func(h http.Header, body []byte) ([]Receipt, error)
+
+const (
+	pushTimeout = 500 * time.Millisecond // under Alibaba's 700 ms
+	pushMaxBody = 1 << 20
+	receiptTTL  = 24 * time.Hour // outlives Alibaba's last retry (16 min)
+)
+
+// NewPushHandler serves a provider's receipt push: parse, drop receipts
+// already seen (Once on Receipt.Key; nil once disables), hand the rest to
+// sink, and answer with reply, the body the provider requires. Failures
+// answer non-2xx so the provider retries. A receipt is claimed before the
+// sink takes it, so a sink failure loses that receipt; escalation does not
+// depend on receipts, so the loss costs at most one more page.
+func NewPushHandler(parse ParseFunc, reply []byte, sink ReceiptSink, once Once, logger *slog.Logger) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		if req.Method != http.MethodPost {
+			http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+			return
+		}
+		body, err := io.ReadAll(http.MaxBytesReader(w, req.Body, pushMaxBody))
+		if err != nil {
+			http.Error(w, "body too large", http.StatusRequestEntityTooLarge)
+			return
+		}
+		rs, err := parse(req.Header, body)
+		if err != nil {
+			status := http.StatusBadRequest
+			if errors.Is(err, ErrBadSignature) {
+				status = http.StatusUnauthorized
+			}
+			logger.WarnContext(req.Context(), "receipt push rejected", "err", err, "body_len", len(body))
+			http.Error(w, http.StatusText(status), status)
+			return
+		}
+		ctx, cancel := context.WithTimeout(req.Context(), pushTimeout)
+		defer cancel()
+		fresh := rs[:0:0]
+		for _, r := range rs {
+			if once != nil {
+				first, err := once.First(ctx, r.Key(), receiptTTL)
+				if err != nil {
+					logger.ErrorContext(ctx, "receipt dedupe", "err", err, "call_id", r.CallID)
+					http.Error(w, "unavailable", http.StatusServiceUnavailable)
+					return
+				}
+				if !first {
+					continue
+				}
+			}
+			fresh = append(fresh, r)
+		}
+		if len(fresh) > 0 {
+			if err := sink.Receipts(ctx, fresh); err != nil {
+				logger.ErrorContext(ctx, "receipt sink", "err", err, "receipts", len(fresh))
+				http.Error(w, "unavailable", http.StatusServiceUnavailable)
+				return
+			}
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(reply)
+	})
+}
