@@ -1,0 +1,356 @@
+// Package configs loads weibao's configuration: one YAML file, every scalar
+// key overridable by an environment variable WEIBAO_<PATH> (the key path
+// upper-cased, joined by underscores, e.g. WEIBAO_WECOM_BOT_SECRET), so that
+// secrets come from the environment in production. Unknown keys are errors.
+package configs
+
+import (
+	"bytes"
+	_ "embed"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"reflect"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Config is the whole configuration. See weibao.example.yaml for each key.
+type Config struct {
+	Server     Server     `yaml:"server"`
+	Database   Database   `yaml:"database"`
+	Redis      Redis      `yaml:"redis"`
+	Timezone   string     `yaml:"timezone"`
+	Log        Log        `yaml:"log"`
+	Catalog    string     `yaml:"catalog"`
+	WeCom      WeCom      `yaml:"wecom"`
+	Campuses   []Campus   `yaml:"campuses"`
+	Wards      []Ward     `yaml:"wards"`
+	People     []Person   `yaml:"people"`
+	Categories []Category `yaml:"categories"`
+
+	// Embedded is true when no configuration file was found and weibao runs
+	// on its embedded defaults with the demo roster.
+	Embedded bool `yaml:"-"`
+	// Location is Timezone, loaded.
+	Location *time.Location `yaml:"-"`
+}
+
+type Server struct {
+	Addr       string `yaml:"addr"`
+	PublicURL  string `yaml:"public_url"`
+	AdminToken string `yaml:"admin_token"`
+}
+
+type Database struct {
+	Driver string `yaml:"driver"`
+	DSN    string `yaml:"dsn"`
+}
+
+type Redis struct {
+	URL string `yaml:"url"`
+}
+
+type Log struct {
+	Level  string `yaml:"level"`
+	Format string `yaml:"format"`
+}
+
+type WeCom struct {
+	CorpID         string `yaml:"corp_id"`
+	AgentID        string `yaml:"agent_id"`
+	Secret         string `yaml:"secret"`
+	Token          string `yaml:"token"`
+	EncodingAESKey string `yaml:"encoding_aes_key"`
+	APIBase        string `yaml:"api_base"`
+	Bot            Bot    `yaml:"bot"`
+}
+
+type Bot struct {
+	Mode           string `yaml:"mode"`
+	Token          string `yaml:"token"`
+	EncodingAESKey string `yaml:"encoding_aes_key"`
+	ID             string `yaml:"id"`
+	Secret         string `yaml:"secret"`
+	WSURL          string `yaml:"ws_url"`
+}
+
+type Campus struct {
+	Code string  `yaml:"code"`
+	Name string  `yaml:"name"`
+	Lat  float64 `yaml:"lat"`
+	Lng  float64 `yaml:"lng"`
+}
+
+type Ward struct {
+	Code   string `yaml:"code"`
+	Name   string `yaml:"name"`
+	Campus string `yaml:"campus"`
+	ChatID string `yaml:"chat_id"`
+}
+
+type Person struct {
+	UserID string `yaml:"userid"`
+	Name   string `yaml:"name"`
+	Role   string `yaml:"role"`
+	Mobile string `yaml:"mobile"`
+	Ward   string `yaml:"ward"`
+}
+
+type Category struct {
+	Code       string   `yaml:"code"`
+	Name       string   `yaml:"name"`
+	Type       string   `yaml:"type"`
+	Difficulty string   `yaml:"difficulty"`
+	Keywords   []string `yaml:"keywords"`
+	SelfHelp   string   `yaml:"self_help"`
+}
+
+//go:embed defaults.yaml
+var defaultsYAML []byte
+
+//go:embed demo.yaml
+var demoYAML []byte
+
+// DefaultPath is read when --config is not given and the file exists.
+const DefaultPath = "configs/weibao.yaml"
+
+// Load reads the defaults, then the file at path (DefaultPath when empty; with
+// no file at all, the embedded demo), then the environment through getenv.
+func Load(path string, getenv func(string) string) (*Config, error) {
+	var c Config
+	if err := decode("defaults.yaml", defaultsYAML, &c); err != nil {
+		return nil, err
+	}
+	explicit := path != ""
+	if !explicit {
+		path = DefaultPath
+	}
+	b, err := os.ReadFile(path)
+	switch {
+	case err == nil:
+		if err := decode(path, b, &c); err != nil {
+			return nil, err
+		}
+	case !explicit && errors.Is(err, os.ErrNotExist):
+		c.Embedded = true
+		if err := decode("demo.yaml", demoYAML, &c); err != nil {
+			return nil, err
+		}
+	default:
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	if err := applyEnv(reflect.ValueOf(&c).Elem(), "WEIBAO", getenv); err != nil {
+		return nil, err
+	}
+	if err := c.validate(); err != nil {
+		return nil, err
+	}
+	return &c, nil
+}
+
+func decode(name string, b []byte, c *Config) error {
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	if err := dec.Decode(c); err != nil && !errors.Is(err, io.EOF) {
+		return fmt.Errorf("config %s: %w", name, err)
+	}
+	return nil
+}
+
+// applyEnv overrides scalar fields from WEIBAO_<PATH>. Lists (wards, people…)
+// are only set in the file.
+func applyEnv(v reflect.Value, prefix string, getenv func(string) string) error {
+	t := v.Type()
+	for i := range t.NumField() {
+		f := t.Field(i)
+		tag := strings.Split(f.Tag.Get("yaml"), ",")[0]
+		if tag == "" || tag == "-" {
+			continue
+		}
+		name := prefix + "_" + strings.ToUpper(tag)
+		fv := v.Field(i)
+		if fv.Kind() == reflect.Struct {
+			if err := applyEnv(fv, name, getenv); err != nil {
+				return err
+			}
+			continue
+		}
+		s := getenv(name)
+		if s == "" {
+			continue
+		}
+		switch fv.Kind() {
+		case reflect.String:
+			fv.SetString(s)
+		case reflect.Int, reflect.Int64:
+			n, err := strconv.ParseInt(s, 10, 64)
+			if err != nil {
+				return fmt.Errorf("config: %s: %q is not a whole number", name, s)
+			}
+			fv.SetInt(n)
+		case reflect.Bool:
+			b, err := strconv.ParseBool(s)
+			if err != nil {
+				return fmt.Errorf("config: %s: %q is not true or false", name, s)
+			}
+			fv.SetBool(b)
+		}
+	}
+	return nil
+}
+
+func (c *Config) validate() error {
+	bad := func(key, format string, args ...any) error {
+		return fmt.Errorf("config: %s: %s", key, fmt.Sprintf(format, args...))
+	}
+	if c.Server.Addr == "" {
+		return bad("server.addr", "must not be empty")
+	}
+	if c.Server.PublicURL != "" {
+		if u, err := url.Parse(c.Server.PublicURL); err != nil || u.Scheme == "" || u.Host == "" {
+			return bad("server.public_url", "%q is not an absolute URL", c.Server.PublicURL)
+		}
+	}
+	switch c.Database.Driver {
+	case "sqlite", "mysql":
+	default:
+		return bad("database.driver", "%q is neither sqlite nor mysql", c.Database.Driver)
+	}
+	if c.Database.DSN == "" {
+		return bad("database.dsn", "must not be empty")
+	}
+	if c.Redis.URL != "" {
+		if _, err := url.Parse(c.Redis.URL); err != nil || !strings.HasPrefix(c.Redis.URL, "redis") {
+			return bad("redis.url", "%q is not a redis:// or rediss:// URL", c.Redis.URL)
+		}
+	}
+	loc, err := time.LoadLocation(c.Timezone)
+	if err != nil {
+		return bad("timezone", "%v", err)
+	}
+	c.Location = loc
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		return bad("log.level", "%q is not one of debug, info, warn, error", c.Log.Level)
+	}
+	switch c.Log.Format {
+	case "text", "json":
+	default:
+		return bad("log.format", "%q is neither text nor json", c.Log.Format)
+	}
+	if err := c.WeCom.validate(); err != nil {
+		return err
+	}
+	return c.validateDirectory()
+}
+
+func (w *WeCom) validate() error {
+	if w.APIBase == "" {
+		return errors.New("config: wecom.api_base: must not be empty")
+	}
+	if u, err := url.Parse(w.APIBase); err != nil || u.Scheme == "" || u.Host == "" {
+		return fmt.Errorf("config: wecom.api_base: %q is not an absolute URL", w.APIBase)
+	}
+	for key, v := range map[string]string{"wecom.encoding_aes_key": w.EncodingAESKey, "wecom.bot.encoding_aes_key": w.Bot.EncodingAESKey} {
+		if v != "" && len(v) != 43 {
+			return fmt.Errorf("config: %s: must be 43 characters, has %d", key, len(v))
+		}
+	}
+	switch w.Bot.Mode {
+	case "callback", "websocket":
+	default:
+		return fmt.Errorf("config: wecom.bot.mode: %q is neither callback nor websocket", w.Bot.Mode)
+	}
+	return nil
+}
+
+var (
+	roles        = []string{"nurse", "engineer", "lead", "admin"}
+	types        = []string{"server", "software", "network", "terminal"}
+	difficulties = []string{"simple", "routine", "other"}
+)
+
+func oneOf(v string, allowed []string) bool {
+	for _, a := range allowed {
+		if v == a {
+			return true
+		}
+	}
+	return false
+}
+
+func (c *Config) validateDirectory() error {
+	campuses := map[string]bool{}
+	for i, x := range c.Campuses {
+		if x.Code == "" || campuses[x.Code] {
+			return fmt.Errorf("config: campuses[%d].code: %q is empty or repeated", i, x.Code)
+		}
+		campuses[x.Code] = true
+	}
+	wards := map[string]bool{}
+	chats := map[string]bool{}
+	for i, w := range c.Wards {
+		switch {
+		case w.Code == "" || wards[w.Code]:
+			return fmt.Errorf("config: wards[%d].code: %q is empty or repeated", i, w.Code)
+		case w.Name == "":
+			return fmt.Errorf("config: wards[%d].name: must not be empty", i)
+		case w.Campus != "" && !campuses[w.Campus]:
+			return fmt.Errorf("config: wards[%d].campus: %q is not a configured campus", i, w.Campus)
+		case w.ChatID != "" && chats[w.ChatID]:
+			return fmt.Errorf("config: wards[%d].chat_id: %q is mapped to two wards", i, w.ChatID)
+		}
+		wards[w.Code], chats[w.ChatID] = true, w.ChatID != ""
+	}
+	users := map[string]bool{}
+	for i, p := range c.People {
+		switch {
+		case p.UserID == "" || users[p.UserID]:
+			return fmt.Errorf("config: people[%d].userid: %q is empty or repeated", i, p.UserID)
+		case !oneOf(p.Role, roles):
+			return fmt.Errorf("config: people[%d].role: %q is not one of %s", i, p.Role, strings.Join(roles, ", "))
+		case p.Ward != "" && !wards[p.Ward]:
+			return fmt.Errorf("config: people[%d].ward: %q is not a configured ward", i, p.Ward)
+		case p.Mobile != "" && !validMobile(p.Mobile):
+			return fmt.Errorf("config: people[%d].mobile: not an 11-digit mainland mobile number", i)
+		}
+		users[p.UserID] = true
+	}
+	cats := map[string]bool{}
+	for i, k := range c.Categories {
+		switch {
+		case k.Code == "" || cats[k.Code]:
+			return fmt.Errorf("config: categories[%d].code: %q is empty or repeated", i, k.Code)
+		case k.Name == "":
+			return fmt.Errorf("config: categories[%d].name: must not be empty", i)
+		case !oneOf(k.Type, types):
+			return fmt.Errorf("config: categories[%d].type: %q is not one of %s", i, k.Type, strings.Join(types, ", "))
+		case !oneOf(k.Difficulty, difficulties):
+			return fmt.Errorf("config: categories[%d].difficulty: %q is not one of %s", i, k.Difficulty, strings.Join(difficulties, ", "))
+		}
+		cats[k.Code] = true
+	}
+	if len(c.Categories) == 0 {
+		return errors.New("config: categories: at least one fault category is needed")
+	}
+	return nil
+}
+
+func validMobile(s string) bool {
+	if len(s) != 11 || s[0] != '1' {
+		return false
+	}
+	for _, r := range s {
+		if r < '0' || r > '9' {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,102 @@
+package configs
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+
+func write(t *testing.T, body string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "weibao.yaml")
+	if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestEmbeddedDefault(t *testing.T) {
+	t.Chdir(t.TempDir()) // no configs/weibao.yaml here
+	c, err := Load("", env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !c.Embedded || c.Database.Driver != "sqlite" || c.Redis.URL != "" || c.Server.Addr != "127.0.0.1:8080" {
+		t.Errorf("embedded default: %+v", c)
+	}
+	if len(c.Wards) != 4 || len(c.People) == 0 || len(c.Categories) < 5 || c.Location.String() != "Asia/Shanghai" {
+		t.Errorf("embedded demo directory: %d wards, %d people, %d categories", len(c.Wards), len(c.People), len(c.Categories))
+	}
+}
+
+func TestExampleIsValid(t *testing.T) {
+	c, err := Load("weibao.example.yaml", env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Embedded || c.Database.Driver != "mysql" || len(c.Categories) < 5 {
+		t.Errorf("example: %+v", c)
+	}
+}
+
+func TestEnvOverrides(t *testing.T) {
+	p := write(t, "wecom:\n  bot:\n    mode: websocket\n")
+	c, err := Load(p, env(map[string]string{
+		"WEIBAO_DATABASE_DSN":               "root@tcp(127.0.0.1:3306)/test",
+		"WEIBAO_DATABASE_DRIVER":            "mysql",
+		"WEIBAO_WECOM_BOT_SECRET":           "s3cret",
+		"WEIBAO_WECOM_BOT_ENCODING_AES_KEY": strings.Repeat("a", 43),
+		"WEIBAO_SERVER_ADDR":                ":9999",
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Database.Driver != "mysql" || c.WeCom.Bot.Secret != "s3cret" || c.Server.Addr != ":9999" || c.WeCom.Bot.Mode != "websocket" {
+		t.Errorf("overrides not applied: %+v", c)
+	}
+	if len(c.People) != 0 {
+		t.Errorf("a configuration file must not inherit the demo roster, got %d people", len(c.People))
+	}
+}
+
+func TestInvalid(t *testing.T) {
+	tests := []struct {
+		name, yaml string
+		env        map[string]string
+		wantKey    string
+	}{
+		{"unknown key", "server:\n  adr: x\n", nil, "field adr not found"},
+		{"bad driver", "database:\n  driver: oracle\n", nil, "database.driver"},
+		{"bad timezone", "timezone: Mars/Olympus\n", nil, "timezone"},
+		{"bad redis url", "redis:\n  url: http://x\n", nil, "redis.url"},
+		{"short aes key", "wecom:\n  encoding_aes_key: abc\n", nil, "wecom.encoding_aes_key"},
+		{"bad bot mode", "wecom:\n  bot:\n    mode: carrier-pigeon\n", nil, "wecom.bot.mode"},
+		{"bad role", "people:\n  - {userid: a, role: doctor}\n", nil, "people[0].role"},
+		{"duplicate user", "people:\n  - {userid: a, role: nurse}\n  - {userid: a, role: nurse}\n", nil, "people[1].userid"},
+		{"unknown ward", "people:\n  - {userid: a, role: nurse, ward: nowhere}\n", nil, "people[0].ward"},
+		{"bad mobile", "people:\n  - {userid: a, role: engineer, mobile: '12345'}\n", nil, "people[0].mobile"},
+		{"chat twice", "wards:\n  - {code: a, name: A, chat_id: c}\n  - {code: b, name: B, chat_id: c}\n", nil, "wards[1].chat_id"},
+		{"bad category", "categories:\n  - {code: x, name: X, type: magic, difficulty: simple}\n", nil, "categories[0].type"},
+		{"no categories", "categories: []\n", nil, "categories"},
+		{"bad log level", "log:\n  level: loud\n", nil, "log.level"},
+		{"bad env value", "", map[string]string{"WEIBAO_DATABASE_DRIVER": "oracle"}, "database.driver"},
+		{"not yaml", "server: [\n", nil, "weibao.yaml"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Load(write(t, tt.yaml), env(tt.env))
+			if err == nil || !strings.Contains(err.Error(), tt.wantKey) {
+				t.Errorf("err = %v, want one naming %q", err, tt.wantKey)
+			}
+		})
+	}
+}
+
+func TestMissingExplicitFile(t *testing.T) {
+	if _, err := Load(filepath.Join(t.TempDir(), "nope.yaml"), env(nil)); err == nil {
+		t.Error("a --config file that does not exist must stop start-up")
+	}
+}

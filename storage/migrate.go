@@ -1,0 +1,71 @@
+package storage
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"gorm.io/gorm"
+)
+
+// migration is one versioned schema step. Steps run in order, once each, and
+// are recorded in schema_migrations; a schema change is a new step, never an
+// edit of a step that has shipped.
+type migration struct {
+	ID string
+	Up func(tx *gorm.DB) error
+}
+
+type schemaMigration struct {
+	ID        string `gorm:"primaryKey;size:64"`
+	AppliedAt time.Time
+}
+
+func (schemaMigration) TableName() string { return "schema_migrations" }
+
+var migrations = []migration{
+	{"0001_core", func(tx *gorm.DB) error {
+		return tx.AutoMigrate(&ticketRow{}, &eventRow{}, &ticketSeq{}, &personRow{}, &campusRow{}, &wardRow{},
+			&categoryRow{}, &outboxRow{})
+	}},
+}
+
+func (db *DB) migrate(ctx context.Context) error {
+	return db.gdb.WithContext(ctx).Connection(func(conn *gorm.DB) error {
+		// NewDB: every statement below starts clean on the pinned connection.
+		conn = conn.Session(&gorm.Session{NewDB: true})
+		// Replicas starting together must not run the same step twice.
+		if db.driver == "mysql" {
+			var got int
+			if err := conn.Raw("SELECT GET_LOCK('weibao_migrate', 60)").Scan(&got).Error; err != nil || got != 1 {
+				return fmt.Errorf("migrate: lock: %v (got %d)", err, got)
+			}
+			defer conn.Exec("SELECT RELEASE_LOCK('weibao_migrate')")
+		}
+		if err := conn.AutoMigrate(&schemaMigration{}); err != nil {
+			return fmt.Errorf("migrate: %w", err)
+		}
+		var done []string
+		if err := conn.Model(&schemaMigration{}).Pluck("id", &done).Error; err != nil {
+			return fmt.Errorf("migrate: %w", err)
+		}
+		applied := map[string]bool{}
+		for _, id := range done {
+			applied[id] = true
+		}
+		for _, m := range migrations {
+			if applied[m.ID] {
+				continue
+			}
+			// MySQL commits DDL implicitly, so a step is not atomic there;
+			// steps are written to be safe to re-run (AutoMigrate is).
+			if err := m.Up(conn); err != nil {
+				return fmt.Errorf("migrate %s: %w", m.ID, err)
+			}
+			if err := conn.Create(&schemaMigration{ID: m.ID, AppliedAt: time.Now().UTC()}).Error; err != nil {
+				return fmt.Errorf("migrate %s: record: %w", m.ID, err)
+			}
+		}
+		return nil
+	})
+}

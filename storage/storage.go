@@ -1,0 +1,182 @@
+// Package storage keeps weibao's source of truth in a relational database:
+// MySQL/MariaDB in production, a SQLite file on the embedded default. gorm
+// types stay in this package; its repositories speak bot's domain types.
+package storage
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/glebarez/sqlite"
+	mysqldrv "github.com/go-sql-driver/mysql"
+	"gorm.io/driver/mysql"
+	"gorm.io/gorm"
+	"gorm.io/gorm/logger"
+
+	"weibao/bot"
+)
+
+// DB is an open database with weibao's schema migrated.
+type DB struct {
+	gdb    *gorm.DB
+	driver string
+	loc    *time.Location
+}
+
+// Options tune Open.
+type Options struct {
+	// Location decides the day a ticket number is counted in (Asia/Shanghai).
+	Location *time.Location
+}
+
+// Open connects to driver ("sqlite" or "mysql") at dsn and runs the migrations.
+func Open(ctx context.Context, driver, dsn string, opt Options) (*DB, error) {
+	if opt.Location == nil {
+		opt.Location = time.UTC
+	}
+	var dial gorm.Dialector
+	switch driver {
+	case "sqlite":
+		if dir := filepath.Dir(dsn); dir != "." {
+			if err := os.MkdirAll(dir, 0o750); err != nil {
+				return nil, fmt.Errorf("open sqlite: %w", err)
+			}
+		}
+		// WAL and a busy timeout let readers work beside the single writer.
+		dial = sqlite.Open(dsn + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)")
+	case "mysql":
+		cfg, err := mysqldrv.ParseDSN(dsn)
+		if err != nil {
+			return nil, fmt.Errorf("open mysql: %w", err)
+		}
+		// Times are stored in UTC and read back as time.Time.
+		cfg.ParseTime, cfg.Loc = true, time.UTC
+		if cfg.Params == nil {
+			cfg.Params = map[string]string{}
+		}
+		cfg.Params["charset"] = "utf8mb4"
+		dial = mysql.Open(cfg.FormatDSN())
+	default:
+		return nil, fmt.Errorf("open: unknown driver %q", driver)
+	}
+	gdb, err := gorm.Open(dial, &gorm.Config{
+		TranslateError: true,
+		// Statements carry fault text; nothing is logged here, errors are returned.
+		Logger:  logger.Discard,
+		NowFunc: func() time.Time { return time.Now().UTC().Truncate(time.Millisecond) },
+	})
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", driver, err)
+	}
+	sqlDB, err := gdb.DB()
+	if err != nil {
+		return nil, err
+	}
+	if driver == "sqlite" {
+		// SQLite has one writer; one connection turns lock errors into waiting.
+		sqlDB.SetMaxOpenConns(1)
+	} else {
+		sqlDB.SetMaxOpenConns(20)
+		sqlDB.SetMaxIdleConns(10)
+		sqlDB.SetConnMaxLifetime(30 * time.Minute)
+	}
+	db := &DB{gdb: gdb, driver: driver, loc: opt.Location}
+	if err := db.migrate(ctx); err != nil {
+		sqlDB.Close()
+		return nil, err
+	}
+	return db, nil
+}
+
+// Close closes the connection pool.
+func (db *DB) Close() error {
+	sqlDB, err := db.gdb.DB()
+	if err != nil {
+		return err
+	}
+	return sqlDB.Close()
+}
+
+// Ping checks the database answers (for /readyz).
+func (db *DB) Ping(ctx context.Context) error {
+	sqlDB, err := db.gdb.DB()
+	if err != nil {
+		return err
+	}
+	return sqlDB.PingContext(ctx)
+}
+
+// Driver names the database kind ("sqlite" or "mysql").
+func (db *DB) Driver() string { return db.driver }
+
+// transaction runs fn in a transaction and runs it again when the database
+// reports a deadlock or a busy lock, which MySQL and SQLite both do under
+// concurrent writers and which a retry resolves.
+func (db *DB) transaction(ctx context.Context, fn func(tx *gorm.DB) error) error {
+	var err error
+	for attempt := range 5 {
+		err = db.gdb.WithContext(ctx).Transaction(fn)
+		if !retryable(err) {
+			return translate(err)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(time.Duration(attempt+1) * 10 * time.Millisecond):
+		}
+	}
+	return translate(err)
+}
+
+func retryable(err error) bool {
+	if err == nil {
+		return false
+	}
+	var me *mysqldrv.MySQLError
+	if errors.As(err, &me) {
+		return me.Number == 1213 || me.Number == 1205 // deadlock, lock wait timeout
+	}
+	s := err.Error()
+	return strings.Contains(s, "database is locked") || strings.Contains(s, "SQLITE_BUSY")
+}
+
+// translate maps database errors to bot's kinds; others pass through wrapped.
+func translate(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, gorm.ErrRecordNotFound):
+		return fmt.Errorf("%w: %v", bot.ErrNotFound, err)
+	case errors.Is(err, gorm.ErrDuplicatedKey):
+		return fmt.Errorf("%w: %v", bot.ErrConflict, err)
+	}
+	return err
+}
+
+// ms normalises a time as the database keeps it: UTC, millisecond precision.
+func ms(t time.Time) time.Time {
+	if t.IsZero() {
+		return time.Time{}
+	}
+	return t.UTC().Truncate(time.Millisecond)
+}
+
+func nullTime(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	t = ms(t)
+	return &t
+}
+
+func fromNull(t *time.Time) time.Time {
+	if t == nil {
+		return time.Time{}
+	}
+	return t.UTC()
+}

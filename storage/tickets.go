@@ -1,0 +1,224 @@
+package storage
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
+
+	"weibao/bot"
+)
+
+var _ bot.TicketStore = (*DB)(nil)
+
+// errStale marks a lost optimistic-lock race inside a transaction.
+var errStale = errors.New("stale ticket version")
+
+// updateAttempts bounds how often UpdateTicket reloads after losing a race.
+const updateAttempts = 4
+
+// CreateTicket numbers t (F + local date + daily sequence) and stores it with fx.
+func (db *DB) CreateTicket(ctx context.Context, t *bot.Ticket, fx bot.Effects) error {
+	normalize(t)
+	day := t.ReportedAt.In(db.loc)
+	var stored bot.Ticket
+	err := db.transaction(ctx, func(tx *gorm.DB) error {
+		seq, err := db.nextSeq(tx, day.Format("20060102"))
+		if err != nil {
+			return err
+		}
+		c := *t
+		c.No, c.Version = bot.FormatTicketNo(day, seq), 1
+		row := fromTicket(&c)
+		if err := tx.Create(&row).Error; err != nil {
+			return fmt.Errorf("create ticket: %w", err)
+		}
+		c.ID = row.ID
+		if err := writeEffects(tx, &c, fx); err != nil {
+			return err
+		}
+		stored = c
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	*t = stored
+	return nil
+}
+
+// nextSeq bumps the day's counter and returns the new value. The upsert locks
+// the counter's row until the transaction ends, so numbers never repeat.
+func (db *DB) nextSeq(tx *gorm.DB, day string) (int64, error) {
+	err := tx.Clauses(clause.OnConflict{
+		Columns:   []clause.Column{{Name: "day"}},
+		DoUpdates: clause.Assignments(map[string]any{"seq": gorm.Expr("seq + 1")}),
+	}).Create(&ticketSeq{Day: day, Seq: 1}).Error
+	if err != nil {
+		return 0, fmt.Errorf("ticket number: %w", err)
+	}
+	q := tx.Where("day = ?", day)
+	if db.driver == "mysql" {
+		// A locking read sees the latest value, not the transaction's snapshot.
+		q = q.Clauses(clause.Locking{Strength: "UPDATE"})
+	}
+	var s ticketSeq
+	if err := q.Take(&s).Error; err != nil {
+		return 0, fmt.Errorf("ticket number: %w", err)
+	}
+	return s.Seq, nil
+}
+
+// Ticket returns the ticket numbered no.
+func (db *DB) Ticket(ctx context.Context, no string) (*bot.Ticket, error) {
+	return loadTicket(db.gdb.WithContext(ctx), no)
+}
+
+func loadTicket(tx *gorm.DB, no string) (*bot.Ticket, error) {
+	var r ticketRow
+	if err := tx.Where("no = ?", no).Take(&r).Error; err != nil {
+		if errors.Is(err, gorm.ErrRecordNotFound) {
+			return nil, bot.Errorf(bot.ErrNotFound, "err.not_found", map[string]any{"no": no}, "ticket %s not found", no)
+		}
+		return nil, fmt.Errorf("load ticket %s: %w", no, err)
+	}
+	return r.toTicket(), nil
+}
+
+// UpdateTicket applies fn under the ticket's version (see bot.TicketStore).
+func (db *DB) UpdateTicket(ctx context.Context, no string, fn func(t *bot.Ticket) (bot.Effects, error)) (*bot.Ticket, error) {
+	for range updateAttempts {
+		var out *bot.Ticket
+		err := db.transaction(ctx, func(tx *gorm.DB) error {
+			t, err := loadTicket(tx, no)
+			if err != nil {
+				return err
+			}
+			fx, err := fn(t)
+			if err != nil {
+				return err
+			}
+			normalize(t)
+			row := fromTicket(t)
+			row.Version = t.Version + 1
+			res := tx.Model(&ticketRow{}).Where("id = ? AND version = ?", t.ID, t.Version).
+				Select("*").Omit("id", "no").Updates(&row)
+			if res.Error != nil {
+				return fmt.Errorf("update ticket %s: %w", no, res.Error)
+			}
+			if res.RowsAffected != 1 {
+				return errStale
+			}
+			t.Version = row.Version
+			if err := writeEffects(tx, t, fx); err != nil {
+				return err
+			}
+			out = t
+			return nil
+		})
+		if errors.Is(err, errStale) {
+			continue
+		}
+		return out, err
+	}
+	return nil, bot.Errorf(bot.ErrConflict, "err.conflict", map[string]any{"no": no}, "ticket %s: changed concurrently %d times", no, updateAttempts)
+}
+
+func writeEffects(tx *gorm.DB, t *bot.Ticket, fx bot.Effects) error {
+	if len(fx.Events) > 0 {
+		rows := make([]eventRow, len(fx.Events))
+		for i, e := range fx.Events {
+			rows[i] = eventRow{TicketID: t.ID, TicketNo: t.No, Kind: string(e.Kind), Actor: e.Actor, At: ms(e.At),
+				FromStatus: string(e.From), ToStatus: string(e.To), Detail: e.Detail}
+		}
+		if err := tx.Create(&rows).Error; err != nil {
+			return fmt.Errorf("append events: %w", err)
+		}
+	}
+	for _, m := range fx.Messages {
+		m.TicketNo = t.No
+		if err := enqueue(tx, m); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// enqueue writes m to the outbox once per key: a handler that runs twice
+// queues the message once.
+func enqueue(tx *gorm.DB, m bot.Outgoing) error {
+	if m.Key == "" {
+		return fmt.Errorf("enqueue: message without key")
+	}
+	b, err := json.Marshal(m)
+	if err != nil {
+		return fmt.Errorf("enqueue %s: %w", m.Key, err)
+	}
+	now := time.Now().UTC()
+	row := outboxRow{Key: m.Key, TicketNo: m.TicketNo, Payload: string(b), Status: "pending", NextAttemptAt: now}
+	if err := tx.Clauses(clause.OnConflict{DoNothing: true}).Create(&row).Error; err != nil {
+		return fmt.Errorf("enqueue %s: %w", m.Key, err)
+	}
+	return nil
+}
+
+// Timeline returns the ticket's events in the order they happened.
+func (db *DB) Timeline(ctx context.Context, no string) ([]bot.Event, error) {
+	t, err := db.Ticket(ctx, no)
+	if err != nil {
+		return nil, err
+	}
+	var rows []eventRow
+	if err := db.gdb.WithContext(ctx).Where("ticket_id = ?", t.ID).Order("at, id").Find(&rows).Error; err != nil {
+		return nil, fmt.Errorf("timeline %s: %w", no, err)
+	}
+	evs := make([]bot.Event, len(rows))
+	for i := range rows {
+		evs[i] = rows[i].toEvent()
+	}
+	return evs, nil
+}
+
+// Tickets lists tickets matching f, most recent report first.
+func (db *DB) Tickets(ctx context.Context, f bot.TicketFilter) ([]*bot.Ticket, error) {
+	q := db.gdb.WithContext(ctx).Model(&ticketRow{})
+	if len(f.Statuses) > 0 {
+		q = q.Where("status IN ?", f.Statuses)
+	}
+	for col, v := range map[string]string{"ward_code": f.WardCode, "category": f.Category, "assignee_id": f.AssigneeID, "reporter_id": f.ReporterID} {
+		if v != "" {
+			q = q.Where(col+" = ?", v)
+		}
+	}
+	if !f.From.IsZero() {
+		q = q.Where("reported_at >= ?", ms(f.From))
+	}
+	if !f.To.IsZero() {
+		q = q.Where("reported_at < ?", ms(f.To))
+	}
+	if f.Limit > 0 {
+		q = q.Limit(f.Limit)
+	}
+	var rows []ticketRow
+	if err := q.Order("reported_at DESC, id DESC").Find(&rows).Error; err != nil {
+		return nil, fmt.Errorf("list tickets: %w", err)
+	}
+	out := make([]*bot.Ticket, len(rows))
+	for i := range rows {
+		out[i] = rows[i].toTicket()
+	}
+	return out, nil
+}
+
+// normalize rounds the ticket's times as the database keeps them, so what a
+// caller holds after a write equals what a later read returns.
+func normalize(t *bot.Ticket) {
+	for _, p := range []*time.Time{&t.ReportedAt, &t.AcknowledgedAt, &t.RemoteFailedAt, &t.OnSiteAt, &t.WorkaroundAt,
+		&t.ResolvedAt, &t.ConfirmedAt, &t.ClosedAt, &t.Due.Ack, &t.Due.Resolve, &t.Due.OnSite} {
+		*p = ms(*p)
+	}
+}
