@@ -76,11 +76,15 @@ const (
 
 // NewPushHandler serves a provider's receipt push: parse, drop receipts
 // already seen (Once on Receipt.Key; nil once disables), hand the rest to
-// sink, and answer with reply, the body the provider requires. Failures
+// sink, and answer with reply, the body the provider requires. A nil
+// logger discards. Failures
 // answer non-2xx so the provider retries. A receipt is claimed before the
 // sink takes it, so a sink failure loses that receipt; escalation does not
 // depend on receipts, so the loss costs at most one more page.
 func NewPushHandler(parse ParseFunc, reply []byte, sink ReceiptSink, once Once, logger *slog.Logger) http.Handler {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		if req.Method != http.MethodPost {
 			http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
