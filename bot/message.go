@@ -20,7 +20,10 @@ type Message struct {
 	ChatID   string // group chat id; empty for 1:1
 	ChatType ChatType
 	Text     string // with the leading @bot mention stripped
-	At       time.Time
+	// Quoted is the text of the message this one quotes (a reply to a
+	// card or to another message); empty when nothing is quoted.
+	Quoted string
+	At     time.Time
 
 	Attachments []Attachment
 	Location    *Location

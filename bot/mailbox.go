@@ -1,0 +1,62 @@
+package bot
+
+import (
+	"context"
+	"time"
+)
+
+// InboundEvent is one verified event from a chat channel. It is stored in the
+// inbox before the channel is answered and stays there until it has been
+// handled, so a crash after the answer loses nothing and a retried delivery
+// is recognised by its ID.
+type InboundEvent struct {
+	ID         string // the Message.ID it parses to, e.g. "robot:<msgid>"; unique
+	Source     string // the parser that reads Payload, e.g. "app", "robot", "robot_ws"
+	Payload    []byte // the channel's decrypted payload as received
+	ReceivedAt time.Time
+	Attempts   int
+}
+
+// Inbox keeps inbound events from arrival until they are handled. Leases let
+// several replicas share the backlog without handling an event twice at once.
+type Inbox interface {
+	// AddInbound stores ev leased until leaseUntil (the replica that received
+	// it handles it first). ErrConflict means the ID is already stored.
+	AddInbound(ctx context.Context, ev InboundEvent, leaseUntil time.Time) error
+	// ClaimInbound leases up to limit unhandled events whose lease ended by
+	// now, oldest first, and counts an attempt on each.
+	ClaimInbound(ctx context.Context, now, leaseUntil time.Time, limit int) ([]InboundEvent, error)
+	// InboundHandled marks events handled; they are never claimed again.
+	InboundHandled(ctx context.Context, ids []string) error
+	// InboundFailed records a failed attempt; the event is claimable again at
+	// retryAt, or never when dead.
+	InboundFailed(ctx context.Context, id, reason string, retryAt time.Time, dead bool) error
+	// InboundEvent returns a stored event (handled or not); ErrNotFound if none.
+	InboundEvent(ctx context.Context, id string) (*InboundEvent, error)
+}
+
+// Delivery is an outbox entry claimed for delivery.
+type Delivery struct {
+	ID        int64
+	Message   Outgoing
+	Attempts  int // including the current one
+	CreatedAt time.Time
+}
+
+// Outbox holds outgoing messages until they are delivered. Messages usually
+// enter it inside a TicketStore transaction (Effects.Messages); Enqueue is for
+// those caused by no ticket change.
+type Outbox interface {
+	// Enqueue stores messages once per Key; a known Key is not an error.
+	Enqueue(ctx context.Context, msgs ...Outgoing) error
+	// ClaimDeliveries leases up to limit pending messages due by now, in the
+	// order they were queued, and counts an attempt on each.
+	ClaimDeliveries(ctx context.Context, now, leaseUntil time.Time, limit int) ([]Delivery, error)
+	// DeliverySent records success; the message is never sent again. ref is
+	// the channel's reference (message id, response code) kept for later.
+	DeliverySent(ctx context.Context, id int64, at time.Time, ref string) error
+	// DeliveryRetry puts the message back for another attempt at next.
+	DeliveryRetry(ctx context.Context, id int64, next time.Time, reason string) error
+	// DeliveryFailed gives up on a message that can never be delivered.
+	DeliveryFailed(ctx context.Context, id int64, reason string) error
+}

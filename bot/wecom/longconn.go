@@ -1,0 +1,360 @@
+package wecom
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/coder/websocket"
+)
+
+// Long-connection commands (doc 101463).
+const (
+	CmdSubscribe      = "aibot_subscribe"
+	CmdPing           = "ping"
+	CmdMsgCallback    = "aibot_msg_callback"
+	CmdEventCallback  = "aibot_event_callback"
+	CmdRespondMsg     = "aibot_respond_msg"
+	CmdRespondUpdate  = "aibot_respond_update_msg"
+	CmdRespondWelcome = "aibot_respond_welcome_msg"
+	CmdSendMsg        = "aibot_send_msg"
+)
+
+// DefaultWSURL is WeCom's public long-connection endpoint.
+const DefaultWSURL = "wss://openws.work.weixin.qq.com"
+
+// ErrNotConnected means this replica holds no long connection right now (it
+// is standing by, or reconnecting); the caller retries later.
+var ErrNotConnected = errors.New("wecom: robot long connection not held by this replica")
+
+var errKicked = errors.New("wecom: connection replaced by a newer one")
+
+// frame is one long-connection message in either direction. Acks carry no
+// cmd, the request's req_id, and errcode/errmsg.
+type frame struct {
+	Cmd     string `json:"cmd,omitempty"`
+	Headers struct {
+		ReqID string `json:"req_id"`
+	} `json:"headers"`
+	Body    json.RawMessage `json:"body,omitempty"`
+	ErrCode int             `json:"errcode,omitempty"`
+	ErrMsg  string          `json:"errmsg,omitempty"`
+}
+
+// Lock is a lease that one replica holds at a time; the holder keeps the
+// robot's single long connection.
+type Lock interface {
+	// Acquire takes or renews the lease for ttl and reports whether it is held.
+	Acquire(ctx context.Context, ttl time.Duration) (bool, error)
+	Release(ctx context.Context) error
+}
+
+// LongConnOptions configure a LongConn.
+type LongConnOptions struct {
+	URL        string // default DefaultWSURL
+	BotID      string
+	Secret     string
+	HTTPClient *http.Client  // for a private CA or proxy; nil is the default client
+	Heartbeat  time.Duration // ping interval, default 30 s
+	AckTimeout time.Duration // wait for each ack, default 5 s
+	MaxBackoff time.Duration // reconnect backoff cap, default 1 min
+	// Lock elects the replica that connects; nil means this one always does.
+	Lock     Lock
+	LockTTL  time.Duration // default 15 s
+	Standby  time.Duration // how often a standby replica tries the lock, default 5 s
+	Received func(ctx context.Context, payload []byte) error
+}
+
+// LongConn is the robot's long-connection client: it subscribes with the bot
+// id and secret, keeps the connection alive, reconnects with backoff, hands
+// each callback frame to Received, and sends commands for the Sender.
+type LongConn struct {
+	opt LongConnOptions
+	log *slog.Logger
+
+	mu      sync.Mutex
+	conn    *websocket.Conn
+	pending map[string]chan frame
+}
+
+// NewLongConn returns a client; Run connects it.
+func NewLongConn(opt LongConnOptions, logger *slog.Logger) (*LongConn, error) {
+	if opt.BotID == "" || opt.Secret == "" {
+		return nil, errors.New("wecom: long connection needs wecom.bot.id and wecom.bot.secret")
+	}
+	if opt.Received == nil {
+		return nil, errors.New("wecom: long connection needs a Received func")
+	}
+	if opt.URL == "" {
+		opt.URL = DefaultWSURL
+	}
+	def := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	def(&opt.Heartbeat, 30*time.Second)
+	def(&opt.AckTimeout, 5*time.Second)
+	def(&opt.MaxBackoff, time.Minute)
+	def(&opt.LockTTL, 15*time.Second)
+	def(&opt.Standby, 5*time.Second)
+	return &LongConn{opt: opt, log: logger, pending: map[string]chan frame{}}, nil
+}
+
+// Connected reports whether this replica holds a subscribed connection.
+func (c *LongConn) Connected() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.conn != nil
+}
+
+// Run holds the connection until ctx ends: it waits for the lock, connects,
+// and reconnects with exponential backoff after every failure.
+func (c *LongConn) Run(ctx context.Context) error {
+	backoff := time.Second
+	for ctx.Err() == nil {
+		held, err := c.acquire(ctx)
+		if err != nil || !held {
+			if err != nil {
+				c.log.Warn("robot long connection lock", "err", err)
+			}
+			sleep(ctx, c.opt.Standby)
+			continue
+		}
+		connected, err := c.session(ctx)
+		if ctx.Err() != nil {
+			break
+		}
+		if connected {
+			backoff = time.Second
+		}
+		c.log.Warn("robot long connection lost", "err", err, "retry_in", backoff)
+		sleep(ctx, backoff)
+		backoff = min(backoff*2, c.opt.MaxBackoff)
+	}
+	if c.opt.Lock != nil {
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
+		defer cancel()
+		c.opt.Lock.Release(rctx)
+	}
+	return nil
+}
+
+func (c *LongConn) acquire(ctx context.Context) (bool, error) {
+	if c.opt.Lock == nil {
+		return true, nil
+	}
+	return c.opt.Lock.Acquire(ctx, c.opt.LockTTL)
+}
+
+// session runs one connection; connected tells whether it got subscribed.
+func (c *LongConn) session(parent context.Context) (connected bool, err error) {
+	ctx, cancel := context.WithCancel(parent)
+	defer cancel()
+	dctx, dcancel := context.WithTimeout(ctx, 10*time.Second)
+	conn, _, err := websocket.Dial(dctx, c.opt.URL, &websocket.DialOptions{HTTPClient: c.opt.HTTPClient})
+	dcancel()
+	if err != nil {
+		return false, fmt.Errorf("dial: %w", err)
+	}
+	defer conn.CloseNow()
+	conn.SetReadLimit(4 << 20)
+
+	readErr := make(chan error, 1)
+	go func() { readErr <- c.readLoop(ctx, conn) }()
+	defer c.detach(conn)
+
+	body := map[string]string{"bot_id": c.opt.BotID, "secret": c.opt.Secret}
+	if err := c.call(ctx, conn, CmdSubscribe, newReqID(), body); err != nil {
+		return false, fmt.Errorf("subscribe: %w", err)
+	}
+	c.mu.Lock()
+	c.conn = conn
+	c.mu.Unlock()
+	c.log.Info("robot long connection subscribed")
+
+	beat := time.NewTicker(c.opt.Heartbeat)
+	defer beat.Stop()
+	renew := time.NewTicker(c.opt.LockTTL / 3)
+	defer renew.Stop()
+	for {
+		select {
+		case err := <-readErr:
+			return true, err
+		case <-ctx.Done():
+			conn.Close(websocket.StatusNormalClosure, "")
+			return true, ctx.Err()
+		case <-beat.C:
+			if err := c.call(ctx, conn, CmdPing, newReqID(), nil); err != nil {
+				return true, fmt.Errorf("heartbeat: %w", err)
+			}
+		case <-renew.C:
+			// Losing the lease hands the connection to the replica that won it.
+			if held, err := c.acquire(ctx); err != nil || !held {
+				conn.Close(websocket.StatusNormalClosure, "lease lost")
+				return true, fmt.Errorf("lease lost (err %v)", err)
+			}
+		}
+	}
+}
+
+// detach forgets conn and fails the calls still waiting on it.
+func (c *LongConn) detach(conn *websocket.Conn) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.conn == conn {
+		c.conn = nil
+	}
+	for id, ch := range c.pending {
+		close(ch)
+		delete(c.pending, id)
+	}
+}
+
+func (c *LongConn) readLoop(ctx context.Context, conn *websocket.Conn) error {
+	for {
+		_, data, err := conn.Read(ctx)
+		if err != nil {
+			return err
+		}
+		var f frame
+		if err := json.Unmarshal(data, &f); err != nil {
+			c.log.Warn("robot long connection: malformed frame", "len", len(data))
+			continue
+		}
+		switch f.Cmd {
+		case "":
+			c.mu.Lock()
+			ch, ok := c.pending[f.Headers.ReqID]
+			delete(c.pending, f.Headers.ReqID)
+			c.mu.Unlock()
+			if ok {
+				ch <- f
+			}
+		case CmdMsgCallback, CmdEventCallback:
+			if isDisconnected(f.Body) {
+				return errKicked
+			}
+			c.receive(ctx, f.Headers.ReqID, data)
+		}
+	}
+}
+
+func isDisconnected(body []byte) bool {
+	var b struct {
+		Event struct {
+			EventType string `json:"eventtype"`
+		} `json:"event"`
+	}
+	return json.Unmarshal(body, &b) == nil && b.Event.EventType == "disconnected_event"
+}
+
+// receive hands a frame to the inbox. WeCom does not redeliver frames, so a
+// failure to store one is retried here before it is given up.
+func (c *LongConn) receive(ctx context.Context, reqID string, data []byte) {
+	wait := 100 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		err := c.opt.Received(ctx, data)
+		if err == nil {
+			return
+		}
+		if attempt == 5 || ctx.Err() != nil {
+			c.log.Error("robot long connection: frame not stored", "req_id", reqID, "len", len(data), "err", err)
+			return
+		}
+		sleep(ctx, wait)
+		wait *= 2
+	}
+}
+
+// Send sends cmd with body over the held connection and waits for WeCom's
+// ack. reqID is the callback's req_id for replies; empty makes a new one.
+func (c *LongConn) Send(ctx context.Context, cmd, reqID string, body any) error {
+	c.mu.Lock()
+	conn := c.conn
+	c.mu.Unlock()
+	if conn == nil {
+		return ErrNotConnected
+	}
+	if reqID == "" {
+		reqID = newReqID()
+	}
+	return c.call(ctx, conn, cmd, reqID, body)
+}
+
+// APIError is an errcode WeCom returned.
+type APIError struct {
+	API     string
+	Code    int
+	Message string
+}
+
+func (e *APIError) Error() string {
+	return fmt.Sprintf("wecom %s: errcode %d: %s", e.API, e.Code, e.Message)
+}
+
+func (c *LongConn) call(ctx context.Context, conn *websocket.Conn, cmd, reqID string, body any) error {
+	out := struct {
+		Cmd     string            `json:"cmd"`
+		Headers map[string]string `json:"headers"`
+		Body    any               `json:"body,omitempty"`
+	}{cmd, map[string]string{"req_id": reqID}, body}
+	data, err := json.Marshal(out)
+	if err != nil {
+		return err
+	}
+	ch := make(chan frame, 1)
+	c.mu.Lock()
+	if _, busy := c.pending[reqID]; busy {
+		c.mu.Unlock()
+		return fmt.Errorf("wecom %s: req_id %s already waiting for an ack", cmd, reqID)
+	}
+	c.pending[reqID] = ch
+	c.mu.Unlock()
+	forget := func() {
+		c.mu.Lock()
+		delete(c.pending, reqID)
+		c.mu.Unlock()
+	}
+	ctx, cancel := context.WithTimeout(ctx, c.opt.AckTimeout)
+	defer cancel()
+	if err := conn.Write(ctx, websocket.MessageText, data); err != nil {
+		forget()
+		return fmt.Errorf("wecom %s: write: %w", cmd, err)
+	}
+	select {
+	case ack, ok := <-ch:
+		if !ok {
+			return fmt.Errorf("wecom %s: %w", cmd, ErrNotConnected)
+		}
+		if ack.ErrCode != 0 {
+			return &APIError{API: cmd, Code: ack.ErrCode, Message: ack.ErrMsg}
+		}
+		return nil
+	case <-ctx.Done():
+		forget()
+		return fmt.Errorf("wecom %s: no ack: %w", cmd, ctx.Err())
+	}
+}
+
+func newReqID() string {
+	var b [12]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+func sleep(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
+}
