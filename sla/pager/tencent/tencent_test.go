@@ -32,7 +32,11 @@ var testNow = time.Date(2025, 3, 1, 23, 59, 30, 0, time.UTC) // 07:59 next day i
 // verify recomputes TC3 from the received request, written out step by
 // step rather than through the client's helpers.
 func verify(r *http.Request, body []byte) error {
-	h := func(key []byte, msg string) []byte { m := hmac.New(sha256.New, key); m.Write([]byte(msg)); return m.Sum(nil) }
+	h := func(key []byte, msg string) []byte {
+		m := hmac.New(sha256.New, key)
+		m.Write([]byte(msg))
+		return m.Sum(nil)
+	}
 	sum := func(b []byte) string { s := sha256.Sum256(b); return hex.EncodeToString(s[:]) }
 	auth := r.Header.Get("Authorization")
 	var cred, signed, sig string
