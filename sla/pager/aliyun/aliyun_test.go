@@ -337,3 +337,34 @@ func TestReceiptHandler(t *testing.T) {
 		t.Errorf("sink got %+v, want one acknowledging receipt", got)
 	}
 }
+
+func TestRegistryWithClient(t *testing.T) {
+	c, f := newTestClient(t, baseCfg)
+	now := testNow
+	r, err := pager.NewRegistry(pager.Config{Routes: []pager.Route{{Provider: Provider, Channel: pager.Voice}, {Provider: Provider, Channel: pager.SMS}}},
+		pager.Options{Once: &pagertest.Once{}, Now: func() time.Time { return now }}, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var outcomes []pager.Outcome
+	for range 2 { // the same page redelivered an hour later, e.g. after a restart
+		now = now.Add(time.Hour) // past the per-number limit
+		attempts, err := r.Page(context.Background(), page("13800000001"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, a := range attempts {
+			outcomes = append(outcomes, a.Outcome)
+		}
+	}
+	if diff := cmp.Diff([]pager.Outcome{pager.OutcomeSent, pager.OutcomeDuplicate, pager.OutcomeSent}, outcomes); diff != "" {
+		t.Errorf("outcomes (-want +got):\n%s", diff)
+	}
+	var actions []string
+	for _, v := range f.reqs {
+		actions = append(actions, v.Get("Action"))
+	}
+	if diff := cmp.Diff([]string{"SingleCallByTts", "SendSms"}, actions); diff != "" {
+		t.Errorf("requests (-want +got):\n%s", diff)
+	}
+}
