@@ -1,0 +1,20 @@
+# weibao: a static binary on a minimal base. Configuration and the SQLite data
+# directory are volumes; secrets come from WEIBAO_* environment variables.
+FROM golang:1.26 AS build
+WORKDIR /src
+COPY go.mod go.sum ./
+RUN go mod download
+COPY . .
+RUN CGO_ENABLED=0 go build -trimpath -ldflags="-s -w" -o /out/weibao ./cmd/weibao
+
+FROM gcr.io/distroless/static-debian12:nonroot
+WORKDIR /app
+COPY --from=build /out/weibao /app/weibao
+COPY --from=build /src/configs/weibao.example.yaml /app/configs/weibao.example.yaml
+# /app/configs/weibao.yaml is read when mounted; /app/data holds the SQLite file.
+VOLUME ["/app/configs", "/app/data"]
+ENV WEIBAO_SERVER_ADDR=:8080
+EXPOSE 8080
+USER nonroot:nonroot
+ENTRYPOINT ["/app/weibao"]
+CMD ["serve"]

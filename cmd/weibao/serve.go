@@ -1,0 +1,173 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/redis/go-redis/v9"
+	"golang.org/x/sync/errgroup"
+
+	"weibao/bot"
+	"weibao/catalog"
+	"weibao/configs"
+	"weibao/handlers"
+	"weibao/storage"
+	"weibao/storage/redisstore"
+)
+
+// Main is one running weibao: its configuration and every component main
+// wired. The end-to-end tests build one on ":0" exactly as the binary does.
+type Main struct {
+	Config   *configs.Config
+	Logger   *slog.Logger
+	Clock    bot.Clock
+	Catalog  *catalog.Catalog
+	DB       *storage.DB
+	Redis    *redis.Client
+	Registry *prometheus.Registry
+	Server   *handlers.Server
+
+	listener net.Listener
+	closers  []func()
+}
+
+func serve(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	path := fs.String("config", "", "configuration file (default "+configs.DefaultPath+" if it exists)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	cfg, err := configs.Load(*path, os.Getenv)
+	if err != nil {
+		return err
+	}
+	m, err := Open(ctx, cfg, newLogger(cfg))
+	if err != nil {
+		return err
+	}
+	defer m.Close()
+	return m.Run(ctx)
+}
+
+func newLogger(cfg *configs.Config) *slog.Logger {
+	var level slog.Level
+	level.UnmarshalText([]byte(cfg.Log.Level)) // validated by configs
+	opt := &slog.HandlerOptions{Level: level}
+	if cfg.Log.Format == "json" {
+		return slog.New(slog.NewJSONHandler(os.Stderr, opt))
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, opt))
+}
+
+// Open connects the database and Redis, syncs the configured directory and
+// builds the HTTP server, listening on cfg.Server.Addr.
+func Open(ctx context.Context, cfg *configs.Config, logger *slog.Logger) (_ *Main, err error) {
+	m := &Main{Config: cfg, Logger: logger, Clock: bot.SystemClock{}, Registry: prometheus.NewRegistry()}
+	defer func() {
+		if err != nil {
+			m.Close()
+		}
+	}()
+	m.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if m.Catalog, err = catalog.Load(cfg.Catalog); err != nil {
+		return nil, err
+	}
+	if m.DB, err = storage.Open(ctx, cfg.Database.Driver, cfg.Database.DSN, storage.Options{Location: cfg.Location}); err != nil {
+		return nil, err
+	}
+	m.closers = append(m.closers, func() { m.DB.Close() })
+	if err = m.DB.SyncDirectory(ctx, directory(cfg)); err != nil {
+		return nil, err
+	}
+	rdb, embedded, closeRedis, err := redisstore.Open(ctx, cfg.Redis.URL)
+	if err != nil {
+		return nil, err
+	}
+	m.Redis = rdb
+	m.closers = append(m.closers, closeRedis)
+	m.Server = handlers.New(handlers.Options{
+		Logger:   logger.With("component", "http"),
+		Registry: m.Registry,
+		Ready: map[string]handlers.Checker{
+			"database": m.DB.Ping,
+			"redis":    func(ctx context.Context) error { return rdb.Ping(ctx).Err() },
+		},
+		Index: index,
+	})
+	if m.listener, err = net.Listen("tcp", cfg.Server.Addr); err != nil {
+		return nil, fmt.Errorf("listen %s: %w", cfg.Server.Addr, err)
+	}
+	m.closers = append(m.closers, func() { m.listener.Close() })
+	where := fmt.Sprintf("database=%s redis=%s", cfg.Database.Driver, "server")
+	if cfg.Embedded || embedded {
+		where = fmt.Sprintf("database=%s (%s) redis=in-process", cfg.Database.Driver, cfg.Database.DSN)
+	}
+	logger.Info("weibao ready", "url", m.URL(), "storage", where, "demo_roster", cfg.Embedded)
+	return m, nil
+}
+
+const index = `weibao is running.
+
+  GET /healthz   process alive
+  GET /readyz    database and Redis answer
+  GET /metrics   Prometheus metrics
+`
+
+// URL is where the server listens.
+func (m *Main) URL() string { return "http://" + m.listener.Addr().String() }
+
+// Run serves until ctx ends, then shuts down gracefully: stop taking
+// requests, finish those in flight, stop the background workers.
+func (m *Main) Run(ctx context.Context) error {
+	srv := &http.Server{Handler: m.Server.Handler(), ReadHeaderTimeout: 5 * time.Second}
+	g, ctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		if err := srv.Serve(m.listener); !errors.Is(err, http.ErrServerClosed) {
+			return err
+		}
+		return nil
+	})
+	g.Go(func() error {
+		<-ctx.Done()
+		m.Logger.Info("shutting down")
+		sctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+		defer cancel()
+		return srv.Shutdown(sctx)
+	})
+	return g.Wait()
+}
+
+// Close releases everything Open acquired, in reverse order.
+func (m *Main) Close() {
+	for i := len(m.closers) - 1; i >= 0; i-- {
+		m.closers[i]()
+	}
+	m.closers = nil
+}
+
+func directory(cfg *configs.Config) storage.DirectoryData {
+	var d storage.DirectoryData
+	for _, c := range cfg.Campuses {
+		d.Campuses = append(d.Campuses, bot.Campus{Code: c.Code, Name: c.Name, Lat: c.Lat, Lng: c.Lng})
+	}
+	for _, w := range cfg.Wards {
+		d.Wards = append(d.Wards, bot.Ward{Code: w.Code, Name: w.Name, CampusCode: w.Campus, ChatID: w.ChatID})
+	}
+	for _, p := range cfg.People {
+		d.People = append(d.People, bot.Person{UserID: p.UserID, Name: p.Name, Role: bot.Role(p.Role), Mobile: p.Mobile, WardCode: p.Ward})
+	}
+	for _, c := range cfg.Categories {
+		d.Categories = append(d.Categories, bot.Category{Code: c.Code, Name: c.Name, Type: bot.FaultType(c.Type),
+			Difficulty: bot.Difficulty(c.Difficulty), Keywords: c.Keywords, SelfHelp: c.SelfHelp})
+	}
+	return d
+}

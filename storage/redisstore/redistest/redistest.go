@@ -1,0 +1,48 @@
+// Package redistest gives tests a Redis: an in-process miniredis by default,
+// or the server at WEIBAO_TEST_REDIS_URL, which then must answer (an
+// unreachable server fails the test, it is never skipped). Tests on a real
+// server share it, so they must use keys of their own (see Prefix).
+package redistest
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"os"
+	"testing"
+
+	"github.com/alicebob/miniredis/v2"
+	"github.com/redis/go-redis/v9"
+)
+
+// EnvRedis names the variable holding the test server's URL.
+const EnvRedis = "WEIBAO_TEST_REDIS_URL"
+
+// Open returns a client closed when the test ends. mr is nil on a real server.
+func Open(tb testing.TB) (client *redis.Client, mr *miniredis.Miniredis) {
+	tb.Helper()
+	url := os.Getenv(EnvRedis)
+	if url == "" {
+		mr = miniredis.RunT(tb)
+		client = redis.NewClient(&redis.Options{Addr: mr.Addr()})
+	} else {
+		opt, err := redis.ParseURL(url)
+		if err != nil {
+			tb.Fatalf("redistest: %s: %v", EnvRedis, err)
+		}
+		client = redis.NewClient(opt)
+		if err := client.Ping(context.Background()).Err(); err != nil {
+			tb.Fatalf("redistest: Redis at %s unreachable: %v", opt.Addr, err)
+		}
+	}
+	tb.Cleanup(func() { client.Close() })
+	return client, mr
+}
+
+// Prefix returns a key prefix unique to this test run, so tests sharing a
+// real server never see each other's keys.
+func Prefix() string {
+	b := make([]byte, 6)
+	rand.Read(b)
+	return "t" + hex.EncodeToString(b) + ":"
+}
