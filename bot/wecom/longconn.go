@@ -289,17 +289,6 @@ func (c *LongConn) Send(ctx context.Context, cmd, reqID string, body any) error 
 	return c.call(ctx, conn, cmd, reqID, body)
 }
 
-// APIError is an errcode WeCom returned.
-type APIError struct {
-	API     string
-	Code    int
-	Message string
-}
-
-func (e *APIError) Error() string {
-	return fmt.Sprintf("wecom %s: errcode %d: %s", e.API, e.Code, e.Message)
-}
-
 func (c *LongConn) call(ctx context.Context, conn *websocket.Conn, cmd, reqID string, body any) error {
 	out := struct {
 		Cmd     string            `json:"cmd"`

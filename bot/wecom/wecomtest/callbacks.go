@@ -1,0 +1,68 @@
+package wecomtest
+
+import (
+	"fmt"
+	"net/url"
+	"strconv"
+	"sync/atomic"
+
+	"weibao/bot/wecom"
+)
+
+// Callback credentials of the fake app and robot.
+const (
+	AppToken  = "QDG6eK"
+	AppAESKey = "jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C"
+	BotToken  = "fakeBotToken"
+	BotAESKey = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
+)
+
+var nonce atomic.Int64
+
+// Query is the signed query string of a callback whose ciphertext is encrypt.
+func Query(c *wecom.Crypto, encrypt string) url.Values {
+	ts := "1732600000"
+	n := strconv.FormatInt(nonce.Add(1), 10)
+	return url.Values{"msg_signature": {c.Signature(ts, n, encrypt)}, "timestamp": {ts}, "nonce": {n}}
+}
+
+// AppCallback encrypts an app message XML into a POST query and body.
+func AppCallback(c *wecom.Crypto, plainXML string) (url.Values, []byte) {
+	enc, err := c.Encrypt([]byte(plainXML))
+	if err != nil {
+		panic(err)
+	}
+	body := fmt.Sprintf("<xml><ToUserName><![CDATA[%s]]></ToUserName><Encrypt><![CDATA[%s]]></Encrypt><AgentID><![CDATA[%s]]></AgentID></xml>", CorpID, enc, AgentID)
+	return Query(c, enc), []byte(body)
+}
+
+// RobotCallback encrypts a robot message JSON into a POST query and body.
+func RobotCallback(c *wecom.Crypto, plainJSON string) (url.Values, []byte) {
+	enc, err := c.Encrypt([]byte(plainJSON))
+	if err != nil {
+		panic(err)
+	}
+	return Query(c, enc), []byte(fmt.Sprintf(`{"encrypt":%q}`, enc))
+}
+
+// Verification is the query of a GET URL check whose echostr decrypts to echo.
+func Verification(c *wecom.Crypto, echo string) url.Values {
+	enc, err := c.Encrypt([]byte(echo))
+	if err != nil {
+		panic(err)
+	}
+	q := Query(c, enc)
+	q.Set("echostr", enc)
+	return q
+}
+
+// AppCrypto and RobotCrypto are the fake's callback cryptos.
+func AppCrypto() *wecom.Crypto   { return must(wecom.NewCrypto(AppToken, AppAESKey, CorpID)) }
+func RobotCrypto() *wecom.Crypto { return must(wecom.NewCrypto(BotToken, BotAESKey, "")) }
+
+func must(c *wecom.Crypto, err error) *wecom.Crypto {
+	if err != nil {
+		panic(err)
+	}
+	return c
+}
