@@ -28,6 +28,7 @@ var migrations = []migration{
 		return tx.AutoMigrate(&ticketRow{}, &eventRow{}, &ticketSeq{}, &personRow{}, &campusRow{}, &wardRow{},
 			&categoryRow{}, &outboxRow{})
 	}},
+	{"0002_wecom_mailbox", migrateWeComMailbox},
 }
 
 func (db *DB) migrate(ctx context.Context) error {

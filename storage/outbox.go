@@ -2,14 +2,102 @@ package storage
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"time"
+
+	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
+
+	"weibao/bot"
 )
 
 // PendingOutbox counts messages not yet delivered.
 func (db *DB) PendingOutbox(ctx context.Context) (int64, error) {
 	var n int64
-	if err := db.gdb.WithContext(ctx).Model(&outboxRow{}).Where("status = ?", "pending").Count(&n).Error; err != nil {
+	if err := db.gdb.WithContext(ctx).Model(&outboxRow{}).Where("status = ?", outboxPending).Count(&n).Error; err != nil {
 		return 0, fmt.Errorf("count outbox: %w", err)
 	}
 	return n, nil
+}
+
+var _ bot.Outbox = (*DB)(nil)
+
+// Outbox states (the lead's rows start "pending").
+const (
+	outboxPending = "pending"
+	outboxSent    = "sent"
+	outboxFailed  = "failed"
+)
+
+// Enqueue stores messages caused by no ticket change, once per key.
+func (db *DB) Enqueue(ctx context.Context, msgs ...bot.Outgoing) error {
+	return db.transaction(ctx, func(tx *gorm.DB) error {
+		for _, m := range msgs {
+			if err := enqueue(tx, m); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// ClaimDeliveries leases due pending messages in queue order. The lease is
+// the next attempt time: a worker that dies mid-delivery leaves the message
+// due again when the lease ends.
+func (db *DB) ClaimDeliveries(ctx context.Context, now, leaseUntil time.Time, limit int) ([]bot.Delivery, error) {
+	var rows []outboxRow
+	err := db.transaction(ctx, func(tx *gorm.DB) error {
+		q := tx.Where("status = ? AND next_attempt_at <= ?", outboxPending, ms(now)).Order("id").Limit(limit)
+		if db.driver == "mysql" {
+			q = q.Clauses(clause.Locking{Strength: "UPDATE", Options: "SKIP LOCKED"})
+		}
+		if err := q.Find(&rows).Error; err != nil || len(rows) == 0 {
+			return err
+		}
+		ids := make([]int64, len(rows))
+		for i := range rows {
+			ids[i] = rows[i].ID
+			rows[i].Attempts++
+		}
+		return tx.Model(&outboxRow{}).Where("id IN ?", ids).
+			Updates(map[string]any{"next_attempt_at": ms(leaseUntil), "attempts": gorm.Expr("attempts + 1")}).Error
+	})
+	if err != nil {
+		return nil, fmt.Errorf("claim deliveries: %w", err)
+	}
+	out := make([]bot.Delivery, 0, len(rows))
+	for _, r := range rows {
+		var m bot.Outgoing
+		if err := json.Unmarshal([]byte(r.Payload), &m); err != nil {
+			db.DeliveryFailed(ctx, r.ID, "payload: "+err.Error())
+			continue
+		}
+		out = append(out, bot.Delivery{ID: r.ID, Message: m, Attempts: r.Attempts, CreatedAt: r.CreatedAt.UTC()})
+	}
+	return out, nil
+}
+
+// DeliverySent records a delivered message with the channel's reference.
+func (db *DB) DeliverySent(ctx context.Context, id int64, at time.Time, ref string) error {
+	return db.setDelivery(ctx, id, map[string]any{"status": outboxSent, "sent_at": ms(at), "ref": ref, "last_error": ""})
+}
+
+// DeliveryRetry puts a message back for another attempt at next.
+func (db *DB) DeliveryRetry(ctx context.Context, id int64, next time.Time, reason string) error {
+	return db.setDelivery(ctx, id, map[string]any{"next_attempt_at": ms(next), "last_error": reason})
+}
+
+// DeliveryFailed gives up on a message.
+func (db *DB) DeliveryFailed(ctx context.Context, id int64, reason string) error {
+	return db.setDelivery(ctx, id, map[string]any{"status": outboxFailed, "last_error": reason})
+}
+
+func (db *DB) setDelivery(ctx context.Context, id int64, set map[string]any) error {
+	// Only a pending row changes: a late worker never undoes a success.
+	err := db.gdb.WithContext(ctx).Model(&outboxRow{}).Where("id = ? AND status = ?", id, outboxPending).Updates(set).Error
+	if err != nil {
+		return fmt.Errorf("outbox %d: %w", id, err)
+	}
+	return nil
 }

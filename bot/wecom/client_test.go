@@ -10,9 +10,11 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/redis/go-redis/v9"
 
 	"weibao/bot/wecom"
 	"weibao/bot/wecom/wecomtest"
+	"weibao/storage/redisstore/redistest"
 )
 
 // newClient returns a client on a fresh fake. The agent id is random so that
@@ -23,7 +25,7 @@ func newClient(t *testing.T, timeout time.Duration) (*wecom.Client, *wecomtest.S
 	c, err := wecom.NewClient(wecom.ClientOptions{
 		APIBase: fake.URL, CorpID: wecomtest.CorpID, Secret: wecomtest.Secret,
 		AgentID:    fmt.Sprint(1000000 + rand.IntN(8999999)),
-		Cache:      wecom.NewTokenCache(wecomtest.Redis(t)),
+		Cache:      wecom.NewTokenCache(redisClient(t)),
 		HTTPClient: &http.Client{Timeout: timeout},
 	})
 	if err != nil {
@@ -164,4 +166,9 @@ func TestClientRespondIsOneShot(t *testing.T) {
 	if err := c.Respond(ctx, u, body); !errors.As(err, &ae) || wecom.Temporary(err) {
 		t.Errorf("second Respond err = %v, want a final APIError", err)
 	}
+}
+
+func redisClient(t *testing.T) *redis.Client {
+	c, _ := redistest.Open(t)
+	return c
 }

@@ -1,0 +1,134 @@
+package storage
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
+
+	"weibao/bot"
+)
+
+// inboxRow is an inbound event from a chat channel, kept from before the
+// channel is answered until it is handled (bot.Inbox).
+type inboxRow struct {
+	ID         int64     `gorm:"primaryKey"`
+	MsgID      string    `gorm:"size:191;not null;uniqueIndex"`
+	Source     string    `gorm:"size:16;not null"`
+	Payload    []byte    `gorm:"type:mediumblob;not null"`
+	Status     string    `gorm:"size:8;not null;index:idx_inbox_due,priority:1"`
+	LeaseUntil time.Time `gorm:"not null;index:idx_inbox_due,priority:2"`
+	Attempts   int       `gorm:"not null"`
+	LastError  string    `gorm:"size:512"`
+	ReceivedAt time.Time `gorm:"not null"`
+	HandledAt  *time.Time
+}
+
+func (inboxRow) TableName() string { return "inbox" }
+
+// outboxDelivery adds to the outbox what delivery records: the channel's
+// reference for a sent message (msgid, card response code).
+type outboxDelivery struct {
+	ID  int64  `gorm:"primaryKey"`
+	Ref string `gorm:"size:191"`
+}
+
+func (outboxDelivery) TableName() string { return "outbox" }
+
+func migrateWeComMailbox(tx *gorm.DB) error {
+	return tx.AutoMigrate(&inboxRow{}, &outboxDelivery{})
+}
+
+var _ bot.Inbox = (*DB)(nil)
+
+// Inbox states.
+const (
+	inboxPending = "pending"
+	inboxDone    = "done"
+	inboxDead    = "dead"
+)
+
+// AddInbound stores ev leased until leaseUntil; ErrConflict for a known ID.
+func (db *DB) AddInbound(ctx context.Context, ev bot.InboundEvent, leaseUntil time.Time) error {
+	row := inboxRow{MsgID: ev.ID, Source: ev.Source, Payload: ev.Payload, Status: inboxPending,
+		LeaseUntil: ms(leaseUntil), Attempts: ev.Attempts, ReceivedAt: ms(ev.ReceivedAt)}
+	if err := db.gdb.WithContext(ctx).Create(&row).Error; err != nil {
+		return fmt.Errorf("add inbound %s: %w", ev.ID, translate(err))
+	}
+	return nil
+}
+
+// ClaimInbound leases pending events whose lease has ended, oldest first.
+func (db *DB) ClaimInbound(ctx context.Context, now, leaseUntil time.Time, limit int) ([]bot.InboundEvent, error) {
+	var rows []inboxRow
+	err := db.transaction(ctx, func(tx *gorm.DB) error {
+		q := tx.Where("status = ? AND lease_until <= ?", inboxPending, ms(now)).Order("id").Limit(limit)
+		if db.driver == "mysql" {
+			// Replicas claiming together skip each other's rows instead of waiting.
+			q = q.Clauses(clause.Locking{Strength: "UPDATE", Options: "SKIP LOCKED"})
+		}
+		if err := q.Find(&rows).Error; err != nil || len(rows) == 0 {
+			return err
+		}
+		ids := make([]int64, len(rows))
+		for i := range rows {
+			ids[i] = rows[i].ID
+			rows[i].Attempts++
+		}
+		return tx.Model(&inboxRow{}).Where("id IN ?", ids).
+			Updates(map[string]any{"lease_until": ms(leaseUntil), "attempts": gorm.Expr("attempts + 1")}).Error
+	})
+	if err != nil {
+		return nil, fmt.Errorf("claim inbound: %w", err)
+	}
+	evs := make([]bot.InboundEvent, len(rows))
+	for i, r := range rows {
+		evs[i] = bot.InboundEvent{ID: r.MsgID, Source: r.Source, Payload: r.Payload, ReceivedAt: r.ReceivedAt.UTC(), Attempts: r.Attempts}
+	}
+	return evs, nil
+}
+
+// InboundHandled marks events handled.
+func (db *DB) InboundHandled(ctx context.Context, ids []string) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	err := db.gdb.WithContext(ctx).Model(&inboxRow{}).Where("msg_id IN ?", ids).
+		Updates(map[string]any{"status": inboxDone, "handled_at": ms(time.Now())}).Error
+	if err != nil {
+		return fmt.Errorf("inbound handled: %w", err)
+	}
+	return nil
+}
+
+// InboundFailed records a failed attempt and when to try again.
+func (db *DB) InboundFailed(ctx context.Context, id, reason string, retryAt time.Time, dead bool) error {
+	status := inboxPending
+	if dead {
+		status = inboxDead
+	}
+	if len(reason) > 500 {
+		reason = reason[:500]
+	}
+	err := db.gdb.WithContext(ctx).Model(&inboxRow{}).Where("msg_id = ? AND status = ?", id, inboxPending).
+		Updates(map[string]any{"status": status, "lease_until": ms(retryAt), "last_error": reason}).Error
+	if err != nil {
+		return fmt.Errorf("inbound failed %s: %w", id, err)
+	}
+	return nil
+}
+
+// InboundEvent returns a stored event; ErrNotFound if there is none.
+func (db *DB) InboundEvent(ctx context.Context, id string) (*bot.InboundEvent, error) {
+	var r inboxRow
+	if err := db.gdb.WithContext(ctx).Where("msg_id = ?", id).Take(&r).Error; err != nil {
+		if errors.Is(err, gorm.ErrRecordNotFound) {
+			return nil, fmt.Errorf("inbound %s: %w", id, bot.ErrNotFound)
+		}
+		return nil, fmt.Errorf("inbound %s: %w", id, err)
+	}
+	return &bot.InboundEvent{ID: r.MsgID, Source: r.Source, Payload: r.Payload, ReceivedAt: r.ReceivedAt.UTC(), Attempts: r.Attempts}, nil
+}

@@ -1,0 +1,72 @@
+package storage_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"weibao/bot"
+	"weibao/storage/storagetest"
+)
+
+func TestInbox(t *testing.T) {
+	ctx := context.Background()
+	db := storagetest.Open(t)
+	now := t0.Truncate(time.Millisecond)
+	ev := bot.InboundEvent{ID: "robot:m1", Source: "robot", Payload: []byte(`{"msgid":"m1"}`), ReceivedAt: now, Attempts: 1}
+	if err := db.AddInbound(ctx, ev, now.Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.AddInbound(ctx, ev, now.Add(time.Minute)); !errors.Is(err, bot.ErrConflict) {
+		t.Fatalf("second AddInbound err = %v, want ErrConflict", err)
+	}
+	// Leased to the receiver: nobody else claims it yet.
+	if got, err := db.ClaimInbound(ctx, now, now.Add(time.Minute), 10); err != nil || len(got) != 0 {
+		t.Fatalf("claim during lease = %v, %v; want nothing", got, err)
+	}
+	// After a crash the lease ends and the event is claimed again.
+	later := now.Add(2 * time.Minute)
+	got, err := db.ClaimInbound(ctx, later, later.Add(time.Minute), 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []bot.InboundEvent{{ID: "robot:m1", Source: "robot", Payload: []byte(`{"msgid":"m1"}`), ReceivedAt: now, Attempts: 2}}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("claimed (-want +got):\n%s", diff)
+	}
+	if err := db.InboundFailed(ctx, "robot:m1", "boom", later, false); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := db.ClaimInbound(ctx, later, later.Add(time.Minute), 10); len(got) != 1 {
+		t.Fatalf("claim after failure = %d events, want 1", len(got))
+	}
+	if err := db.InboundHandled(ctx, []string{"robot:m1"}); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := db.ClaimInbound(ctx, later.Add(time.Hour), later.Add(2*time.Hour), 10); len(got) != 0 {
+		t.Errorf("claim after handled = %d events, want 0", len(got))
+	}
+	stored, err := db.InboundEvent(ctx, "robot:m1")
+	if err != nil || string(stored.Payload) != `{"msgid":"m1"}` {
+		t.Errorf("InboundEvent = %+v, %v", stored, err)
+	}
+	if _, err := db.InboundEvent(ctx, "robot:nope"); !errors.Is(err, bot.ErrNotFound) {
+		t.Errorf("InboundEvent(unknown) err = %v, want ErrNotFound", err)
+	}
+}
+
+func TestInboxDeadEventIsNotClaimed(t *testing.T) {
+	ctx := context.Background()
+	db := storagetest.Open(t)
+	now := t0.Truncate(time.Millisecond)
+	db.AddInbound(ctx, bot.InboundEvent{ID: "app:1", Source: "app", Payload: []byte("<xml/>"), ReceivedAt: now}, now)
+	if err := db.InboundFailed(ctx, "app:1", "never parses", now, true); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := db.ClaimInbound(ctx, now.Add(time.Hour), now.Add(2*time.Hour), 10); len(got) != 0 {
+		t.Errorf("claimed a dead event: %+v", got)
+	}
+}
