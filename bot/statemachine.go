@@ -2,6 +2,7 @@ package bot
 
 import (
 	"slices"
+	"strconv"
 	"time"
 )
 
@@ -25,6 +26,15 @@ const (
 	EventAssigned     EventKind = "assigned"
 	EventReclassified EventKind = "reclassified"
 	EventNoted        EventKind = "noted"
+	EventLinked       EventKind = "linked"   // another reporter joined (same fault reported twice)
+	EventAttached     EventKind = "attached" // a photo or file from the reporter
+	EventRated        EventKind = "rated"    // the reporter's satisfaction, 1–5
+	EventPaged        EventKind = "paged"    // a page went out (channel, provider, result in Detail)
+	EventEscalated    EventKind = "escalated"
+	EventReminded     EventKind = "reminded" // an SLA clock passed a reminder point
+	EventBreached     EventKind = "breached" // an SLA clock ran out
+	EventPaused       EventKind = "paused"   // SLA clocks stopped, with a reason
+	EventResumed      EventKind = "resumed"
 )
 
 // Event is one append-only timeline entry: who did what, when.
@@ -52,8 +62,10 @@ type Change struct {
 	Solution   string // EventResolved
 	MergedInto string // EventMerged
 	Class      Classification
-	// Due, when set, replaces the ticket's deadlines (reclassification, reopen).
-	Due *Deadlines
+	Level      int           // EventEscalated: the level reached
+	Clock      SLAClock      // EventReminded, EventBreached
+	Late       time.Duration // EventBreached: how late the clock is
+	Rating     int           // EventRated
 }
 
 type rule struct {
@@ -154,8 +166,78 @@ var rules = map[EventKind]rule{
 			c.Text = joinDetail(string(t.Priority)+" -> "+string(c.Class.Priority), c.Text)
 			t.Classification = c.Class
 		}},
-	EventNoted: {from: []Status{StatusNew, StatusAcknowledged, StatusInProgress, StatusOnSite, StatusResolved, StatusConfirmed, StatusClosed, StatusCancelled, StatusMerged},
+	EventNoted: {from: everything,
 		check: func(t *Ticket, c *Change) error { return need("text", c.Text) }},
+	EventLinked: {from: append(slices.Clone(active), StatusResolved),
+		check: func(t *Ticket, c *Change) error { return need("reporter", c.Text) }},
+	EventAttached: {from: everything,
+		check: func(t *Ticket, c *Change) error { return need("text", c.Text) }},
+	EventRated: {from: []Status{StatusConfirmed, StatusClosed},
+		check: func(t *Ticket, c *Change) error {
+			if c.Rating < 1 || c.Rating > 5 || t.Rating != 0 {
+				return Errorf(ErrInvalid, "err.rating", nil, "rating %d refused (current %d)", c.Rating, t.Rating)
+			}
+			return nil
+		},
+		apply: func(t *Ticket, c *Change) { t.Rating = c.Rating; c.Text = joinDetail(strconv.Itoa(c.Rating), c.Text) }},
+	EventPaged: {from: append(slices.Clone(active), StatusResolved),
+		check: func(t *Ticket, c *Change) error { return need("text", c.Text) }},
+	EventEscalated: {from: active,
+		check: func(t *Ticket, c *Change) error {
+			if c.Level <= t.EscalationLevel {
+				return Errorf(ErrInvalid, "err.escalation_level", map[string]any{"level": t.EscalationLevel},
+					"already at escalation level %d", t.EscalationLevel)
+			}
+			return nil
+		},
+		apply: func(t *Ticket, c *Change) {
+			t.EscalationLevel = c.Level
+			c.Text = joinDetail("L"+strconv.Itoa(c.Level), c.Text)
+		}},
+	EventReminded: {from: active,
+		check: func(t *Ticket, c *Change) error { return checkClock(c.Clock) }},
+	EventBreached: {from: active,
+		check: func(t *Ticket, c *Change) error {
+			if err := checkClock(c.Clock); err != nil {
+				return err
+			}
+			if *t.Late.of(c.Clock) != 0 {
+				return Errorf(ErrInvalid, "err.already_breached", nil, "clock %s already breached", c.Clock)
+			}
+			return nil
+		},
+		apply: func(t *Ticket, c *Change) {
+			// A breach at the deadline itself is still a breach: at least 1 ms late.
+			*t.Late.of(c.Clock) = max(c.Late, time.Millisecond)
+			c.Text = joinDetail(string(c.Clock)+" +"+c.Late.Round(time.Second).String(), c.Text)
+		}},
+	EventPaused: {from: worked,
+		check: func(t *Ticket, c *Change) error {
+			if !t.PausedAt.IsZero() {
+				return Errorf(ErrInvalid, "err.already_paused", nil, "clocks already paused")
+			}
+			return need("reason", c.Text)
+		},
+		apply: func(t *Ticket, c *Change) { t.PausedAt = c.At }},
+	EventResumed: {from: active,
+		check: func(t *Ticket, c *Change) error {
+			if t.PausedAt.IsZero() {
+				return Errorf(ErrInvalid, "err.not_paused", nil, "clocks are not paused")
+			}
+			return nil
+		},
+		apply: func(t *Ticket, c *Change) { t.PausedAt = time.Time{} }},
+}
+
+var everything = []Status{StatusNew, StatusAcknowledged, StatusInProgress, StatusOnSite, StatusResolved, StatusConfirmed,
+	StatusClosed, StatusCancelled, StatusMerged}
+
+func checkClock(c SLAClock) error {
+	switch c {
+	case ClockAck, ClockResolve, ClockOnSite:
+		return nil
+	}
+	return Errorf(ErrInvalid, "err.change_needs", map[string]any{"field": "clock"}, "unknown clock %q", c)
 }
 
 func joinDetail(a, b string) string {
@@ -167,7 +249,9 @@ func joinDetail(a, b string) string {
 
 // Apply is the ticket's one state machine. It checks c against the current
 // status, applies it, and returns the timeline event to append with it. On
-// error the ticket is left exactly as it was.
+// error the ticket is left exactly as it was. Deadlines (t.Due) are derived:
+// the caller recomputes them from the SLA policy after a change, in the same
+// transaction.
 func (t *Ticket) Apply(c Change) (Event, error) {
 	r, ok := rules[c.Kind]
 	if !ok {
@@ -198,9 +282,6 @@ func (t *Ticket) Apply(c Change) (Event, error) {
 	}
 	if r.to != "" {
 		t.Status = r.to
-	}
-	if c.Due != nil {
-		t.Due = *c.Due
 	}
 	return Event{TicketNo: t.No, Kind: c.Kind, Actor: c.Actor, At: c.At, From: from, To: t.Status, Detail: c.Text}, nil
 }

@@ -26,7 +26,13 @@ func changeFor(k EventKind) Change {
 	c := testClass()
 	c.Priority = P1
 	return Change{Kind: k, Actor: "eng1", At: t0.Add(time.Minute), Text: "说明", Assignee: "eng2",
-		Cause: "缓存损坏", Solution: "清除缓存", MergedInto: "F20261126-0002", Class: c}
+		Cause: "缓存损坏", Solution: "清除缓存", MergedInto: "F20261126-0002", Class: c, Level: 1,
+		Clock: ClockResolve, Late: time.Minute, Rating: 5}
+}
+
+// prepFor puts a ticket in the condition a kind needs besides its status.
+var prepFor = map[EventKind]func(*Ticket){
+	EventResumed: func(t *Ticket) { t.PausedAt = t0 },
 }
 
 // legal is the transition table written out by hand, independent of the
@@ -53,6 +59,23 @@ var legal = map[EventKind]map[Status]Status{
 	EventNoted: {StatusNew: StatusNew, StatusAcknowledged: StatusAcknowledged, StatusInProgress: StatusInProgress,
 		StatusOnSite: StatusOnSite, StatusResolved: StatusResolved, StatusConfirmed: StatusConfirmed,
 		StatusClosed: StatusClosed, StatusCancelled: StatusCancelled, StatusMerged: StatusMerged},
+	EventLinked: {StatusNew: StatusNew, StatusAcknowledged: StatusAcknowledged, StatusInProgress: StatusInProgress,
+		StatusOnSite: StatusOnSite, StatusResolved: StatusResolved},
+	EventAttached: {StatusNew: StatusNew, StatusAcknowledged: StatusAcknowledged, StatusInProgress: StatusInProgress,
+		StatusOnSite: StatusOnSite, StatusResolved: StatusResolved, StatusConfirmed: StatusConfirmed,
+		StatusClosed: StatusClosed, StatusCancelled: StatusCancelled, StatusMerged: StatusMerged},
+	EventRated: {StatusConfirmed: StatusConfirmed, StatusClosed: StatusClosed},
+	EventPaged: {StatusNew: StatusNew, StatusAcknowledged: StatusAcknowledged, StatusInProgress: StatusInProgress,
+		StatusOnSite: StatusOnSite, StatusResolved: StatusResolved},
+	EventEscalated: {StatusNew: StatusNew, StatusAcknowledged: StatusAcknowledged, StatusInProgress: StatusInProgress,
+		StatusOnSite: StatusOnSite},
+	EventReminded: {StatusNew: StatusNew, StatusAcknowledged: StatusAcknowledged, StatusInProgress: StatusInProgress,
+		StatusOnSite: StatusOnSite},
+	EventBreached: {StatusNew: StatusNew, StatusAcknowledged: StatusAcknowledged, StatusInProgress: StatusInProgress,
+		StatusOnSite: StatusOnSite},
+	EventPaused: {StatusAcknowledged: StatusAcknowledged, StatusInProgress: StatusInProgress, StatusOnSite: StatusOnSite},
+	EventResumed: {StatusNew: StatusNew, StatusAcknowledged: StatusAcknowledged, StatusInProgress: StatusInProgress,
+		StatusOnSite: StatusOnSite},
 }
 
 var allStatuses = []Status{StatusNew, StatusAcknowledged, StatusInProgress, StatusOnSite, StatusResolved,
@@ -66,6 +89,9 @@ func TestEveryTransition(t *testing.T) {
 		for _, from := range allStatuses {
 			t.Run(fmt.Sprintf("%s/%s", kind, from), func(t *testing.T) {
 				tk := ticketIn(from)
+				if prep := prepFor[kind]; prep != nil {
+					prep(tk)
+				}
 				before := *tk
 				ev, err := tk.Apply(changeFor(kind))
 				to, ok := froms[from]
@@ -121,6 +147,15 @@ func TestApplyRejectsAndKeepsTicket(t *testing.T) {
 		{"no actor", StatusNew, func(c *Change) { c.Kind, c.Actor = EventAcknowledged, "" }, nil, "err.change_needs"},
 		{"10 KB note", StatusNew, func(c *Change) { c.Kind = EventNoted; c.Text = string(make([]rune, 5000)) }, nil, "err.text_too_long"},
 		{"invalid utf-8", StatusNew, func(c *Change) { c.Kind, c.Text = EventNoted, "\xff\xfe" }, nil, "err.text_encoding"},
+		{"rating out of range", StatusClosed, func(c *Change) { c.Kind, c.Rating = EventRated, 6 }, nil, "err.rating"},
+		{"rated twice", StatusClosed, func(c *Change) { c.Kind = EventRated }, func(t *Ticket) { t.Rating = 4 }, "err.rating"},
+		{"escalate to same level", StatusNew, func(c *Change) { c.Kind, c.Level = EventEscalated, 2 },
+			func(t *Ticket) { t.EscalationLevel = 2 }, "err.escalation_level"},
+		{"breach twice", StatusNew, func(c *Change) { c.Kind = EventBreached }, func(t *Ticket) { t.Late.Resolve = time.Second }, "err.already_breached"},
+		{"unknown clock", StatusNew, func(c *Change) { c.Kind, c.Clock = EventReminded, "lunch" }, nil, "err.change_needs"},
+		{"pause twice", StatusInProgress, func(c *Change) { c.Kind = EventPaused }, func(t *Ticket) { t.PausedAt = t0 }, "err.already_paused"},
+		{"pause without reason", StatusInProgress, func(c *Change) { c.Kind, c.Text = EventPaused, "" }, nil, "err.change_needs"},
+		{"resume when running", StatusInProgress, func(c *Change) { c.Kind = EventResumed }, nil, "err.not_paused"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

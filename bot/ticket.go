@@ -134,6 +134,30 @@ func (c Classification) Validate() error {
 	return nil
 }
 
+// SLAClock names one SLA clock.
+type SLAClock string
+
+const (
+	ClockAck     SLAClock = "ack"     // respond (acknowledge)
+	ClockResolve SLAClock = "resolve" // resolve
+	ClockOnSite  SLAClock = "onsite"  // engineer on site (urgent faults)
+)
+
+// Late records how late each clock was when it breached; zero when it did not.
+type Late struct {
+	Ack, Resolve, OnSite time.Duration
+}
+
+func (l *Late) of(c SLAClock) *time.Duration {
+	switch c {
+	case ClockAck:
+		return &l.Ack
+	case ClockResolve:
+		return &l.Resolve
+	}
+	return &l.OnSite
+}
+
 // Deadlines are the SLA clocks' due times, stored on the ticket so that the
 // database, not Redis, is the truth. A zero time means the clock does not run.
 type Deadlines struct {
@@ -166,13 +190,19 @@ type Ticket struct {
 	ConfirmedAt    time.Time
 	ClosedAt       time.Time
 
-	Due Deadlines
+	Due  Deadlines
+	Late Late
+	// PausedAt is when the clocks were paused (waiting for a part or for the
+	// hospital); zero while they run.
+	PausedAt        time.Time
+	EscalationLevel int
 
 	Workaround  string
 	Cause       string
 	Solution    string
 	MergedInto  string
 	ReopenCount int
+	Rating      int // the reporter's satisfaction, 1–5; 0 when not given
 }
 
 // MaxTextRunes bounds any free text stored on a ticket or its timeline: a

@@ -29,23 +29,29 @@ type ticketRow struct {
 	Urgent      bool
 	AssigneeID  string `gorm:"size:64;index:idx_tickets_assignee"`
 
-	ReportedAt     time.Time `gorm:"not null;index;index:idx_tickets_ward,priority:2;index:idx_tickets_category,priority:2"`
-	AcknowledgedAt *time.Time
-	RemoteFailedAt *time.Time
-	OnSiteAt       *time.Time
-	WorkaroundAt   *time.Time
-	ResolvedAt     *time.Time `gorm:"index"`
-	ConfirmedAt    *time.Time
-	ClosedAt       *time.Time
-	AckDueAt       *time.Time
-	ResolveDueAt   *time.Time
-	OnSiteDueAt    *time.Time
+	ReportedAt      time.Time `gorm:"not null;index;index:idx_tickets_ward,priority:2;index:idx_tickets_category,priority:2"`
+	AcknowledgedAt  *time.Time
+	RemoteFailedAt  *time.Time
+	OnSiteAt        *time.Time
+	WorkaroundAt    *time.Time
+	ResolvedAt      *time.Time `gorm:"index"`
+	ConfirmedAt     *time.Time
+	ClosedAt        *time.Time
+	AckDueAt        *time.Time
+	ResolveDueAt    *time.Time
+	OnSiteDueAt     *time.Time
+	AckLateMS       int64 `gorm:"column:ack_late_ms"`
+	ResolveLateMS   int64 `gorm:"column:resolve_late_ms"`
+	OnSiteLateMS    int64 `gorm:"column:on_site_late_ms"`
+	PausedAt        *time.Time
+	EscalationLevel int
 
 	Workaround  string `gorm:"type:text"`
 	Cause       string `gorm:"type:text"`
 	Solution    string `gorm:"type:text"`
 	MergedInto  string `gorm:"size:24"`
 	ReopenCount int
+	Rating      int
 	UpdatedAt   time.Time
 }
 
@@ -62,8 +68,10 @@ func fromTicket(t *bot.Ticket) ticketRow {
 		OnSiteAt: nullTime(t.OnSiteAt), WorkaroundAt: nullTime(t.WorkaroundAt), ResolvedAt: nullTime(t.ResolvedAt),
 		ConfirmedAt: nullTime(t.ConfirmedAt), ClosedAt: nullTime(t.ClosedAt),
 		AckDueAt: nullTime(t.Due.Ack), ResolveDueAt: nullTime(t.Due.Resolve), OnSiteDueAt: nullTime(t.Due.OnSite),
+		AckLateMS: t.Late.Ack.Milliseconds(), ResolveLateMS: t.Late.Resolve.Milliseconds(),
+		OnSiteLateMS: t.Late.OnSite.Milliseconds(), PausedAt: nullTime(t.PausedAt), EscalationLevel: t.EscalationLevel,
 		Workaround: t.Workaround, Cause: t.Cause, Solution: t.Solution, MergedInto: t.MergedInto,
-		ReopenCount: t.ReopenCount,
+		ReopenCount: t.ReopenCount, Rating: t.Rating,
 	}
 }
 
@@ -80,9 +88,12 @@ func (r *ticketRow) toTicket() *bot.Ticket {
 		AcknowledgedAt: fromNull(r.AcknowledgedAt), RemoteFailedAt: fromNull(r.RemoteFailedAt),
 		OnSiteAt: fromNull(r.OnSiteAt), WorkaroundAt: fromNull(r.WorkaroundAt), ResolvedAt: fromNull(r.ResolvedAt),
 		ConfirmedAt: fromNull(r.ConfirmedAt), ClosedAt: fromNull(r.ClosedAt),
-		Due:        bot.Deadlines{Ack: fromNull(r.AckDueAt), Resolve: fromNull(r.ResolveDueAt), OnSite: fromNull(r.OnSiteDueAt)},
+		Due: bot.Deadlines{Ack: fromNull(r.AckDueAt), Resolve: fromNull(r.ResolveDueAt), OnSite: fromNull(r.OnSiteDueAt)},
+		Late: bot.Late{Ack: time.Duration(r.AckLateMS) * time.Millisecond, Resolve: time.Duration(r.ResolveLateMS) * time.Millisecond,
+			OnSite: time.Duration(r.OnSiteLateMS) * time.Millisecond},
+		PausedAt: fromNull(r.PausedAt), EscalationLevel: r.EscalationLevel,
 		Workaround: r.Workaround, Cause: r.Cause, Solution: r.Solution, MergedInto: r.MergedInto,
-		ReopenCount: r.ReopenCount,
+		ReopenCount: r.ReopenCount, Rating: r.Rating,
 	}
 }
 

@@ -217,8 +217,11 @@ func (db *DB) Tickets(ctx context.Context, f bot.TicketFilter) ([]*bot.Ticket, e
 // normalize rounds the ticket's times as the database keeps them, so what a
 // caller holds after a write equals what a later read returns.
 func normalize(t *bot.Ticket) {
+	for _, d := range []*time.Duration{&t.Late.Ack, &t.Late.Resolve, &t.Late.OnSite} {
+		*d = d.Truncate(time.Millisecond)
+	}
 	for _, p := range []*time.Time{&t.ReportedAt, &t.AcknowledgedAt, &t.RemoteFailedAt, &t.OnSiteAt, &t.WorkaroundAt,
-		&t.ResolvedAt, &t.ConfirmedAt, &t.ClosedAt, &t.Due.Ack, &t.Due.Resolve, &t.Due.OnSite} {
+		&t.ResolvedAt, &t.ConfirmedAt, &t.ClosedAt, &t.Due.Ack, &t.Due.Resolve, &t.Due.OnSite, &t.PausedAt} {
 		*p = ms(*p)
 	}
 }
