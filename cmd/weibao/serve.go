@@ -38,6 +38,9 @@ type Main struct {
 
 	listener net.Listener
 	closers  []func()
+	// workers are the background loops (inbox, outbox, timers, cron) that Run
+	// starts and stops with the server.
+	workers []func(ctx context.Context) error
 }
 
 func serve(ctx context.Context, args []string) error {
@@ -103,6 +106,13 @@ func Open(ctx context.Context, cfg *configs.Config, logger *slog.Logger) (_ *Mai
 		},
 		Index: index,
 	})
+	// Subsystems: each wires itself in a file of its own (cmd/weibao/<area>.go)
+	// and appends its background loops to m.workers.
+	for _, wire := range []func(context.Context, *Main) error{} {
+		if err = wire(ctx, m); err != nil {
+			return nil, err
+		}
+	}
 	if m.listener, err = net.Listen("tcp", cfg.Server.Addr); err != nil {
 		return nil, fmt.Errorf("listen %s: %w", cfg.Server.Addr, err)
 	}
@@ -136,6 +146,9 @@ func (m *Main) Run(ctx context.Context) error {
 		}
 		return nil
 	})
+	for _, w := range m.workers {
+		g.Go(func() error { return w(ctx) })
+	}
 	g.Go(func() error {
 		<-ctx.Done()
 		m.Logger.Info("shutting down")
