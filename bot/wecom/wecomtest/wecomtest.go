@@ -312,7 +312,7 @@ func checkShape(api string, b map[string]any) string {
 	if body == nil {
 		return fmt.Sprintf("msgtype %q without its body", typ)
 	}
-	limit := map[string]int{"text": 2048, "markdown": 4096}[typ]
+	limit := map[string]int{"text": 2048, "markdown": 4096, "stream": 20480}[typ]
 	if typ == "template_card" {
 		if str(body, "card_type") == "" {
 			return "card without card_type"

@@ -1,0 +1,454 @@
+package wecom
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/redis/go-redis/v9"
+
+	"weibao/bot"
+)
+
+// WeCom's byte limits for message bodies.
+const (
+	TextLimit     = 2048
+	MarkdownLimit = 4096
+)
+
+// Per-destination limits: a robot webhook takes 20 messages a minute, the
+// app 30 a minute per member (excess is dropped silently by WeCom).
+const (
+	webhookPerMinute = 20
+	appPerMinute     = 30
+	robotPerMinute   = 20
+)
+
+// SenderOptions configure a Sender.
+type SenderOptions struct {
+	// Client reaches the server API (app messages, webhooks, response_url).
+	Client *Client
+	// Conn is the robot's long connection (websocket mode); nil in callback mode.
+	Conn *LongConn
+	// Passive hands card updates to callbacks still waiting (callback mode).
+	Passive *Passive
+	// Inbound finds the event a message replies to (bot.Inbox.InboundEvent).
+	Inbound func(ctx context.Context, id string) (*bot.InboundEvent, error)
+	// Redis keeps the rate-limit windows and the used response_urls.
+	Redis redis.UniversalClient
+	// Webhooks maps a ward group's chat id to its robot webhook key, the
+	// robot's only way to speak first in callback mode.
+	Webhooks map[string]string
+	Clock    bot.Clock
+}
+
+// Sender delivers bot.Outgoing through the right WeCom call; the outbox
+// worker calls it. Nothing else in weibao builds WeCom messages.
+type Sender struct {
+	opt SenderOptions
+}
+
+// NewSender returns a Sender.
+func NewSender(opt SenderOptions) (*Sender, error) {
+	if opt.Client == nil || opt.Inbound == nil || opt.Redis == nil {
+		return nil, errors.New("wecom: sender needs Client, Inbound and Redis")
+	}
+	if opt.Clock == nil {
+		opt.Clock = bot.SystemClock{}
+	}
+	return &Sender{opt: opt}, nil
+}
+
+// RateLimitError says a destination is over its limit; the message waits.
+type RateLimitError struct {
+	Dest  string
+	After time.Duration
+}
+
+func (e *RateLimitError) Error() string {
+	return fmt.Sprintf("wecom: %s over its rate limit, retry in %s", e.Dest, e.After)
+}
+
+// RetryAfter tells the outbox when to try again.
+func (e *RateLimitError) RetryAfter() time.Duration { return e.After }
+
+// RouteError is a message WeCom can never deliver as addressed.
+type RouteError struct{ Reason string }
+
+func (e *RouteError) Error() string   { return "wecom: cannot deliver: " + e.Reason }
+func (e *RouteError) Temporary() bool { return false }
+
+// Deliver sends m and returns WeCom's reference for it (message id or a
+// card's response code), or an error: *RateLimitError to wait,
+// Temporary() false when retrying cannot help.
+func (s *Sender) Deliver(ctx context.Context, m bot.Outgoing) (string, error) {
+	if m.ReplyTo != "" {
+		ref, done, err := s.reply(ctx, m)
+		if done || err != nil {
+			return ref, err
+		}
+	}
+	if m.CardUpdate != nil {
+		return "", &RouteError{"a card update must answer the click (ReplyTo)"}
+	}
+	switch {
+	case m.ToChat != "":
+		return s.toChat(ctx, m)
+	case len(m.ToUsers) > 0:
+		return s.toUsers(ctx, m)
+	}
+	return "", &RouteError{"no recipient"}
+}
+
+// reply answers through the route the inbound event offers; done=false
+// means there is none left and the message goes out proactively.
+func (s *Sender) reply(ctx context.Context, m bot.Outgoing) (ref string, done bool, err error) {
+	ev, err := s.opt.Inbound(ctx, m.ReplyTo)
+	if errors.Is(err, bot.ErrNotFound) {
+		return "", false, nil
+	}
+	if err != nil {
+		return "", false, err
+	}
+	msg, r, err := Parse(ev.Source, ev.Payload, ev.ReceivedAt)
+	if err != nil {
+		return "", false, nil
+	}
+	if m.CardUpdate != nil {
+		if !r.CardEvent {
+			return "", true, &RouteError{"card update replies to " + m.ReplyTo + ", which is not a card click"}
+		}
+		return s.updateCard(ctx, m, msg, r)
+	}
+	if r.Source == SourceApp {
+		return "", false, nil // the app has no reply route: message/send to the user
+	}
+	// A robot reply lands where the message came from; other destinations
+	// are sent proactively.
+	if m.ToChat != r.ChatID || (m.ToChat == "" && !oneUser(m.ToUsers, r.From)) {
+		return "", false, nil
+	}
+	body := robotBody(m)
+	switch r.Source {
+	case SourceRobotWS:
+		cmd, payload := CmdRespondMsg, any(body)
+		if msg.Event == "enter_chat" {
+			cmd = CmdRespondWelcome
+		} else if body.MsgType == "markdown" {
+			// A reply to a user message is a finished stream (doc 101031).
+			payload = map[string]any{"msgtype": "stream", "stream": map[string]any{
+				"id": newReqID(), "finish": true, "content": body.Markdown.Content}}
+		}
+		if err := s.ws(ctx, cmd, r.ReqID, payload); err != nil {
+			if Temporary(err) {
+				return "", true, err
+			}
+			return "", false, nil // the req_id expired: send proactively
+		}
+		return "", true, nil
+	case SourceRobot:
+		if r.ResponseURL == "" {
+			return "", false, nil
+		}
+		// The URL works once: the first message to claim it uses it.
+		fresh, err := s.opt.Redis.SetNX(ctx, "weibao:wecom:response_url:"+m.ReplyTo, m.Key, time.Hour).Result()
+		if err != nil {
+			return "", true, err
+		}
+		if !fresh {
+			if owner, _ := s.opt.Redis.Get(ctx, "weibao:wecom:response_url:"+m.ReplyTo).Result(); owner != m.Key {
+				return "", false, nil
+			}
+		}
+		if err := s.opt.Client.Respond(ctx, r.ResponseURL, body); err != nil {
+			if Temporary(err) {
+				return "", true, err
+			}
+			return "", false, nil
+		}
+		return "", true, nil
+	}
+	return "", false, nil
+}
+
+func oneUser(users []string, u string) bool { return len(users) == 1 && users[0] == u }
+
+func (s *Sender) updateCard(ctx context.Context, m bot.Outgoing, msg bot.Message, r Reply) (string, bool, error) {
+	cu := m.CardUpdate
+	users := cu.UserIDs
+	switch r.Source {
+	case SourceApp:
+		if len(users) == 0 {
+			users = []string{r.From}
+		}
+		err := s.opt.Client.UpdateCard(ctx, CardUpdateRequest{UserIDs: users, ResponseCode: r.ResponseCode,
+			Button: &ReplaceName{ReplaceName: cu.Replaced}})
+		return "", true, err
+	case SourceRobotWS:
+		return "", true, s.ws(ctx, CmdRespondUpdate, r.ReqID, robotCardUpdate(cu, msg))
+	case SourceRobot:
+		b, err := json.Marshal(robotCardUpdate(cu, msg))
+		if err != nil {
+			return "", true, err
+		}
+		if s.opt.Passive != nil && s.opt.Passive.Offer(m.ReplyTo, b) {
+			return "passive", true, nil
+		}
+		// The click's HTTP answer is gone: say it in the chat instead.
+		if r.ResponseURL != "" {
+			err := s.opt.Client.Respond(ctx, r.ResponseURL, AppMessage{MsgType: "markdown", Markdown: &Content{Content: cu.Replaced}})
+			return "", true, err
+		}
+	}
+	return "", true, &RouteError{"no way to update the card"}
+}
+
+// robotCardUpdate is the passive/long-connection body that redraws a card
+// for everyone (or for cu.UserIDs) with its buttons greyed out.
+func robotCardUpdate(cu *bot.CardUpdate, clicked bot.Message) map[string]any {
+	taskID := cu.TaskID
+	if taskID == "" && clicked.Button != nil {
+		taskID = clicked.Button.TaskID
+	}
+	out := map[string]any{
+		"response_type": "update_template_card",
+		"template_card": TemplateCard{CardType: "button_interaction", MainTitle: CardTitle{Title: cu.Replaced}, TaskID: taskID,
+			ButtonList: []CardButton{{Text: cu.Replaced, Style: 2, Key: "done"}}, ReplaceText: cu.Replaced},
+	}
+	if len(cu.UserIDs) > 0 {
+		out["userids"] = cu.UserIDs
+	}
+	return out
+}
+
+func (s *Sender) ws(ctx context.Context, cmd, reqID string, body any) error {
+	if s.opt.Conn == nil {
+		return &RouteError{"robot long connection not configured"}
+	}
+	return s.opt.Conn.Send(ctx, cmd, reqID, body)
+}
+
+func (s *Sender) toChat(ctx context.Context, m bot.Outgoing) (string, error) {
+	if s.opt.Conn != nil {
+		if err := s.limit(ctx, "robot:"+m.ToChat, robotPerMinute); err != nil {
+			return "", err
+		}
+		body := robotBody(m)
+		return "", s.ws(ctx, CmdSendMsg, "", map[string]any{"chatid": m.ToChat, "msgtype": body.MsgType,
+			body.MsgType: firstNonNil(body.Markdown, body.TemplateCard)})
+	}
+	key := s.opt.Webhooks[m.ToChat]
+	if key == "" {
+		return "", &RouteError{"no robot webhook for chat " + m.ToChat}
+	}
+	if m.Card != nil {
+		return "", &RouteError{"robot webhooks cannot send interactive cards"}
+	}
+	for _, part := range parts(m) {
+		if err := s.limit(ctx, "webhook:"+key, webhookPerMinute); err != nil {
+			return "", err
+		}
+		if err := s.opt.Client.Webhook(ctx, key, part); err != nil {
+			return "", err
+		}
+	}
+	return "", nil
+}
+
+func (s *Sender) toUsers(ctx context.Context, m bot.Outgoing) (string, error) {
+	for _, u := range m.ToUsers {
+		if err := s.limit(ctx, "app:"+u, appPerMinute); err != nil {
+			return "", err
+		}
+	}
+	to := strings.Join(m.ToUsers, "|")
+	if m.Card != nil {
+		res, err := s.opt.Client.Send(ctx, AppMessage{ToUser: to, MsgType: "template_card", TemplateCard: card(m.Card)})
+		return res.ResponseCode, err
+	}
+	var ref string
+	for _, part := range parts(m) {
+		part.ToUser = to
+		part.Text, part.Markdown = withoutMentions(part.Text), withoutMentions(part.Markdown)
+		res, err := s.opt.Client.Send(ctx, part)
+		if err != nil {
+			return "", err
+		}
+		ref = res.MsgID
+	}
+	return ref, nil
+}
+
+func withoutMentions(c *Content) *Content {
+	if c != nil {
+		c.MentionedList = nil
+	}
+	return c
+}
+
+// limit counts one message to dest in the current minute, shared by all
+// replicas; over the limit it says how long until the next window.
+func (s *Sender) limit(ctx context.Context, dest string, perMinute int) error {
+	now := s.opt.Clock.Now()
+	window := now.Unix() / 60
+	key := fmt.Sprintf("weibao:wecom:rate:%s:%d", dest, window)
+	n, err := s.opt.Redis.Incr(ctx, key).Result()
+	if err != nil {
+		return err
+	}
+	if n == 1 {
+		s.opt.Redis.Expire(ctx, key, 2*time.Minute)
+	}
+	if n > int64(perMinute) {
+		return &RateLimitError{Dest: dest, After: time.Unix((window+1)*60, 0).Sub(now)}
+	}
+	return nil
+}
+
+// robotBody is a robot reply: markdown (with <@id> mentions) or a card; the
+// robot has no plain text replies.
+func robotBody(m bot.Outgoing) AppMessage {
+	if m.Card != nil {
+		return AppMessage{MsgType: "template_card", TemplateCard: card(m.Card)}
+	}
+	text := m.Text
+	for _, u := range m.Mentions {
+		text += " <@" + u + ">"
+	}
+	return AppMessage{MsgType: "markdown", Markdown: &Content{Content: Truncate(text, MarkdownLimit)}}
+}
+
+// parts renders a text or markdown message, split to WeCom's byte limit.
+func parts(m bot.Outgoing) []AppMessage {
+	if m.Format == bot.FormatMarkdown {
+		text := m.Text
+		for _, u := range m.Mentions {
+			text += " <@" + u + ">"
+		}
+		var out []AppMessage
+		for _, p := range Split(text, MarkdownLimit) {
+			out = append(out, AppMessage{MsgType: "markdown", Markdown: &Content{Content: p}})
+		}
+		return out
+	}
+	var out []AppMessage
+	for _, p := range Split(m.Text, TextLimit) {
+		out = append(out, AppMessage{MsgType: "text", Text: &Content{Content: p, MentionedList: m.Mentions}})
+	}
+	return out
+}
+
+func firstNonNil(md *Content, c *TemplateCard) any {
+	if c != nil {
+		return c
+	}
+	return md
+}
+
+// card renders a paging card as a button_interaction template card.
+func card(c *bot.Card) *TemplateCard {
+	tc := &TemplateCard{CardType: "button_interaction", MainTitle: CardTitle{Title: Truncate(c.Title, 128)},
+		SubTitleText: Truncate(c.Body, 512), TaskID: c.TaskID}
+	for _, f := range c.Fields {
+		tc.HorizontalContentList = append(tc.HorizontalContentList, CardKV{KeyName: Truncate(f.Label, 64), Value: Truncate(f.Value, 128)})
+	}
+	for i, b := range c.Buttons[:min(len(c.Buttons), 6)] {
+		style := 2
+		if i == 0 {
+			style = 1
+		}
+		tc.ButtonList = append(tc.ButtonList, CardButton{Text: b.Text, Style: style, Key: b.Key})
+	}
+	return tc
+}
+
+// Split cuts s into pieces of at most limit bytes at UTF-8 character
+// boundaries, preferring the last line break in each piece.
+func Split(s string, limit int) []string {
+	var out []string
+	for len(s) > limit {
+		cut := limit
+		for cut > 0 && !utf8.RuneStart(s[cut]) {
+			cut--
+		}
+		if nl := strings.LastIndexByte(s[:cut], '\n'); nl > cut/2 {
+			cut = nl + 1
+		}
+		out = append(out, s[:cut])
+		s = s[cut:]
+	}
+	if s != "" || len(out) == 0 {
+		out = append(out, s)
+	}
+	return out
+}
+
+// Truncate cuts s to at most limit bytes at a character boundary, marking
+// the cut with "…".
+func Truncate(s string, limit int) string {
+	if len(s) <= limit {
+		return s
+	}
+	const ell = "…"
+	cut := limit - len(ell)
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + ell
+}
+
+// Passive lets a robot card update reach the click's HTTP answer while the
+// callback is still waiting for it (the robot can only update a card in that
+// answer). It is per process: the waiting request and the outbox worker
+// that delivers the update run in the same replica in the common case;
+// otherwise the update falls back to the response_url.
+type Passive struct {
+	mu      sync.Mutex
+	waiting map[string]chan []byte
+}
+
+// NewPassive returns an empty registry.
+func NewPassive() *Passive { return &Passive{waiting: map[string]chan []byte{}} }
+
+// Wait blocks until an update for the event id is offered or ctx ends.
+func (p *Passive) Wait(ctx context.Context, id string) ([]byte, bool) {
+	ch := make(chan []byte, 1)
+	p.mu.Lock()
+	p.waiting[id] = ch
+	p.mu.Unlock()
+	select {
+	case b := <-ch:
+		return b, true
+	case <-ctx.Done():
+	}
+	p.mu.Lock()
+	if p.waiting[id] == ch {
+		delete(p.waiting, id)
+	}
+	p.mu.Unlock()
+	// An offer made before the deregistration is still answered.
+	select {
+	case b := <-ch:
+		return b, true
+	default:
+		return nil, false
+	}
+}
+
+// Offer hands body to the request waiting for id; false when none waits.
+func (p *Passive) Offer(id string, body []byte) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	ch, ok := p.waiting[id]
+	if !ok {
+		return false
+	}
+	delete(p.waiting, id)
+	ch <- body
+	return true
+}

@@ -1,0 +1,115 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"weibao/bot"
+	"weibao/bot/inbox"
+	"weibao/bot/outbox"
+	"weibao/bot/wecom"
+	"weibao/handlers"
+)
+
+// WeCom is the WeCom channel wired together: callbacks (or the robot's long
+// connection) into the inbox, the bot handling inbox events, and the outbox
+// worker delivering through the Sender.
+type WeCom struct {
+	Inbox  *inbox.Inbox
+	Outbox *outbox.Worker
+	Sender *wecom.Sender
+	Conn   *wecom.LongConn // nil in callback mode
+}
+
+// startWeCom builds the WeCom channel on m and registers its HTTP routes.
+// handle is the bot (the conversation engine); Run runs the loops.
+func startWeCom(m *Main, handle inbox.Handler) (*WeCom, error) {
+	cfg := m.Config.WeCom
+	log := m.Logger.With("component", "wecom")
+	parse := func(source string, payload []byte, now time.Time) (bot.Message, error) {
+		msg, _, err := wecom.Parse(source, payload, now)
+		return msg, err
+	}
+	w := &WeCom{}
+	var err error
+	w.Inbox, err = inbox.New(inbox.Options{Store: m.DB, Redis: m.Redis, Handler: handle, Parse: parse, Clock: m.Clock,
+		Logger: m.Logger.With("component", "inbox"), Registerer: m.Registry,
+		Handled: func() { w.Outbox.Kick() }})
+	if err != nil {
+		return nil, err
+	}
+	client, err := wecom.NewClient(wecom.ClientOptions{APIBase: cfg.APIBase, CorpID: cfg.CorpID, AgentID: cfg.AgentID,
+		Secret: cfg.Secret, Cache: wecom.NewTokenCache(m.Redis)})
+	if err != nil {
+		return nil, err
+	}
+	routes := handlers.WeComOptions{Inbox: w.Inbox, IsDuplicate: func(err error) bool { return errors.Is(err, inbox.ErrDuplicate) },
+		Clock: m.Clock, Logger: log}
+	if cfg.Token != "" {
+		if routes.App, err = wecom.NewCrypto(cfg.Token, cfg.EncodingAESKey, cfg.CorpID); err != nil {
+			return nil, fmt.Errorf("wecom app: %w", err)
+		}
+	}
+	sopt := wecom.SenderOptions{Client: client, Inbound: m.DB.InboundEvent, Redis: m.Redis, Clock: m.Clock}
+	switch cfg.Bot.Mode {
+	case "websocket":
+		owner := make([]byte, 8)
+		rand.Read(owner)
+		w.Conn, err = wecom.NewLongConn(wecom.LongConnOptions{URL: cfg.Bot.WSURL, BotID: cfg.Bot.ID, Secret: cfg.Bot.Secret,
+			Lock: wecom.NewRedisLock(m.Redis, "weibao:wecom:longconn:"+cfg.Bot.ID, hex.EncodeToString(owner)),
+			Received: func(ctx context.Context, frame []byte) error {
+				msg, _, err := wecom.Parse(wecom.SourceRobotWS, frame, m.Clock.Now())
+				if err != nil {
+					if errors.Is(err, wecom.ErrIgnored) {
+						return nil
+					}
+					log.Warn("robot frame rejected", "len", len(frame), "err", err)
+					return nil
+				}
+				err = w.Inbox.Accept(ctx, bot.InboundEvent{ID: msg.ID, Source: wecom.SourceRobotWS, Payload: frame}, msg)
+				if errors.Is(err, inbox.ErrDuplicate) {
+					return nil
+				}
+				return err
+			}}, log.With("part", "longconn"))
+		if err != nil {
+			return nil, err
+		}
+		sopt.Conn = w.Conn
+	default: // callback
+		if cfg.Bot.Token != "" {
+			if routes.Robot, err = wecom.NewCrypto(cfg.Bot.Token, cfg.Bot.EncodingAESKey, ""); err != nil {
+				return nil, fmt.Errorf("wecom robot: %w", err)
+			}
+			sopt.Passive = wecom.NewPassive()
+			routes.Passive = sopt.Passive
+		}
+	}
+	if w.Sender, err = wecom.NewSender(sopt); err != nil {
+		return nil, err
+	}
+	if w.Outbox, err = outbox.New(outbox.Options{Store: m.DB, Deliverer: w.Sender, Clock: m.Clock,
+		Logger: m.Logger.With("component", "outbox"), Registerer: m.Registry}); err != nil {
+		return nil, err
+	}
+	m.Server.RegisterWeCom(routes)
+	return w, nil
+}
+
+// Run runs the inbox workers, the outbox worker and the long connection
+// until ctx ends.
+func (w *WeCom) Run(ctx context.Context) error {
+	g, ctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return w.Inbox.Run(ctx) })
+	g.Go(func() error { return w.Outbox.Run(ctx) })
+	if w.Conn != nil {
+		g.Go(func() error { return w.Conn.Run(ctx) })
+	}
+	return g.Wait()
+}

@@ -1,0 +1,332 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"weibao/bot"
+	"weibao/bot/wecom"
+	"weibao/bot/wecom/wecomtest"
+	"weibao/configs"
+	"weibao/storage/redisstore/redistest"
+	"weibao/storage/storagetest"
+)
+
+// fakeBot stands in for the conversation engine: it records what arrives
+// and answers a message with a reply and a card click with a card update.
+type fakeBot struct {
+	m    *Main
+	mu   sync.Mutex
+	got  []bot.Message
+	seen chan bot.Message
+}
+
+func (b *fakeBot) handle(ctx context.Context, msg bot.Message) error {
+	b.mu.Lock()
+	b.got = append(b.got, msg)
+	b.mu.Unlock()
+	b.seen <- msg
+	out := bot.Outgoing{Key: "reply:" + msg.ID, ReplyTo: msg.ID, Format: bot.FormatText, Text: "已收到，工单 F1"}
+	if msg.ChatID != "" {
+		out.ToChat = msg.ChatID
+	} else {
+		out.ToUsers = []string{msg.From}
+	}
+	if msg.Button != nil {
+		out.Text = ""
+		out.CardUpdate = &bot.CardUpdate{TaskID: msg.Button.TaskID, Replaced: "已接单 by " + msg.From}
+	}
+	return b.m.DB.Enqueue(ctx, out)
+}
+
+func (b *fakeBot) count() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return len(b.got)
+}
+
+// openWeComMain boots weibao with WeCom pointed at a fake, on a fresh
+// database and Redis (real ones with WEIBAO_TEST_MYSQL_DSN and
+// WEIBAO_TEST_REDIS_URL).
+func openWeComMain(t *testing.T, mode string) (*Main, *WeCom, *wecomtest.Server, *fakeBot) {
+	t.Helper()
+	fake := wecomtest.New(t)
+	driver, dsn := storagetest.DSN(t)
+	env := map[string]string{
+		"WEIBAO_SERVER_ADDR":                "127.0.0.1:0",
+		"WEIBAO_DATABASE_DRIVER":            driver,
+		"WEIBAO_DATABASE_DSN":               dsn,
+		"WEIBAO_REDIS_URL":                  os.Getenv(redistest.EnvRedis),
+		"WEIBAO_WECOM_API_BASE":             fake.URL,
+		"WEIBAO_WECOM_CORP_ID":              wecomtest.CorpID,
+		"WEIBAO_WECOM_AGENT_ID":             wecomtest.AgentID,
+		"WEIBAO_WECOM_SECRET":               wecomtest.Secret,
+		"WEIBAO_WECOM_TOKEN":                wecomtest.AppToken,
+		"WEIBAO_WECOM_ENCODING_AES_KEY":     wecomtest.AppAESKey,
+		"WEIBAO_WECOM_BOT_MODE":             mode,
+		"WEIBAO_WECOM_BOT_TOKEN":            wecomtest.BotToken,
+		"WEIBAO_WECOM_BOT_ENCODING_AES_KEY": wecomtest.BotAESKey,
+		"WEIBAO_WECOM_BOT_ID":               wecomtest.BotID,
+		"WEIBAO_WECOM_BOT_SECRET":           wecomtest.BotSecret,
+		"WEIBAO_WECOM_BOT_WS_URL":           fake.WSURL(),
+	}
+	cfg, err := configs.Load("", func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := Open(context.Background(), cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fb := &fakeBot{m: m, seen: make(chan bot.Message, 100)}
+	w, err := startWeCom(m, fb.handle)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Go(func() { m.Run(ctx) })
+	wg.Go(func() { w.Run(ctx) })
+	t.Cleanup(func() {
+		cancel()
+		wg.Wait()
+		m.Close()
+	})
+	return m, w, fake, fb
+}
+
+func post(t *testing.T, u string, q url.Values, body []byte) (int, []byte) {
+	t.Helper()
+	res, err := http.Post(u+"?"+q.Encode(), "text/plain", bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	return res.StatusCode, b
+}
+
+func waitMessage(t *testing.T, fb *fakeBot) bot.Message {
+	t.Helper()
+	select {
+	case m := <-fb.seen:
+		return m
+	case <-time.After(5 * time.Second):
+		t.Fatal("no message reached the bot")
+	}
+	return bot.Message{}
+}
+
+func nextCall(t *testing.T, fake *wecomtest.Server) wecomtest.Request {
+	t.Helper()
+	r, ok := fake.Next(5 * time.Second)
+	if !ok {
+		t.Fatal("no call reached the fake WeCom")
+	}
+	return r
+}
+
+func TestWeComCallbackModeEndToEnd(t *testing.T) {
+	m, _, fake, fb := openWeComMain(t, "callback")
+	robot, app := wecomtest.RobotCrypto(), wecomtest.AppCrypto()
+	// Ids unique to the run: a real Redis keeps dedupe keys between runs.
+	run := strings.TrimSuffix(redistest.Prefix(), ":")
+
+	// URL verification answers the raw decrypted echostr.
+	res, err := http.Get(m.URL() + "/wecom/bot?" + wecomtest.Verification(robot, "echo-123").Encode())
+	if err != nil {
+		t.Fatal(err)
+	}
+	echo, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != 200 || string(echo) != "echo-123" {
+		t.Fatalf("GET /wecom/bot = %d %q", res.StatusCode, echo)
+	}
+
+	// A nurse's @-message in a ward group arrives as a bot.Message and the
+	// reply lands in the group through the response_url.
+	msg := fmt.Sprintf(`{"msgid":"g1%s","aibotid":"%s","chatid":"wrdA","chattype":"group","from":{"userid":"nurse1"},"response_url":%q,"msgtype":"text","text":{"content":"@运维助手 监护仪黑屏"}}`,
+		run, wecomtest.BotID, fake.ResponseURL("rc-g1"))
+	q, body := wecomtest.RobotCallback(robot, msg)
+	if code, _ := post(t, m.URL()+"/wecom/bot", q, body); code != 200 {
+		t.Fatalf("POST /wecom/bot = %d", code)
+	}
+	got := waitMessage(t, fb)
+	want := bot.Message{ID: "robot:g1" + run, Channel: "robot", From: "nurse1", ChatID: "wrdA", ChatType: bot.ChatGroup, Text: "监护仪黑屏", At: got.At}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("message (-want +got):\n%s", diff)
+	}
+	call := nextCall(t, fake)
+	if call.API != "aibot/response" || !strings.Contains(string(call.Raw), "已收到") {
+		t.Errorf("reply = %s %s, want a markdown through aibot/response", call.API, call.Raw)
+	}
+
+	// WeCom's retry of the same callback changes nothing.
+	q, body = wecomtest.RobotCallback(robot, msg)
+	if code, _ := post(t, m.URL()+"/wecom/bot", q, body); code != 200 {
+		t.Fatalf("retried POST = %d, want 200", code)
+	}
+
+	// A click on a paging card in the group comes back and the card is
+	// updated in the click's own answer.
+	click := `{"msgid":"c1` + run + `","create_time":1732600000,"chatid":"wrdA","chattype":"group","from":{"userid":"zhanggong"},"msgtype":"event","event":{"eventtype":"template_card_event","template_card_event":{"card_type":"button_interaction","event_key":"ack:F1","task_id":"page-F1-1"}}}`
+	q, body = wecomtest.RobotCallback(robot, click)
+	code, answer := post(t, m.URL()+"/wecom/bot", q, body)
+	if code != 200 {
+		t.Fatalf("click = %d", code)
+	}
+	if got := waitMessage(t, fb); got.Button == nil || got.Button.Key != "ack:F1" {
+		t.Errorf("click arrived as %+v", got)
+	}
+	var env struct{ Encrypt, MsgSignature, Timestamp, Nonce string }
+	if err := json.Unmarshal(answer, &env); err != nil {
+		t.Fatalf("click answer %q: %v", answer, err)
+	}
+	plain, err := robot.Open(env.MsgSignature, env.Timestamp, env.Nonce, env.Encrypt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(plain), `"response_type":"update_template_card"`) || !strings.Contains(string(plain), "已接单 by zhanggong") {
+		t.Errorf("passive card update = %s", plain)
+	}
+
+	// The self-built app: a 1:1 text is answered by message/send and a card
+	// click updates the card through update_template_card.
+	q, body = wecomtest.AppCallback(app, `<xml><ToUserName>`+wecomtest.CorpID+`</ToUserName><FromUserName>lead</FromUserName><CreateTime>1732600001</CreateTime><MsgType>text</MsgType><Content>日报</Content><MsgId>9001`+run+`</MsgId><AgentID>1000002</AgentID></xml>`)
+	if code, _ := post(t, m.URL()+"/wecom/callback", q, body); code != 200 {
+		t.Fatalf("POST /wecom/callback = %d", code)
+	}
+	if got := waitMessage(t, fb); got.ID != "app:9001"+run || got.Text != "日报" {
+		t.Errorf("app message = %+v", got)
+	}
+	if call := nextCall(t, fake); call.API != "message/send" || call.Body["touser"] != "lead" {
+		t.Errorf("app reply = %s %s", call.API, call.Raw)
+	}
+	q, body = wecomtest.AppCallback(app, `<xml><ToUserName>`+wecomtest.CorpID+`</ToUserName><FromUserName>zhanggong`+run+`</FromUserName><CreateTime>1732600002</CreateTime><MsgType>event</MsgType><Event>template_card_event</Event><EventKey>ack:F2</EventKey><TaskId>page-F2-1</TaskId><ResponseCode>rc-app</ResponseCode><AgentID>1000002</AgentID></xml>`)
+	if code, _ := post(t, m.URL()+"/wecom/callback", q, body); code != 200 {
+		t.Fatalf("app click = %d", code)
+	}
+	waitMessage(t, fb)
+	if call := nextCall(t, fake); call.API != "message/update_template_card" || call.Body["response_code"] != "rc-app" {
+		t.Errorf("app card update = %s %s", call.API, call.Raw)
+	}
+	if n := fb.count(); n != 4 {
+		t.Errorf("bot saw %d messages, want 4 (the retry dropped)", n)
+	}
+	if extra, ok := fake.Next(200 * time.Millisecond); ok {
+		t.Errorf("unexpected extra call %s %s", extra.API, extra.Raw)
+	}
+}
+
+func TestWeComCallbackRejects(t *testing.T) {
+	m, _, _, fb := openWeComMain(t, "callback")
+	robot, app := wecomtest.RobotCrypto(), wecomtest.AppCrypto()
+	otherCorp, _ := wecom.NewCrypto(wecomtest.AppToken, wecomtest.AppAESKey, "wwothercorp")
+	good := `<xml><FromUserName>n1</FromUserName><CreateTime>1</CreateTime><MsgType>text</MsgType><Content>x</Content><MsgId>1</MsgId></xml>`
+
+	forgedQ, forgedBody := wecomtest.AppCallback(app, good)
+	forgedQ.Set("msg_signature", strings.Repeat("0", 40))
+	wrongCorpQ, wrongCorpBody := wecomtest.AppCallback(otherCorp, good)
+	truncEnc, _ := app.Encrypt([]byte(good))
+	truncEnc = truncEnc[:len(truncEnc)-10]
+	truncQ := wecomtest.Query(app, truncEnc)
+	badUTF8Q, badUTF8Body := wecomtest.RobotCallback(robot, "{\"msgid\":\"u1\",\"from\":{\"userid\":\"n\"},\"msgtype\":\"text\",\"text\":{\"content\":\"\xff\"}}")
+	bigQ, _ := wecomtest.RobotCallback(robot, `{}`)
+	tests := []struct {
+		name, path string
+		q          url.Values
+		body       []byte
+		want       int
+	}{
+		{"forged signature", "/wecom/callback", forgedQ, forgedBody, 401},
+		{"no signature", "/wecom/callback", url.Values{}, forgedBody, 401},
+		{"wrong corp id", "/wecom/callback", wrongCorpQ, wrongCorpBody, 401},
+		{"truncated ciphertext", "/wecom/callback", truncQ, []byte("<xml><Encrypt>" + truncEnc + "</Encrypt></xml>"), 400},
+		{"malformed xml", "/wecom/callback", forgedQ, []byte("<xml><Encrypt>"), 400},
+		{"malformed json", "/wecom/bot", bigQ, []byte(`{"encrypt":`), 400},
+		{"invalid utf-8", "/wecom/bot", badUTF8Q, badUTF8Body, 400},
+		{"2 MB body", "/wecom/bot", bigQ, bytes.Repeat([]byte("a"), 2<<20), 413},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if code, _ := post(t, m.URL()+tt.path, tt.q, tt.body); code != tt.want {
+				t.Errorf("status = %d, want %d", code, tt.want)
+			}
+		})
+	}
+	if evs, err := m.DB.ClaimInbound(context.Background(), time.Now().Add(time.Hour), time.Now().Add(2*time.Hour), 10); err != nil || len(evs) != 0 {
+		t.Errorf("inbox after rejects = %d events, %v; want none", len(evs), err)
+	}
+	if n := fb.count(); n != 0 {
+		t.Errorf("bot saw %d messages, want 0", n)
+	}
+}
+
+func TestWeComLongConnectionEndToEnd(t *testing.T) {
+	m, w, fake, fb := openWeComMain(t, "websocket")
+	if !fake.WaitSubscribed(1, 5*time.Second) {
+		t.Fatal("weibao did not subscribe")
+	}
+	run := strings.TrimSuffix(redistest.Prefix(), ":")
+	msg := map[string]any{"msgid": "w1" + run, "chatid": "wrdB", "chattype": "group", "from": map[string]string{"userid": "nurse2"},
+		"msgtype": "text", "text": map[string]string{"content": "@bot 打印机卡纸"}}
+	if err := fake.Push(wecom.CmdMsgCallback, "req-w1", msg); err != nil {
+		t.Fatal(err)
+	}
+	if got := waitMessage(t, fb); got.ID != "robot:w1"+run || got.Text != "打印机卡纸" || got.ChatID != "wrdB" {
+		t.Errorf("message = %+v", got)
+	}
+	call := nextCall(t, fake)
+	if call.API != wecom.CmdRespondMsg || !strings.Contains(string(call.Raw), `"req_id":"req-w1"`) {
+		t.Errorf("reply = %s %s, want aibot_respond_msg echoing req-w1", call.API, call.Raw)
+	}
+
+	// A dropped connection is re-established and traffic continues; the
+	// card click is answered with an update that echoes its req_id.
+	fake.DropWS()
+	if !fake.WaitSubscribed(2, 10*time.Second) {
+		t.Fatal("weibao did not reconnect")
+	}
+	click := map[string]any{"msgid": "w2" + run, "create_time": 1732600000, "chatid": "wrdB", "chattype": "group",
+		"from": map[string]string{"userid": "zhanggong"}, "msgtype": "event",
+		"event": map[string]any{"eventtype": "template_card_event", "template_card_event": map[string]string{"event_key": "ack:F3", "task_id": "page-F3-1"}}}
+	if err := fake.Push(wecom.CmdEventCallback, "req-w2", click); err != nil {
+		t.Fatal(err)
+	}
+	waitMessage(t, fb)
+	call = nextCall(t, fake)
+	if call.API != wecom.CmdRespondUpdate || !strings.Contains(string(call.Raw), `"req_id":"req-w2"`) {
+		t.Errorf("card update = %s %s", call.API, call.Raw)
+	}
+
+	// A message weibao starts (a page to the group) goes out as aibot_send_msg.
+	if err := m.DB.Enqueue(context.Background(), bot.Outgoing{Key: "page:F3" + run, ToChat: "wrdB", Format: bot.FormatMarkdown,
+		Text: "**工单 F3** 请处理", Mentions: []string{"zhanggong"}}); err != nil {
+		t.Fatal(err)
+	}
+	w.Outbox.Kick()
+	call = nextCall(t, fake)
+	body, _ := call.Body["body"].(map[string]any)
+	md, _ := body["markdown"].(map[string]any)
+	if call.API != wecom.CmdSendMsg || body["chatid"] != "wrdB" || md["content"] != "**工单 F3** 请处理 <@zhanggong>" {
+		t.Errorf("proactive = %s %s", call.API, call.Raw)
+	}
+	// The same frame delivered twice is handled once.
+	fake.Push(wecom.CmdMsgCallback, "req-w1b", msg)
+	if _, ok := fake.Next(300 * time.Millisecond); ok || fb.count() != 2 {
+		t.Errorf("duplicate frame handled again: bot saw %d", fb.count())
+	}
+}
