@@ -80,6 +80,17 @@ type Outgoing struct {
 	Card   *Card
 	// CardUpdate replaces the buttons of a card already sent.
 	CardUpdate *CardUpdate
+	// File is a document (a report workbook, zip or page) sent as a file
+	// message after Text; its bytes are kept in the database and fetched by
+	// ID when delivered, so the outbox row stays small.
+	File *FileRef `json:",omitempty"`
+}
+
+// FileRef names a stored file (see Files).
+type FileRef struct {
+	ID   int64
+	Name string // e.g. "运维月报-2026-11.xlsx"
+	Size int64
 }
 
 // Card is an interactive message with buttons (the paging card).
