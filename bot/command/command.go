@@ -1,0 +1,278 @@
+// Package command parses what engineers (and anyone, for 进度/帮助) type to
+// the bot: Chinese command words with English aliases, an optional ticket
+// number, and the command's arguments. It is pure and fuzzed: any input
+// gives either a Command, ErrNotCommand, or a *bot.Error whose catalogue key
+// tells the person what to type instead.
+package command
+
+import (
+	"errors"
+	"regexp"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"weibao/bot"
+)
+
+// Name is a command's canonical name (its English alias).
+type Name string
+
+const (
+	Ack        Name = "ack"        // 接单
+	Arrive     Name = "arrive"     // 到场
+	OnSite     Name = "onsite"     // 远程无法解决: the 2 h on-site clock starts
+	Workaround Name = "workaround" // 备用方案 <text>
+	Resolve    Name = "resolve"    // 已解决 原因:… 方案:…
+	Transfer   Name = "transfer"   // 转派 @someone
+	Escalate   Name = "escalate"   // 升级 [reason]
+	Reclass    Name = "reclass"    // 改级 P1..P4 <reason>
+	Note       Name = "note"       // 备注 <text>
+	Mine       Name = "mine"       // 我的
+	OnCall     Name = "oncall"     // 值班
+	Help       Name = "help"       // 帮助
+	Progress   Name = "progress"   // 进度 [no]
+	Digest     Name = "digest"     // 日报 [date]
+	Report     Name = "report"     // 报修 <text>: starts a report, for anyone
+)
+
+// ActsOnTicket reports whether the command changes a ticket, so only
+// engineers and the lead may use it.
+func (n Name) ActsOnTicket() bool {
+	switch n {
+	case Ack, Arrive, OnSite, Workaround, Resolve, Transfer, Escalate, Reclass, Note:
+		return true
+	}
+	return false
+}
+
+// Command is one parsed command.
+type Command struct {
+	Name     Name
+	TicketNo string // empty when not typed
+	Text     string // workaround, note, reason (escalate, reclass), report text
+	Cause    string // resolve
+	Solution string // resolve
+	Assignee string // transfer: a user id or name as typed, without the @
+	Priority bot.Priority
+	Date     string // digest: as typed ("2026-11-26", "昨天"), empty for yesterday
+}
+
+// ErrNotCommand means the text is not a command (free text, an answer).
+var ErrNotCommand = errors.New("not a command")
+
+type word struct {
+	text string
+	name Name
+}
+
+// words lists every spelling, longest first within a name so that 解决方案
+// never reads as 已解决 and "onsite" beats "on".
+var words = []word{
+	{"远程无法解决", OnSite}, {"无法远程", OnSite}, {"onsite", OnSite},
+	{"备用方案", Workaround}, {"临时方案", Workaround}, {"workaround", Workaround},
+	{"已解决", Resolve}, {"resolve", Resolve},
+	{"接单", Ack}, {"ack", Ack},
+	{"到场", Arrive}, {"已到场", Arrive}, {"arrive", Arrive},
+	{"转派", Transfer}, {"transfer", Transfer},
+	{"升级", Escalate}, {"escalate", Escalate},
+	{"改级", Reclass}, {"reclass", Reclass},
+	{"备注", Note}, {"note", Note},
+	{"我的", Mine}, {"mine", Mine},
+	{"值班", OnCall}, {"oncall", OnCall},
+	{"帮助", Help}, {"help", Help},
+	{"进度", Progress}, {"查询", Progress}, {"status", Progress},
+	{"日报", Digest}, {"digest", Digest},
+	{"报修", Report}, {"report", Report},
+}
+
+var noRE = regexp.MustCompile(`(?i)#?\bF\d{8}-\d{4,}\b`)
+
+// Normalize folds full-width letters, digits, ":#@/-" and spaces to half-width, drops leading
+// @mentions and a leading slash, and trims. Answers and commands are compared
+// after it.
+func Normalize(s string) string {
+	s = strings.Map(func(r rune) rune {
+		switch {
+		case r == '\u3000':
+			return ' '
+		case r >= '\uff01' && r <= '\uff5e':
+			// Only what commands and answers are made of; a nurse's
+			// full-width punctuation stays as she wrote it.
+			if h := r - 0xfee0; h < 128 && (unicode.IsLetter(h) || unicode.IsDigit(h) || strings.ContainsRune(":#@/-", h)) {
+				return h
+			}
+			return r
+		case r == '\u200b' || r == '\ufeff':
+			return -1
+		case unicode.IsSpace(r):
+			return ' '
+		}
+		return r
+	}, s)
+	s = strings.TrimSpace(s)
+	for strings.HasPrefix(s, "@") {
+		i := strings.IndexByte(s, ' ')
+		if i < 0 {
+			return ""
+		}
+		s = strings.TrimSpace(s[i+1:])
+	}
+	return strings.TrimSpace(strings.TrimPrefix(s, "/"))
+}
+
+// Parse reads text as a command.
+func Parse(text string) (Command, error) {
+	s := Normalize(text)
+	var c Command
+	var rest string
+	found := false
+	for _, w := range words {
+		if len(s) < len(w.text) || !strings.EqualFold(s[:len(w.text)], w.text) {
+			continue
+		}
+		after := s[len(w.text):]
+		if !boundary(after) {
+			continue
+		}
+		c.Name, rest, found = w.name, after, true
+		break
+	}
+	if !found {
+		return Command{}, ErrNotCommand
+	}
+	if m := noRE.FindStringIndex(rest); m != nil {
+		c.TicketNo = strings.ToUpper(strings.TrimPrefix(rest[m[0]:m[1]], "#"))
+		rest = rest[:m[0]] + " " + rest[m[1]:]
+	}
+	rest = strings.TrimSpace(strings.TrimLeft(strings.TrimSpace(rest), ":"))
+	usage := func() error {
+		return bot.Errorf(bot.ErrInvalid, "cmd.usage."+string(c.Name), nil, "command %s: bad arguments", c.Name)
+	}
+	switch c.Name {
+	case Workaround, Note, Report:
+		if rest == "" {
+			return c, usage()
+		}
+		c.Text = rest
+	case Escalate, Progress:
+		c.Text = rest
+	case Resolve:
+		c.Cause, c.Solution = fields(rest)
+		if c.Cause == "" || c.Solution == "" {
+			return c, usage()
+		}
+	case Transfer:
+		f := strings.Fields(rest)
+		if len(f) == 0 {
+			return c, usage()
+		}
+		c.Assignee = strings.TrimPrefix(f[0], "@")
+		c.Text = strings.TrimSpace(strings.TrimPrefix(rest, f[0]))
+		if c.Assignee == "" {
+			return c, usage()
+		}
+	case Reclass:
+		f := strings.Fields(rest)
+		if len(f) == 0 {
+			return c, usage()
+		}
+		p := bot.Priority(strings.ToUpper(f[0]))
+		switch p {
+		case bot.P1, bot.P2, bot.P3, bot.P4:
+		default:
+			return c, usage()
+		}
+		c.Priority = p
+		c.Text = strings.TrimSpace(strings.TrimLeft(strings.TrimSpace(strings.TrimPrefix(rest, f[0])), ":"))
+		c.Text = strings.TrimSpace(strings.TrimPrefix(strings.TrimPrefix(c.Text, "原因"), ":"))
+		if c.Text == "" {
+			return c, usage()
+		}
+	case Digest:
+		c.Date = rest
+	default:
+		// Ack, Arrive, OnSite, Mine, OnCall, Help take nothing else; a
+		// trailing remark is kept for the timeline.
+		c.Text = rest
+	}
+	return c, nil
+}
+
+// boundary reports whether a command word may end where after begins: at the
+// end, before a space, a colon, a ticket number or '#'. "我的电脑登不上" and
+// "升级后打不开" are reports, not commands.
+func boundary(after string) bool {
+	if after == "" {
+		return true
+	}
+	r, _ := utf8.DecodeRuneInString(after)
+	switch {
+	case r == ' ' || r == ':' || r == '#' || r == ',' || r == '，':
+		return true
+	case r == 'F' || r == 'f':
+		return noRE.MatchString(after) && noRE.FindStringIndex(after)[0] == 0
+	}
+	return false
+}
+
+// fields splits "原因:… 方案:…" (or cause:/solution:, either order).
+func fields(s string) (cause, solution string) {
+	type marker struct {
+		at, end  int
+		solution bool
+	}
+	var ms []marker
+	lower := strings.ToLower(s)
+	for _, m := range []struct {
+		w        string
+		solution bool
+	}{{"解决方案", true}, {"原因", false}, {"方案", true}, {"cause", false}, {"solution", true}, {"措施", true}} {
+		for from := 0; ; {
+			i := strings.Index(lower[from:], m.w)
+			if i < 0 {
+				break
+			}
+			i += from
+			end := i + len(m.w)
+			from = end
+			j := end
+			for j < len(s) && s[j] == ' ' {
+				j++
+			}
+			if j >= len(s) || s[j] != ':' {
+				continue
+			}
+			overlap := false
+			for _, o := range ms {
+				if i < o.end && end > o.at {
+					overlap = true
+				}
+			}
+			if !overlap {
+				ms = append(ms, marker{i, j + 1, m.solution})
+			}
+		}
+	}
+	// Order markers by position; each value runs to the next marker.
+	for i := range ms {
+		for j := i + 1; j < len(ms); j++ {
+			if ms[j].at < ms[i].at {
+				ms[i], ms[j] = ms[j], ms[i]
+			}
+		}
+	}
+	for i, m := range ms {
+		stop := len(s)
+		if i+1 < len(ms) {
+			stop = ms[i+1].at
+		}
+		v := strings.Trim(strings.TrimSpace(s[m.end:stop]), ",，;；。")
+		if m.solution && solution == "" {
+			solution = v
+		} else if !m.solution && cause == "" {
+			cause = v
+		}
+	}
+	return cause, solution
+}
