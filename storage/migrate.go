@@ -29,6 +29,7 @@ var migrations = []migration{
 			&categoryRow{}, &outboxRow{})
 	}},
 	{"0002_wecom_mailbox", migrateWeComMailbox},
+	{"0003_reports", migrateReports},
 }
 
 func (db *DB) migrate(ctx context.Context) error {
