@@ -33,6 +33,9 @@ type Config struct {
 	Wards      []Ward     `yaml:"wards"`
 	People     []Person   `yaml:"people"`
 	Categories []Category `yaml:"categories"`
+	OnCall     OnCall     `yaml:"oncall"`
+	Escalation Escalation `yaml:"escalation"`
+	Pager      Pager      `yaml:"pager"`
 
 	// Embedded is true when no configuration file was found and weibao runs
 	// on its embedded defaults with the demo roster.
@@ -353,4 +356,103 @@ func validMobile(s string) bool {
 		}
 	}
 	return true
+}
+
+// OnCall seeds the on-call roster (bot/roster); the admin API edits it at run
+// time. Times are local (Timezone).
+type OnCall struct {
+	Lead      string           `yaml:"lead"`
+	Start     string           `yaml:"start"`
+	Shift     time.Duration    `yaml:"shift"`
+	Primary   []string         `yaml:"primary"`
+	Backup    []string         `yaml:"backup"`
+	Overrides []OnCallOverride `yaml:"overrides"`
+}
+
+type OnCallOverride struct {
+	Date    string `yaml:"date"`
+	Primary string `yaml:"primary"`
+	Backup  string `yaml:"backup"`
+}
+
+// Escalation is the paging policy (bot/escalation); empty lists take its defaults.
+type Escalation struct {
+	Levels    []EscalationLevel `yaml:"levels"`
+	Points    []EscalationPoint `yaml:"points"`
+	Reconcile time.Duration     `yaml:"reconcile"`
+}
+
+type EscalationLevel struct {
+	Level       int           `yaml:"level"`
+	To          string        `yaml:"to"`
+	Channels    []string      `yaml:"channels"`
+	After       time.Duration `yaml:"after"`
+	UrgentAfter time.Duration `yaml:"urgent_after"`
+}
+
+type EscalationPoint struct {
+	Percent int `yaml:"percent"`
+	Level   int `yaml:"level"`
+}
+
+// Pager configures phone and SMS providers (sla/pager); none configured means
+// pages are only logged.
+type Pager struct {
+	Routes      []PagerRoute  `yaml:"routes"`
+	CallOnceTTL time.Duration `yaml:"call_once_ttl"`
+	Aliyun      Aliyun        `yaml:"aliyun"`
+	Tencent     Tencent       `yaml:"tencent"`
+	Webhook     PagerWebhook  `yaml:"webhook"`
+}
+
+type PagerRoute struct {
+	Provider string `yaml:"provider"`
+	Channel  string `yaml:"channel"`
+}
+
+type Aliyun struct {
+	AccessKeyID      string    `yaml:"access_key_id"`
+	AccessKeySecret  string    `yaml:"access_key_secret"`
+	RegionID         string    `yaml:"region_id"`
+	VoiceEndpoint    string    `yaml:"voice_endpoint"`
+	SMSEndpoint      string    `yaml:"sms_endpoint"`
+	CalledShowNumber string    `yaml:"called_show_number"`
+	TTSCode          string    `yaml:"tts_code"`
+	PlayTimes        int       `yaml:"play_times"`
+	VoiceParams      []string  `yaml:"voice_params"`
+	IVR              AliyunIVR `yaml:"ivr"`
+	SignName         string    `yaml:"sign_name"`
+	SMSTemplateCode  string    `yaml:"sms_template_code"`
+	SMSParams        []string  `yaml:"sms_params"`
+}
+
+type AliyunIVR struct {
+	ShowNumber string        `yaml:"show_number"`
+	StartCode  string        `yaml:"start_code"`
+	AckCode    string        `yaml:"ack_code"`
+	ByeCode    string        `yaml:"bye_code"`
+	KeyTimeout time.Duration `yaml:"key_timeout"`
+}
+
+type Tencent struct {
+	SecretID        string   `yaml:"secret_id"`
+	SecretKey       string   `yaml:"secret_key"`
+	Region          string   `yaml:"region"`
+	VMSEndpoint     string   `yaml:"vms_endpoint"`
+	SMSEndpoint     string   `yaml:"sms_endpoint"`
+	VoiceSdkAppID   string   `yaml:"voice_sdk_app_id"`
+	VoiceTemplateID string   `yaml:"voice_template_id"`
+	PlayTimes       int      `yaml:"play_times"`
+	VoiceParams     []string `yaml:"voice_params"`
+	SMSSdkAppID     string   `yaml:"sms_sdk_app_id"`
+	SMSTemplateID   string   `yaml:"sms_template_id"`
+	SignName        string   `yaml:"sign_name"`
+	SMSParams       []string `yaml:"sms_params"`
+}
+
+type PagerWebhook struct {
+	Name     string   `yaml:"name"`
+	URL      string   `yaml:"url"`
+	Secret   string   `yaml:"secret"`
+	Channels []string `yaml:"channels"`
 }

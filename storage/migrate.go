@@ -30,6 +30,8 @@ var migrations = []migration{
 	}},
 	{"0002_wecom_mailbox", migrateWeComMailbox},
 	{"0003_reports", migrateReports},
+	{"0004_roster", migrateRoster},
+	{"0005_pages", migratePages},
 }
 
 func (db *DB) migrate(ctx context.Context) error {
