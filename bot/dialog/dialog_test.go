@@ -1,0 +1,148 @@
+package dialog
+
+import (
+	"testing"
+
+	"weibao/bot"
+)
+
+var env = Env{
+	Wards: []bot.Ward{{Code: "ed-icu", Name: "急诊ICU"}, {Code: "med-icu", Name: "内科ICU"}, {Code: "picu", Name: "小儿ICU"}},
+	Categories: []bot.Category{
+		{Code: "login", Name: "无法登录", Type: bot.TypeSoftware, Difficulty: bot.DifficultySimple, Keywords: []string{"登录", "登不上"}},
+		{Code: "slow", Name: "系统卡顿", Type: bot.TypeSoftware, Difficulty: bot.DifficultyRoutine, Keywords: []string{"卡", "慢"}},
+		{Code: "printing", Name: "打印问题", Type: bot.TypeTerminal, Difficulty: bot.DifficultySimple, Keywords: []string{"打印"}},
+		{Code: "other", Name: "其他", Type: bot.TypeSoftware, Difficulty: bot.DifficultyOther},
+	},
+}
+
+// step is one turn: the answer typed and what must follow.
+type step struct {
+	answer  string
+	step    Step // the question asked next ("" when none)
+	invalid bool
+	create  bool
+	link    bool
+	done    bool
+}
+
+func TestDialogues(t *testing.T) {
+	tests := []struct {
+		name  string
+		first string
+		ward  string
+		open  step // after the first message
+		turns []step
+		want  State // fields checked at the end
+	}{
+		{name: "full dialogue in a 1:1 with no ward", first: "电脑有问题",
+			open: step{step: StepWard},
+			turns: []step{{answer: "2", step: StepScope}, {answer: "仅本人", step: StepCategory}, {answer: "1", step: StepImpact},
+				{answer: "4", done: true, create: true}},
+			want: State{WardCode: "med-icu", Scope: bot.ScopePersonal, Category: "login", Severity: bot.SeverityExperience}},
+		{name: "keyword match is confirmed, ward from context", first: "护士站电脑登不上重症系统", ward: "med-icu",
+			open: step{step: StepScope},
+			turns: []step{{answer: "本科室多台", step: StepConfirm}, {answer: "是", step: StepImpact}, {answer: "影响诊疗流程", done: true, create: true}},
+			want:  State{WardCode: "med-icu", Scope: bot.ScopeDepartment, Category: "login", Severity: bot.SeverityClinical}},
+		{name: "rejected guess asks the list", first: "打印机打不出", ward: "picu",
+			open:  step{step: StepScope},
+			turns: []step{{answer: "一", step: StepConfirm}, {answer: "不是", step: StepCategory}, {answer: "系统卡顿", step: StepImpact}, {answer: "③", done: true, create: true}},
+			want:  State{Scope: bot.ScopePersonal, Category: "slow", Severity: bot.SeverityDaily}},
+		{name: "typos and nonsense are re-asked", first: "内科ICU系统很慢",
+			open: step{step: StepScope},
+			turns: []step{{answer: "hello", invalid: true, step: StepScope}, {answer: "7", invalid: true, step: StepScope},
+				{answer: "第1个", step: StepConfirm}, {answer: "嗯", step: StepImpact}, {answer: "😀", invalid: true, step: StepImpact}, {answer: "2", done: true, create: true}},
+			want: State{WardCode: "med-icu", Category: "slow", Severity: bot.SeverityClinical}},
+		{name: "safety words: ticket first, questions after", first: "抢救室监护数据不显示，患者在抢救", ward: "ed-icu",
+			open:  step{step: StepScope, create: true},
+			turns: []step{{answer: "1", step: StepCategory}, {answer: "4", done: true}},
+			want:  State{Scope: bot.ScopePersonal, Severity: bot.SeverityPatientSafety, Category: "other"}},
+		{name: "hospital-wide answer takes the fast path", first: "系统登不上", ward: "ed-icu",
+			open:  step{step: StepScope},
+			turns: []step{{answer: "3", step: StepConfirm, create: true}, {answer: "1", step: StepImpact}, {answer: "1", done: true}},
+			want:  State{Scope: bot.ScopeHospital, Category: "login"}},
+		{name: "patient safety answer takes the fast path", first: "系统卡", ward: "ed-icu",
+			open:  step{step: StepScope},
+			turns: []step{{answer: "1", step: StepConfirm}, {answer: "1", step: StepImpact}, {answer: "1", done: true, create: true}},
+			want:  State{Severity: bot.SeverityPatientSafety}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, out := Start(env, tt.first, tt.ward, nil)
+			check := func(label string, want step, s State, out Outcome) {
+				t.Helper()
+				if s.Step != want.step && !(want.done && s.Step == StepDone) {
+					t.Fatalf("%s: step %q, want %q", label, s.Step, want.step)
+				}
+				if out.Invalid != want.invalid || out.Create != want.create || out.Link != want.link || out.Done != want.done {
+					t.Fatalf("%s: outcome %+v, want %+v", label, out, want)
+				}
+				if !out.Done && out.Prompt.Key == "" {
+					t.Fatalf("%s: no prompt", label)
+				}
+			}
+			check("start", tt.open, s, out)
+			if out.Create {
+				s.TicketNo = "F20261126-0001"
+			}
+			for _, turn := range tt.turns {
+				s, out = Answer(env, s, turn.answer)
+				check(turn.answer, turn, s, out)
+				if out.Create {
+					s.TicketNo = "F20261126-0001"
+				}
+			}
+			w := tt.want
+			if (w.WardCode != "" && s.WardCode != w.WardCode) || (w.Scope != "" && s.Scope != w.Scope) ||
+				(w.Category != "" && s.Category != w.Category) || (w.Severity != "" && s.Severity != w.Severity) {
+				t.Errorf("final state %+v, want %+v", s, w)
+			}
+		})
+	}
+}
+
+func TestExpireIsMostSevere(t *testing.T) {
+	s, _ := Start(env, "打印机打不出", "picu", nil)
+	s = Expire(env, s)
+	if s.Scope != bot.ScopeHospital || s.Severity != bot.SeverityPatientSafety || s.Category != "printing" || s.Step != StepDone {
+		t.Errorf("expired: %+v", s)
+	}
+	s, _ = Start(env, "电脑问题", "picu", nil)
+	s, _ = Answer(env, s, "1")
+	s = Expire(env, s)
+	if s.Scope != bot.ScopePersonal || s.Category != "other" {
+		t.Errorf("expired keeps answers: %+v", s)
+	}
+}
+
+func TestDuplicateAndRestart(t *testing.T) {
+	s, _ := Start(env, "系统很慢", "picu", nil)
+	s, out := AskDuplicate(s, "F20261126-0002")
+	if out.Prompt.Key != "dlg.ask_duplicate" {
+		t.Fatal(out)
+	}
+	if _, out := Answer(env, s, "1"); !out.Link || !out.Done {
+		t.Errorf("yes: %+v", out)
+	}
+	if _, out := Answer(env, s, "2"); !out.Create || out.Link {
+		t.Errorf("no: %+v", out)
+	}
+	s, out = Restart(s)
+	if s.Step != StepDescribe || s.WardCode != "picu" {
+		t.Fatalf("restart: %+v %+v", s, out)
+	}
+	if _, out := Answer(env, s, "ok"); !out.Invalid {
+		t.Errorf("English description accepted: %+v", out)
+	}
+	if s, _ := Answer(env, s, "打印不出来"); s.Guess != "printing" {
+		t.Errorf("after restart: %+v", s)
+	}
+}
+
+func TestParseRating(t *testing.T) {
+	for in, want := range map[string]int{"5": 5, "５": 5, "4分": 4, "三": 3, "6": 0, "好": 0, "": 0} {
+		if got, _ := ParseRating(in); got != want {
+			t.Errorf("ParseRating(%q) = %d, want %d", in, got, want)
+		}
+	}
+}
