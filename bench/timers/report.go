@@ -58,9 +58,10 @@ func printTables(w io.Writer, c config, rs []result) {
 				ms(r.minLag), ms(r.p50), ms(r.p99), ms(r.drain))
 		})
 	section("chaos", "Chaos: replica processes, SIGKILL and FLUSHDB mid-run",
-		"| system | timers | fired | dup fires | miss | what happened |\n|---|---|---|---|---|---|",
+		"| system | timers | fired | dup fires | miss | early | p99 lag | max lag | what happened |\n|---|---|---|---|---|---|---|---|---|",
 		func(r result) string {
-			return fmt.Sprintf("| %s | %d | %d | %d | %d | %s |", r.sys, r.n, r.fired, r.dups, r.misses, r.note)
+			return fmt.Sprintf("| %s | %d | %d | %d | %d | %d | %s | %s | %s |", r.sys, r.n, r.fired, r.dups, r.misses, r.early,
+				ms(r.p99), ms(r.maxLag), r.note)
 		})
 	wo, ok1 := find("weibao", "ops")
 	ao, ok2 := find("asynq", "ops")
