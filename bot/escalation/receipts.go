@@ -1,0 +1,151 @@
+package escalation
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"weibao/bot"
+	"weibao/sla/pager"
+)
+
+// Receipts stores pushed call reports and key presses for the receipt loop
+// and returns at once: Alibaba retries a push it has not seen answered in
+// 700 ms. It is the sla/pager push handlers' sink.
+func (e *Engine) Receipts(ctx context.Context, rs []pager.Receipt) error {
+	now := e.opt.Clock.Now()
+	recs := make([]bot.PageReceipt, len(rs))
+	for i, r := range rs {
+		recs[i] = bot.PageReceipt{Provider: r.Provider, CallID: r.CallID, PageRef: r.PageID, Status: string(r.Status),
+			Code: r.Code, Digits: r.Digits, At: r.At, ReceivedAt: now}
+	}
+	if err := e.opt.Pages.AddReceipts(ctx, recs...); err != nil {
+		return err
+	}
+	select {
+	case e.kick <- struct{}{}:
+	default:
+	}
+	return nil
+}
+
+// receiptLoop handles stored receipts when kicked and every 30 s (those a
+// crash or a failed acknowledgement left behind).
+func (e *Engine) receiptLoop(ctx context.Context) error {
+	t := time.NewTicker(30 * time.Second)
+	defer t.Stop()
+	for {
+		if err := e.HandleReceipts(ctx); err != nil && ctx.Err() == nil {
+			e.opt.Logger.Warn("handle receipts", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-e.kick:
+		case <-t.C:
+		}
+	}
+}
+
+// HandleReceipts works through the stored receipts: a "1" pressed
+// acknowledges the ticket as the person paged, and every final call result
+// goes on the ticket's timeline. A receipt whose acknowledgement failed for
+// a reason other than the ticket's state stays for the next round.
+func (e *Engine) HandleReceipts(ctx context.Context) error {
+	for {
+		rs, err := e.opt.Pages.PendingReceipts(ctx, 100)
+		if err != nil || len(rs) == 0 {
+			return err
+		}
+		for _, r := range rs {
+			if err := e.receipt(ctx, r); err != nil {
+				return fmt.Errorf("receipt %d: %w", r.ID, err)
+			}
+			if err := e.opt.Pages.ReceiptHandled(ctx, r.ID, e.opt.Clock.Now()); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+func (e *Engine) receipt(ctx context.Context, r bot.PageReceipt) error {
+	if pager.Status(r.Status) == pager.StatusProgress {
+		return nil
+	}
+	var (
+		page bot.PageRecord
+		err  error
+	)
+	if id, ok := ParsePageID(r.PageRef); ok {
+		page, err = e.opt.Pages.Page(ctx, id)
+	} else {
+		page, err = e.opt.Pages.PageByMessage(ctx, r.Provider, r.CallID)
+	}
+	if errors.Is(err, bot.ErrNotFound) {
+		e.opt.Logger.Warn("receipt for an unknown page", "provider", r.Provider, "call_id", r.CallID, "page_ref", r.PageRef)
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	rc := pager.Receipt{Status: pager.Status(r.Status), Digits: r.Digits}
+	who := page.UserID
+	if p, err := e.opt.Directory.Person(ctx, page.UserID); err == nil {
+		who = displayName(p)
+	}
+	f := map[string]any{"name": who, "status": r.Status, "provider": r.Provider}
+	detail := e.opt.Texts.Text("sla.detail.receipt", f)
+	if rc.Acknowledged() {
+		detail = e.opt.Texts.Text("sla.detail.receipt_ack", f)
+	}
+	if err := e.note(ctx, page.TicketNo, bot.EventPaged, []string{detail}); err != nil {
+		return err
+	}
+	if !rc.Acknowledged() {
+		return nil
+	}
+	t, err := e.acknowledger().Acknowledge(ctx, page.UserID, page.TicketNo)
+	switch {
+	case errors.Is(err, bot.ErrInvalid), errors.Is(err, bot.ErrForbidden):
+		// Already acknowledged, resolved, or the person may not: nothing to do.
+		e.opt.Logger.Info("key press did not acknowledge", "ticket", page.TicketNo, "user", page.UserID, "err", err)
+		return nil
+	case err != nil:
+		return err
+	}
+	e.opt.Logger.Info("acknowledged by phone", "ticket", t.No, "user", page.UserID)
+	return nil
+}
+
+// storeAck acknowledges through the ticket store with the one state machine
+// and the SLA policy, for when no ticketing service is wired.
+type storeAck struct{ e *Engine }
+
+func (s storeAck) Acknowledge(ctx context.Context, actor, no string) (*bot.Ticket, error) {
+	p, err := s.e.opt.Directory.Person(ctx, actor)
+	if err != nil {
+		return nil, err
+	}
+	if !p.Active || !p.Role.ActsOnTickets() {
+		return nil, bot.Errorf(bot.ErrForbidden, "sla.err.ack_forbidden", nil, "%s may not acknowledge", actor)
+	}
+	timeline, err := s.e.opt.Tickets.Timeline(ctx, no)
+	if err != nil {
+		return nil, err
+	}
+	at := s.e.opt.Clock.Now()
+	t, err := s.e.opt.Tickets.UpdateTicket(ctx, no, func(t *bot.Ticket) (bot.Effects, error) {
+		ev, err := t.Apply(bot.Change{Kind: bot.EventAcknowledged, Actor: actor, At: at})
+		if err != nil {
+			return bot.Effects{}, err
+		}
+		t.Due = s.e.sla.Deadlines(t, append(timeline, ev))
+		return bot.Effects{Events: []bot.Event{ev}}, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.e.Changed(ctx, t)
+	return t, nil
+}
