@@ -1,0 +1,717 @@
+// Package ticketing is the use-case layer of weibao: reporting a fault and
+// every action on a ticket (acknowledge, arrive, resolve, confirm…). Each
+// action is authorised by roster role, goes through the ticket's one state
+// machine (bot.Ticket.Apply) inside store.UpdateTicket, recomputes the SLA
+// deadlines, and writes the messages it causes (replies, pages, @-mentions,
+// card updates) to the outbox in the same transaction. After the commit it
+// tells the Watcher (the escalation engine arms its timers).
+package ticketing
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"strings"
+	"time"
+
+	"weibao/bot"
+	"weibao/catalog"
+)
+
+// Store is what ticketing needs from the database (storage.DB).
+type Store interface {
+	bot.TicketStore
+	// CreateTicketFunc numbers t, then builds its effects with fn in the
+	// creating transaction.
+	CreateTicketFunc(ctx context.Context, t *bot.Ticket, fn func(t *bot.Ticket) (bot.Effects, error)) error
+	// Reporters returns the reporter and everyone linked to the ticket.
+	Reporters(ctx context.Context, no string) ([]string, error)
+	// ReportedTickets lists tickets a person reported or was linked to.
+	ReportedTickets(ctx context.Context, userID string, statuses ...bot.Status) ([]*bot.Ticket, error)
+}
+
+// SLA computes deadlines (escalation.SLA over package sla). Pure.
+type SLA interface {
+	Deadlines(t *bot.Ticket, timeline []bot.Event) bot.Deadlines
+}
+
+// Watcher hears of every committed change (the escalation engine arms or
+// cancels the ticket's timers). It never fails the change.
+type Watcher interface {
+	Changed(ctx context.Context, t *bot.Ticket)
+}
+
+// Classifier turns the five dimensions into priority, SLA class and urgency
+// (classify.Rules).
+type Classifier interface {
+	Classify(c bot.Classification) (bot.Classification, string)
+	WithPriority(c bot.Classification, p bot.Priority) bot.Classification
+}
+
+// Options are the service's dependencies.
+type Options struct {
+	Store      Store
+	Directory  bot.Directory
+	SLA        SLA
+	Roster     bot.Roster
+	Watcher    Watcher // optional
+	Classifier Classifier
+	Catalog    *catalog.Catalog
+	Clock      bot.Clock
+	Location   *time.Location // for the times people read; default Asia/Shanghai
+	Logger     *slog.Logger
+	// OnResolved runs after a resolve commits (the fault-analysis survey
+	// hooks here). It must not block for long.
+	OnResolved func(ctx context.Context, t *bot.Ticket)
+}
+
+// Service runs the use cases.
+type Service struct{ opt Options }
+
+// New checks the required dependencies.
+func New(opt Options) (*Service, error) {
+	if opt.Store == nil || opt.Directory == nil || opt.SLA == nil || opt.Roster == nil || opt.Classifier == nil || opt.Catalog == nil {
+		return nil, errors.New("ticketing: Store, Directory, SLA, Roster, Classifier and Catalog are required")
+	}
+	if opt.Clock == nil {
+		opt.Clock = bot.SystemClock{}
+	}
+	if opt.Location == nil {
+		loc, err := time.LoadLocation("Asia/Shanghai")
+		if err != nil {
+			return nil, err
+		}
+		opt.Location = loc
+	}
+	if opt.Logger == nil {
+		opt.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Service{opt: opt}, nil
+}
+
+// Catalog returns the text catalogue the service renders with.
+func (s *Service) Catalog() *catalog.Catalog { return s.opt.Catalog }
+
+// Classifier returns the classification rules in use.
+func (s *Service) Classifier() Classifier { return s.opt.Classifier }
+
+func (s *Service) text(key string, f map[string]any) string { return s.opt.Catalog.Text(key, f) }
+
+// ReportInput is a fault report, complete enough to ticket.
+type ReportInput struct {
+	Reporter    string
+	ChatID      string // the group it came from; "" for 1:1
+	MsgID       string // the message the ticket answers (reply routing)
+	WardCode    string
+	Category    string
+	Description string
+	// Class carries the five dimensions; the classifier sets the rest.
+	Class       bot.Classification
+	Attachments []bot.Attachment
+	// Note is added to the reported event's timeline (e.g. "超时自动登记").
+	Note string
+}
+
+// people is a name lookup loaded before a transaction.
+type people map[string]bot.Person
+
+func (p people) name(id string) string {
+	if x, ok := p[id]; ok && x.Name != "" {
+		return x.Name
+	}
+	return id
+}
+
+func (s *Service) people(ctx context.Context) (people, error) {
+	all, err := s.opt.Directory.People(ctx, "")
+	if err != nil {
+		return nil, err
+	}
+	m := people{}
+	for _, p := range all {
+		m[p.UserID] = p
+	}
+	return m, nil
+}
+
+// Report creates and classifies a ticket and pages the on-call engineer
+// (level 0: a card with 接单/到场/已解决 and an @-mention in the ward group),
+// all in the creating transaction, then tells the reporter the number, the
+// classification in plain words, who is coming and by when.
+func (s *Service) Report(ctx context.Context, in ReportInput) (*bot.Ticket, error) {
+	now := s.opt.Clock.Now()
+	class, reason := s.opt.Classifier.Classify(in.Class)
+	ward, err := s.opt.Directory.Ward(ctx, in.WardCode)
+	wardName := in.WardCode
+	if err == nil {
+		wardName = ward.Name
+	}
+	cat := s.category(ctx, in.Category)
+	ppl, err := s.people(ctx)
+	if err != nil {
+		return nil, err
+	}
+	oc, err := s.opt.Roster.OnCall(ctx, now)
+	if err != nil {
+		// A broken roster must not stop the report: the lead is paged by
+		// the escalation engine's later levels, and the ticket exists.
+		s.opt.Logger.Error("on-call lookup failed", "err", err)
+	}
+	engineer := oc.Primary
+	if engineer == nil {
+		engineer = oc.Lead
+	}
+	t, reported, err := bot.NewTicket(bot.Ticket{ReporterID: in.Reporter, WardCode: in.WardCode, ChatID: in.ChatID,
+		Category: in.Category, Description: in.Description, Classification: class}, in.Reporter, now)
+	if err != nil {
+		return nil, err
+	}
+	if in.Note != "" {
+		reported.Detail = strings.TrimSpace(reported.Detail + "\n" + in.Note)
+	}
+	err = s.opt.Store.CreateTicketFunc(ctx, t, func(t *bot.Ticket) (bot.Effects, error) {
+		reported.TicketNo = t.No
+		fx := bot.Effects{Events: []bot.Event{reported}}
+		for _, a := range in.Attachments {
+			ev, err := t.Apply(bot.Change{Kind: bot.EventAttached, Actor: in.Reporter, At: now, Text: a.Kind + " " + a.URL})
+			if err != nil {
+				return fx, err
+			}
+			fx.Events = append(fx.Events, ev)
+		}
+		if engineer != nil {
+			ev, err := t.Apply(bot.Change{Kind: bot.EventPaged, Actor: bot.ActorSystem, At: now, Text: "L0 wecom " + engineer.UserID})
+			if err != nil {
+				return fx, err
+			}
+			fx.Events = append(fx.Events, ev)
+		}
+		t.Due = s.opt.SLA.Deadlines(t, fx.Events)
+		f := s.fields(t, ppl)
+		f["ward"], f["category"], f["reason"] = wardName, cat.Name, reason
+		// The nurse's answer.
+		key := "msg.reported"
+		if engineer == nil {
+			key = "msg.reported_no_oncall"
+		} else {
+			f["engineer"] = engineer.Name
+		}
+		reply := s.text(key, f)
+		if cat.SelfHelp != "" {
+			reply += "\n" + s.text("msg.self_help", map[string]any{"tip": cat.SelfHelp})
+		}
+		fx.Messages = append(fx.Messages, s.toPerson(t, in.Reporter, in.MsgID, "reported", reply))
+		if engineer != nil {
+			fx.Messages = append(fx.Messages, s.page(t, engineer.UserID, f, "page"))
+			if t.ChatID != "" {
+				fx.Messages = append(fx.Messages, bot.Outgoing{Key: key4(t, "page_group", engineer.UserID), ToChat: t.ChatID,
+					Mentions: []string{engineer.UserID}, Format: bot.FormatText, Text: s.text("msg.page_group", f)})
+			}
+		}
+		return fx, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.changed(ctx, t)
+	return t, nil
+}
+
+// page is the level-0 paging card to one engineer.
+func (s *Service) page(t *bot.Ticket, userID string, f map[string]any, kind string) bot.Outgoing {
+	return bot.Outgoing{Key: key4(t, kind, userID), ToUsers: []string{userID}, Card: &bot.Card{
+		TaskID: TaskID(t),
+		Title:  s.text("card.page_title", f),
+		Body:   t.Description,
+		Fields: []bot.CardField{
+			{Label: s.text("card.field_no", nil), Value: t.No},
+			{Label: s.text("card.field_ward", nil), Value: fmt.Sprint(f["ward"])},
+			{Label: s.text("card.field_reporter", nil), Value: fmt.Sprint(f["reporter"])},
+			{Label: s.text("card.field_class", nil), Value: fmt.Sprint(f["class"])},
+			{Label: s.text("card.field_due", nil), Value: fmt.Sprint(f["due"])},
+		},
+		Buttons: []bot.Button{
+			{Key: "ack:" + t.No, Text: s.text("card.button_ack", nil)},
+			{Key: "arrive:" + t.No, Text: s.text("card.button_arrive", nil)},
+			{Key: "resolve:" + t.No, Text: s.text("card.button_resolve", nil)},
+		},
+	}}
+}
+
+// TaskID names a ticket's paging card; every page of the ticket reuses it,
+// so one card update retires all of its buttons.
+func TaskID(t *bot.Ticket) string { return "weibao-" + t.No }
+
+// key4 is an idempotency key unique to one change of one ticket and one
+// recipient: a handler retried after a crash queues the same keys again.
+func key4(t *bot.Ticket, kind, recipient string) string {
+	return fmt.Sprintf("%s/%s/%d/%s", t.No, kind, t.Version, recipient)
+}
+
+// toPerson answers one person: in the ticket's group with an @-mention, or 1:1.
+func (s *Service) toPerson(t *bot.Ticket, userID, replyTo, kind, text string) bot.Outgoing {
+	m := bot.Outgoing{Key: key4(t, kind, userID), ReplyTo: replyTo, Format: bot.FormatText, Text: text}
+	if t.ChatID != "" {
+		m.ToChat, m.Mentions = t.ChatID, []string{userID}
+	} else {
+		m.ToUsers = []string{userID}
+	}
+	return m
+}
+
+// toReporters tells everyone who reported the fault: one group message
+// @-mentioning them all, plus a direct message to anyone who reported 1:1.
+func (s *Service) toReporters(t *bot.Ticket, reporters []string, kind, text string) []bot.Outgoing {
+	if t.ChatID != "" {
+		return []bot.Outgoing{{Key: key4(t, kind, "group"), ToChat: t.ChatID, Mentions: reporters, Format: bot.FormatText, Text: text}}
+	}
+	out := make([]bot.Outgoing, len(reporters))
+	for i, r := range reporters {
+		out[i] = bot.Outgoing{Key: key4(t, kind, r), ToUsers: []string{r}, Format: bot.FormatText, Text: text}
+	}
+	return out
+}
+
+func (s *Service) category(ctx context.Context, code string) bot.Category {
+	cats, err := s.opt.Directory.Categories(ctx)
+	if err == nil {
+		for _, c := range cats {
+			if c.Code == code {
+				return c
+			}
+		}
+	}
+	return bot.Category{Code: code, Name: code}
+}
+
+// fields are the template fields every ticket message may use.
+func (s *Service) fields(t *bot.Ticket, ppl people) map[string]any {
+	f := map[string]any{
+		"no": t.No, "priority": t.Priority, "status": t.Status, "scope": t.Scope, "severity": t.Severity,
+		"reporter": ppl.name(t.ReporterID), "assignee": ppl.name(t.AssigneeID), "ward": t.WardCode,
+		"class":   s.text("msg.class", map[string]any{"priority": t.Priority, "scope": t.Scope, "severity": t.Severity}),
+		"ack_due": s.clock(t.Due.Ack), "resolve_due": s.clock(t.Due.Resolve), "onsite_due": s.clock(t.Due.OnSite),
+		"due": s.clock(t.Due.Resolve),
+	}
+	if !t.Due.Ack.IsZero() {
+		f["due"] = s.text("msg.due_pair", map[string]any{"ack_due": s.clock(t.Due.Ack), "resolve_due": s.clock(t.Due.Resolve)})
+	}
+	return f
+}
+
+// clock renders a deadline as people read it: "14:35", or "11月27日 09:10"
+// when not today.
+func (s *Service) clock(at time.Time) string {
+	if at.IsZero() {
+		return "—"
+	}
+	now := s.opt.Clock.Now().In(s.opt.Location)
+	l := at.In(s.opt.Location)
+	if l.YearDay() == now.YearDay() && l.Year() == now.Year() {
+		return l.Format("15:04")
+	}
+	return l.Format("1月2日 15:04")
+}
+
+func (s *Service) changed(ctx context.Context, t *bot.Ticket) {
+	if s.opt.Watcher != nil {
+		s.opt.Watcher.Changed(ctx, t)
+	}
+}
+
+// authorize returns the actor if the roster lets them act on tickets.
+func (s *Service) authorize(ctx context.Context, actor string) (*bot.Person, error) {
+	p, err := s.opt.Directory.Person(ctx, actor)
+	if err != nil || !p.Active || !p.Role.ActsOnTickets() {
+		return nil, bot.Errorf(bot.ErrForbidden, "err.engineers_only", nil, "%s may not act on tickets", actor)
+	}
+	return p, nil
+}
+
+// change is one action: it builds the state-machine change from the loaded
+// ticket and the messages it causes.
+type change struct {
+	actor   string
+	no      string
+	engOnly bool
+	build   func(t *bot.Ticket) ([]bot.Change, error)
+	msgs    func(t *bot.Ticket, f map[string]any, reporters []string) []bot.Outgoing
+}
+
+func (s *Service) apply(ctx context.Context, c change) (*bot.Ticket, error) {
+	if c.engOnly {
+		if _, err := s.authorize(ctx, c.actor); err != nil {
+			return nil, err
+		}
+	}
+	if !bot.ValidTicketNo(c.no) {
+		return nil, bot.Errorf(bot.ErrNotFound, "err.not_found", map[string]any{"no": c.no}, "bad ticket number %q", c.no)
+	}
+	// Loaded before the transaction: with SQLite the pool has one connection.
+	timeline, err := s.opt.Store.Timeline(ctx, c.no)
+	if err != nil {
+		return nil, err
+	}
+	reporters, err := s.opt.Store.Reporters(ctx, c.no)
+	if err != nil {
+		return nil, err
+	}
+	ppl, err := s.people(ctx)
+	if err != nil {
+		return nil, err
+	}
+	t, err := s.opt.Store.UpdateTicket(ctx, c.no, func(t *bot.Ticket) (bot.Effects, error) {
+		changes, err := c.build(t)
+		if err != nil {
+			return bot.Effects{}, err
+		}
+		var fx bot.Effects
+		for _, ch := range changes {
+			ev, err := t.Apply(ch)
+			if err != nil {
+				return bot.Effects{}, err
+			}
+			fx.Events = append(fx.Events, ev)
+		}
+		t.Due = s.opt.SLA.Deadlines(t, append(timeline[:len(timeline):len(timeline)], fx.Events...))
+		if c.msgs != nil {
+			f := s.fields(t, ppl)
+			f["actor"] = ppl.name(c.actor)
+			fx.Messages = c.msgs(t, f, reporters)
+		}
+		return fx, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.changed(ctx, t)
+	return t, nil
+}
+
+func (s *Service) now() time.Time { return s.opt.Clock.Now() }
+
+// cardDone retires the paging card's buttons with a line saying who did what.
+func (s *Service) cardDone(t *bot.Ticket, kind, text string) bot.Outgoing {
+	return bot.Outgoing{Key: key4(t, kind+"_card", "card"), CardUpdate: &bot.CardUpdate{TaskID: TaskID(t), Replaced: text}}
+}
+
+// Acknowledge is 接单 (also the phone key press and the card button).
+func (s *Service) Acknowledge(ctx context.Context, actor, no string) (*bot.Ticket, error) {
+	return s.apply(ctx, change{actor: actor, no: no, engOnly: true,
+		build: func(t *bot.Ticket) ([]bot.Change, error) {
+			return []bot.Change{{Kind: bot.EventAcknowledged, Actor: actor, At: s.now()}}, nil
+		},
+		msgs: func(t *bot.Ticket, f map[string]any, rep []string) []bot.Outgoing {
+			text := s.text("msg.acknowledged", f)
+			return append(s.toReporters(t, rep, "ack", text), s.cardDone(t, "ack", s.text("card.acked", f)))
+		}})
+}
+
+// Arrive is 到场, optionally with the engineer's location: the distance from
+// the ward's campus is recorded on the timeline.
+func (s *Service) Arrive(ctx context.Context, actor, no string, loc *bot.Location) (*bot.Ticket, error) {
+	detail := ""
+	if loc != nil {
+		if t, err := s.opt.Store.Ticket(ctx, no); err == nil {
+			if w, err := s.opt.Directory.Ward(ctx, t.WardCode); err == nil && w.CampusCode != "" {
+				if c, err := s.opt.Directory.Campus(ctx, w.CampusCode); err == nil {
+					detail = s.text("msg.distance", map[string]any{"campus": c.Name, "m": int(math.Round(Distance(c.Lat, c.Lng, loc.Lat, loc.Lng)))})
+				}
+			}
+		}
+	}
+	return s.apply(ctx, change{actor: actor, no: no, engOnly: true,
+		build: func(t *bot.Ticket) ([]bot.Change, error) {
+			return []bot.Change{{Kind: bot.EventArrived, Actor: actor, At: s.now(), Text: detail}}, nil
+		},
+		msgs: func(t *bot.Ticket, f map[string]any, rep []string) []bot.Outgoing {
+			return s.toReporters(t, rep, "arrive", s.text("msg.arrived", f))
+		}})
+}
+
+// Distance is the great-circle distance in metres.
+func Distance(lat1, lng1, lat2, lng2 float64) float64 {
+	const r = 6371000.0
+	rad := math.Pi / 180
+	dlat, dlng := (lat2-lat1)*rad, (lng2-lng1)*rad
+	a := math.Sin(dlat/2)*math.Sin(dlat/2) + math.Cos(lat1*rad)*math.Cos(lat2*rad)*math.Sin(dlng/2)*math.Sin(dlng/2)
+	return 2 * r * math.Asin(math.Sqrt(a))
+}
+
+// RemoteFailed is 远程无法解决: the 2 h on-site clock starts.
+func (s *Service) RemoteFailed(ctx context.Context, actor, no string) (*bot.Ticket, error) {
+	return s.apply(ctx, change{actor: actor, no: no, engOnly: true,
+		build: func(t *bot.Ticket) ([]bot.Change, error) {
+			var cs []bot.Change
+			if t.Status == bot.StatusNew {
+				cs = append(cs, bot.Change{Kind: bot.EventAcknowledged, Actor: actor, At: s.now()})
+			}
+			return append(cs, bot.Change{Kind: bot.EventRemoteFailed, Actor: actor, At: s.now()}), nil
+		},
+		msgs: func(t *bot.Ticket, f map[string]any, rep []string) []bot.Outgoing {
+			return s.toReporters(t, rep, "onsite", s.text("msg.remote_failed", f))
+		}})
+}
+
+// Workaround is 备用方案: sent to the reporters and the ward group.
+func (s *Service) Workaround(ctx context.Context, actor, no, text string) (*bot.Ticket, error) {
+	return s.apply(ctx, change{actor: actor, no: no, engOnly: true,
+		build: func(t *bot.Ticket) ([]bot.Change, error) {
+			var cs []bot.Change
+			if t.Status == bot.StatusNew {
+				cs = append(cs, bot.Change{Kind: bot.EventAcknowledged, Actor: actor, At: s.now()})
+			}
+			return append(cs, bot.Change{Kind: bot.EventWorkaround, Actor: actor, At: s.now(), Text: text}), nil
+		},
+		msgs: func(t *bot.Ticket, f map[string]any, rep []string) []bot.Outgoing {
+			f["text"] = t.Workaround
+			return s.toReporters(t, rep, "workaround", s.text("msg.workaround", f))
+		}})
+}
+
+// Resolve is 已解决 with cause and solution; every reporter is asked to
+// confirm (1 已解决 / 2 仍有问题).
+func (s *Service) Resolve(ctx context.Context, actor, no, cause, solution string) (*bot.Ticket, error) {
+	t, err := s.apply(ctx, change{actor: actor, no: no, engOnly: true,
+		build: func(t *bot.Ticket) ([]bot.Change, error) {
+			return []bot.Change{{Kind: bot.EventResolved, Actor: actor, At: s.now(), Cause: cause, Solution: solution}}, nil
+		},
+		msgs: func(t *bot.Ticket, f map[string]any, rep []string) []bot.Outgoing {
+			f["cause"], f["solution"] = t.Cause, t.Solution
+			return append(s.toReporters(t, rep, "resolve", s.text("msg.resolved", f)), s.cardDone(t, "resolve", s.text("card.resolved", f)))
+		}})
+	if err == nil && s.opt.OnResolved != nil {
+		s.opt.OnResolved(ctx, t)
+	}
+	return t, err
+}
+
+// findEngineer resolves "eng2", "@eng2" or "刘工" to an active engineer or lead.
+func (s *Service) findEngineer(ctx context.Context, who string) (*bot.Person, error) {
+	who = strings.TrimPrefix(strings.TrimSpace(who), "@")
+	var match *bot.Person
+	for _, role := range []bot.Role{bot.RoleEngineer, bot.RoleLead} {
+		ps, err := s.opt.Directory.People(ctx, role)
+		if err != nil {
+			return nil, err
+		}
+		for i := range ps {
+			if ps[i].UserID == who || ps[i].Name == who {
+				match = &ps[i]
+			}
+		}
+	}
+	if match == nil {
+		return nil, bot.Errorf(bot.ErrNotFound, "err.no_such_engineer", map[string]any{"who": who}, "no engineer %q", who)
+	}
+	return match, nil
+}
+
+// Transfer is 转派: the new assignee gets the paging card.
+func (s *Service) Transfer(ctx context.Context, actor, no, to, reason string) (*bot.Ticket, error) {
+	p, err := s.findEngineer(ctx, to)
+	if err != nil {
+		return nil, err
+	}
+	return s.apply(ctx, change{actor: actor, no: no, engOnly: true,
+		build: func(t *bot.Ticket) ([]bot.Change, error) {
+			return []bot.Change{{Kind: bot.EventAssigned, Actor: actor, At: s.now(), Assignee: p.UserID, Text: reason}}, nil
+		},
+		msgs: func(t *bot.Ticket, f map[string]any, rep []string) []bot.Outgoing {
+			out := []bot.Outgoing{s.page(t, p.UserID, f, "transfer")}
+			if t.ChatID != "" {
+				out = append(out, bot.Outgoing{Key: key4(t, "transfer_group", p.UserID), ToChat: t.ChatID, Mentions: []string{p.UserID},
+					Format: bot.FormatText, Text: s.text("msg.transferred", f)})
+			}
+			return out
+		}})
+}
+
+// Escalate is 升级: the next escalation level, and the lead is told.
+func (s *Service) Escalate(ctx context.Context, actor, no, reason string) (*bot.Ticket, error) {
+	oc, _ := s.opt.Roster.OnCall(ctx, s.now())
+	return s.apply(ctx, change{actor: actor, no: no, engOnly: true,
+		build: func(t *bot.Ticket) ([]bot.Change, error) {
+			return []bot.Change{{Kind: bot.EventEscalated, Actor: actor, At: s.now(), Level: t.EscalationLevel + 1, Text: reason}}, nil
+		},
+		msgs: func(t *bot.Ticket, f map[string]any, rep []string) []bot.Outgoing {
+			f["reason"], f["level"] = reason, t.EscalationLevel
+			var out []bot.Outgoing
+			for _, p := range []*bot.Person{oc.Lead, oc.Backup} {
+				if p != nil && p.UserID != actor {
+					out = append(out, s.page(t, p.UserID, f, "escalate"))
+					out = append(out, bot.Outgoing{Key: key4(t, "escalate_note", p.UserID), ToUsers: []string{p.UserID},
+						Format: bot.FormatText, Text: s.text("msg.escalated", f)})
+				}
+			}
+			return out
+		}})
+}
+
+// Reclassify is 改级 to a priority, with a reason.
+func (s *Service) Reclassify(ctx context.Context, actor, no string, p bot.Priority, reason string) (*bot.Ticket, error) {
+	return s.apply(ctx, change{actor: actor, no: no, engOnly: true,
+		build: func(t *bot.Ticket) ([]bot.Change, error) {
+			return []bot.Change{{Kind: bot.EventReclassified, Actor: actor, At: s.now(), Text: reason,
+				Class: s.opt.Classifier.WithPriority(t.Classification, p)}}, nil
+		},
+		msgs: func(t *bot.Ticket, f map[string]any, rep []string) []bot.Outgoing {
+			f["reason"] = reason
+			return s.toReporters(t, rep, "reclass", s.text("msg.reclassified", f))
+		}})
+}
+
+// Note is 备注: a timeline entry, no message.
+func (s *Service) Note(ctx context.Context, actor, no, text string) (*bot.Ticket, error) {
+	return s.apply(ctx, change{actor: actor, no: no, engOnly: true,
+		build: func(t *bot.Ticket) ([]bot.Change, error) {
+			return []bot.Change{{Kind: bot.EventNoted, Actor: actor, At: s.now(), Text: text}}, nil
+		}})
+}
+
+// Supplement adds what a reporter said after her ticket was created (the
+// fast path's remaining answers) as a note; reporters may do this.
+func (s *Service) Supplement(ctx context.Context, reporter, no, text string) (*bot.Ticket, error) {
+	return s.apply(ctx, change{actor: reporter, no: no,
+		build: func(t *bot.Ticket) ([]bot.Change, error) {
+			return []bot.Change{{Kind: bot.EventNoted, Actor: reporter, At: s.now(), Text: text}}, nil
+		}})
+}
+
+// Attach keeps a photo or file a reporter sent after the ticket existed.
+func (s *Service) Attach(ctx context.Context, reporter, no string, as []bot.Attachment) (*bot.Ticket, error) {
+	return s.apply(ctx, change{actor: reporter, no: no,
+		build: func(t *bot.Ticket) ([]bot.Change, error) {
+			var cs []bot.Change
+			for _, a := range as {
+				cs = append(cs, bot.Change{Kind: bot.EventAttached, Actor: reporter, At: s.now(), Text: a.Kind + " " + a.URL})
+			}
+			return cs, nil
+		}})
+}
+
+// Link adds a nurse who reported the same fault again; she hears the
+// resolution like the first reporter.
+func (s *Service) Link(ctx context.Context, reporter, no, replyTo string) (*bot.Ticket, error) {
+	return s.apply(ctx, change{actor: reporter, no: no,
+		build: func(t *bot.Ticket) ([]bot.Change, error) {
+			return []bot.Change{{Kind: bot.EventLinked, Actor: reporter, At: s.now(), Text: reporter}}, nil
+		},
+		msgs: func(t *bot.Ticket, f map[string]any, rep []string) []bot.Outgoing {
+			return []bot.Outgoing{s.toPerson(t, reporter, replyTo, "linked", s.text("msg.linked", f))}
+		}})
+}
+
+// isReporter is the check for the reporter's own actions.
+func isReporter(rep []string, user string) bool {
+	for _, r := range rep {
+		if r == user {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *Service) reporterOnly(ctx context.Context, user, no string) error {
+	rep, err := s.opt.Store.Reporters(ctx, no)
+	if err != nil {
+		return err
+	}
+	if user != bot.ActorSystem && !isReporter(rep, user) {
+		return bot.Errorf(bot.ErrForbidden, "err.reporters_only", map[string]any{"no": no}, "%s did not report %s", user, no)
+	}
+	return nil
+}
+
+// Confirm is the reporter's "1 已解决": the ticket is confirmed and closed,
+// and a 1–5 rating is asked once. actor bot.ActorSystem auto-confirms.
+func (s *Service) Confirm(ctx context.Context, actor, no string) (*bot.Ticket, error) {
+	if err := s.reporterOnly(ctx, actor, no); err != nil {
+		return nil, err
+	}
+	return s.apply(ctx, change{actor: actor, no: no,
+		build: func(t *bot.Ticket) ([]bot.Change, error) {
+			text := ""
+			if actor == bot.ActorSystem {
+				text = "auto"
+			}
+			now := s.now()
+			return []bot.Change{{Kind: bot.EventConfirmed, Actor: actor, At: now, Text: text},
+				{Kind: bot.EventClosed, Actor: actor, At: now}}, nil
+		},
+		msgs: func(t *bot.Ticket, f map[string]any, rep []string) []bot.Outgoing {
+			if actor == bot.ActorSystem {
+				return s.toReporters(t, rep, "autoconfirm", s.text("msg.auto_confirmed", f))
+			}
+			var out []bot.Outgoing
+			if t.AssigneeID != "" {
+				out = append(out, bot.Outgoing{Key: key4(t, "confirm_eng", t.AssigneeID), ToUsers: []string{t.AssigneeID},
+					Format: bot.FormatText, Text: s.text("msg.confirmed_engineer", f)})
+			}
+			return append(out, s.toPerson(t, actor, "", "confirm", s.text("msg.confirmed", f)))
+		}})
+}
+
+// Reopen is the reporter's "2 仍有问题": the resolve clock starts again and
+// the engineer is paged again.
+func (s *Service) Reopen(ctx context.Context, actor, no, reason string) (*bot.Ticket, error) {
+	if err := s.reporterOnly(ctx, actor, no); err != nil {
+		return nil, err
+	}
+	if reason == "" {
+		reason = s.text("msg.reopen_reason", nil)
+	}
+	return s.apply(ctx, change{actor: actor, no: no,
+		build: func(t *bot.Ticket) ([]bot.Change, error) {
+			return []bot.Change{{Kind: bot.EventReopened, Actor: actor, At: s.now(), Text: reason}}, nil
+		},
+		msgs: func(t *bot.Ticket, f map[string]any, rep []string) []bot.Outgoing {
+			out := []bot.Outgoing{s.toPerson(t, actor, "", "reopen", s.text("msg.reopened", f))}
+			if t.AssigneeID != "" {
+				page := s.page(t, t.AssigneeID, f, "repage")
+				page.Card.Title = s.text("card.reopen_title", f)
+				out = append(out, page)
+				if t.ChatID != "" {
+					out = append(out, bot.Outgoing{Key: key4(t, "reopen_group", t.AssigneeID), ToChat: t.ChatID,
+						Mentions: []string{t.AssigneeID}, Format: bot.FormatText, Text: s.text("msg.reopen_group", f)})
+				}
+			}
+			return out
+		}})
+}
+
+// Rate records the reporter's 1–5 satisfaction, once.
+func (s *Service) Rate(ctx context.Context, actor, no string, rating int) (*bot.Ticket, error) {
+	if err := s.reporterOnly(ctx, actor, no); err != nil {
+		return nil, err
+	}
+	return s.apply(ctx, change{actor: actor, no: no,
+		build: func(t *bot.Ticket) ([]bot.Change, error) {
+			return []bot.Change{{Kind: bot.EventRated, Actor: actor, At: s.now(), Rating: rating}}, nil
+		}})
+}
+
+// AutoConfirm confirms every ticket resolved longer than window ago whose
+// reporters never answered, and records that it was automatic. It returns
+// how many it confirmed; a ticket that fails is retried on the next sweep.
+func (s *Service) AutoConfirm(ctx context.Context, window time.Duration) (int, error) {
+	ts, err := s.opt.Store.Tickets(ctx, bot.TicketFilter{Statuses: []bot.Status{bot.StatusResolved}})
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	var errs []error
+	for _, t := range ts {
+		if t.ResolvedAt.IsZero() || s.now().Sub(t.ResolvedAt) < window {
+			continue
+		}
+		if _, err := s.Confirm(ctx, bot.ActorSystem, t.No); err != nil {
+			errs = append(errs, fmt.Errorf("auto-confirm %s: %w", t.No, err))
+			continue
+		}
+		n++
+	}
+	return n, errors.Join(errs...)
+}
