@@ -47,7 +47,6 @@ type Directory interface {
 // PageStore records pages, their attempts and pushed receipts (storage.DB).
 type PageStore interface {
 	OpenPage(ctx context.Context, p bot.PageRecord) (bot.PageRecord, bool, error)
-	Page(ctx context.Context, id int64) (bot.PageRecord, error)
 	PageByMessage(ctx context.Context, provider, messageID string) (bot.PageRecord, error)
 	AddPageAttempts(ctx context.Context, as ...bot.PageAttempt) error
 	AddReceipts(ctx context.Context, rs ...bot.PageReceipt) error

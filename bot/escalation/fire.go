@@ -151,6 +151,9 @@ func (e *Engine) decide(ctx context.Context, t *bot.Ticket, timeline []bot.Event
 		level = ref.level
 		f["minutes"] = int(now.Sub(t.ReportedAt).Round(time.Minute) / time.Minute)
 		f["reason"] = e.opt.Texts.Text("sla.reason.unacknowledged", f)
+		if f["minutes"] == 0 {
+			f["reason"] = e.opt.Texts.Text("sla.reason.urgent", f)
+		}
 	} else {
 		in := Input(t, timeline)
 		d := e.opt.SLA.Deadlines(in)

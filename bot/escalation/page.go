@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"strings"
 	"time"
 
 	"weibao/bot"
@@ -18,16 +17,6 @@ const PageIDPrefix = "p"
 
 // PageID is the id providers echo for page record id.
 func PageID(id int64) string { return PageIDPrefix + strconv.FormatInt(id, 36) }
-
-// ParsePageID reverses PageID.
-func ParsePageID(s string) (int64, bool) {
-	rest, ok := strings.CutPrefix(s, PageIDPrefix)
-	if !ok {
-		return 0, false
-	}
-	id, err := strconv.ParseInt(rest, 36, 64)
-	return id, err == nil && id > 0
-}
 
 // place sends the pages decided for a committed escalation, each channel in
 // turn (a call, then an SMS), and puts every attempt on the timeline. The

@@ -73,14 +73,11 @@ func (e *Engine) receipt(ctx context.Context, r bot.PageReceipt) error {
 	if pager.Status(r.Status) == pager.StatusProgress {
 		return nil
 	}
-	var (
-		page bot.PageRecord
-		err  error
-	)
-	if id, ok := ParsePageID(r.PageRef); ok {
-		page, err = e.opt.Pages.Page(ctx, id)
-	} else {
-		page, err = e.opt.Pages.PageByMessage(ctx, r.Provider, r.CallID)
+	// The provider's call id, not the echoed page id, finds the page: page
+	// ids are guessable and pushes are unsigned, call ids are neither.
+	page, err := e.opt.Pages.PageByMessage(ctx, r.Provider, r.CallID)
+	if err == nil && r.PageRef != "" && r.PageRef != PageID(page.ID) {
+		err = fmt.Errorf("receipt echoes page %s for call of page %d: %w", r.PageRef, page.ID, bot.ErrNotFound)
 	}
 	if errors.Is(err, bot.ErrNotFound) {
 		e.opt.Logger.Warn("receipt for an unknown page", "provider", r.Provider, "call_id", r.CallID, "page_ref", r.PageRef)
