@@ -20,9 +20,11 @@ type InboundEvent struct {
 // Inbox keeps inbound events from arrival until they are handled. Leases let
 // several replicas share the backlog without handling an event twice at once.
 type Inbox interface {
-	// AddInbound stores ev leased until leaseUntil (the replica that received
-	// it handles it first). ErrConflict means the ID is already stored.
-	AddInbound(ctx context.Context, ev InboundEvent, leaseUntil time.Time) error
+	// AddInbound stores events leased until leaseUntil (the replica that
+	// received them handles them first), in one write where it can. It
+	// returns one error per event: nil, ErrConflict for an ID already
+	// stored, or the failure.
+	AddInbound(ctx context.Context, leaseUntil time.Time, evs ...InboundEvent) []error
 	// ClaimInbound leases up to limit unhandled events whose lease ended by
 	// now, oldest first, and counts an attempt on each.
 	ClaimInbound(ctx context.Context, now, leaseUntil time.Time, limit int) ([]InboundEvent, error)

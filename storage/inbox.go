@@ -51,14 +51,32 @@ const (
 	inboxDead    = "dead"
 )
 
-// AddInbound stores ev leased until leaseUntil; ErrConflict for a known ID.
-func (db *DB) AddInbound(ctx context.Context, ev bot.InboundEvent, leaseUntil time.Time) error {
-	row := inboxRow{MsgID: ev.ID, Source: ev.Source, Payload: ev.Payload, Status: inboxPending,
-		LeaseUntil: ms(leaseUntil), Attempts: ev.Attempts, ReceivedAt: ms(ev.ReceivedAt)}
-	if err := db.gdb.WithContext(ctx).Create(&row).Error; err != nil {
-		return fmt.Errorf("add inbound %s: %w", ev.ID, translate(err))
+// AddInbound stores events in one INSERT; when one of them is already
+// stored it falls back to one INSERT each to tell which.
+func (db *DB) AddInbound(ctx context.Context, leaseUntil time.Time, evs ...bot.InboundEvent) []error {
+	errs := make([]error, len(evs))
+	rows := make([]inboxRow, len(evs))
+	for i, ev := range evs {
+		rows[i] = inboxRow{MsgID: ev.ID, Source: ev.Source, Payload: ev.Payload, Status: inboxPending,
+			LeaseUntil: ms(leaseUntil), Attempts: ev.Attempts, ReceivedAt: ms(ev.ReceivedAt)}
 	}
-	return nil
+	err := translate(db.gdb.WithContext(ctx).Create(&rows).Error)
+	if err == nil {
+		return errs
+	}
+	if len(evs) == 1 || !errors.Is(err, bot.ErrConflict) {
+		for i := range errs {
+			errs[i] = fmt.Errorf("add inbound %s: %w", evs[i].ID, err)
+		}
+		return errs
+	}
+	for i := range rows {
+		rows[i].ID = 0
+		if err := db.gdb.WithContext(ctx).Create(&rows[i]).Error; err != nil {
+			errs[i] = fmt.Errorf("add inbound %s: %w", evs[i].ID, translate(err))
+		}
+	}
+	return errs
 }
 
 // ClaimInbound leases pending events whose lease has ended, oldest first.

@@ -17,12 +17,16 @@ func TestInbox(t *testing.T) {
 	db := storagetest.Open(t)
 	now := t0.Truncate(time.Millisecond)
 	ev := bot.InboundEvent{ID: "robot:m1", Source: "robot", Payload: []byte(`{"msgid":"m1"}`), ReceivedAt: now, Attempts: 1}
-	if err := db.AddInbound(ctx, ev, now.Add(time.Minute)); err != nil {
-		t.Fatal(err)
+	if errs := db.AddInbound(ctx, now.Add(time.Minute), ev); errs[0] != nil {
+		t.Fatal(errs[0])
 	}
-	if err := db.AddInbound(ctx, ev, now.Add(time.Minute)); !errors.Is(err, bot.ErrConflict) {
-		t.Fatalf("second AddInbound err = %v, want ErrConflict", err)
+	// In a batch, the known event conflicts and the new one is stored.
+	ev2 := bot.InboundEvent{ID: "robot:m2", Source: "robot", Payload: []byte(`{}`), ReceivedAt: now, Attempts: 1}
+	errs := db.AddInbound(ctx, now.Add(time.Minute), ev2, ev)
+	if errs[0] != nil || !errors.Is(errs[1], bot.ErrConflict) {
+		t.Fatalf("batch AddInbound = %v, want [nil, ErrConflict]", errs)
 	}
+	db.InboundHandled(ctx, []string{"robot:m2"})
 	// Leased to the receiver: nobody else claims it yet.
 	if got, err := db.ClaimInbound(ctx, now, now.Add(time.Minute), 10); err != nil || len(got) != 0 {
 		t.Fatalf("claim during lease = %v, %v; want nothing", got, err)
@@ -62,7 +66,7 @@ func TestInboxDeadEventIsNotClaimed(t *testing.T) {
 	ctx := context.Background()
 	db := storagetest.Open(t)
 	now := t0.Truncate(time.Millisecond)
-	db.AddInbound(ctx, bot.InboundEvent{ID: "app:1", Source: "app", Payload: []byte("<xml/>"), ReceivedAt: now}, now)
+	db.AddInbound(ctx, now, bot.InboundEvent{ID: "app:1", Source: "app", Payload: []byte("<xml/>"), ReceivedAt: now})
 	if err := db.InboundFailed(ctx, "app:1", "never parses", now, true); err != nil {
 		t.Fatal(err)
 	}

@@ -53,8 +53,24 @@ type Options struct {
 type Inbox struct {
 	opt   Options
 	queue chan item
-	done  chan string
-	m     metrics
+
+	// Group commit: concurrent Accepts share INSERTs. A caller that finds
+	// fewer than writers flushes running writes the pending events itself.
+	mu       sync.Mutex
+	pending  []*call
+	flushing int
+
+	done chan string
+	m    metrics
+}
+
+// writers bounds the concurrent batch INSERTs of Accept.
+const writers = 4
+
+// call is one Accept waiting for its event to be written.
+type call struct {
+	ev   bot.InboundEvent
+	done chan error
 }
 
 type item struct {
@@ -143,7 +159,7 @@ func (in *Inbox) Accept(ctx context.Context, ev bot.InboundEvent, m bot.Message)
 		ev.ReceivedAt = now
 	}
 	ev.Attempts = 1 // this replica handles it first
-	if err := in.opt.Store.AddInbound(ctx, ev, now.Add(in.opt.Lease)); err != nil {
+	if err := in.add(ctx, ev, now.Add(in.opt.Lease)); err != nil {
 		if errors.Is(err, bot.ErrConflict) {
 			in.m.duplicates.WithLabelValues("database").Inc()
 			return ErrDuplicate
@@ -160,6 +176,45 @@ func (in *Inbox) Accept(ctx context.Context, ev bot.InboundEvent, m bot.Message)
 		// its lease ends.
 	}
 	return nil
+}
+
+// add writes ev in a batch with whatever other Accepts are waiting.
+func (in *Inbox) add(ctx context.Context, ev bot.InboundEvent, leaseUntil time.Time) error {
+	c := &call{ev: ev, done: make(chan error, 1)}
+	in.mu.Lock()
+	in.pending = append(in.pending, c)
+	if in.flushing < writers {
+		in.flushing++
+		for len(in.pending) > 0 {
+			batch := in.pending[:min(len(in.pending), 200)]
+			in.pending = in.pending[len(batch):]
+			in.mu.Unlock()
+			in.write(ctx, batch, leaseUntil)
+			in.mu.Lock()
+		}
+		in.flushing--
+	}
+	in.mu.Unlock()
+	select {
+	case err := <-c.done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (in *Inbox) write(ctx context.Context, batch []*call, leaseUntil time.Time) {
+	// Other callers' events ride on this write: it must not die with our request.
+	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	evs := make([]bot.InboundEvent, len(batch))
+	for i, c := range batch {
+		evs[i] = c.ev
+	}
+	errs := in.opt.Store.AddInbound(wctx, leaseUntil, evs...)
+	for i, c := range batch {
+		c.done <- errs[i]
+	}
 }
 
 // Run works until ctx ends: it first claims what a previous run left, then

@@ -38,6 +38,9 @@ func (b *fakeBot) handle(ctx context.Context, msg bot.Message) error {
 	b.mu.Lock()
 	b.got = append(b.got, msg)
 	b.mu.Unlock()
+	if b.seen == nil {
+		return nil // the load test's bot only counts
+	}
 	b.seen <- msg
 	out := bot.Outgoing{Key: "reply:" + msg.ID, ReplyTo: msg.ID, Format: bot.FormatText, Text: "已收到，工单 F1"}
 	if msg.ChatID != "" {
@@ -62,6 +65,11 @@ func (b *fakeBot) count() int {
 // database and Redis (real ones with WEIBAO_TEST_MYSQL_DSN and
 // WEIBAO_TEST_REDIS_URL).
 func openWeComMain(t *testing.T, mode string) (*Main, *WeCom, *wecomtest.Server, *fakeBot) {
+	t.Helper()
+	return openWeComMainWith(t, mode, make(chan bot.Message, 100))
+}
+
+func openWeComMainWith(t *testing.T, mode string, seen chan bot.Message) (*Main, *WeCom, *wecomtest.Server, *fakeBot) {
 	t.Helper()
 	fake := wecomtest.New(t)
 	driver, dsn := storagetest.DSN(t)
@@ -91,7 +99,7 @@ func openWeComMain(t *testing.T, mode string) (*Main, *WeCom, *wecomtest.Server,
 	if err != nil {
 		t.Fatal(err)
 	}
-	fb := &fakeBot{m: m, seen: make(chan bot.Message, 100)}
+	fb := &fakeBot{m: m, seen: seen}
 	w, err := startWeCom(m, fb.handle)
 	if err != nil {
 		t.Fatal(err)
@@ -329,4 +337,22 @@ func TestWeComLongConnectionEndToEnd(t *testing.T) {
 	if _, ok := fake.Next(300 * time.Millisecond); ok || fb.count() != 2 {
 		t.Errorf("duplicate frame handled again: bot saw %d", fb.count())
 	}
+}
+
+// TestBenchServeCallbacks serves weibao, wired to a fake WeCom and a bot that
+// queues a reply to every message, for the load tool in bench/callbacks:
+//
+//	WEIBAO_BENCH_SERVE=60s WEIBAO_TEST_MYSQL_DSN=... WEIBAO_TEST_REDIS_URL=... \
+//	    go test ./cmd/weibao -run TestBenchServeCallbacks -v -timeout 5m
+//
+// It prints the URL and the database to pass to the tool.
+func TestBenchServeCallbacks(t *testing.T) {
+	d, err := time.ParseDuration(os.Getenv("WEIBAO_BENCH_SERVE"))
+	if err != nil {
+		t.Skip("set WEIBAO_BENCH_SERVE to a duration to serve for the load tool")
+	}
+	m, _, _, _ := openWeComMainWith(t, "callback", nil)
+	fmt.Printf("BENCH url=%s/wecom/bot driver=%s\n", m.URL(), m.Config.Database.Driver)
+	fmt.Printf("BENCH dsn=%s\n", m.Config.Database.DSN)
+	time.Sleep(d)
 }
