@@ -100,3 +100,8 @@ func human(d time.Duration) string {
 	}
 	return strconv.Itoa(m/60) + " 小时 " + strconv.Itoa(m%60) + " 分钟"
 }
+
+// Reporters returns the ticket's reporter and everyone linked to it.
+func (s *Service) Reporters(ctx context.Context, no string) ([]string, error) {
+	return s.opt.Store.Reporters(ctx, no)
+}

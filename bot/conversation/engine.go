@@ -1,0 +1,399 @@
+// Package conversation turns each inbound bot.Message into what weibao does
+// and says: a chat command, a step of the guided fault report, an answer to
+// a confirmation or a survey. Dialogue state lives per (chat, user) in
+// Redis with a TTL, so two nurses in one group never cross and a restart
+// resumes a dialogue; a sweep creates the ticket of a dialogue nobody
+// finished. Every reply is written to the outbox: with the ticket change
+// that caused it (through ticketing), or through Outbox.Enqueue.
+package conversation
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"weibao/bot"
+	"weibao/bot/dialog"
+	"weibao/bot/ticketing"
+	"weibao/catalog"
+)
+
+// Tickets is the use-case layer (ticketing.Service).
+type Tickets interface {
+	Report(ctx context.Context, in ticketing.ReportInput) (*bot.Ticket, error)
+	Acknowledge(ctx context.Context, actor, no string) (*bot.Ticket, error)
+	Arrive(ctx context.Context, actor, no string, loc *bot.Location) (*bot.Ticket, error)
+	RemoteFailed(ctx context.Context, actor, no string) (*bot.Ticket, error)
+	Workaround(ctx context.Context, actor, no, text string) (*bot.Ticket, error)
+	Resolve(ctx context.Context, actor, no, cause, solution string) (*bot.Ticket, error)
+	Transfer(ctx context.Context, actor, no, to, reason string) (*bot.Ticket, error)
+	Escalate(ctx context.Context, actor, no, reason string) (*bot.Ticket, error)
+	Reclassify(ctx context.Context, actor, no string, p bot.Priority, reason string) (*bot.Ticket, error)
+	Note(ctx context.Context, actor, no, text string) (*bot.Ticket, error)
+	Supplement(ctx context.Context, reporter, no, text string) (*bot.Ticket, error)
+	Attach(ctx context.Context, reporter, no string, as []bot.Attachment) (*bot.Ticket, error)
+	Link(ctx context.Context, reporter, no, replyTo string) (*bot.Ticket, error)
+	Confirm(ctx context.Context, actor, no string) (*bot.Ticket, error)
+	Reopen(ctx context.Context, actor, no, reason string) (*bot.Ticket, error)
+	Rate(ctx context.Context, actor, no string, rating int) (*bot.Ticket, error)
+	AutoConfirm(ctx context.Context, window time.Duration) (int, error)
+
+	Ticket(ctx context.Context, no string) (*bot.Ticket, error)
+	Active(ctx context.Context, engineer string) ([]*bot.Ticket, error)
+	Unclaimed(ctx context.Context, ward string) ([]*bot.Ticket, error)
+	Reported(ctx context.Context, user string, statuses ...bot.Status) ([]*bot.Ticket, error)
+	OpenInWard(ctx context.Context, ward, category string, since time.Time) ([]*bot.Ticket, error)
+	Reporters(ctx context.Context, no string) ([]string, error)
+	Progress(ctx context.Context, t *bot.Ticket) string
+	Line(ctx context.Context, t *bot.Ticket) string
+}
+
+// Outbox queues replies caused by no ticket change (storage.DB).
+type Outbox interface {
+	Enqueue(ctx context.Context, msgs ...bot.Outgoing) error
+}
+
+// Sessions keeps dialogue state, locks and due sets (redisstore.Sessions).
+type Sessions interface {
+	Load(ctx context.Context, key string) ([]byte, error)
+	Save(ctx context.Context, key string, val []byte, ttl time.Duration) error
+	Delete(ctx context.Context, key string) error
+	Lock(ctx context.Context, key string, ttl, wait time.Duration) (func(), error)
+	Schedule(ctx context.Context, set, member string, at time.Time) error
+	Unschedule(ctx context.Context, set, member string) error
+	Due(ctx context.Context, set string, now time.Time, limit int) ([]string, error)
+}
+
+// Digester renders the daily digest (the reports engineer's).
+type Digester interface {
+	Digest(ctx context.Context, day time.Time) (markdown string, err error)
+}
+
+// Options configure an Engine.
+type Options struct {
+	Tickets   Tickets
+	Directory bot.Directory
+	Outbox    Outbox
+	Sessions  Sessions
+	Catalog   *catalog.Catalog
+	Clock     bot.Clock
+	Logger    *slog.Logger
+	Location  *time.Location
+	// Roster answers 值班; nil answers "not enabled".
+	Roster bot.Roster
+	// Digester answers 日报; nil answers "not enabled".
+	Digester Digester
+
+	// DialogTimeout creates the ticket of a dialogue nobody finished
+	// (default 3 min). DuplicateWindow is how far back the same ward and
+	// category count as one fault (default 30 min). ConfirmWindow
+	// auto-confirms a resolution nobody answered (default 24 h).
+	DialogTimeout   time.Duration
+	DuplicateWindow time.Duration
+	ConfirmWindow   time.Duration
+	// SweepEvery is how often Run looks for expired dialogues (default 5 s).
+	SweepEvery time.Duration
+}
+
+// Engine handles messages.
+type Engine struct {
+	opt Options
+
+	mu      sync.RWMutex
+	surveys map[string]survey
+}
+
+// New checks opt and fills defaults.
+func New(opt Options) (*Engine, error) {
+	if opt.Tickets == nil || opt.Directory == nil || opt.Outbox == nil || opt.Sessions == nil || opt.Catalog == nil {
+		return nil, errors.New("conversation: Tickets, Directory, Outbox, Sessions and Catalog are required")
+	}
+	if opt.Clock == nil {
+		opt.Clock = bot.SystemClock{}
+	}
+	if opt.Logger == nil {
+		opt.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opt.Location == nil {
+		opt.Location = time.UTC
+	}
+	def := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	def(&opt.DialogTimeout, 3*time.Minute)
+	def(&opt.DuplicateWindow, 30*time.Minute)
+	def(&opt.ConfirmWindow, 24*time.Hour)
+	def(&opt.SweepEvery, 5*time.Second)
+	return &Engine{opt: opt, surveys: map[string]survey{}}, nil
+}
+
+// MaxMessageBytes bounds what is read of one message: a fault is told in a
+// few sentences, and a 10 KB paste is a mistake, answered and dropped.
+const MaxMessageBytes = 4 * bot.MaxTextRunes
+
+const (
+	sessionTTL   = 2 * time.Hour
+	lockTTL      = 30 * time.Second
+	lockWait     = 10 * time.Second
+	dueSet       = "dialog_due"
+	sweepBatch   = 50
+	pendingTTL   = 48 * time.Hour
+	ratingTTL    = 24 * time.Hour
+	memberSep    = "\x1f"
+	directChatID = "-"
+)
+
+// session is the state kept per (chat, user).
+type session struct {
+	Report  *dialog.State `json:"report,omitempty"`
+	Survey  *surveyState  `json:"survey,omitempty"`
+	MsgID   string        `json:"msg,omitempty"` // the last message handled, for redeliveries
+	Started time.Time     `json:"started"`
+	Due     time.Time     `json:"due,omitempty"` // when a report dialogue times out
+	Created bool          `json:"created,omitempty"`
+	ChatID  string        `json:"chat,omitempty"`
+	UserID  string        `json:"user"`
+}
+
+// pending is a question the person answers with a number outside any
+// dialogue: confirm a resolution, or rate it.
+type pending struct {
+	Kind string `json:"kind"` // "confirm" or "rate"
+	No   string `json:"no"`
+}
+
+func chatKey(chat string) string {
+	if chat == "" {
+		return directChatID
+	}
+	return chat
+}
+
+func sessionKey(chat, user string) string { return "s:" + chatKey(chat) + ":" + user }
+func pendingKey(chat, user string) string { return "p:" + chatKey(chat) + ":" + user }
+func lockKey(chat, user string) string    { return chatKey(chat) + ":" + user }
+func member(chat, user string) string     { return chatKey(chat) + memberSep + user }
+
+func (e *Engine) now() time.Time { return e.opt.Clock.Now() }
+
+func (e *Engine) text(key string, f map[string]any) string { return e.opt.Catalog.Text(key, f) }
+
+// replier collects the replies to one message; they are queued together
+// under keys derived from the message id, so a redelivered message never
+// queues a second copy.
+type replier struct {
+	e   *Engine
+	msg bot.Message
+	out []bot.Outgoing
+}
+
+func (r *replier) say(key string, f map[string]any) { r.raw(r.e.text(key, f)) }
+
+func (r *replier) raw(text string) {
+	m := bot.Outgoing{Key: fmt.Sprintf("reply/%s/%d", r.msg.ID, len(r.out)), ReplyTo: r.msg.ID, Format: bot.FormatText, Text: text}
+	if r.msg.ChatID != "" {
+		m.ToChat, m.Mentions = r.msg.ChatID, []string{r.msg.From}
+	} else {
+		m.ToUsers = []string{r.msg.From}
+	}
+	r.out = append(r.out, m)
+}
+
+func (r *replier) flush(ctx context.Context) error {
+	if len(r.out) == 0 {
+		return nil
+	}
+	return r.e.opt.Outbox.Enqueue(ctx, r.out...)
+}
+
+// errReply answers an error: a domain error's own Chinese line, or the
+// generic "busy" line for an internal one (which is also returned, so the
+// inbox retries the message).
+func (r *replier) errReply(err error) error {
+	if key, f := bot.UserText(err); key != "" {
+		r.say(key, f)
+		return nil
+	}
+	r.say("err.internal", map[string]any{"ref": r.msg.ID})
+	return err
+}
+
+// Handle is the inbox's handler. It is idempotent per message id.
+func (e *Engine) Handle(ctx context.Context, msg bot.Message) error {
+	r := &replier{e: e, msg: msg}
+	err := e.handle(ctx, msg, r)
+	if err != nil {
+		err = r.errReply(err)
+		if err != nil {
+			e.opt.Logger.Error("message failed", "msg_id", msg.ID, "user", msg.From, "err", err)
+		}
+	}
+	if ferr := r.flush(ctx); ferr != nil {
+		return errors.Join(err, ferr)
+	}
+	return err
+}
+
+func (e *Engine) handle(ctx context.Context, msg bot.Message, r *replier) error {
+	if msg.Event != "" && msg.Button == nil {
+		return nil // enter_chat and the like need no answer
+	}
+	if len(msg.Text) > MaxMessageBytes || utf8.RuneCountInString(msg.Text) > bot.MaxTextRunes {
+		r.say("err.text_too_long", map[string]any{"max": bot.MaxTextRunes})
+		return nil
+	}
+	if !utf8.ValidString(msg.Text) {
+		r.say("err.text_encoding", nil)
+		return nil
+	}
+	person, err := e.opt.Directory.Person(ctx, msg.From)
+	if err != nil || !person.Active {
+		if err != nil && !errors.Is(err, bot.ErrNotFound) {
+			return err
+		}
+		r.say("msg.unknown_person", nil)
+		return nil
+	}
+	text := normalize(msg.Text)
+	if text == "" && len(msg.Attachments) == 0 && msg.Location == nil && msg.Button == nil {
+		r.say("msg.empty", nil)
+		return nil
+	}
+	unlock, err := e.opt.Sessions.Lock(ctx, lockKey(msg.ChatID, msg.From), lockTTL, lockWait)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	sess, err := e.loadSession(ctx, msg.ChatID, msg.From)
+	if err != nil {
+		return err
+	}
+	if sess != nil && sess.MsgID == msg.ID {
+		return nil // redelivered: its replies are already queued under the same keys
+	}
+	if msg.Button != nil {
+		return e.button(ctx, person, msg, r)
+	}
+	switch text {
+	case "取消", "cancel", "算了", "不报了":
+		return e.cancel(ctx, sess, msg, r)
+	case "重新开始", "restart", "重来", "重新报修":
+		return e.restart(ctx, sess, person, msg, r)
+	}
+	if sess != nil && sess.Survey != nil {
+		if cmd, perr := parse(text); perr == nil && cmd.Name.ActsOnTicket() && person.Role.ActsOnTickets() {
+			return e.command(ctx, person, msg, cmd, r)
+		}
+		return e.answerSurvey(ctx, sess, msg, text, r)
+	}
+	if sess != nil && sess.Report != nil {
+		return e.answerReport(ctx, sess, person, msg, text, r)
+	}
+	if done, err := e.answerPending(ctx, person, msg, text, r); done || err != nil {
+		return err
+	}
+	cmd, perr := parse(text)
+	switch {
+	case perr == nil:
+		return e.command(ctx, person, msg, cmd, r)
+	case !errors.Is(perr, errNotCommand):
+		if key, _ := bot.UserText(perr); key == "cmd.usage.resolve" && !person.Role.ActsOnTickets() {
+			r.say("err.engineers_only", nil)
+			return nil
+		}
+		return perr
+	}
+	if no := bareTicketNo(text); no != "" {
+		return e.progress(ctx, person, msg, no, r)
+	}
+	if msg.Location != nil && person.Role.ActsOnTickets() && text == "" {
+		return e.command(ctx, person, msg, parsed{Name: nameArrive}, r)
+	}
+	if text == "" && len(msg.Attachments) > 0 {
+		return e.attachLoose(ctx, person, msg, r)
+	}
+	if person.Role != bot.RoleNurse {
+		r.say("cmd.unknown", nil)
+		return nil
+	}
+	if !dialog.Describes(text) {
+		r.say("dlg.not_a_report", nil)
+		return nil
+	}
+	return e.startReport(ctx, person, msg, text, r)
+}
+
+func (e *Engine) loadSession(ctx context.Context, chat, user string) (*session, error) {
+	b, err := e.opt.Sessions.Load(ctx, sessionKey(chat, user))
+	if err != nil || b == nil {
+		return nil, err
+	}
+	var s session
+	if err := json.Unmarshal(b, &s); err != nil {
+		// A state from an incompatible version: start over rather than fail forever.
+		e.opt.Logger.Warn("dropping unreadable session", "user", user, "err", err)
+		return nil, nil
+	}
+	return &s, nil
+}
+
+func (e *Engine) saveSession(ctx context.Context, s *session) error {
+	b, err := json.Marshal(s)
+	if err != nil {
+		return err
+	}
+	if err := e.opt.Sessions.Save(ctx, sessionKey(s.ChatID, s.UserID), b, sessionTTL); err != nil {
+		return err
+	}
+	if s.Report != nil && !s.Due.IsZero() {
+		return e.opt.Sessions.Schedule(ctx, dueSet, member(s.ChatID, s.UserID), s.Due)
+	}
+	return nil
+}
+
+func (e *Engine) endSession(ctx context.Context, chat, user string) error {
+	if err := e.opt.Sessions.Delete(ctx, sessionKey(chat, user)); err != nil {
+		return err
+	}
+	return e.opt.Sessions.Unschedule(ctx, dueSet, member(chat, user))
+}
+
+func (e *Engine) cancel(ctx context.Context, sess *session, msg bot.Message, r *replier) error {
+	switch {
+	case sess == nil:
+		r.say("msg.nothing_to_cancel", nil)
+	case sess.Report != nil && sess.Report.TicketNo != "":
+		// The ticket exists and stays: cancelling only stops the questions.
+		r.say("dlg.cancel_after_ticket", map[string]any{"no": sess.Report.TicketNo})
+	case sess.Survey != nil:
+		r.say("survey.cancelled", nil)
+	default:
+		r.say("dlg.cancelled", nil)
+	}
+	if sess == nil {
+		return nil
+	}
+	return e.endSession(ctx, msg.ChatID, msg.From)
+}
+
+func (e *Engine) restart(ctx context.Context, sess *session, person *bot.Person, msg bot.Message, r *replier) error {
+	if sess != nil && sess.Report != nil && sess.Report.TicketNo != "" {
+		r.say("dlg.restart_after_ticket", map[string]any{"no": sess.Report.TicketNo})
+		return e.endSession(ctx, msg.ChatID, msg.From)
+	}
+	st := dialog.State{}
+	if sess != nil && sess.Report != nil {
+		st = *sess.Report
+	}
+	st, out := dialog.Restart(st)
+	ns := &session{Report: &st, MsgID: msg.ID, Started: e.now(), Due: e.now().Add(e.opt.DialogTimeout), ChatID: msg.ChatID, UserID: msg.From}
+	r.say(out.Prompt.Key, out.Prompt.Fields)
+	return e.saveSession(ctx, ns)
+}

@@ -1,0 +1,379 @@
+package conversation
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"regexp"
+	"strings"
+	"time"
+
+	"weibao/bot"
+	"weibao/bot/command"
+	"weibao/bot/dialog"
+	"weibao/bot/ticketing"
+)
+
+type parsed = command.Command
+
+var (
+	parse         = command.Parse
+	normalize     = command.Normalize
+	errNotCommand = command.ErrNotCommand
+)
+
+const nameArrive = command.Arrive
+
+var bareNoRE = regexp.MustCompile(`(?i)^#?(F\d{8}-\d{4,})$`)
+
+// bareTicketNo returns the number when the whole message is one.
+func bareTicketNo(text string) string {
+	if m := bareNoRE.FindStringSubmatch(text); m != nil {
+		return strings.ToUpper(m[1])
+	}
+	return ""
+}
+
+func (e *Engine) env(ctx context.Context) (dialog.Env, error) {
+	ws, err := e.opt.Directory.Wards(ctx)
+	if err != nil {
+		return dialog.Env{}, err
+	}
+	cs, err := e.opt.Directory.Categories(ctx)
+	if err != nil {
+		return dialog.Env{}, err
+	}
+	return dialog.Env{Wards: ws, Categories: cs}, nil
+}
+
+// contextWard is the ward a message comes from: the group's mapping, or in
+// 1:1 the person's roster ward.
+func (e *Engine) contextWard(ctx context.Context, person *bot.Person, chat string) string {
+	if chat != "" {
+		if w, err := e.opt.Directory.WardByChat(ctx, chat); err == nil {
+			return w.Code
+		}
+	}
+	return person.WardCode
+}
+
+func (e *Engine) startReport(ctx context.Context, person *bot.Person, msg bot.Message, text string, r *replier) error {
+	env, err := e.env(ctx)
+	if err != nil {
+		return err
+	}
+	st, out := dialog.Start(env, text, e.contextWard(ctx, person, msg.ChatID), msg.Attachments)
+	sess := &session{Report: &st, Started: e.now(), ChatID: msg.ChatID, UserID: msg.From}
+	if !out.Create {
+		// The bot answers at once; the first question comes with it.
+		r.say("dlg.received", nil)
+	}
+	return e.step(ctx, env, sess, st, out, msg, r)
+}
+
+func (e *Engine) answerReport(ctx context.Context, sess *session, person *bot.Person, msg bot.Message, text string, r *replier) error {
+	env, err := e.env(ctx)
+	if err != nil {
+		return err
+	}
+	st := *sess.Report
+	if len(msg.Attachments) > 0 {
+		st = dialog.Attach(st, msg.Attachments)
+		if st.TicketNo != "" {
+			if _, err := e.opt.Tickets.Attach(ctx, msg.From, st.TicketNo, msg.Attachments); err != nil {
+				return err
+			}
+		}
+		if text == "" {
+			r.say("dlg.attachment_received", nil)
+			sess.Report, sess.MsgID = &st, msg.ID
+			return e.saveSession(ctx, sess)
+		}
+	}
+	st, out := dialog.Answer(env, st, text)
+	return e.step(ctx, env, sess, st, out, msg, r)
+}
+
+// step acts on a dialogue outcome: say the hint, create or link the
+// ticket, ask the next question, or finish.
+func (e *Engine) step(ctx context.Context, env dialog.Env, sess *session, st dialog.State, out dialog.Outcome, msg bot.Message, r *replier) error {
+	sess.MsgID = msg.ID
+	if out.Invalid {
+		r.say(out.Prompt.Key, out.Prompt.Fields)
+		sess.Due = e.now().Add(e.opt.DialogTimeout)
+		return e.saveSession(ctx, sess)
+	}
+	if out.Create && st.Duplicate == "" && !st.FastPath() {
+		// Not for the fast path: a patient-safety report never waits on a question.
+		full := dialog.Fill(env, st)
+		dups, err := e.opt.Tickets.OpenInWard(ctx, full.WardCode, full.Category, e.now().Add(-e.opt.DuplicateWindow))
+		if err != nil {
+			return err
+		}
+		for _, d := range dups {
+			if d.ReporterID == msg.From {
+				continue // her own earlier report is not someone else's duplicate
+			}
+			st, out = dialog.AskDuplicate(st, d.No)
+			r.say(out.Prompt.Key, out.Prompt.Fields)
+			sess.Report, sess.Due = &st, e.now().Add(e.opt.DialogTimeout)
+			return e.saveSession(ctx, sess)
+		}
+	}
+	switch {
+	case out.Link:
+		if _, err := e.opt.Tickets.Link(ctx, msg.From, st.Duplicate, msg.ID); err != nil {
+			return err
+		}
+		return e.endSession(ctx, sess.ChatID, sess.UserID)
+	case out.Create:
+		t, err := e.create(ctx, env, st, sess, msg.ID, "")
+		if err != nil {
+			return err
+		}
+		st.TicketNo = t.No
+		sess.Created = !out.Done
+	}
+	if out.Done {
+		if st.TicketNo != "" && !out.Create {
+			// Fast path: the answers given after the ticket complete it.
+			if _, err := e.opt.Tickets.Supplement(ctx, msg.From, st.TicketNo, e.supplement(env, st)); err != nil {
+				return err
+			}
+			r.say("dlg.supplemented", map[string]any{"no": st.TicketNo})
+		}
+		return e.endSession(ctx, sess.ChatID, sess.UserID)
+	}
+	r.say(out.Prompt.Key, out.Prompt.Fields)
+	sess.Report, sess.Due = &st, e.now().Add(e.opt.DialogTimeout)
+	return e.saveSession(ctx, sess)
+}
+
+// create tickets a dialogue (completed, fast path, or expired).
+func (e *Engine) create(ctx context.Context, env dialog.Env, st dialog.State, sess *session, msgID, note string) (*bot.Ticket, error) {
+	full := dialog.Fill(env, st)
+	ward := full.WardCode
+	if ward == "" {
+		// Nobody said which ward and the context does not know: the ticket
+		// must exist anyway; the engineer learns the ward from the reporter.
+		ward = unknownWard
+	}
+	return e.opt.Tickets.Report(ctx, ticketing.ReportInput{
+		Reporter: sess.UserID, ChatID: sess.ChatID, MsgID: msgID, WardCode: ward, Category: full.Category,
+		Description: full.Text, Class: full.Classification(env), Attachments: full.Attachments, Note: note,
+	})
+}
+
+// unknownWard is the ward code of a report whose ward nobody could tell.
+const unknownWard = "unknown"
+
+func (e *Engine) supplement(env dialog.Env, st dialog.State) string {
+	cat := st.Category
+	for _, c := range env.Categories {
+		if c.Code == st.Category {
+			cat = c.Name
+		}
+	}
+	return e.text("dlg.supplement_note", map[string]any{"scope": st.Scope, "category": cat, "severity": st.Severity})
+}
+
+// Sweep tickets every dialogue whose nurse stopped answering: with the most
+// severe answers consistent with what she said, and she is told so. It
+// returns how many it handled.
+func (e *Engine) Sweep(ctx context.Context) (int, error) {
+	due, err := e.opt.Sessions.Due(ctx, dueSet, e.now(), sweepBatch)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	var errs []error
+	for _, m := range due {
+		chat, user, ok := strings.Cut(m, memberSep)
+		if !ok {
+			e.opt.Sessions.Unschedule(ctx, dueSet, m)
+			continue
+		}
+		if chat == directChatID {
+			chat = ""
+		}
+		done, err := e.expire(ctx, chat, user)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("expire dialogue of %s: %w", user, err))
+			continue
+		}
+		if done {
+			n++
+		}
+	}
+	if len(errs) > 0 {
+		return n, errs[0]
+	}
+	return n, nil
+}
+
+func (e *Engine) expire(ctx context.Context, chat, user string) (bool, error) {
+	unlock, err := e.opt.Sessions.Lock(ctx, lockKey(chat, user), lockTTL, time.Second)
+	if err != nil {
+		return false, err
+	}
+	defer unlock()
+	sess, err := e.loadSession(ctx, chat, user)
+	if err != nil {
+		return false, err
+	}
+	if sess == nil || sess.Report == nil {
+		return false, e.opt.Sessions.Unschedule(ctx, dueSet, member(chat, user))
+	}
+	if sess.Due.After(e.now()) {
+		// Answered meanwhile: the new due time is already scheduled.
+		return false, e.opt.Sessions.Schedule(ctx, dueSet, member(chat, user), sess.Due)
+	}
+	env, err := e.env(ctx)
+	if err != nil {
+		return false, err
+	}
+	st := *sess.Report
+	r := &replier{e: e, msg: bot.Message{ID: fmt.Sprintf("timeout:%s:%s:%d", chatKey(chat), user, sess.Started.UnixMilli()), From: user, ChatID: chat}}
+	switch {
+	case st.TicketNo != "":
+		if _, err := e.opt.Tickets.Supplement(ctx, user, st.TicketNo, e.supplement(env, st)); err != nil {
+			return false, err
+		}
+	case strings.TrimSpace(st.Text) == "":
+		// 重新开始 and then silence: nothing was described, nothing to ticket.
+		r.say("dlg.timeout_nothing", nil)
+	default:
+		full := dialog.Expire(env, st)
+		t, err := e.create(ctx, env, full, sess, "", e.text("dlg.timeout_note", nil))
+		if err != nil {
+			return false, err
+		}
+		r.say("dlg.timeout_created", map[string]any{"no": t.No})
+	}
+	if err := r.flush(ctx); err != nil {
+		return false, err
+	}
+	return true, e.endSession(ctx, chat, user)
+}
+
+// answerPending handles "1"/"2" to a resolution and "1"–"5" to the rating.
+// It reports whether the message was such an answer.
+func (e *Engine) answerPending(ctx context.Context, person *bot.Person, msg bot.Message, text string, r *replier) (bool, error) {
+	yes, no := confirmAnswer(text)
+	p, err := e.loadPending(ctx, msg.ChatID, msg.From)
+	if err != nil {
+		return false, err
+	}
+	if p != nil && p.Kind == "rate" {
+		e.opt.Sessions.Delete(ctx, pendingKey(msg.ChatID, msg.From))
+		if n, ok := dialog.ParseRating(text); ok {
+			if _, err := e.opt.Tickets.Rate(ctx, msg.From, p.No, n); err != nil {
+				return true, err
+			}
+			r.say("msg.rated", map[string]any{"no": p.No, "n": n})
+			return true, nil
+		}
+		// The rating is optional: anything else is handled as usual.
+	}
+	if !yes && !no {
+		return false, nil
+	}
+	target := ""
+	if p != nil && p.Kind == "confirm" {
+		target = p.No
+	} else {
+		// Redis lost the question (or she answers elsewhere): the database
+		// knows which of her tickets wait for her.
+		ts, err := e.opt.Tickets.Reported(ctx, msg.From, bot.StatusResolved)
+		if err != nil {
+			return false, err
+		}
+		switch len(ts) {
+		case 0:
+			return false, nil
+		case 1:
+			target = ts[0].No
+		default:
+			nos := make([]string, len(ts))
+			for i, t := range ts {
+				nos[i] = t.No
+			}
+			r.say("msg.which_confirm", map[string]any{"nos": strings.Join(nos, "、")})
+			return true, nil
+		}
+	}
+	if yes {
+		if _, err := e.opt.Tickets.Confirm(ctx, msg.From, target); err != nil {
+			return true, err
+		}
+		e.savePending(ctx, msg.ChatID, msg.From, pending{Kind: "rate", No: target}, ratingTTL)
+		return true, nil
+	}
+	if _, err := e.opt.Tickets.Reopen(ctx, msg.From, target, ""); err != nil {
+		return true, err
+	}
+	e.opt.Sessions.Delete(ctx, pendingKey(msg.ChatID, msg.From))
+	return true, nil
+}
+
+// confirmAnswer reads a reply to "1 已解决 / 2 仍有问题".
+func confirmAnswer(text string) (yes, no bool) {
+	switch strings.TrimRight(text, "。.!！") {
+	case "1", "已解决", "解决了", "好了", "可以了", "确认", "确认解决", "1 已解决", "一":
+		return true, false
+	case "2", "仍有问题", "还有问题", "没解决", "没有解决", "未解决", "不行", "还是不行", "2 仍有问题", "二":
+		return false, true
+	}
+	return false, false
+}
+
+func (e *Engine) loadPending(ctx context.Context, chat, user string) (*pending, error) {
+	b, err := e.opt.Sessions.Load(ctx, pendingKey(chat, user))
+	if err != nil || b == nil {
+		return nil, err
+	}
+	var p pending
+	if json.Unmarshal(b, &p) != nil {
+		return nil, nil
+	}
+	return &p, nil
+}
+
+func (e *Engine) savePending(ctx context.Context, chat, user string, p pending, ttl time.Duration) {
+	b, _ := json.Marshal(p)
+	if err := e.opt.Sessions.Save(ctx, pendingKey(chat, user), b, ttl); err != nil {
+		// The database fallback in answerPending still finds the ticket.
+		e.opt.Logger.Warn("pending question not saved", "user", user, "err", err)
+	}
+}
+
+// askConfirmation remembers, for each reporter, that her next "1" or "2"
+// in the ticket's chat answers this resolution.
+func (e *Engine) askConfirmation(ctx context.Context, t *bot.Ticket) {
+	rep, err := e.opt.Tickets.Reporters(ctx, t.No)
+	if err != nil {
+		e.opt.Logger.Warn("reporters not loaded", "ticket", t.No, "err", err)
+		return
+	}
+	for _, u := range rep {
+		e.savePending(ctx, t.ChatID, u, pending{Kind: "confirm", No: t.No}, pendingTTL)
+	}
+}
+
+// attachLoose keeps a photo sent outside a dialogue on the nurse's latest
+// open ticket, or asks for words first.
+func (e *Engine) attachLoose(ctx context.Context, person *bot.Person, msg bot.Message, r *replier) error {
+	ts, err := e.opt.Tickets.Reported(ctx, msg.From, bot.StatusNew, bot.StatusAcknowledged, bot.StatusInProgress, bot.StatusOnSite)
+	if err != nil {
+		return err
+	}
+	if len(ts) == 0 {
+		r.say("msg.describe_first", nil)
+		return nil
+	}
+	if _, err := e.opt.Tickets.Attach(ctx, msg.From, ts[0].No, msg.Attachments); err != nil {
+		return err
+	}
+	r.say("msg.attached", map[string]any{"no": ts[0].No})
+	return nil
+}

@@ -1,0 +1,49 @@
+package conversation
+
+import (
+	"context"
+	"time"
+)
+
+// Run sweeps expired dialogues every SweepEvery and auto-confirms
+// resolutions nobody answered within ConfirmWindow, until ctx ends. Several
+// replicas may run it: a dialogue is expired under its lock, and a
+// confirmation goes through the ticket's state machine.
+func (e *Engine) Run(ctx context.Context) error {
+	tick := time.NewTicker(e.opt.SweepEvery)
+	defer tick.Stop()
+	lastConfirm := time.Time{}
+	for {
+		e.Tick(ctx, &lastConfirm)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-tick.C:
+		}
+	}
+}
+
+// Tick runs one round of Run's work; tests and `weibao chat` call it after
+// moving the clock. last is when auto-confirmation last ran (updated).
+func (e *Engine) Tick(ctx context.Context, last *time.Time) {
+	defer func() {
+		if p := recover(); p != nil {
+			e.opt.Logger.Error("conversation sweep panicked", "panic", p)
+		}
+	}()
+	if n, err := e.Sweep(ctx); err != nil {
+		e.opt.Logger.Error("dialogue sweep", "err", err, "expired", n)
+	} else if n > 0 {
+		e.opt.Logger.Info("dialogues expired into tickets", "n", n)
+	}
+	if now := e.now(); last == nil || now.Sub(*last) >= time.Minute {
+		if last != nil {
+			*last = now
+		}
+		if n, err := e.opt.Tickets.AutoConfirm(ctx, e.opt.ConfirmWindow); err != nil {
+			e.opt.Logger.Error("auto-confirm", "err", err, "confirmed", n)
+		} else if n > 0 {
+			e.opt.Logger.Info("resolutions auto-confirmed", "n", n)
+		}
+	}
+}
