@@ -1,0 +1,217 @@
+package handlers
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"weibao/bot"
+)
+
+// Reports serves the report downloads (*report.Service).
+type Reports interface {
+	Digest(ctx context.Context, day time.Time) (string, error)
+	MonthlyFile(ctx context.Context, month time.Time) (name string, data []byte, err error)
+	QuarterlyFile(ctx context.Context, q time.Time) (name string, data []byte, err error)
+	AnalysisFile(ctx context.Context, no, format string) (name, contentType string, data []byte, err error)
+	SurveyDone(ctx context.Context, no string, answers map[string]string) error
+}
+
+// JobRuns is the scheduler's run history (storage.DB).
+type JobRuns interface {
+	Runs(ctx context.Context, job string, limit int) ([]bot.JobRun, error)
+}
+
+// ReportOptions configure the report API.
+type ReportOptions struct {
+	Token    string // server.admin_token; empty leaves the routes unregistered
+	Reports  Reports
+	Runs     JobRuns
+	Location *time.Location
+	Clock    bot.Clock
+}
+
+// RegisterReports adds the report API, behind the admin bearer token:
+//
+//	GET  /api/v1/reports/digest?date=2026-11-25      the digest (markdown)
+//	GET  /api/v1/reports/monthly?month=2026-11       the monthly summary (xlsx)
+//	GET  /api/v1/reports/quarterly?quarter=2026Q4    the quarterly package (zip)
+//	GET  /api/v1/tickets/:no/analysis?format=html    a fault analysis report (markdown, html, xlsx)
+//	POST /api/v1/tickets/:no/analysis                the engineer's answers {"cause","impact","conclusion"}
+//	GET  /api/v1/jobs/runs?job=digest&limit=50       the scheduler's run history
+func (s *Server) RegisterReports(opt ReportOptions) {
+	if opt.Token == "" || opt.Reports == nil {
+		return
+	}
+	if opt.Location == nil {
+		opt.Location = time.UTC
+	}
+	if opt.Clock == nil {
+		opt.Clock = bot.SystemClock{}
+	}
+	auth := (&adminHandler{opt: AdminOptions{Token: opt.Token}}).auth
+	h := &reportHandler{opt: opt, log: s.opt.Logger}
+	g := s.engine.Group("/api/v1", auth)
+	g.GET("/reports/digest", h.digest)
+	g.GET("/reports/monthly", h.monthly)
+	g.GET("/reports/quarterly", h.quarterly)
+	g.GET("/tickets/:no/analysis", h.analysis)
+	g.POST("/tickets/:no/analysis", h.submitAnalysis)
+	if opt.Runs != nil {
+		g.GET("/jobs/runs", h.runs)
+	}
+}
+
+type reportHandler struct {
+	opt ReportOptions
+	log *slog.Logger
+}
+
+var errBadPeriod = errors.New("bad period")
+
+// parsePeriod reads "2006-01-02", "2006-01" or "2026Q4" in loc.
+func parsePeriod(s string, loc *time.Location) (time.Time, error) {
+	if y, q, ok := strings.Cut(strings.ToUpper(s), "Q"); ok {
+		yy, err1 := strconv.Atoi(y)
+		qq, err2 := strconv.Atoi(q)
+		if err1 != nil || err2 != nil || qq < 1 || qq > 4 {
+			return time.Time{}, errBadPeriod
+		}
+		return time.Date(yy, time.Month(qq*3-2), 1, 0, 0, 0, 0, loc), nil
+	}
+	for _, layout := range []string{"2006-01-02", "2006-01"} {
+		if t, err := time.ParseInLocation(layout, s, loc); err == nil {
+			return t, nil
+		}
+	}
+	return time.Time{}, errBadPeriod
+}
+
+// period reads the query parameter, defaulting to the previous period
+// (yesterday, last month, last quarter) when absent.
+func (h *reportHandler) period(c *gin.Context, param string, back func(time.Time) time.Time) (time.Time, bool) {
+	v := c.Query(param)
+	if v == "" {
+		return back(h.opt.Clock.Now().In(h.opt.Location)), true
+	}
+	t, err := parsePeriod(v, h.opt.Location)
+	if err != nil {
+		c.JSON(http.StatusBadRequest, gin.H{"error": param + ": expected 2026-11-25, 2026-11 or 2026Q4"})
+		return t, false
+	}
+	return t, true
+}
+
+func (h *reportHandler) digest(c *gin.Context) {
+	day, ok := h.period(c, "date", func(t time.Time) time.Time { return t.AddDate(0, 0, -1) })
+	if !ok {
+		return
+	}
+	text, err := h.opt.Reports.Digest(c.Request.Context(), day)
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	c.Data(http.StatusOK, "text/markdown; charset=utf-8", []byte(text+"\n"))
+}
+
+func (h *reportHandler) monthly(c *gin.Context) {
+	m, ok := h.period(c, "month", func(t time.Time) time.Time { return t.AddDate(0, -1, 0) })
+	if !ok {
+		return
+	}
+	name, data, err := h.opt.Reports.MonthlyFile(c.Request.Context(), m)
+	h.file(c, name, "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", data, err)
+}
+
+func (h *reportHandler) quarterly(c *gin.Context) {
+	q, ok := h.period(c, "quarter", func(t time.Time) time.Time { return t.AddDate(0, -3, 0) })
+	if !ok {
+		return
+	}
+	name, data, err := h.opt.Reports.QuarterlyFile(c.Request.Context(), q)
+	h.file(c, name, "application/zip", data, err)
+}
+
+func (h *reportHandler) analysis(c *gin.Context) {
+	no := c.Param("no")
+	if !bot.ValidTicketNo(no) {
+		c.JSON(http.StatusBadRequest, gin.H{"error": "bad ticket number"})
+		return
+	}
+	name, typ, data, err := h.opt.Reports.AnalysisFile(c.Request.Context(), no, c.Query("format"))
+	h.file(c, name, typ, data, err)
+}
+
+type answersJSON struct {
+	Cause      string `json:"cause" binding:"required"`
+	Impact     string `json:"impact" binding:"required"`
+	Conclusion string `json:"conclusion" binding:"required"`
+}
+
+func (h *reportHandler) submitAnalysis(c *gin.Context) {
+	var a answersJSON
+	if err := c.ShouldBindJSON(&a); err != nil {
+		c.JSON(http.StatusBadRequest, gin.H{"error": err.Error()})
+		return
+	}
+	err := h.opt.Reports.SurveyDone(c.Request.Context(), c.Param("no"),
+		map[string]string{"cause": a.Cause, "impact": a.Impact, "conclusion": a.Conclusion})
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	c.Status(http.StatusNoContent)
+}
+
+func (h *reportHandler) runs(c *gin.Context) {
+	limit, _ := strconv.Atoi(c.DefaultQuery("limit", "50"))
+	runs, err := h.opt.Runs.Runs(c.Request.Context(), c.Query("job"), limit)
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	out := make([]gin.H, len(runs))
+	for i, r := range runs {
+		out[i] = gin.H{"job": r.Job, "scheduled": r.Scheduled.In(h.opt.Location), "replica": r.Replica,
+			"started": r.Started.In(h.opt.Location), "result": r.Result, "error": r.Error}
+		if !r.Ended.IsZero() {
+			out[i]["ended"] = r.Ended.In(h.opt.Location)
+		}
+	}
+	c.JSON(http.StatusOK, gin.H{"runs": out})
+}
+
+// file answers a download; the name is percent-encoded (RFC 6266) since
+// report names are Chinese.
+func (h *reportHandler) file(c *gin.Context, name, typ string, data []byte, err error) {
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	disposition := "attachment"
+	if strings.HasPrefix(typ, "text/") {
+		disposition = "inline"
+	}
+	c.Header("Content-Disposition", disposition+"; filename*=UTF-8''"+url.PathEscape(name))
+	c.Data(http.StatusOK, typ, data)
+}
+
+func (h *reportHandler) fail(c *gin.Context, err error) {
+	switch {
+	case errors.Is(err, bot.ErrInvalid):
+		c.JSON(http.StatusBadRequest, gin.H{"error": err.Error()})
+	case errors.Is(err, bot.ErrNotFound):
+		c.JSON(http.StatusNotFound, gin.H{"error": err.Error()})
+	default:
+		h.log.Error("report api", "route", c.FullPath(), "err", err, "request_id", RequestID(c))
+		c.JSON(http.StatusInternalServerError, gin.H{"error": "internal error", "request_id": RequestID(c)})
+	}
+}
