@@ -36,6 +36,7 @@ type Config struct {
 	OnCall     OnCall     `yaml:"oncall"`
 	Escalation Escalation `yaml:"escalation"`
 	Pager      Pager      `yaml:"pager"`
+	Reports    Reports    `yaml:"reports"`
 
 	// Embedded is true when no configuration file was found and weibao runs
 	// on its embedded defaults with the demo roster.
@@ -377,6 +378,7 @@ type OnCallOverride struct {
 
 // Escalation is the paging policy (bot/escalation); empty lists take its defaults.
 type Escalation struct {
+	SLAFile   string            `yaml:"sla_file"`
 	Levels    []EscalationLevel `yaml:"levels"`
 	Points    []EscalationPoint `yaml:"points"`
 	Reconcile time.Duration     `yaml:"reconcile"`

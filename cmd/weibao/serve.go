@@ -35,6 +35,8 @@ type Main struct {
 	Redis    *redis.Client
 	Registry *prometheus.Registry
 	Server   *handlers.Server
+	// Escalation is the SLA clocks, roster and paging (escalation.go).
+	Escalation *Escalation
 
 	listener net.Listener
 	closers  []func()
@@ -108,7 +110,7 @@ func Open(ctx context.Context, cfg *configs.Config, logger *slog.Logger) (_ *Mai
 	})
 	// Subsystems: each wires itself in a file of its own (cmd/weibao/<area>.go)
 	// and appends its background loops to m.workers.
-	for _, wire := range []func(context.Context, *Main) error{} {
+	for _, wire := range []func(context.Context, *Main) error{wireEscalation} {
 		if err = wire(ctx, m); err != nil {
 			return nil, err
 		}
