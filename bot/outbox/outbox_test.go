@@ -1,0 +1,126 @@
+package outbox_test
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"weibao/bot"
+	"weibao/bot/outbox"
+	"weibao/bot/wecom"
+	"weibao/storage/storagetest"
+)
+
+// clock is a settable bot.Clock.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *clock) Add(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+// deliverer fails each message key with its queued errors, then succeeds,
+// recording what it sent.
+type deliverer struct {
+	mu   sync.Mutex
+	errs map[string][]error
+	sent []bot.Outgoing
+}
+
+func (d *deliverer) Deliver(_ context.Context, m bot.Outgoing) (string, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if q := d.errs[m.Key]; len(q) > 0 {
+		d.errs[m.Key] = q[1:]
+		return "", q[0]
+	}
+	d.sent = append(d.sent, m)
+	return "ref", nil
+}
+
+func setup(t *testing.T, errs map[string][]error) (*outbox.Worker, *deliverer, *clock, bot.Outbox) {
+	t.Helper()
+	db := storagetest.Open(t)
+	clk := &clock{t: time.Now().UTC().Add(time.Second)}
+	d := &deliverer{errs: errs}
+	w, err := outbox.New(outbox.Options{Store: db, Deliverer: d, Clock: clk, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return w, d, clk, db
+}
+
+func TestWorkerRetriesInOrderAndNeverResends(t *testing.T) {
+	ctx := context.Background()
+	w, d, clk, db := setup(t, map[string][]error{"a": {&wecom.APIError{API: "message/send", Code: -1}}}) // WeCom busy once
+	a := bot.Outgoing{Key: "a", ToUsers: []string{"u1"}, Card: &bot.Card{TaskID: "t1", Title: "x"}}
+	b := bot.Outgoing{Key: "b", ToUsers: []string{"u1"}, Text: "second"}
+	if err := db.Enqueue(ctx, a, b); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := w.RunOnce(ctx); n != 2 || err != nil {
+		t.Fatalf("RunOnce = %d, %v", n, err)
+	}
+	if len(d.sent) != 0 {
+		t.Fatalf("sent %d after a failure of the first; the second must wait behind it", len(d.sent))
+	}
+	if n, _ := w.RunOnce(ctx); n != 0 {
+		t.Fatalf("claimed %d before the backoff ended", n)
+	}
+	clk.Add(time.Minute)
+	w.RunOnce(ctx)
+	clk.Add(time.Hour)
+	w.RunOnce(ctx)
+	if diff := cmp.Diff([]bot.Outgoing{a, b}, d.sent); diff != "" {
+		t.Errorf("sent (-want +got):\n%s", diff)
+	}
+}
+
+func TestWorkerRateLimitWaitsAndMerges(t *testing.T) {
+	ctx := context.Background()
+	w, d, clk, db := setup(t, map[string][]error{"1": {&wecom.RateLimitError{Dest: "webhook:k", After: 30 * time.Second}}})
+	db.Enqueue(ctx,
+		bot.Outgoing{Key: "1", ToChat: "wrdA", Text: "工单 F1 已接单"},
+		bot.Outgoing{Key: "2", ToChat: "wrdA", Text: "工单 F2 已接单"},
+		bot.Outgoing{Key: "3", ToChat: "wrdA", Text: "工单 F3 已解决"})
+	w.RunOnce(ctx)
+	if len(d.sent) != 0 {
+		t.Fatal("sent while rate limited")
+	}
+	clk.Add(10 * time.Second)
+	if n, _ := w.RunOnce(ctx); n != 0 {
+		t.Fatal("claimed before the rate limit window ended")
+	}
+	clk.Add(25 * time.Second)
+	w.RunOnce(ctx)
+	want := []bot.Outgoing{{Key: "1", ToChat: "wrdA", Text: "工单 F1 已接单\n\n工单 F2 已接单\n\n工单 F3 已解决"}}
+	if diff := cmp.Diff(want, d.sent); diff != "" {
+		t.Errorf("sent (-want +got):\n%s", diff)
+	}
+}
+
+func TestWorkerGivesUpOnPermanentErrors(t *testing.T) {
+	ctx := context.Background()
+	w, d, clk, db := setup(t, map[string][]error{"x": {&wecom.APIError{API: "message/send", Code: 81013}}, "y": {errors.New("network down")}})
+	db.Enqueue(ctx, bot.Outgoing{Key: "x", ToUsers: []string{"gone"}, Text: "x"}, bot.Outgoing{Key: "y", ToUsers: []string{"u2"}, Text: "y"})
+	w.RunOnce(ctx)
+	clk.Add(time.Hour)
+	w.RunOnce(ctx)
+	if len(d.sent) != 1 || d.sent[0].Key != "y" {
+		t.Errorf("sent = %+v, want only y (x given up, y retried after the network error)", d.sent)
+	}
+	clk.Add(time.Hour)
+	if n, _ := w.RunOnce(ctx); n != 0 {
+		t.Errorf("claimed %d more; a failed message must not come back", n)
+	}
+}
