@@ -1,0 +1,349 @@
+package conversation
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"weibao/bot"
+)
+
+func TestGuidedReport(t *testing.T) {
+	h := newHarness(t)
+	h.expect(h.say("nurse1", medChat, "内科ICU护士站电脑登不上重症系统"), "收到，正在为您登记", "影响范围？", "@nurse1")
+	h.expect(h.say("nurse1", medChat, "2"), "是「无法登录」问题吗？")
+	h.expect(h.say("nurse1", medChat, "是"), "对临床有什么影响？")
+	if n := len(h.tickets()); n != 0 {
+		t.Fatalf("%d tickets before the last answer", n)
+	}
+	got := h.say("nurse1", medChat, "2")
+	h.expect(got, "已登记工单 F20261126-0001：内科ICU · 无法登录", "P2（本科室·影响诊疗流程）", "值班工程师 张工 已收到通知",
+		"等待期间可先试试：清除浏览器缓存", "[to=eng1 @] <card 【P2】内科ICU · 无法登录", "[接单|ack:F20261126-0001]",
+		"[到场|arrive:F20261126-0001]", "[已解决|resolve:F20261126-0001]", "[to=chat-med @eng1] P2 工单 F20261126-0001")
+	tk := h.onlyTicket()
+	want := bot.Classification{Scope: bot.ScopeDepartment, Type: bot.TypeSoftware, Severity: bot.SeverityClinical,
+		Difficulty: bot.DifficultySimple, Priority: bot.P2, SLAClass: "simple", Urgent: true}
+	if diff := cmp.Diff(want, tk.Classification); diff != "" {
+		t.Errorf("classification (-want +got):\n%s", diff)
+	}
+	if tk.WardCode != "med-icu" || tk.Category != "login" || tk.ChatID != medChat || tk.ReporterID != "nurse1" || tk.Due.Ack.IsZero() {
+		t.Errorf("ticket %+v", tk)
+	}
+	if diff := cmp.Diff([]bot.EventKind{bot.EventReported, bot.EventPaged}, h.kinds(tk.No)); diff != "" {
+		t.Errorf("timeline (-want +got):\n%s", diff)
+	}
+	if len(h.watch.nos) != 1 {
+		t.Errorf("watcher heard %v", h.watch.nos)
+	}
+}
+
+func TestSafetyFastPathPagesBeforeAnyQuestion(t *testing.T) {
+	h := newHarness(t)
+	got := h.say("nurse3", edChat, "抢救床监护仪数据不显示，患者在抢救！")
+	tk := h.onlyTicket()
+	if tk.Priority != bot.P1 || !tk.Urgent || tk.Severity != bot.SeverityPatientSafety || tk.Category != "device_data" {
+		t.Fatalf("fast-path ticket %+v", tk.Classification)
+	}
+	s := render(got)
+	page, question := strings.Index(s, "<card 【P1】"), strings.Index(s, "影响范围？")
+	if page < 0 || question < 0 || page > question {
+		t.Fatalf("the page must be queued before the next question:\n%s", s)
+	}
+	h.expect(got, "已登记工单 F20261126-0001", "P1（仅本人·影响患者安全）")
+	h.expect(h.say("nurse3", edChat, "3"), "谢谢，补充信息已记录到工单 F20261126-0001")
+	if n := len(h.tickets()); n != 1 {
+		t.Fatalf("%d tickets", n)
+	}
+	if k := h.kinds(tk.No); k[len(k)-1] != bot.EventNoted {
+		t.Errorf("supplement not noted: %v", k)
+	}
+}
+
+func TestInterleavedNursesInOneGroup(t *testing.T) {
+	h := newHarness(t)
+	h.expect(h.say("nurse1", medChat, "系统很卡"), "影响范围？", "@nurse1")
+	h.expect(h.say("nurse2", medChat, "打印机打不出医嘱单"), "影响范围？", "@nurse2")
+	h.expect(h.say("nurse1", medChat, "1"), "是「系统卡顿」问题吗？", "@nurse1")
+	h.expect(h.say("nurse2", medChat, "1"), "是「打印问题」问题吗？", "@nurse2")
+	h.say("nurse2", medChat, "1")
+	h.say("nurse1", medChat, "1")
+	h.expect(h.say("nurse2", medChat, "4"), "已登记工单 F20261126-0001", "打印问题")
+	h.expect(h.say("nurse1", medChat, "3"), "已登记工单 F20261126-0002", "系统卡顿")
+	for _, tk := range h.tickets() {
+		switch tk.ReporterID {
+		case "nurse1":
+			if tk.Category != "slow" || tk.Severity != bot.SeverityDaily || tk.Priority != bot.P3 {
+				t.Errorf("nurse1's ticket %+v", tk)
+			}
+		case "nurse2":
+			if tk.Category != "printing" || tk.Severity != bot.SeverityExperience || tk.Priority != bot.P4 {
+				t.Errorf("nurse2's ticket %+v", tk)
+			}
+		}
+	}
+}
+
+func TestRestartMidDialogueResumes(t *testing.T) {
+	h := newHarness(t)
+	h.say("nurse1", "", "电脑登不上")
+	h.say("nurse1", "", "1")
+	h.build(t) // another replica, same Redis and database
+	h.expect(h.say("nurse1", "", "1"), "对临床有什么影响？")
+	h.expect(h.say("nurse1", "", "4"), "已登记工单", "内科ICU")
+	if tk := h.onlyTicket(); tk.WardCode != "med-icu" || tk.ChatID != "" || tk.Priority != bot.P4 {
+		t.Errorf("ticket %+v", tk)
+	}
+}
+
+func TestRedeliveredMessageIsHandledOnce(t *testing.T) {
+	h := newHarness(t)
+	h.send(bot.Message{ID: "dup-1", From: "nurse1", ChatID: medChat, Text: "系统很卡"})
+	if got := h.send(bot.Message{ID: "dup-1", From: "nurse1", ChatID: medChat, Text: "系统很卡"}); len(got) != 0 {
+		t.Errorf("redelivery queued %s", render(got))
+	}
+	h.expect(h.say("nurse1", medChat, "1"), "是「系统卡顿」问题吗？")
+}
+
+func TestTimeoutCreatesMostSevereTicket(t *testing.T) {
+	h := newHarness(t)
+	h.say("nurse1", medChat, "打印机打不出")
+	h.say("nurse1", medChat, "1") // scope: only her
+	h.clock.Advance(2 * time.Minute)
+	h.eng.Tick(context.Background(), nil)
+	if n := len(h.tickets()); n != 0 {
+		t.Fatalf("ticket before the timeout")
+	}
+	h.build(t) // survives a restart: the due set is in Redis
+	h.clock.Advance(2 * time.Minute)
+	h.eng.Tick(context.Background(), nil)
+	got := h.drain()
+	tk := h.onlyTicket()
+	if tk.Scope != bot.ScopePersonal || tk.Severity != bot.SeverityPatientSafety || tk.Priority != bot.P1 || tk.Category != "printing" {
+		t.Errorf("expired ticket %+v", tk.Classification)
+	}
+	h.expect(got, "已按最严重情况为您登记工单 "+tk.No, "<card 【P1】")
+	// The dialogue is over: her next "1" is not an answer to it.
+	h.expect(h.say("nurse1", medChat, "1"), "请用中文简单描述故障")
+}
+
+func TestCancelAndRestart(t *testing.T) {
+	h := newHarness(t)
+	h.say("nurse1", medChat, "系统很卡")
+	h.expect(h.say("nurse1", medChat, "取消"), "已取消本次报修，未创建工单")
+	h.expect(h.say("nurse1", medChat, "取消"), "当前没有进行中的报修")
+	h.say("nurse1", medChat, "系统很卡")
+	h.expect(h.say("nurse1", medChat, "重新开始"), "请重新描述")
+	h.expect(h.say("nurse1", medChat, "打印机打不出"), "影响范围？")
+	h.clock.Advance(time.Hour)
+	h.eng.Tick(context.Background(), nil)
+	if tk := h.onlyTicket(); tk.Category != "printing" {
+		t.Errorf("restart kept the old description: %+v", tk)
+	}
+}
+
+func TestDuplicateLinksReporter(t *testing.T) {
+	h := newHarness(t)
+	for _, a := range []string{"系统很卡", "2", "1", "3"} {
+		h.say("nurse1", medChat, a)
+	}
+	first := h.onlyTicket().No
+	for _, a := range []string{"系统好卡", "2", "1"} {
+		h.say("nurse2", medChat, a)
+	}
+	h.expect(h.say("nurse2", medChat, "3"), "是否与 "+first+" 为同一故障？")
+	h.expect(h.say("nurse2", medChat, "1"), "已将您加入工单 "+first)
+	if n := len(h.tickets()); n != 1 {
+		t.Fatalf("%d tickets after linking", n)
+	}
+	h.say("eng1", medChat, "接单")
+	got := h.say("eng1", medChat, "已解决 原因:服务器负载高 方案:重启应用服务")
+	h.expect(got, "[to=chat-med @nurse1,nurse2] 工单 "+first+" 已处理完毕", "1 已解决")
+	// Both may answer; the first answer closes it.
+	h.expect(h.say("nurse2", medChat, "1"), "感谢确认")
+	if tk := h.ticket(first); tk.Status != bot.StatusClosed {
+		t.Errorf("status %s", tk.Status)
+	}
+}
+
+func TestBadInputsChangeNothing(t *testing.T) {
+	h := newHarness(t)
+	for _, a := range []string{"系统很卡", "1", "1", "3"} {
+		h.say("nurse1", medChat, a)
+	}
+	open := h.onlyTicket().No
+	// A closed ticket to act on.
+	closed := func() string {
+		h.say("nurse3", edChat, "急诊ICU系统很卡")
+		for _, a := range []string{"1", "1", "4"} {
+			h.say("nurse3", edChat, a)
+		}
+		var no string
+		for _, tk := range h.tickets() {
+			if tk.ReporterID == "nurse3" {
+				no = tk.No
+			}
+		}
+		h.say("eng2", "", "已解决 "+no+" 原因:缓存 方案:清除")
+		h.say("nurse3", edChat, "1")
+		return no
+	}()
+	before := h.tickets()
+	tests := []struct {
+		name, from, chat, text string
+		want                   string
+	}{
+		{"unknown command", "eng1", "", "foo", "没有这个命令"},
+		{"wrong ticket number", "eng1", "", "接单 F20990101-0001", "未找到工单 F20990101-0001"},
+		{"nurse types 接单", "nurse1", medChat, "接单", "该命令仅供运维工程师使用"},
+		{"nurse types 已解决 with a cause", "nurse1", medChat, "已解决 " + open + " 原因:a 方案:b", "该命令仅供运维工程师使用"},
+		{"resolve without cause", "eng1", "", "已解决 " + open, "请写明原因和方案"},
+		{"resolve without solution", "eng1", "", "已解决 " + open + " 原因:网络", "请写明原因和方案"},
+		{"closed ticket", "eng1", "", "接单 " + closed, "当前为「已关闭」，不能接单"},
+		{"10 KB message", "nurse1", medChat, strings.Repeat("电", 3400), "内容过长"},
+		{"emoji", "nurse1", medChat, "😭😭😭", "请用中文简单描述故障"},
+		{"English", "nurse1", medChat, "the computer is broken", "请用中文简单描述故障"},
+		{"English to an engineer", "eng1", "", "please fix it", "没有这个命令"},
+		{"empty", "nurse1", medChat, "   ", "没有收到内容"},
+		{"only a mention", "nurse1", medChat, "@维保", "没有收到内容"},
+		{"stranger", "nobody", medChat, "电脑坏了", "您还不在维保名单中"},
+		{"reclass without reason", "eng1", "", "改级 " + open + " P1", "用法：改级"},
+		{"transfer to a stranger", "eng1", "", "转派 " + open + " @王五", "名单中没有「王五」"},
+		{"other ward's progress", "nurse3", edChat, "进度 " + open, "不属于您的科室"},
+		{"invalid UTF-8", "nurse1", medChat, "\xff\xfe登不上", "无法识别的字符"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := h.say(tt.from, tt.chat, tt.text)
+			if len(got) != 1 || strings.Contains(got[0].Text, "\n") {
+				t.Fatalf("want one one-line reply, got:\n%s", render(got))
+			}
+			h.expect(got, tt.want)
+		})
+	}
+	after := h.tickets()
+	if diff := cmp.Diff(before, after); diff != "" {
+		t.Errorf("bad inputs changed tickets (-before +after):\n%s", diff)
+	}
+}
+
+func TestEngineerAndConfirmationLoop(t *testing.T) {
+	h := newHarness(t)
+	for _, a := range []string{"系统很卡", "2", "1"} {
+		h.say("nurse1", medChat, a)
+	}
+	h.say("nurse1", medChat, "3")
+	no := h.onlyTicket().No
+	h.expect(h.send(bot.Message{From: "eng1", Button: &bot.ButtonClick{Key: "ack:" + no, TaskID: "weibao-" + no}}),
+		"已接单 "+no, "[to=chat-med @nurse1] 张工 已接单", "<update weibao-"+no+" 已由 张工 接单>")
+	h.expect(h.say("eng1", "", "备用方案 先用纸质记录"), "[to=chat-med @nurse1] 工单 "+no+" 的备用方案：先用纸质记录")
+	h.expect(h.say("nurse1", medChat, "进度"), "状态：已接单", "处理人：张工", "解决时限")
+	h.expect(h.say("nurse2", medChat, no), "工单 "+no)
+	h.expect(h.say("eng1", "", "我的"), "进行中的工单（1 张）", no)
+	h.expect(h.say("eng1", "", "值班"), "张工（主），刘工（备），项目负责人 赵经理")
+	h.expect(h.say("eng1", "", "已解决 原因:数据库锁等待 方案:结束长事务"), "已解决 "+no, "@nurse1] 工单 "+no+" 已处理完毕", "原因：数据库锁等待")
+	if len(h.resolved) != 1 {
+		t.Errorf("OnResolved calls: %v", h.resolved)
+	}
+	h.clock.Advance(10 * time.Minute)
+	h.expect(h.say("nurse1", medChat, "2"), "已重新打开工单 "+no, "<card 【P2·重开】", "[to=chat-med @eng1] "+no+" 报修人反馈仍有问题")
+	if tk := h.ticket(no); tk.Status != bot.StatusInProgress || tk.ReopenCount != 1 || !tk.Due.Resolve.Equal(h.clock.Now().Add(time.Hour).Truncate(time.Millisecond)) {
+		t.Errorf("reopened ticket: status %s reopen %d due %v", tk.Status, tk.ReopenCount, tk.Due.Resolve)
+	}
+	h.say("eng1", "", "已解决 原因:索引缺失 方案:补建索引")
+	h.build(t) // the confirmation question survives a restart
+	h.expect(h.say("nurse1", medChat, "1"), "感谢确认，工单 "+no+" 已关闭", "[to=eng1 @] 报修人已确认")
+	h.expect(h.say("nurse1", medChat, "5"), "谢谢您的评价（5 分）")
+	tk := h.ticket(no)
+	if tk.Status != bot.StatusClosed || tk.Rating != 5 || tk.ReopenCount != 1 {
+		t.Errorf("final ticket: %+v", tk)
+	}
+	want := []bot.EventKind{bot.EventReported, bot.EventPaged, bot.EventAcknowledged, bot.EventWorkaround, bot.EventResolved,
+		bot.EventReopened, bot.EventResolved, bot.EventConfirmed, bot.EventClosed, bot.EventRated}
+	if diff := cmp.Diff(want, h.kinds(no)); diff != "" {
+		t.Errorf("timeline (-want +got):\n%s", diff)
+	}
+	// A rating is asked once: another "5" is not a rating now.
+	h.expect(h.say("nurse1", medChat, "5"), "请用中文简单描述故障")
+}
+
+func TestConfirmationWithoutRedisStateUsesDatabase(t *testing.T) {
+	h := newHarness(t)
+	for _, a := range []string{"系统很卡", "1", "1", "3"} {
+		h.say("nurse1", medChat, a)
+	}
+	no := h.onlyTicket().No
+	h.say("eng1", "", "已解决 "+no+" 原因:a 方案:b")
+	h.sessions.Delete(context.Background(), pendingKey(medChat, "nurse1"))
+	h.expect(h.say("nurse1", "", "已解决"), "感谢确认")
+}
+
+func TestAutoConfirmAfterWindow(t *testing.T) {
+	h := newHarness(t)
+	for _, a := range []string{"系统很卡", "1", "1", "3"} {
+		h.say("nurse1", medChat, a)
+	}
+	no := h.onlyTicket().No
+	h.say("eng1", "", "已解决 "+no+" 原因:a 方案:b")
+	h.clock.Advance(23 * time.Hour)
+	h.eng.Tick(context.Background(), nil)
+	if tk := h.ticket(no); tk.Status != bot.StatusResolved {
+		t.Fatalf("confirmed early: %s", tk.Status)
+	}
+	h.clock.Advance(2 * time.Hour)
+	h.eng.Tick(context.Background(), nil)
+	h.expect(h.drain(), "系统已自动确认并关闭")
+	tk := h.ticket(no)
+	tl, _ := h.db.Timeline(context.Background(), no)
+	if tk.Status != bot.StatusClosed || tl[len(tl)-2].Actor != bot.ActorSystem || tl[len(tl)-2].Detail != "auto" {
+		t.Errorf("auto-confirm: %s %+v", tk.Status, tl[len(tl)-2])
+	}
+}
+
+func TestArriveWithLocationAndTransfer(t *testing.T) {
+	h := newHarness(t)
+	h.say("nurse1", medChat, "患者监护仪数据不显示")
+	no := h.onlyTicket().No
+	h.say("eng1", "", "接单")
+	h.expect(h.send(bot.Message{From: "eng1", Location: &bot.Location{Lat: 26.0795, Lng: 119.3}}), "已记录到场 "+no)
+	tl, _ := h.db.Timeline(context.Background(), no)
+	if d := tl[len(tl)-1].Detail; !strings.HasPrefix(d, "距东街院区 ") {
+		t.Errorf("arrival detail %q", d)
+	}
+	h.expect(h.say("eng1", "", "转派 @刘工 他更熟悉设备接口"), "已转派 "+no, "[to=eng2 @] <card")
+	if tk := h.ticket(no); tk.AssigneeID != "eng2" {
+		t.Errorf("assignee %s", tk.AssigneeID)
+	}
+	h.expect(h.say("eng2", "", "改级 P2 实际只影响一台床旁机"), "已改为 P2")
+	h.expect(h.say("eng2", "", "升级 需要厂家支持"), "已升级", "[to=lead1 @]")
+}
+
+func TestSurvey(t *testing.T) {
+	h := newHarness(t)
+	var got map[string]string
+	h.eng.RegisterSurvey("analysis", []SurveyQuestion{{Key: "cause", Prompt: "根本原因是什么？"}, {Key: "lesson", Prompt: "有什么改进？"}},
+		func(ctx context.Context, subject string, answers map[string]string) error {
+			if subject != "F20261126-0001" {
+				t.Errorf("subject %q", subject)
+			}
+			got = answers
+			return nil
+		})
+	if err := h.eng.StartSurvey(context.Background(), "analysis", "eng1", "", "F20261126-0001"); err != nil {
+		t.Fatal(err)
+	}
+	h.expect(h.drain(), "（1/2）根本原因是什么？")
+	h.build(t) // survives a restart (registration is redone by wiring)
+	h.eng.RegisterSurvey("analysis", []SurveyQuestion{{Key: "cause", Prompt: "根本原因是什么？"}, {Key: "lesson", Prompt: "有什么改进？"}},
+		func(ctx context.Context, subject string, answers map[string]string) error { got = answers; return nil })
+	h.expect(h.say("eng1", "", "交换机端口故障"), "（2/2）有什么改进？")
+	h.expect(h.say("eng1", "", "增加端口监控"), "谢谢，已全部记录")
+	if diff := cmp.Diff(map[string]string{"cause": "交换机端口故障", "lesson": "增加端口监控"}, got); diff != "" {
+		t.Errorf("answers (-want +got):\n%s", diff)
+	}
+	if err := h.eng.StartSurvey(context.Background(), "nope", "eng1", "", "x"); err == nil {
+		t.Error("unknown survey started")
+	}
+}
