@@ -339,16 +339,19 @@ func (w *Wheel) Run(ctx context.Context, h Handler) error {
 	backoff := 50 * time.Millisecond
 	sleep := time.NewTimer(time.Hour)
 	defer sleep.Stop()
-	for {
+	for ctx.Err() == nil {
 		// Taken before the claim, so a Schedule between the claim and the
 		// sleep still wakes us.
 		woken := w.wakeChan()
-		c, err := w.claim(ctx)
+		// A claim is never cancelled half-way: what it leased is handled,
+		// rather than left hidden until the lease runs out.
+		c, err := w.claim(context.WithoutCancel(ctx))
 		var wait time.Duration
 		switch {
-		case ctx.Err() != nil:
-			return nil
 		case err != nil:
+			if ctx.Err() != nil {
+				return nil
+			}
 			w.opt.Logger.Warn("claim timers", "err", err)
 			wait = backoff
 			backoff = min(2*backoff, w.opt.MaxPoll)
@@ -369,12 +372,12 @@ func (w *Wheel) Run(ctx context.Context, h Handler) error {
 		sleep.Reset(wait)
 		select {
 		case <-ctx.Done():
-			return nil
 		case <-woken:
 			sleep.Stop() // since Go 1.23 no stale tick can follow
 		case <-sleep.C:
 		}
 	}
+	return nil
 }
 
 // handle runs the handlers of one claim and acks those that succeeded. It
