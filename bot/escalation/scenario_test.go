@@ -88,9 +88,10 @@ func newHarness(t *testing.T) *harness {
 		Primary: []string{"zhangsan", "wangwu"}}); err != nil {
 		t.Fatal(err)
 	}
+	prefix := redistest.Prefix()
 	once := &escalation.Once{Clock: h.clock, DB: h.db.ClaimKey,
 		Fast: func(ctx context.Context, key string, ttl time.Duration) (bool, error) {
-			return h.rdb.SetNX(ctx, "test:"+key, 1, ttl).Result()
+			return h.rdb.SetNX(ctx, prefix+key, 1, ttl).Result()
 		}}
 	h.phone = &pagertest.Notifier{Name: "aliyun"}
 	h.phone.SendFunc = func(_ context.Context, ch pager.Channel, p pager.Page) (pager.Sent, error) {
@@ -101,7 +102,7 @@ func newHarness(t *testing.T) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h.wheel, err = timerwheel.New(h.rdb, timerwheel.Options{Prefix: redistest.Prefix() + "{sla}:", Now: h.clock.Now, MaxPoll: 5 * time.Millisecond})
+	h.wheel, err = timerwheel.New(h.rdb, timerwheel.Options{Prefix: prefix + "{sla}:", Now: h.clock.Now, MaxPoll: 5 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -40,8 +40,10 @@ func (r *Roster) Notices(ctx context.Context, now time.Time, window, ahead time.
 		f := map[string]any{"at": at.In(r.loc).Format(Layout), "from": name(was.Primary), "to": name(is.Primary),
 			"backup": name(is.Backup)}
 		text := texts.Text("sla.oncall.handover", f)
+		told := map[string]bool{}
 		for _, p := range []*bot.Person{was.Primary, is.Primary, is.Backup} {
-			if p != nil {
+			if p != nil && !told[p.UserID] {
+				told[p.UserID] = true
 				out = append(out, bot.Outgoing{Key: "oncall/handover/" + stamp(at) + "/" + p.UserID,
 					ToUsers: []string{p.UserID}, Format: bot.FormatText, Text: text})
 			}
