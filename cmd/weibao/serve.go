@@ -37,6 +37,8 @@ type Main struct {
 	Server   *handlers.Server
 	// Escalation is the SLA clocks, roster and paging (escalation.go).
 	Escalation *Escalation
+	// Reports is the lead's reports and the scheduler (reports.go).
+	Reports *Reports
 
 	listener net.Listener
 	closers  []func()
@@ -110,7 +112,7 @@ func Open(ctx context.Context, cfg *configs.Config, logger *slog.Logger) (_ *Mai
 	})
 	// Subsystems: each wires itself in a file of its own (cmd/weibao/<area>.go)
 	// and appends its background loops to m.workers.
-	for _, wire := range []func(context.Context, *Main) error{wireEscalation} {
+	for _, wire := range []func(context.Context, *Main) error{wireEscalation, wireReports} {
 		if err = wire(ctx, m); err != nil {
 			return nil, err
 		}
