@@ -312,10 +312,14 @@ func (p Policy) Breaches(in Input, now time.Time) []Breach {
 }
 
 // due returns the instant budget d of clock time has passed since the start,
-// skipping pauses; zero if an open pause stops the clock first.
+// skipping pauses that began before the clock stopped; zero if an open pause
+// stops the clock first.
 func (s span) due(d time.Duration, pauses []Pause) time.Time {
 	cur, left := s.start, d
 	for _, p := range pauses {
+		if !s.stop.IsZero() && !p.From.Before(s.stop) {
+			break // the clock had stopped; later pauses are not its own
+		}
 		if !p.To.IsZero() && !p.To.After(cur) {
 			continue
 		}

@@ -109,6 +109,12 @@ func TestDeadlines(t *testing.T) {
 		want: sla.Deadlines{Ack: at("2025-03-03 09:10"), Resolve: at("2025-03-03 10:00"), Points: pts(
 			resolve, 50, "2025-03-03 09:45", resolve, 80, "2025-03-03 09:54", resolve, 100, "2025-03-03 10:00")},
 	}, {
+		name: "pause after ack leaves the ack deadline",
+		in: sla.Input{Class: sla.Routine, ReportedAt: at("2025-03-03 09:00"), AcknowledgedAt: at("2025-03-03 09:05"),
+			Pauses: []sla.Pause{{From: at("2025-03-03 09:07"), To: at("2025-03-03 09:37"), Reason: "waiting for a part"}}},
+		want: sla.Deadlines{Ack: at("2025-03-03 09:10"), Resolve: at("2025-03-03 10:00"), Points: pts(
+			resolve, 50, "2025-03-03 09:45", resolve, 80, "2025-03-03 09:54", resolve, 100, "2025-03-03 10:00")},
+	}, {
 		name: "pause over night counts no working time twice",
 		in: sla.Input{Class: sla.Routine, ReportedAt: at("2025-03-03 09:00"), AcknowledgedAt: at("2025-03-03 09:05"),
 			Pauses: []sla.Pause{{From: at("2025-03-03 09:10"), To: at("2025-03-04 09:00"), Reason: "ward busy"}}},
