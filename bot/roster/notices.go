@@ -23,6 +23,11 @@ func (r *Roster) Notices(ctx context.Context, now time.Time, window, ahead time.
 	if err != nil {
 		return nil, err
 	}
+	if len(d.Primary) == 0 && len(d.Overrides) == 0 {
+		// No roster at all: every page goes to the lead by design, which
+		// main logs at start; there is no gap to announce.
+		return nil, nil
+	}
 	var out []bot.Outgoing
 	for _, at := range d.changes(now.Add(-window), now, r.loc) {
 		before, after := d.duty(at.Add(-time.Nanosecond), r.loc), d.duty(at, r.loc)

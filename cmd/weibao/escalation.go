@@ -54,6 +54,11 @@ func wireEscalation(ctx context.Context, m *Main) error {
 			log.Info("on-call roster seeded from the configuration")
 		}
 	}
+	if d, err := ros.Doc(ctx); err != nil {
+		return err
+	} else if len(d.Primary) == 0 && len(d.Overrides) == 0 {
+		log.Warn("no on-call roster: every page goes to the project lead (configure oncall: or use the admin API)")
+	}
 	once := &escalation.Once{Clock: m.Clock, DB: m.DB.ClaimKey,
 		Fast: func(ctx context.Context, key string, ttl time.Duration) (bool, error) {
 			return m.Redis.SetNX(ctx, "weibao:once:"+key, 1, ttl).Result()
