@@ -41,7 +41,7 @@ func TestDialogues(t *testing.T) {
 				{answer: "4", done: true, create: true}},
 			want: State{WardCode: "med-icu", Scope: bot.ScopePersonal, Category: "login", Severity: bot.SeverityExperience}},
 		{name: "keyword match is confirmed, ward from context", first: "护士站电脑登不上重症系统", ward: "med-icu",
-			open: step{step: StepScope},
+			open:  step{step: StepScope},
 			turns: []step{{answer: "本科室多台", step: StepConfirm}, {answer: "是", step: StepImpact}, {answer: "影响诊疗流程", done: true, create: true}},
 			want:  State{WardCode: "med-icu", Scope: bot.ScopeDepartment, Category: "login", Severity: bot.SeverityClinical}},
 		{name: "rejected guess asks the list", first: "打印机打不出", ward: "picu",

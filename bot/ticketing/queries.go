@@ -54,7 +54,7 @@ func (s *Service) OpenInWard(ctx context.Context, ward, category string, since t
 func (s *Service) Progress(ctx context.Context, t *bot.Ticket) string {
 	ppl, _ := s.people(ctx)
 	f := s.fields(t, ppl)
-	f["category"] = s.category(ctx, t.Category).Name
+	f["category"], f["ward"] = s.category(ctx, t.Category).Name, s.wardName(ctx, t.WardCode)
 	if t.AssigneeID == "" {
 		f["assignee"] = s.text("msg.nobody_yet", nil)
 	}
@@ -85,7 +85,7 @@ func (s *Service) Progress(ctx context.Context, t *bot.Ticket) string {
 // Line renders a ticket in one line for lists (我的).
 func (s *Service) Line(ctx context.Context, t *bot.Ticket) string {
 	f := s.fields(t, nil)
-	f["category"] = s.category(ctx, t.Category).Name
+	f["category"], f["ward"] = s.category(ctx, t.Category).Name, s.wardName(ctx, t.WardCode)
 	return s.text("msg.ticket_line", f)
 }
 

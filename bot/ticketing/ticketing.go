@@ -286,6 +286,13 @@ func (s *Service) category(ctx context.Context, code string) bot.Category {
 	return bot.Category{Code: code, Name: code}
 }
 
+func (s *Service) wardName(ctx context.Context, code string) string {
+	if w, err := s.opt.Directory.Ward(ctx, code); err == nil {
+		return w.Name
+	}
+	return code
+}
+
 // fields are the template fields every ticket message may use.
 func (s *Service) fields(t *bot.Ticket, ppl people) map[string]any {
 	f := map[string]any{
@@ -295,7 +302,7 @@ func (s *Service) fields(t *bot.Ticket, ppl people) map[string]any {
 		"ack_due": s.clock(t.Due.Ack), "resolve_due": s.clock(t.Due.Resolve), "onsite_due": s.clock(t.Due.OnSite),
 		"due": s.clock(t.Due.Resolve),
 	}
-	if !t.Due.Ack.IsZero() {
+	if !t.Due.Ack.IsZero() && t.AcknowledgedAt.IsZero() {
 		f["due"] = s.text("msg.due_pair", map[string]any{"ack_due": s.clock(t.Due.Ack), "resolve_due": s.clock(t.Due.Resolve)})
 	}
 	return f
@@ -362,6 +369,11 @@ func (s *Service) apply(ctx context.Context, c change) (*bot.Ticket, error) {
 	if err != nil {
 		return nil, err
 	}
+	cur, err := s.opt.Store.Ticket(ctx, c.no)
+	if err != nil {
+		return nil, err
+	}
+	wardName, catName := s.wardName(ctx, cur.WardCode), s.category(ctx, cur.Category).Name
 	t, err := s.opt.Store.UpdateTicket(ctx, c.no, func(t *bot.Ticket) (bot.Effects, error) {
 		changes, err := c.build(t)
 		if err != nil {
@@ -378,6 +390,7 @@ func (s *Service) apply(ctx context.Context, c change) (*bot.Ticket, error) {
 		t.Due = s.opt.SLA.Deadlines(t, append(timeline[:len(timeline):len(timeline)], fx.Events...))
 		if c.msgs != nil {
 			f := s.fields(t, ppl)
+			f["ward"], f["category"] = wardName, catName
 			f["actor"] = ppl.name(c.actor)
 			fx.Messages = c.msgs(t, f, reporters)
 		}

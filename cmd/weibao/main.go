@@ -17,6 +17,8 @@ const usage = `weibao — WeCom maintenance bot for the ICU clinical information
 
 usage:
   weibao [serve] [--config FILE]   run the service (no config: embedded SQLite + in-process Redis, demo roster)
+  weibao chat --as USERID [--in CHAT|WARD] [--config FILE]
+                                   talk to the bot from a terminal as a roster person
   weibao help                      this text
 `
 
@@ -37,6 +39,8 @@ func run(ctx context.Context, args []string) error {
 	switch cmd {
 	case "serve":
 		return serve(ctx, args)
+	case "chat":
+		return chat(ctx, args, os.Stdin, os.Stdout)
 	case "help", "-h", "--help":
 		fmt.Print(usage)
 		return nil

@@ -39,6 +39,10 @@ type Main struct {
 	Escalation *Escalation
 	// Reports is the lead's reports and the scheduler (reports.go).
 	Reports *Reports
+	// Bot is the ticketing use cases and the conversation engine (bot.go);
+	// WeCom is the channel connected to it by serve (connectWeCom).
+	Bot   *Bot
+	WeCom *WeCom
 
 	listener net.Listener
 	closers  []func()
@@ -62,6 +66,9 @@ func serve(ctx context.Context, args []string) error {
 		return err
 	}
 	defer m.Close()
+	if err := connectWeCom(m); err != nil {
+		return err
+	}
 	return m.Run(ctx)
 }
 
@@ -77,8 +84,13 @@ func newLogger(cfg *configs.Config) *slog.Logger {
 
 // Open connects the database and Redis, syncs the configured directory and
 // builds the HTTP server, listening on cfg.Server.Addr.
-func Open(ctx context.Context, cfg *configs.Config, logger *slog.Logger) (_ *Main, err error) {
-	m := &Main{Config: cfg, Logger: logger, Clock: bot.SystemClock{}, Registry: prometheus.NewRegistry()}
+func Open(ctx context.Context, cfg *configs.Config, logger *slog.Logger) (*Main, error) {
+	return openWith(ctx, cfg, logger, bot.SystemClock{})
+}
+
+// openWith is Open on the given clock (`weibao chat` moves its clock forward).
+func openWith(ctx context.Context, cfg *configs.Config, logger *slog.Logger, clock bot.Clock) (_ *Main, err error) {
+	m := &Main{Config: cfg, Logger: logger, Clock: clock, Registry: prometheus.NewRegistry()}
 	defer func() {
 		if err != nil {
 			m.Close()
@@ -112,7 +124,7 @@ func Open(ctx context.Context, cfg *configs.Config, logger *slog.Logger) (_ *Mai
 	})
 	// Subsystems: each wires itself in a file of its own (cmd/weibao/<area>.go)
 	// and appends its background loops to m.workers.
-	for _, wire := range []func(context.Context, *Main) error{wireEscalation, wireReports} {
+	for _, wire := range []func(context.Context, *Main) error{wireEscalation, wireReports, wireBot} {
 		if err = wire(ctx, m); err != nil {
 			return nil, err
 		}
