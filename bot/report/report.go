@@ -75,6 +75,7 @@ type Builder struct {
 	Source   Source
 	Dir      Directory
 	Roster   bot.Roster // optional: the digest's on-call line
+	Texts    Texts
 	Location *time.Location
 	Clock    bot.Clock
 }
@@ -103,6 +104,7 @@ func (b *Builder) Names(ctx context.Context) (Names, error) {
 	for _, p := range people {
 		n.People[p.UserID] = p.Name
 	}
+	n.People[bot.ActorSystem] = b.Texts.Text("report.system", nil)
 	return n, nil
 }
 
@@ -372,15 +374,15 @@ const TrendMonths = 12
 const fixesPerCategory = 5
 
 // Monthly builds the fault summary of the civil month holding month.
-func (b *Builder) Monthly(ctx context.Context, month time.Time, tx Texts) (*Monthly, error) {
+func (b *Builder) Monthly(ctx context.Context, month time.Time) (*Monthly, error) {
 	names, err := b.Names(ctx)
 	if err != nil {
 		return nil, err
 	}
-	return b.monthly(ctx, month, names, tx)
+	return b.monthly(ctx, month, names)
 }
 
-func (b *Builder) monthly(ctx context.Context, month time.Time, names Names, tx Texts) (*Monthly, error) {
+func (b *Builder) monthly(ctx context.Context, month time.Time, names Names) (*Monthly, error) {
 	span := MonthSpan(month, b.Location)
 	asOf := b.asOf(span)
 	m := &Monthly{Month: span.From, AsOf: asOf, Location: b.Location}
@@ -398,7 +400,7 @@ func (b *Builder) monthly(ctx context.Context, month time.Time, names Names, tx 
 		}
 		v := View{Dim: dim}
 		for _, r := range rows {
-			v.Rows = append(v.Rows, ViewRow{Label: label(names, tx, dim, r.Key), GroupStats: r})
+			v.Rows = append(v.Rows, ViewRow{Label: label(names, b.Texts, dim, r.Key), GroupStats: r})
 		}
 		sort.SliceStable(v.Rows, func(i, j int) bool { return v.Rows[i].Count > v.Rows[j].Count })
 		m.Views = append(m.Views, v)
@@ -508,7 +510,7 @@ type Quarter struct {
 
 // Quarter builds the package of the calendar quarter holding q. The fault
 // list itself is streamed by the encoder through Faults.
-func (b *Builder) Quarter(ctx context.Context, q time.Time, tx Texts) (*Quarter, error) {
+func (b *Builder) Quarter(ctx context.Context, q time.Time) (*Quarter, error) {
 	names, err := b.Names(ctx)
 	if err != nil {
 		return nil, err
@@ -516,7 +518,7 @@ func (b *Builder) Quarter(ctx context.Context, q time.Time, tx Texts) (*Quarter,
 	span := QuarterSpan(q, b.Location)
 	out := &Quarter{Span: span, Location: b.Location, Names: names}
 	for m := span.From; m.Before(span.To); m = m.AddDate(0, 1, 0) {
-		mo, err := b.monthly(ctx, m, names, tx)
+		mo, err := b.monthly(ctx, m, names)
 		if err != nil {
 			return nil, err
 		}

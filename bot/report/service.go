@@ -101,6 +101,9 @@ func NewService(opt Options) *Service {
 	if opt.Logger == nil {
 		opt.Logger = slog.New(slog.DiscardHandler)
 	}
+	if opt.Builder.Texts == nil {
+		opt.Builder.Texts = opt.Texts
+	}
 	return &Service{opt: opt, r: Renderer{Texts: opt.Texts}}
 }
 
@@ -168,7 +171,7 @@ func (s *Service) MonthlyName(m time.Time) string {
 
 // MonthlyWorkbook builds the summary of the month holding month and its workbook.
 func (s *Service) MonthlyWorkbook(ctx context.Context, month time.Time) (*Monthly, []byte, error) {
-	m, err := s.opt.Builder.Monthly(ctx, month, s.opt.Texts)
+	m, err := s.opt.Builder.Monthly(ctx, month)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -199,7 +202,7 @@ func (s *Service) QuarterName(q bot.Span) string {
 
 // QuarterlyZip builds the package of the quarter holding q.
 func (s *Service) QuarterlyZip(ctx context.Context, q time.Time) (*Quarter, []byte, error) {
-	qu, err := s.opt.Builder.Quarter(ctx, q, s.opt.Texts)
+	qu, err := s.opt.Builder.Quarter(ctx, q)
 	if err != nil {
 		return nil, nil, err
 	}
