@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 	"unicode/utf8"
@@ -38,8 +39,8 @@ type Tickets interface {
 	Supplement(ctx context.Context, reporter, no, text string) (*bot.Ticket, error)
 	Attach(ctx context.Context, reporter, no string, as []bot.Attachment) (*bot.Ticket, error)
 	Link(ctx context.Context, reporter, no, replyTo string) (*bot.Ticket, error)
-	Confirm(ctx context.Context, actor, no string) (*bot.Ticket, error)
-	Reopen(ctx context.Context, actor, no, reason string) (*bot.Ticket, error)
+	Confirm(ctx context.Context, actor, no, replyTo string) (*bot.Ticket, error)
+	Reopen(ctx context.Context, actor, no, reason, replyTo string) (*bot.Ticket, error)
 	Rate(ctx context.Context, actor, no string, rating int) (*bot.Ticket, error)
 	AutoConfirm(ctx context.Context, window time.Duration) (int, error)
 
@@ -206,11 +207,26 @@ func (r *replier) raw(text string) {
 	r.out = append(r.out, m)
 }
 
+// flush queues the replies. Plain-text answers to the message go out as one
+// message: a robot can answer a callback only once, and one bubble reads
+// better than three.
 func (r *replier) flush(ctx context.Context) error {
-	if len(r.out) == 0 {
+	var out []bot.Outgoing
+	first := -1
+	for _, m := range r.out {
+		if m.Card == nil && m.CardUpdate == nil && m.Format == bot.FormatText && m.ReplyTo == r.msg.ID && strings.HasPrefix(m.Key, "reply/") {
+			if first >= 0 {
+				out[first].Text += "\n" + m.Text
+				continue
+			}
+			first = len(out)
+		}
+		out = append(out, m)
+	}
+	if len(out) == 0 {
 		return nil
 	}
-	return r.e.opt.Outbox.Enqueue(ctx, r.out...)
+	return r.e.opt.Outbox.Enqueue(ctx, out...)
 }
 
 // errReply answers an error: a domain error's own Chinese line, or the

@@ -303,13 +303,13 @@ func (e *Engine) answerPending(ctx context.Context, person *bot.Person, msg bot.
 		}
 	}
 	if yes {
-		if _, err := e.opt.Tickets.Confirm(ctx, msg.From, target); err != nil {
+		if _, err := e.opt.Tickets.Confirm(ctx, msg.From, target, msg.ID); err != nil {
 			return true, err
 		}
 		e.savePending(ctx, msg.ChatID, msg.From, pending{Kind: "rate", No: target}, ratingTTL)
 		return true, nil
 	}
-	if _, err := e.opt.Tickets.Reopen(ctx, msg.From, target, ""); err != nil {
+	if _, err := e.opt.Tickets.Reopen(ctx, msg.From, target, "", msg.ID); err != nil {
 		return true, err
 	}
 	e.opt.Sessions.Delete(ctx, pendingKey(msg.ChatID, msg.From))

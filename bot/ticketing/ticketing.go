@@ -300,7 +300,7 @@ func (s *Service) fields(t *bot.Ticket, ppl people) map[string]any {
 		"reporter": ppl.name(t.ReporterID), "assignee": ppl.name(t.AssigneeID), "ward": t.WardCode,
 		"class":   s.text("msg.class", map[string]any{"priority": t.Priority, "scope": t.Scope, "severity": t.Severity}),
 		"ack_due": s.clock(t.Due.Ack), "resolve_due": s.clock(t.Due.Resolve), "onsite_due": s.clock(t.Due.OnSite),
-		"due": s.clock(t.Due.Resolve),
+		"due": s.text("msg.due_resolve", map[string]any{"resolve_due": s.clock(t.Due.Resolve)}),
 	}
 	if !t.Due.Ack.IsZero() && t.AcknowledgedAt.IsZero() {
 		f["due"] = s.text("msg.due_pair", map[string]any{"ack_due": s.clock(t.Due.Ack), "resolve_due": s.clock(t.Due.Resolve)})
@@ -640,7 +640,8 @@ func (s *Service) reporterOnly(ctx context.Context, user, no string) error {
 
 // Confirm is the reporter's "1 已解决": the ticket is confirmed and closed,
 // and a 1–5 rating is asked once. actor bot.ActorSystem auto-confirms.
-func (s *Service) Confirm(ctx context.Context, actor, no string) (*bot.Ticket, error) {
+// replyTo is the message that answered (the reply then uses its route).
+func (s *Service) Confirm(ctx context.Context, actor, no, replyTo string) (*bot.Ticket, error) {
 	if err := s.reporterOnly(ctx, actor, no); err != nil {
 		return nil, err
 	}
@@ -663,13 +664,13 @@ func (s *Service) Confirm(ctx context.Context, actor, no string) (*bot.Ticket, e
 				out = append(out, bot.Outgoing{Key: key4(t, "confirm_eng", t.AssigneeID), ToUsers: []string{t.AssigneeID},
 					Format: bot.FormatText, Text: s.text("msg.confirmed_engineer", f)})
 			}
-			return append(out, s.toPerson(t, actor, "", "confirm", s.text("msg.confirmed", f)))
+			return append(out, s.toPerson(t, actor, replyTo, "confirm", s.text("msg.confirmed", f)))
 		}})
 }
 
 // Reopen is the reporter's "2 仍有问题": the resolve clock starts again and
 // the engineer is paged again.
-func (s *Service) Reopen(ctx context.Context, actor, no, reason string) (*bot.Ticket, error) {
+func (s *Service) Reopen(ctx context.Context, actor, no, reason, replyTo string) (*bot.Ticket, error) {
 	if err := s.reporterOnly(ctx, actor, no); err != nil {
 		return nil, err
 	}
@@ -681,7 +682,7 @@ func (s *Service) Reopen(ctx context.Context, actor, no, reason string) (*bot.Ti
 			return []bot.Change{{Kind: bot.EventReopened, Actor: actor, At: s.now(), Text: reason}}, nil
 		},
 		msgs: func(t *bot.Ticket, f map[string]any, rep []string) []bot.Outgoing {
-			out := []bot.Outgoing{s.toPerson(t, actor, "", "reopen", s.text("msg.reopened", f))}
+			out := []bot.Outgoing{s.toPerson(t, actor, replyTo, "reopen", s.text("msg.reopened", f))}
 			if t.AssigneeID != "" {
 				page := s.page(t, t.AssigneeID, f, "repage")
 				page.Card.Title = s.text("card.reopen_title", f)
@@ -720,7 +721,7 @@ func (s *Service) AutoConfirm(ctx context.Context, window time.Duration) (int, e
 		if t.ResolvedAt.IsZero() || s.now().Sub(t.ResolvedAt) < window {
 			continue
 		}
-		if _, err := s.Confirm(ctx, bot.ActorSystem, t.No); err != nil {
+		if _, err := s.Confirm(ctx, bot.ActorSystem, t.No, ""); err != nil {
 			errs = append(errs, fmt.Errorf("auto-confirm %s: %w", t.No, err))
 			continue
 		}
