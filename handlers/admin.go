@@ -3,7 +3,10 @@ package handlers
 import (
 	"context"
 	"crypto/subtle"
+	"encoding/json"
 	"errors"
+	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -119,7 +122,7 @@ func (h *adminHandler) getRoster(c *gin.Context) {
 
 func (h *adminHandler) putRoster(c *gin.Context) {
 	var d roster.Doc
-	if err := c.ShouldBindJSON(&d); err != nil {
+	if err := bindStrict(c, &d); err != nil {
 		c.JSON(http.StatusBadRequest, gin.H{"error": err.Error()})
 		return
 	}
@@ -132,7 +135,7 @@ func (h *adminHandler) putRoster(c *gin.Context) {
 
 func (h *adminHandler) putOverride(c *gin.Context) {
 	var o roster.Override
-	if err := c.ShouldBindJSON(&o); err != nil {
+	if err := bindStrict(c, &o); err != nil {
 		c.JSON(http.StatusBadRequest, gin.H{"error": err.Error()})
 		return
 	}
@@ -150,6 +153,21 @@ func (h *adminHandler) deleteOverride(c *gin.Context) {
 		return
 	}
 	c.Status(http.StatusNoContent)
+}
+
+// bindStrict decodes exactly one JSON value into v and refuses unknown
+// fields: with gin's lenient binding a mistyped key ("primery") would store
+// an empty rotation and send every page to the lead.
+func bindStrict(c *gin.Context, v any) error {
+	dec := json.NewDecoder(c.Request.Body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return fmt.Errorf("body: %w", err)
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return errors.New("body: more than one JSON value")
+	}
+	return nil
 }
 
 func (h *adminHandler) fail(c *gin.Context, err error) {

@@ -261,17 +261,28 @@ func (r *Roster) Doc(ctx context.Context) (Doc, error) {
 	return d, nil
 }
 
-// Replace validates and stores d.
+// Replace validates and stores d (a run-time edit). Unlike Seed, it refuses
+// a user id the directory does not know: a mistyped name would otherwise
+// become a silent gap.
 func (r *Roster) Replace(ctx context.Context, d Doc, by string) error {
-	if err := d.Validate(r.loc); err != nil {
+	ids := append([]string{d.Lead}, d.Primary...)
+	ids = append(ids, d.Backup...)
+	for _, o := range d.Overrides {
+		ids = append(ids, o.Primary, o.Backup)
+	}
+	if err := r.known(ctx, ids...); err != nil {
 		return err
 	}
-	b, _ := json.Marshal(d)
-	return r.store.SaveRoster(ctx, b, by)
+	return r.save(ctx, d, by)
 }
 
-// SetOverride adds or replaces the override for o.Date.
+// SetOverride adds or replaces the override for o.Date. Only the people it
+// names must be known, so a holiday swap can still be set while someone
+// else in the roster has left the directory.
 func (r *Roster) SetOverride(ctx context.Context, o Override, by string) error {
+	if err := r.known(ctx, o.Primary, o.Backup); err != nil {
+		return err
+	}
 	d, err := r.Doc(ctx)
 	if err != nil {
 		return err
@@ -279,11 +290,15 @@ func (r *Roster) SetOverride(ctx context.Context, o Override, by string) error {
 	d.Overrides = slices.DeleteFunc(d.Overrides, func(x Override) bool { return x.Date == o.Date })
 	d.Overrides = append(d.Overrides, o)
 	sort.Slice(d.Overrides, func(i, j int) bool { return d.Overrides[i].Date < d.Overrides[j].Date })
-	return r.Replace(ctx, d, by)
+	return r.save(ctx, d, by)
 }
 
-// DeleteOverride removes the override for date; bot.ErrNotFound if none.
+// DeleteOverride removes the override for date; ErrInvalid for a malformed
+// date, bot.ErrNotFound if there is none.
 func (r *Roster) DeleteOverride(ctx context.Context, date, by string) error {
+	if _, err := time.ParseInLocation(DateLayout, date, r.loc); err != nil {
+		return fmt.Errorf("%w: override date %q is not like %q", ErrInvalid, date, DateLayout)
+	}
 	d, err := r.Doc(ctx)
 	if err != nil {
 		return err
@@ -293,7 +308,33 @@ func (r *Roster) DeleteOverride(ctx context.Context, date, by string) error {
 	if len(d.Overrides) == n {
 		return fmt.Errorf("roster: no override for %s: %w", date, bot.ErrNotFound)
 	}
-	return r.Replace(ctx, d, by)
+	return r.save(ctx, d, by)
+}
+
+func (r *Roster) save(ctx context.Context, d Doc, by string) error {
+	if err := d.Validate(r.loc); err != nil {
+		return err
+	}
+	b, _ := json.Marshal(d)
+	return r.store.SaveRoster(ctx, b, by)
+}
+
+// known checks that every non-empty id names a person in the directory
+// (active or not: someone away is a gap, not a typo).
+func (r *Roster) known(ctx context.Context, ids ...string) error {
+	for _, id := range ids {
+		if id == "" {
+			continue
+		}
+		_, err := r.dir.Person(ctx, id)
+		if errors.Is(err, bot.ErrNotFound) {
+			return fmt.Errorf("%w: unknown person %q", ErrInvalid, id)
+		}
+		if err != nil {
+			return fmt.Errorf("roster: person %s: %w", id, err)
+		}
+	}
+	return nil
 }
 
 // OnCall returns who is on call at at. Primary is nil in a gap (nobody on

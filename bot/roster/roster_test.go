@@ -2,6 +2,7 @@ package roster_test
 
 import (
 	"context"
+	"errors"
 	"strconv"
 	"testing"
 	"time"
@@ -44,7 +45,8 @@ func TestOnCall(t *testing.T) {
 	ctx := context.Background()
 	doc := roster.Doc{Start: "2026-11-23 09:00", Shift: roster.Duration(168 * time.Hour), Primary: []string{"a", "b", "c"},
 		Overrides: []roster.Override{{Date: "2026-12-31", Primary: "a"}, {Date: "2026-12-09", Primary: "gone"}}}
-	if err := r.Replace(ctx, doc, "test"); err != nil {
+	// Seeded, as from a configuration: Replace refuses people it does not know.
+	if _, err := r.Seed(ctx, doc); err != nil {
 		t.Fatal(err)
 	}
 	id := func(p *bot.Person) string {
@@ -108,6 +110,16 @@ func TestSeedKeepsEditsUntilConfigChanges(t *testing.T) {
 	if err := r.Replace(ctx, roster.Doc{Primary: []string{"a"}, Start: "soon", Shift: roster.Duration(time.Hour)}, "admin"); err == nil {
 		t.Error("invalid roster accepted")
 	}
+	if err := r.Replace(ctx, roster.Doc{Primary: []string{"a", "gone"}, Start: "2026-11-23 09:00", Shift: roster.Duration(time.Hour)},
+		"admin"); !errors.Is(err, roster.ErrInvalid) {
+		t.Errorf("Replace with an unknown person = %v, want ErrInvalid", err)
+	}
+	if err := r.SetOverride(ctx, roster.Override{Date: "2026-11-26", Backup: "gone"}, "admin"); !errors.Is(err, roster.ErrInvalid) {
+		t.Errorf("SetOverride with an unknown person = %v, want ErrInvalid", err)
+	}
+	if d2, _ := r.Doc(ctx); !cmp.Equal(d, d2) {
+		t.Errorf("refused edits changed the roster: %+v", d2)
+	}
 }
 
 func TestNotices(t *testing.T) {
@@ -115,7 +127,7 @@ func TestNotices(t *testing.T) {
 	ctx := context.Background()
 	doc := roster.Doc{Lead: "lead", Start: "2026-11-23 09:00", Shift: roster.Duration(168 * time.Hour), Primary: []string{"a", "b"},
 		Overrides: []roster.Override{{Date: "2026-12-02", Primary: "gone"}}}
-	if err := r.Replace(ctx, doc, "test"); err != nil {
+	if _, err := r.Seed(ctx, doc); err != nil {
 		t.Fatal(err)
 	}
 	keys := func(now string) []string {
