@@ -8,28 +8,28 @@ import "github.com/redis/go-redis/v9"
 // runs unchanged on Redis Cluster.
 
 // claimScript leases up to ARGV[3] timers due at ARGV[1] (ms) by moving
-// their score to now+lease (ARGV[2]): another replica can claim them again
-// only once the lease has run out, which is how a dead replica's timers come
-// back. Returns {pending, lease, id1, value1, ...}, or {pending, next due}
-// when nothing is due (next is -1 when the set is empty).
+// their score to the lease score ARGV[2] (now+lease-0.5): another replica
+// can claim them again only once the lease has run out, which is how a dead
+// replica's timers come back. Schedule writes whole milliseconds, so the .5
+// tells a claim from a reschedule. Returns {pending, next, id1, value1, ...};
+// next is the earliest score rounded up when nothing was due, else -1 (also
+// when the set is empty).
 var claimScript = redis.NewScript(`
-local now = tonumber(ARGV[1])
 local pending = redis.call('ZCARD', KEYS[1])
-local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, tonumber(ARGV[3]))
+local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[3]))
 if #ids == 0 then
   local first = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
   if #first == 0 then return {pending, -1} end
-  return {pending, tonumber(first[2])}
+  return {pending, math.ceil(tonumber(first[2]))}
 end
-local lease = now + tonumber(ARGV[2])
 local zargs = {}
 for i, id in ipairs(ids) do
-  zargs[2*i-1] = lease
+  zargs[2*i-1] = ARGV[2]
   zargs[2*i] = id
 end
 redis.call('ZADD', KEYS[1], unpack(zargs))
 local vals = redis.call('HMGET', KEYS[2], unpack(ids))
-local out = {pending, lease}
+local out = {pending, -1}
 for i, id in ipairs(ids) do
   out[2*i+1] = id
   out[2*i+2] = vals[i]
@@ -37,27 +37,24 @@ end
 return out
 `)
 
-// ackScript removes handled timers, but only if they still hold this claim
-// (score = ARGV[1], the lease) and were not rescheduled meanwhile (value
-// still starts with the claimed "<due>:" prefix). ARGV[2..] are id, prefix
-// pairs. Returns how many were removed.
+// ackScript removes handled timers (ARGV[2..]) that still hold this claim's
+// lease score ARGV[1]; one rescheduled or cancelled meanwhile no longer does
+// and is left alone. It reads the lease's holders with one range query (a
+// replica claiming in the same millisecond shares the score, hence the
+// intersection) and removes with one ZREM and one HDEL, rather than three
+// calls per timer. Returns how many were removed.
 var ackScript = redis.NewScript(`
-local lease = tonumber(ARGV[1])
-local n = 0
-for i = 2, #ARGV, 2 do
-  local id = ARGV[i]
-  local s = redis.call('ZSCORE', KEYS[1], id)
-  if s and tonumber(s) == lease then
-    local v = redis.call('HGET', KEYS[2], id)
-    local pre = ARGV[i+1]
-    if v and string.sub(v, 1, #pre) == pre then
-      redis.call('ZREM', KEYS[1], id)
-      redis.call('HDEL', KEYS[2], id)
-      n = n + 1
-    end
-  end
+local held = redis.call('ZRANGEBYSCORE', KEYS[1], ARGV[1], ARGV[1])
+local acked = {}
+for i = 2, #ARGV do acked[ARGV[i]] = true end
+local del = {}
+for _, id in ipairs(held) do
+  if acked[id] then del[#del+1] = id end
 end
-return n
+if #del == 0 then return 0 end
+redis.call('ZREM', KEYS[1], unpack(del))
+redis.call('HDEL', KEYS[2], unpack(del))
+return #del
 `)
 
 // reconcileScript schedules timers (ARGV: id, due, value triples) that are

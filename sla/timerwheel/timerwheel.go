@@ -273,14 +273,17 @@ func (w *Wheel) wakeChan() <-chan struct{} {
 
 // claim is one claim's result.
 type claim struct {
-	lease  int64 // the score the claimed timers hold; acks must match it
+	lease  string // the score the claimed timers hold; acks must match it
 	timers []Timer
 	next   time.Time // earliest score when nothing was due; zero if none
 }
 
 func (w *Wheel) claim(ctx context.Context) (claim, error) {
 	now := w.opt.Now().UnixMilli()
-	res, err := claimScript.Run(ctx, w.rdb, w.keys, now, w.opt.Lease.Milliseconds(), w.opt.Batch).Slice()
+	// now+lease-0.5: claimable again exactly Lease later, and never equal
+	// to the whole milliseconds Schedule writes (see claimScript).
+	lease := strconv.FormatInt(now+w.opt.Lease.Milliseconds()-1, 10) + ".5"
+	res, err := claimScript.Run(ctx, w.rdb, w.keys, now, lease, w.opt.Batch).Slice()
 	if err != nil {
 		return claim{}, fmt.Errorf("timerwheel: claim: %w", err)
 	}
@@ -289,15 +292,14 @@ func (w *Wheel) claim(ctx context.Context) (claim, error) {
 	}
 	pending, _ := res[0].(int64)
 	w.pending.Set(float64(pending))
-	second, _ := res[1].(int64)
 	var c claim
 	if len(res) == 2 {
-		if second >= 0 {
-			c.next = time.UnixMilli(second)
+		if next, _ := res[1].(int64); next >= 0 {
+			c.next = time.UnixMilli(next)
 		}
 		return c, nil
 	}
-	c.lease = second
+	c.lease = lease
 	for i := 2; i+1 < len(res); i += 2 {
 		id, _ := res[i].(string)
 		v, ok := res[i+1].(string)
@@ -355,7 +357,7 @@ func (w *Wheel) Run(ctx context.Context, h Handler) error {
 			w.opt.Logger.Warn("claim timers", "err", err)
 			wait = backoff
 			backoff = min(2*backoff, w.opt.MaxPoll)
-		case len(c.timers) > 0 || c.lease != 0:
+		case c.lease != "":
 			backoff = 50 * time.Millisecond
 			w.handle(ctx, h, c)
 			continue
@@ -409,7 +411,7 @@ func (w *Wheel) handle(ctx context.Context, h Handler, c claim) {
 	args := []any{c.lease}
 	for i, t := range c.timers {
 		if ok[i] {
-			args = append(args, t.ID, strconv.FormatInt(t.Due.UnixMilli(), 10)+":")
+			args = append(args, t.ID)
 		}
 	}
 	if len(args) == 1 {
@@ -417,7 +419,7 @@ func (w *Wheel) handle(ctx context.Context, h Handler, c claim) {
 	}
 	if err := ackScript.Run(hctx, w.rdb, w.keys, args...).Err(); err != nil {
 		// The timers come back after the lease; handlers are idempotent.
-		w.opt.Logger.Warn("ack timers", "count", len(args)/2, "err", err)
+		w.opt.Logger.Warn("ack timers", "count", len(args)-1, "err", err)
 	}
 }
 
