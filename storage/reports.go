@@ -13,6 +13,7 @@ package storage
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"gorm.io/gorm"
@@ -281,37 +282,13 @@ func (db *DB) GroupStats(ctx context.Context, s bot.Span, d bot.Dimension, asOf 
 	if col == "" {
 		key = "''"
 	}
-	sel := key + " AS k, COUNT(*) AS n, COALESCE(SUM(CASE WHEN resolved_at IS NOT NULL THEN 1 ELSE 0 END), 0) AS resolved"
-	for _, k := range clockColumns {
-		sel += fmt.Sprintf(", COALESCE(SUM(CASE WHEN %[1]s IS NOT NULL AND (%[2]s IS NOT NULL OR %[1]s < @asof) THEN 1 ELSE 0 END), 0) AS %[4]s_due"+
-			", COALESCE(SUM(CASE WHEN %[1]s IS NOT NULL AND %[2]s IS NOT NULL AND %[2]s <= %[1]s AND %[3]s = 0 THEN 1 ELSE 0 END), 0) AS %[4]s_met",
-			k.due, k.stop, k.late, k.clock)
-	}
-	q := db.gdb.WithContext(ctx).Model(&ticketRow{}).Select(sel, map[string]any{"asof": ms(asOf)}).
-		Where("reported_at >= ? AND reported_at < ?", ms(s.From), ms(s.To)).Where("status NOT IN ?", excluded)
-	if col != "" {
-		q = q.Group(col).Order(col)
-	}
-	var rows []struct {
-		K                      string
-		N, Resolved            int
-		AckDue, AckMet         int
-		ResolveDue, ResolveMet int
-		OnsiteDue, OnsiteMet   int
-	}
-	if err := q.Scan(&rows).Error; err != nil {
+	out, err := db.aggregate(ctx, key, nil, s, asOf)
+	if err != nil {
 		return nil, fmt.Errorf("group stats %s: %w", d, err)
 	}
-	out := make([]bot.GroupStats, 0, len(rows))
 	idx := map[string]int{}
-	for _, r := range rows {
-		if r.N == 0 {
-			continue
-		}
-		idx[r.K] = len(out)
-		out = append(out, bot.GroupStats{Key: r.K, Count: r.N, Resolved: r.Resolved, SLA: bot.Compliance{
-			Ack: bot.ClockStats{Met: r.AckMet, Due: r.AckDue}, Resolve: bot.ClockStats{Met: r.ResolveMet, Due: r.ResolveDue},
-			OnSite: bot.ClockStats{Met: r.OnsiteMet, Due: r.OnsiteDue}}})
+	for i, g := range out {
+		idx[g.Key] = i
 	}
 	for _, m := range []struct {
 		stop     string
@@ -336,6 +313,74 @@ func (db *DB) GroupStats(ctx context.Context, s bot.Span, d bot.Dimension, asOf 
 				*m.p90(&out[i]) = time.Duration(p.D) * time.Millisecond
 			}
 		}
+	}
+	return out, nil
+}
+
+// SpanStats aggregates the tickets reported in each [bounds[i], bounds[i+1])
+// in one scan (counts and SLA compliance as known at asOf, no percentiles):
+// the monthly summary's compliance trend. It returns len(bounds)-1 groups,
+// keyed by their index.
+func (db *DB) SpanStats(ctx context.Context, bounds []time.Time, asOf time.Time) ([]bot.GroupStats, error) {
+	if len(bounds) < 2 {
+		return nil, nil
+	}
+	key := "CASE"
+	var args []any
+	for i, b := range bounds[1:] {
+		key += fmt.Sprintf(" WHEN reported_at < ? THEN '%d'", i)
+		args = append(args, ms(b))
+	}
+	key += " END"
+	got, err := db.aggregate(ctx, key, args, bot.Span{From: bounds[0], To: bounds[len(bounds)-1]}, asOf)
+	if err != nil {
+		return nil, fmt.Errorf("span stats: %w", err)
+	}
+	out := make([]bot.GroupStats, len(bounds)-1)
+	for i := range out {
+		out[i].Key = fmt.Sprint(i)
+	}
+	for _, g := range got {
+		var i int
+		fmt.Sscan(g.Key, &i)
+		if i >= 0 && i < len(out) {
+			out[i] = g
+		}
+	}
+	return out, nil
+}
+
+// aggregate counts the tickets reported in s grouped by key (an SQL
+// expression with keyArgs), with each clock's due and met counts at asOf.
+func (db *DB) aggregate(ctx context.Context, key string, keyArgs []any, s bot.Span, asOf time.Time) ([]bot.GroupStats, error) {
+	sel := key + " AS k, COUNT(*) AS n, COALESCE(SUM(CASE WHEN resolved_at IS NOT NULL THEN 1 ELSE 0 END), 0) AS resolved"
+	args := slices.Clone(keyArgs)
+	for _, k := range clockColumns {
+		sel += fmt.Sprintf(", COALESCE(SUM(CASE WHEN %[1]s IS NOT NULL AND (%[2]s IS NOT NULL OR %[1]s < ?) THEN 1 ELSE 0 END), 0) AS %[4]s_due"+
+			", COALESCE(SUM(CASE WHEN %[1]s IS NOT NULL AND %[2]s IS NOT NULL AND %[2]s <= %[1]s AND %[3]s = 0 THEN 1 ELSE 0 END), 0) AS %[4]s_met",
+			k.due, k.stop, k.late, k.clock)
+		args = append(args, ms(asOf))
+	}
+	args = append(args, ms(s.From), ms(s.To), excluded)
+	sql := "SELECT " + sel + " FROM tickets WHERE reported_at >= ? AND reported_at < ? AND status NOT IN ? GROUP BY k ORDER BY k"
+	var rows []struct {
+		K                      string
+		N, Resolved            int
+		AckDue, AckMet         int
+		ResolveDue, ResolveMet int
+		OnsiteDue, OnsiteMet   int
+	}
+	if err := db.gdb.WithContext(ctx).Raw(sql, args...).Scan(&rows).Error; err != nil {
+		return nil, err
+	}
+	out := make([]bot.GroupStats, 0, len(rows))
+	for _, r := range rows {
+		if r.N == 0 {
+			continue
+		}
+		out = append(out, bot.GroupStats{Key: r.K, Count: r.N, Resolved: r.Resolved, SLA: bot.Compliance{
+			Ack: bot.ClockStats{Met: r.AckMet, Due: r.AckDue}, Resolve: bot.ClockStats{Met: r.ResolveMet, Due: r.ResolveDue},
+			OnSite: bot.ClockStats{Met: r.OnsiteMet, Due: r.OnsiteDue}}})
 	}
 	return out, nil
 }

@@ -27,6 +27,7 @@ type Source interface {
 	DueCompliance(ctx context.Context, s bot.Span, asOf time.Time) (bot.Compliance, error)
 	Breaches(ctx context.Context, s bot.Span, asOf time.Time, limit int) ([]bot.Breach, error)
 	GroupStats(ctx context.Context, s bot.Span, d bot.Dimension, asOf time.Time) ([]bot.GroupStats, error)
+	SpanStats(ctx context.Context, bounds []time.Time, asOf time.Time) ([]bot.GroupStats, error)
 	Fixes(ctx context.Context, s bot.Span, perCategory int) ([]bot.Fix, error)
 	EachTicket(ctx context.Context, s bot.Span, fn func(*bot.Ticket) error) error
 	Ticket(ctx context.Context, no string) (*bot.Ticket, error)
@@ -412,17 +413,16 @@ func (b *Builder) monthly(ctx context.Context, month time.Time, names Names) (*M
 	for _, f := range fixes {
 		m.Fixes = append(m.Fixes, FixLine{Category: names.Category(f.Category), Solution: f.Solution, N: f.N})
 	}
-	for i := TrendMonths - 1; i >= 0; i-- {
-		s := MonthSpan(span.From.AddDate(0, -i, 0), b.Location)
-		g, err := b.Source.GroupStats(ctx, s, bot.DimAll, b.asOf(s))
-		if err != nil {
-			return nil, err
-		}
-		p := TrendPoint{Month: s.From}
-		if len(g) == 1 {
-			p.Count, p.SLA = g[0].Count, g[0].SLA
-		}
-		m.Trend = append(m.Trend, p)
+	var bounds []time.Time
+	for i := TrendMonths - 1; i >= -1; i-- {
+		bounds = append(bounds, span.From.AddDate(0, -i, 0))
+	}
+	trend, err := b.Source.SpanStats(ctx, bounds, asOf)
+	if err != nil {
+		return nil, err
+	}
+	for i, g := range trend {
+		m.Trend = append(m.Trend, TrendPoint{Month: bounds[i], Count: g.Count, SLA: g.SLA})
 	}
 	return m, nil
 }

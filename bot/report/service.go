@@ -407,7 +407,11 @@ func (s *Service) SweepAnalyses(ctx context.Context) error {
 			continue
 		}
 		if now.After(a.DueAt) {
-			text := s.r.t("report.analysis.overdue", map[string]any{"no": a.TicketNo, "engineer": a.EngineerID,
+			engineer := a.EngineerID
+			if p, err := s.opt.Builder.Dir.Person(ctx, a.EngineerID); err == nil && p.Name != "" {
+				engineer = p.Name
+			}
+			text := s.r.t("report.analysis.overdue", map[string]any{"no": a.TicketNo, "engineer": engineer,
 				"due": a.DueAt.In(s.opt.Builder.Location).Format("01-02 15:04")})
 			if lead, err := s.lead(ctx); err == nil {
 				errs = append(errs, s.opt.Outbox.Enqueue(ctx, bot.Outgoing{Key: fmt.Sprintf("analysis/%s/overdue/%d/%s", a.TicketNo, a.Reminders+1, lead.UserID),

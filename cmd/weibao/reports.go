@@ -30,12 +30,14 @@ type Reports struct {
 // Default jobs: the digest at 08:30 (caught up until noon), the monthly
 // summary on the 1st at 09:00, the quarterly package on the first working day
 // of a quarter (the job runs on days 1–10 and acts on the first working one),
-// and the daily fault analysis sweep and reminders at 10:00.
+// and the fault analysis sweep hourly in the daytime: it opens the analyses of
+// faults resolved since (should the dialogue's after-resolve hook have missed
+// one) and sends the daily reminders.
 var defaultJobs = configs.ReportJobs{
 	Digest:    configs.Job{Spec: "30 8 * * *", Timeout: 5 * time.Minute, CatchUp: 3*time.Hour + 30*time.Minute},
 	Monthly:   configs.Job{Spec: "0 9 1 * *", Timeout: 10 * time.Minute, CatchUp: 72 * time.Hour},
 	Quarterly: configs.Job{Spec: "0 9 1-10 1,4,7,10 *", Timeout: 30 * time.Minute, CatchUp: 12 * time.Hour},
-	Analysis:  configs.Job{Spec: "0 10 * * *", Timeout: 5 * time.Minute, CatchUp: 12 * time.Hour},
+	Analysis:  configs.Job{Spec: "5 8-20 * * *", Timeout: 5 * time.Minute, CatchUp: time.Hour},
 }
 
 // wireReports builds the report service, the scheduler with the report jobs,
