@@ -107,6 +107,10 @@ func NewService(opt Options) *Service {
 	return &Service{opt: opt, r: Renderer{Texts: opt.Texts}}
 }
 
+// SetSurveys connects the dialogue's survey runner, which is built after the
+// reports (it takes the Digester); call it before the service is used.
+func (s *Service) SetSurveys(sv Surveys) { s.opt.Surveys = sv }
+
 // Renderer returns the service's renderer.
 func (s *Service) Renderer() Renderer { return s.r }
 

@@ -71,6 +71,7 @@ func newBot(m *Main) (*Bot, error) {
 			qs = append(qs, conversation.SurveyQuestion{Key: q.Key, Prompt: q.Prompt})
 		}
 		eng.RegisterSurvey(report.SurveyName, qs, m.Reports.Service.SurveyDone)
+		m.Reports.Service.SetSurveys(eng)
 	}
 	return &Bot{Tickets: svc, Engine: eng}, nil
 }
