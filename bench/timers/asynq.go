@@ -170,7 +170,10 @@ func asynqSteady(ctx context.Context, opt *redis.Options, c config) ([]result, e
 			if to <= next {
 				continue
 			}
-			if feedErr = enqueue(feedCtx, cl, next, to, due); feedErr != nil {
+			if err := enqueue(feedCtx, cl, next, to, due); err != nil {
+				if feedCtx.Err() == nil { // not just stopped mid-call
+					feedErr = err
+				}
 				return
 			}
 			next = to
@@ -180,7 +183,7 @@ func asynqSteady(ctx context.Context, opt *redis.Options, c config) ([]result, e
 	tr.waitAll(ctx, measured, start.Add(c.window+10*time.Second))
 	stopFeed()
 	feeder.Wait()
-	if feedErr != nil && ctx.Err() == nil {
+	if feedErr != nil {
 		return nil, feedErr
 	}
 	r := tr.stats(measured)

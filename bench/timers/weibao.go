@@ -136,7 +136,10 @@ func weibaoSteady(ctx context.Context, opt *redis.Options, c config) ([]result, 
 			if to <= next {
 				continue
 			}
-			if feedErr = w.Schedule(feedCtx, wheelTimers(next, to, due)...); feedErr != nil {
+			if err := w.Schedule(feedCtx, wheelTimers(next, to, due)...); err != nil {
+				if feedCtx.Err() == nil { // not just stopped mid-call
+					feedErr = err
+				}
 				return
 			}
 			next = to
@@ -150,7 +153,7 @@ func weibaoSteady(ctx context.Context, opt *redis.Options, c config) ([]result, 
 	}
 	stopFeed()
 	feeder.Wait()
-	if feedErr != nil && ctx.Err() == nil {
+	if feedErr != nil {
 		return nil, feedErr
 	}
 	r := tr.stats(measured)
