@@ -490,8 +490,8 @@ func (b *Builder) analysis(ctx context.Context, no string, names Names) (*Analys
 		Engineer: nameOr(names, or(fa.EngineerID, t.AssigneeID)), Reporter: names.Person(t.ReporterID), Answers: *fa}
 	for _, e := range tl {
 		switch e.Kind {
-		case bot.EventReminded, bot.EventRated, bot.EventAttached:
-			continue // bookkeeping, not handling
+		case bot.EventReminded, bot.EventRated, bot.EventAttached, bot.EventPaged:
+			continue // bookkeeping and delivery receipts, not handling steps
 		}
 		a.Steps = append(a.Steps, Step{At: e.At, Kind: e.Kind, Who: names.Person(e.Actor), Detail: e.Detail})
 	}

@@ -75,12 +75,14 @@ func (roster) OnCall(ctx context.Context, at time.Time) (bot.OnCall, error) {
 type surveys struct {
 	mu      sync.Mutex
 	started []string
+	ch      chan string
 }
 
 func (s *surveys) StartSurvey(ctx context.Context, name, userID, chatID, subject string) error {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	s.started = append(s.started, name+"/"+userID+"/"+subject)
+	s.mu.Unlock()
+	s.ch <- subject
 	return nil
 }
 
@@ -98,7 +100,7 @@ func newFixture(t *testing.T) *fixture {
 	db := storagetest.Open(t)
 	rdb, _ := redistest.Open(t)
 	c := &clock{t: time.Date(2026, 11, 26, 8, 30, 0, 0, sh)}
-	sv := &surveys{}
+	sv := &surveys{ch: make(chan string, 16)}
 	tx := catalog.Default()
 	svc := report.NewService(report.Options{
 		Builder: &report.Builder{Source: db, Dir: db, Roster: roster{}, Location: sh, Clock: c},
@@ -119,6 +121,10 @@ func newFixture(t *testing.T) *fixture {
 			t.Fatal(err)
 		}
 	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- svc.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
 	g := generate(t, db, time.Date(2026, 10, 20, 0, 0, 0, 0, sh), time.Date(2026, 11, 27, 0, 0, 0, 0, sh))
 	return &fixture{db: db, clock: c, svc: svc, sch: sch, sv: sv, gen: g}
 }
@@ -234,6 +240,13 @@ func TestReportsFromAGeneratedMonth(t *testing.T) {
 	// Resolved department-level, hospital-wide and P1 faults get their
 	// analysis opened by the daily sweep and the engineer is asked.
 	f.fire(t, "analysis", time.Date(2026, 11, 26, 10, 0, 0, 0, sh))
+	for range 2 {
+		select {
+		case <-f.sv.ch:
+		case <-time.After(10 * time.Second):
+			t.Fatal("surveys not started")
+		}
+	}
 	f.sv.mu.Lock()
 	started := slices.Clone(f.sv.started)
 	f.sv.mu.Unlock()

@@ -91,7 +91,13 @@ type Options struct {
 type Service struct {
 	opt Options
 	r   Renderer
+	// starts queues survey starts for Run: a resolve is usually typed by the
+	// engineer in chat, and the dialogue holds that chat's session while it
+	// handles the message, so the survey can only start once it is done.
+	starts chan surveyStart
 }
+
+type surveyStart struct{ no, engineer string }
 
 // NewService returns a Service.
 func NewService(opt Options) *Service {
@@ -104,7 +110,7 @@ func NewService(opt Options) *Service {
 	if opt.Builder.Texts == nil {
 		opt.Builder.Texts = opt.Texts
 	}
-	return &Service{opt: opt, r: Renderer{Texts: opt.Texts}}
+	return &Service{opt: opt, r: Renderer{Texts: opt.Texts}, starts: make(chan surveyStart, 256)}
 }
 
 // SetSurveys connects the dialogue's survey runner, which is built after the
@@ -326,7 +332,46 @@ func (s *Service) ask(ctx context.Context, no, engineer string, due time.Time, n
 	if err != nil || s.opt.Surveys == nil {
 		return err
 	}
-	return s.opt.Surveys.StartSurvey(ctx, SurveyName, engineer, "", no)
+	select {
+	case s.starts <- surveyStart{no: no, engineer: engineer}:
+	default:
+		// The next daily reminder starts it again.
+		s.opt.Logger.Warn("survey queue full, analysis survey deferred", "ticket_no", no)
+	}
+	return nil
+}
+
+// Run starts the queued fault analysis surveys until ctx ends (a worker).
+func (s *Service) Run(ctx context.Context) error {
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case st := <-s.starts:
+			s.startSurvey(ctx, st)
+		}
+	}
+}
+
+// startSurvey retries while the engineer's chat is busy (the message that
+// resolved the ticket, or a report in progress); the daily reminder starts
+// the survey again if it still cannot.
+func (s *Service) startSurvey(ctx context.Context, st surveyStart) {
+	for attempt := range 5 {
+		err := s.opt.Surveys.StartSurvey(ctx, SurveyName, st.engineer, "", st.no)
+		if err == nil {
+			return
+		}
+		s.opt.Logger.Warn("analysis survey not started", "ticket_no", st.no, "engineer", st.engineer, "attempt", attempt+1, "err", err)
+		if errors.Is(err, bot.ErrNotFound) {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(time.Duration(attempt+1) * 2 * time.Second):
+		}
+	}
 }
 
 // SurveyDone stores the engineer's answers and delivers the report to the
