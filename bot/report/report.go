@@ -506,6 +506,7 @@ type Quarter struct {
 	Months   []*Monthly
 	Analyses []*Analysis
 	Records  int // maintenance record files added to the package
+	Made     time.Time
 }
 
 // Quarter builds the package of the calendar quarter holding q. The fault
@@ -516,7 +517,7 @@ func (b *Builder) Quarter(ctx context.Context, q time.Time) (*Quarter, error) {
 		return nil, err
 	}
 	span := QuarterSpan(q, b.Location)
-	out := &Quarter{Span: span, Location: b.Location, Names: names}
+	out := &Quarter{Span: span, Location: b.Location, Names: names, Made: b.Clock.Now()}
 	for m := span.From; m.Before(span.To); m = m.AddDate(0, 1, 0) {
 		mo, err := b.monthly(ctx, m, names)
 		if err != nil {

@@ -304,8 +304,13 @@ func (e Encoder) Quarterly(ctx context.Context, w io.Writer, q *report.Quarter, 
 	faults func(ctx context.Context, fn func(*bot.Ticket) error) error) error {
 	zw := zip.NewWriter(w)
 	var index []entry
+	// Names are UTF-8 (flagged as such); times are the package's, in the
+	// hospital's zone, not 1980.
+	create := func(name string) (io.Writer, error) {
+		return zw.CreateHeader(&zip.FileHeader{Name: name, Method: zip.Deflate, Modified: q.Made.In(q.Location)})
+	}
 	add := func(name, note string, data []byte) error {
-		fw, err := zw.Create(name)
+		fw, err := create(name)
 		if err != nil {
 			return err
 		}
@@ -318,7 +323,7 @@ func (e Encoder) Quarterly(ctx context.Context, w io.Writer, q *report.Quarter, 
 	qno := (int(q.Span.From.Month())-1)/3 + 1
 	// The fault list streams: one row in memory at a time.
 	name := e.t("report.file.faults", map[string]any{"year": q.Span.From.Year(), "q": qno}) + ".xlsx"
-	fw, err := zw.Create(name)
+	fw, err := create(name)
 	if err != nil {
 		return err
 	}
@@ -346,7 +351,7 @@ func (e Encoder) Quarterly(ctx context.Context, w io.Writer, q *report.Quarter, 
 	if err != nil {
 		return err
 	}
-	fw, err = zw.Create(e.t("report.file.index", nil) + ".xlsx")
+	fw, err = create(e.t("report.file.index", nil) + ".xlsx")
 	if err != nil {
 		return err
 	}
