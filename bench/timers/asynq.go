@@ -210,9 +210,18 @@ func asynqBurst(ctx context.Context, opt *redis.Options, c config) ([]result, er
 		return nil, err
 	}
 	defer stop()
+	b0, err := busy(ctx, opt)
+	if err != nil {
+		return nil, err
+	}
 	tr.waitAll(ctx, c.n, at.Add(60*time.Second))
+	b1, err := busy(ctx, opt)
+	if err != nil {
+		return nil, err
+	}
 	r := tr.stats(c.n)
 	r.sys, r.run = "asynq", "burst"
 	r.drain = r.maxLag
+	r.busy = b1 - b0
 	return []result{r}, nil
 }

@@ -205,6 +205,32 @@ func (t *tracker) waitAll(ctx context.Context, n int, deadline time.Time) {
 	}
 }
 
+// busy returns the total time Redis has spent executing commands
+// (INFO commandstats), so a run's Redis cost can be told from the VM's
+// scheduling noise. Other clients of the server add to it.
+func busy(ctx context.Context, opt *redis.Options) (time.Duration, error) {
+	rdb := redis.NewClient(opt)
+	defer rdb.Close()
+	info, err := rdb.Info(ctx, "commandstats").Result()
+	if err != nil {
+		return 0, fmt.Errorf("info commandstats: %w", err)
+	}
+	var sum time.Duration
+	for _, line := range strings.Split(info, "\n") {
+		_, rest, ok := strings.Cut(line, "usec=")
+		if !ok || !strings.HasPrefix(line, "cmdstat_") {
+			continue
+		}
+		usec, _, _ := strings.Cut(rest, ",")
+		n, err := strconv.ParseInt(usec, 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("commandstats line %q: %w", line, err)
+		}
+		sum += time.Duration(n) * time.Microsecond
+	}
+	return sum, nil
+}
+
 // memory sums MEMORY USAGE (all elements sampled) over keys.
 func memory(ctx context.Context, rdb *redis.Client, keys []string) (int64, error) {
 	var sum int64

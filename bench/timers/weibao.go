@@ -180,9 +180,18 @@ func weibaoBurst(ctx context.Context, opt *redis.Options, c config) ([]result, e
 	if time.Now().After(at) {
 		return nil, fmt.Errorf("scheduling took %v, past the burst instant", time.Since(t0))
 	}
+	b0, err := busy(ctx, opt)
+	if err != nil {
+		return nil, err
+	}
 	tr.waitAll(ctx, c.n, at.Add(30*time.Second))
+	b1, err := busy(ctx, opt)
+	if err != nil {
+		return nil, err
+	}
 	r := tr.stats(c.n)
 	r.sys, r.run = "weibao", "burst"
 	r.drain = r.maxLag
+	r.busy = b1 - b0
 	return []result{r}, nil
 }
