@@ -412,7 +412,9 @@ func (s *Service) deliverAnalysis(ctx context.Context, no string) error {
 		msgs = append(msgs, bot.Outgoing{Key: "analysis/" + no + "/file/" + name + "/" + lead.UserID, TicketNo: no,
 			ToUsers: []string{lead.UserID}, File: &ref})
 	}
-	if a.Answers.EngineerID != "" {
+	// The dialogue thanks a person who answered in chat; answers that came
+	// through the API get their confirmation here.
+	if a.Answers.EngineerID != "" && s.opt.Surveys == nil {
 		msgs = append(msgs, bot.Outgoing{Key: "analysis/" + no + "/thanks/" + a.Answers.EngineerID, TicketNo: no,
 			ToUsers: []string{a.Answers.EngineerID}, Format: bot.FormatText, Text: s.r.t("report.analysis.thanks", map[string]any{"no": no})})
 	}
