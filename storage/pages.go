@@ -49,13 +49,13 @@ type pageClaimRow struct {
 func (pageClaimRow) TableName() string { return "page_claims" }
 
 type pageReceiptRow struct {
-	ID          int64     `gorm:"primaryKey"`
-	Provider    string    `gorm:"size:32;not null"`
-	CallID      string    `gorm:"size:128;not null"`
-	PageRef     string    `gorm:"size:32"`
-	Status      string    `gorm:"size:16;not null"`
-	Code        string    `gorm:"size:32"`
-	Digits      string    `gorm:"size:16"`
+	ID          int64  `gorm:"primaryKey"`
+	Provider    string `gorm:"size:32;not null"`
+	CallID      string `gorm:"size:128;not null"`
+	PageRef     string `gorm:"size:32"`
+	Status      string `gorm:"size:16;not null"`
+	Code        string `gorm:"size:32"`
+	Digits      string `gorm:"size:16"`
 	At          *time.Time
 	ReceivedAt  time.Time  `gorm:"not null"`
 	ProcessedAt *time.Time `gorm:"index"`
@@ -215,4 +215,3 @@ func truncate(s string, n int) string {
 	}
 	return s[:n]
 }
-

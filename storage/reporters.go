@@ -3,8 +3,7 @@ package storage
 import (
 	"context"
 	"fmt"
-
-	"gorm.io/gorm"
+	"slices"
 
 	"weibao/bot"
 )
@@ -14,45 +13,6 @@ import (
 // her user id. The timeline is append-only and written in the change's
 // transaction, so the list of people to tell about a resolution can never
 // disagree with the ticket's history, and no table of its own is needed.
-
-// CreateTicketFunc numbers t and calls fn with the numbered ticket inside the
-// creating transaction, storing t with fn's effects. fn renders messages
-// that quote the new number (the nurse's reply, the engineer's page), so
-// they are committed with the ticket. fn must not touch the database: load
-// what it needs before (with SQLite the pool has one connection).
-func (db *DB) CreateTicketFunc(ctx context.Context, t *bot.Ticket, fn func(t *bot.Ticket) (bot.Effects, error)) error {
-	normalize(t)
-	day := t.ReportedAt.In(db.loc)
-	var stored bot.Ticket
-	err := db.transaction(ctx, func(tx *gorm.DB) error {
-		seq, err := db.nextSeq(tx, day.Format("20060102"))
-		if err != nil {
-			return err
-		}
-		c := *t
-		c.No, c.Version = bot.FormatTicketNo(day, seq), 1
-		fx, err := fn(&c)
-		if err != nil {
-			return err
-		}
-		normalize(&c)
-		row := fromTicket(&c)
-		if err := tx.Create(&row).Error; err != nil {
-			return fmt.Errorf("create ticket: %w", err)
-		}
-		c.ID = row.ID
-		if err := writeEffects(tx, &c, fx); err != nil {
-			return err
-		}
-		stored = c
-		return nil
-	})
-	if err != nil {
-		return err
-	}
-	*t = stored
-	return nil
-}
 
 // Reporters returns the ticket's reporter followed by everyone linked to it,
 // each once, in the order they reported.
@@ -69,7 +29,7 @@ func (db *DB) Reporters(ctx context.Context, no string) ([]string, error) {
 	}
 	out := []string{t.ReporterID}
 	for _, u := range linked {
-		if u != "" && !contains(out, u) {
+		if u != "" && !slices.Contains(out, u) {
 			out = append(out, u)
 		}
 	}
@@ -94,13 +54,4 @@ func (db *DB) ReportedTickets(ctx context.Context, userID string, statuses ...bo
 		out[i] = rows[i].toTicket()
 	}
 	return out, nil
-}
-
-func contains(xs []string, x string) bool {
-	for _, v := range xs {
-		if v == x {
-			return true
-		}
-	}
-	return false
 }

@@ -23,6 +23,15 @@ const updateAttempts = 4
 
 // CreateTicket numbers t (F + local date + daily sequence) and stores it with fx.
 func (db *DB) CreateTicket(ctx context.Context, t *bot.Ticket, fx bot.Effects) error {
+	return db.CreateTicketFunc(ctx, t, func(*bot.Ticket) (bot.Effects, error) { return fx, nil })
+}
+
+// CreateTicketFunc numbers t and calls fn with the numbered ticket inside the
+// creating transaction, storing t with fn's effects. fn renders messages
+// that quote the new number (the nurse's reply, the engineer's page), so
+// they are committed with the ticket. fn must not touch the database: load
+// what it needs before (with SQLite the pool has one connection).
+func (db *DB) CreateTicketFunc(ctx context.Context, t *bot.Ticket, fn func(t *bot.Ticket) (bot.Effects, error)) error {
 	normalize(t)
 	day := t.ReportedAt.In(db.loc)
 	var stored bot.Ticket
@@ -33,6 +42,11 @@ func (db *DB) CreateTicket(ctx context.Context, t *bot.Ticket, fx bot.Effects) e
 		}
 		c := *t
 		c.No, c.Version = bot.FormatTicketNo(day, seq), 1
+		fx, err := fn(&c)
+		if err != nil {
+			return err
+		}
+		normalize(&c)
 		row := fromTicket(&c)
 		if err := tx.Create(&row).Error; err != nil {
 			return fmt.Errorf("create ticket: %w", err)
