@@ -96,6 +96,18 @@ type Ward struct {
 	Name   string `yaml:"name"`
 	Campus string `yaml:"campus"`
 	ChatID string `yaml:"chat_id"`
+	// WebhookKey is the key of the ward group's robot webhook (消息推送), the
+	// only way weibao can speak first in that group in robot callback mode.
+	// A secret: set it in the uncommitted production file or through
+	// WardWebhookEnv(Code).
+	WebhookKey string `yaml:"webhook_key"`
+}
+
+// WardWebhookEnv names the environment variable that overrides a ward's
+// webhook_key: WEIBAO_WARD_<CODE>_WEBHOOK_KEY, the code upper-cased with
+// "-" written as "_" (med-icu → WEIBAO_WARD_MED_ICU_WEBHOOK_KEY).
+func WardWebhookEnv(code string) string {
+	return "WEIBAO_WARD_" + strings.ToUpper(strings.ReplaceAll(code, "-", "_")) + "_WEBHOOK_KEY"
 }
 
 type Person struct {
@@ -151,6 +163,11 @@ func Load(path string, getenv func(string) string) (*Config, error) {
 	}
 	if err := applyEnv(reflect.ValueOf(&c).Elem(), "WEIBAO", getenv); err != nil {
 		return nil, err
+	}
+	for i := range c.Wards {
+		if k := getenv(WardWebhookEnv(c.Wards[i].Code)); k != "" {
+			c.Wards[i].WebhookKey = k
+		}
 	}
 	if err := c.validate(); err != nil {
 		return nil, err
@@ -300,6 +317,7 @@ func (c *Config) validateDirectory() error {
 	}
 	wards := map[string]bool{}
 	chats := map[string]bool{}
+	envs := map[string]string{}
 	for i, w := range c.Wards {
 		switch {
 		case w.Code == "" || wards[w.Code]:
@@ -310,8 +328,14 @@ func (c *Config) validateDirectory() error {
 			return fmt.Errorf("config: wards[%d].campus: %q is not a configured campus", i, w.Campus)
 		case w.ChatID != "" && chats[w.ChatID]:
 			return fmt.Errorf("config: wards[%d].chat_id: %q is mapped to two wards", i, w.ChatID)
+		case w.WebhookKey != "" && w.ChatID == "":
+			// The key is looked up by the group a ticket came from.
+			return fmt.Errorf("config: wards[%d].webhook_key: ward %q has no chat_id to use it for", i, w.Code)
+		case envs[WardWebhookEnv(w.Code)] != "":
+			return fmt.Errorf("config: wards[%d].code: %q and %q share the variable %s", i, envs[WardWebhookEnv(w.Code)], w.Code, WardWebhookEnv(w.Code))
 		}
 		wards[w.Code], chats[w.ChatID] = true, w.ChatID != ""
+		envs[WardWebhookEnv(w.Code)] = w.Code
 	}
 	users := map[string]bool{}
 	for i, p := range c.People {

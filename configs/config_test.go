@@ -62,6 +62,25 @@ func TestEnvOverrides(t *testing.T) {
 	}
 }
 
+func TestWardWebhookKey(t *testing.T) {
+	p := write(t, "wards:\n  - {code: med-icu, name: 内科ICU, chat_id: c1, webhook_key: from-file}\n"+
+		"  - {code: picu, name: 小儿ICU, chat_id: c2}\n  - {code: ed-icu, name: 急诊ICU, chat_id: c3, webhook_key: kept}\n")
+	c, err := Load(p, env(map[string]string{"WEIBAO_WARD_MED_ICU_WEBHOOK_KEY": "from-env", "WEIBAO_WARD_PICU_WEBHOOK_KEY": "env-only"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, w := range c.Wards {
+		got = append(got, w.Code+"="+w.WebhookKey)
+	}
+	if want := "med-icu=from-env picu=env-only ed-icu=kept"; strings.Join(got, " ") != want {
+		t.Errorf("webhook keys %v, want %s", got, want)
+	}
+	if got := WardWebhookEnv("js-icu"); got != "WEIBAO_WARD_JS_ICU_WEBHOOK_KEY" {
+		t.Errorf("WardWebhookEnv = %s", got)
+	}
+}
+
 func TestInvalid(t *testing.T) {
 	tests := []struct {
 		name, yaml string
@@ -78,6 +97,9 @@ func TestInvalid(t *testing.T) {
 		{"duplicate user", "people:\n  - {userid: a, role: nurse}\n  - {userid: a, role: nurse}\n", nil, "people[1].userid"},
 		{"unknown ward", "people:\n  - {userid: a, role: nurse, ward: nowhere}\n", nil, "people[0].ward"},
 		{"bad mobile", "people:\n  - {userid: a, role: engineer, mobile: '12345'}\n", nil, "people[0].mobile"},
+		{"webhook key without chat", "wards:\n  - {code: a, name: A, webhook_key: k}\n", nil, "wards[0].webhook_key"},
+		{"webhook key from env without chat", "wards:\n  - {code: a, name: A}\n", map[string]string{"WEIBAO_WARD_A_WEBHOOK_KEY": "k"}, "wards[0].webhook_key"},
+		{"codes share a variable", "wards:\n  - {code: a-b, name: A}\n  - {code: a_b, name: B}\n", nil, "WEIBAO_WARD_A_B_WEBHOOK_KEY"},
 		{"chat twice", "wards:\n  - {code: a, name: A, chat_id: c}\n  - {code: b, name: B, chat_id: c}\n", nil, "wards[1].chat_id"},
 		{"bad category", "categories:\n  - {code: x, name: X, type: magic, difficulty: simple}\n", nil, "categories[0].type"},
 		{"no categories", "categories: []\n", nil, "categories"},

@@ -101,3 +101,25 @@ func (db *DB) setDelivery(ctx context.Context, id int64, set map[string]any) err
 	}
 	return nil
 }
+
+// OutboxEntry is one outbox row as an operator reads it.
+type OutboxEntry struct {
+	Key       string
+	TicketNo  string
+	Status    string // pending, sent or failed
+	Attempts  int
+	LastError string
+}
+
+// OutboxEntries lists the messages a ticket queued, oldest first.
+func (db *DB) OutboxEntries(ctx context.Context, ticketNo string) ([]OutboxEntry, error) {
+	var rows []outboxRow
+	if err := db.gdb.WithContext(ctx).Where("ticket_no = ?", ticketNo).Order("id").Find(&rows).Error; err != nil {
+		return nil, fmt.Errorf("outbox of %s: %w", ticketNo, err)
+	}
+	out := make([]OutboxEntry, len(rows))
+	for i, r := range rows {
+		out[i] = OutboxEntry{Key: r.Key, TicketNo: r.TicketNo, Status: r.Status, Attempts: r.Attempts, LastError: r.LastError}
+	}
+	return out, nil
+}

@@ -123,10 +123,15 @@ func (e *Engine) act(ctx context.Context, person *bot.Person, msg bot.Message, c
 	var t *bot.Ticket
 	var err error
 	switch c.Name {
-	case command.Ack:
-		t, err = tk.Acknowledge(ctx, actor, no)
-	case command.Arrive:
-		t, err = tk.Arrive(ctx, actor, no, msg.Location)
+	case command.Ack, command.Arrive:
+		if msg.Button != nil {
+			// A card click: its answer also redraws the card.
+			t, err = tk.Press(ctx, actor, msg)
+		} else if c.Name == command.Ack {
+			t, err = tk.Acknowledge(ctx, actor, no)
+		} else {
+			t, err = tk.Arrive(ctx, actor, no, msg.Location)
+		}
 	case command.OnSite:
 		t, err = tk.RemoteFailed(ctx, actor, no)
 	case command.Workaround:

@@ -29,6 +29,7 @@ type Tickets interface {
 	Report(ctx context.Context, in ticketing.ReportInput) (*bot.Ticket, error)
 	Acknowledge(ctx context.Context, actor, no string) (*bot.Ticket, error)
 	Arrive(ctx context.Context, actor, no string, loc *bot.Location) (*bot.Ticket, error)
+	Press(ctx context.Context, actor string, click bot.Message) (*bot.Ticket, error)
 	RemoteFailed(ctx context.Context, actor, no string) (*bot.Ticket, error)
 	Workaround(ctx context.Context, actor, no, text string) (*bot.Ticket, error)
 	Resolve(ctx context.Context, actor, no, cause, solution string) (*bot.Ticket, error)

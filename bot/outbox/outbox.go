@@ -22,8 +22,9 @@ import (
 )
 
 // Deliverer sends one message (wecom.Sender). Errors may implement
-// Temporary() bool (false: give up) and RetryAfter() time.Duration (a rate
-// limit: wait, not a failure).
+// Temporary() bool (false: give up), RetryAfter() time.Duration (a rate
+// limit: wait, not a failure) and Unroutable() bool (true: no route to the
+// destination exists; given up and counted apart).
 type Deliverer interface {
 	Deliver(ctx context.Context, m bot.Outgoing) (ref string, err error)
 }
@@ -81,7 +82,7 @@ func New(opt Options) (*Worker, error) {
 	}
 	w := &Worker{opt: opt, kick: make(chan struct{}, 1)}
 	w.m.results = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "weibao_outbox_deliveries_total",
-		Help: "Delivery attempts by result (sent, retry, rate_limited, failed)."}, []string{"result"})
+		Help: "Delivery attempts by result (sent, retry, rate_limited, failed, unroutable)."}, []string{"result"})
 	w.m.duration = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "weibao_outbox_delivery_seconds",
 		Help: "Time of one delivery call.", Buckets: prometheus.DefBuckets})
 	w.m.merged = prometheus.NewCounter(prometheus.CounterOpts{Name: "weibao_outbox_merged_total",
@@ -180,6 +181,17 @@ func (w *Worker) deliverGroup(ctx context.Context, ds []bot.Delivery) {
 			w.m.results.WithLabelValues("rate_limited").Add(float64(len(ds)))
 			w.retry(store, ds, now.Add(ra.RetryAfter()), err)
 			return
+		case unroutable(err):
+			// A configuration gap (e.g. a ward group without a robot webhook
+			// key): nobody hears this message, so say so where operators look.
+			w.m.results.WithLabelValues("unroutable").Add(float64(n))
+			w.opt.Logger.Error("outbox: message has no route, given up", "key", m.Key, "ticket", m.TicketNo,
+				"dest", destination(m), "err", err)
+			for _, d := range done {
+				w.record(d, w.opt.Store.DeliveryFailed(store, d.ID, err.Error()))
+			}
+			ds = rest
+			continue
 		case !temporary(err) || (w.opt.MaxAttempts > 0 && ds[0].Attempts >= w.opt.MaxAttempts):
 			w.m.results.WithLabelValues("failed").Add(float64(n))
 			w.opt.Logger.Error("outbox: message given up", "key", ds[0].Message.Key, "attempts", ds[0].Attempts, "err", err)
@@ -241,6 +253,13 @@ func destination(m bot.Outgoing) string {
 		return "chat:" + m.ToChat
 	}
 	return "users:" + strings.Join(m.ToUsers, "|")
+}
+
+// unroutable reports a message that has no way to its destination at all
+// (the Deliverer's error says Unroutable() true).
+func unroutable(err error) bool {
+	var u interface{ Unroutable() bool }
+	return errors.As(err, &u) && u.Unroutable()
 }
 
 func temporary(err error) bool {

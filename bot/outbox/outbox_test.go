@@ -1,18 +1,22 @@
 package outbox_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"log/slog"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"weibao/bot"
 	"weibao/bot/outbox"
 	"weibao/bot/wecom"
+	"weibao/storage"
 	"weibao/storage/storagetest"
 )
 
@@ -122,5 +126,72 @@ func TestWorkerGivesUpOnPermanentErrors(t *testing.T) {
 	clk.Add(time.Hour)
 	if n, _ := w.RunOnce(ctx); n != 0 {
 		t.Errorf("claimed %d more; a failed message must not come back", n)
+	}
+}
+
+// TestWorkerUnroutableFailsLoudly: a message with no route at all (a ward
+// group without a robot webhook key) is not retried, and is given up where
+// operators look: the row is failed with the reason, an error is logged,
+// and it is counted apart from ordinary failures.
+func TestWorkerUnroutableFailsLoudly(t *testing.T) {
+	ctx := context.Background()
+	db := storagetest.Open(t)
+	clk := &clock{t: time.Now().UTC().Add(time.Second)}
+	route := &wecom.RouteError{Reason: "no robot webhook key for group chat wrdA"}
+	d := &deliverer{errs: map[string][]error{"F20261126-0001/resolve/3/group": {route}}}
+	var logs bytes.Buffer
+	reg := prometheus.NewRegistry()
+	w, err := outbox.New(outbox.Options{Store: db, Deliverer: d, Clock: clk, Registerer: reg,
+		Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Date(2026, 11, 26, 9, 0, 0, 0, time.UTC)
+	tk, _, err := bot.NewTicket(bot.Ticket{ReporterID: "nurse1", WardCode: "med-icu", Category: "login", Description: "登不上",
+		Classification: bot.Classification{Scope: bot.ScopePersonal, Type: bot.TypeSoftware, Severity: bot.SeverityDaily,
+			Difficulty: bot.DifficultySimple, Priority: bot.P3, SLAClass: "p3"}}, "nurse1", t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Queued with a ticket, like every group notice.
+	if err := db.CreateTicket(ctx, tk, bot.Effects{Messages: []bot.Outgoing{
+		{Key: "F20261126-0001/resolve/3/group", ToChat: "wrdA", Mentions: []string{"nurse1"}, Text: "已处理完毕"},
+		{Key: "F20261126-0001/confirm_eng/3/eng1", ToUsers: []string{"eng1"}, Text: "已确认"}}}); err != nil {
+		t.Fatal(err)
+	}
+	w.RunOnce(ctx)
+	clk.Add(time.Hour)
+	if n, _ := w.RunOnce(ctx); n != 0 {
+		t.Errorf("claimed %d again; an unroutable message must not be retried", n)
+	}
+	got, err := db.OutboxEntries(ctx, tk.No)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []storage.OutboxEntry{
+		{Key: "F20261126-0001/resolve/3/group", TicketNo: tk.No, Status: "failed", Attempts: 1, LastError: route.Error()},
+		{Key: "F20261126-0001/confirm_eng/3/eng1", TicketNo: tk.No, Status: "sent", Attempts: 1},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("outbox (-want +got):\n%s", diff)
+	}
+	if !strings.Contains(logs.String(), "level=ERROR") || !strings.Contains(logs.String(), "no route") ||
+		!strings.Contains(logs.String(), "dest=chat:wrdA") || strings.Contains(logs.String(), "已处理完毕") {
+		t.Errorf("log does not name the unroutable message (or shows its body):\n%s", logs.String())
+	}
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	counts := map[string]float64{}
+	for _, mf := range mfs {
+		if mf.GetName() == "weibao_outbox_deliveries_total" {
+			for _, m := range mf.GetMetric() {
+				counts[m.GetLabel()[0].GetValue()] = m.GetCounter().GetValue()
+			}
+		}
+	}
+	if diff := cmp.Diff(map[string]float64{"unroutable": 1, "sent": 1}, counts); diff != "" {
+		t.Errorf("deliveries_total (-want +got):\n%s", diff)
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"math"
 	"strings"
 	"time"
+	"unicode"
 
 	"weibao/bot"
 	"weibao/catalog"
@@ -222,7 +223,7 @@ func (s *Service) Report(ctx context.Context, in ReportInput) (*bot.Ticket, erro
 // page is the level-0 paging card to one engineer.
 func (s *Service) page(t *bot.Ticket, userID string, f map[string]any, kind string) bot.Outgoing {
 	return bot.Outgoing{Key: key4(t, kind, userID), ToUsers: []string{userID}, Card: &bot.Card{
-		TaskID: TaskID(t),
+		TaskID: TaskID(t, kind, userID),
 		Title:  s.text("card.page_title", f),
 		Body:   t.Description,
 		Fields: []bot.CardField{
@@ -240,9 +241,22 @@ func (s *Service) page(t *bot.Ticket, userID string, f map[string]any, kind stri
 	}}
 }
 
-// TaskID names a ticket's paging card; every page of the ticket reuses it,
-// so one card update retires all of its buttons.
-func TaskID(t *bot.Ticket) string { return "weibao-" + t.No }
+// TaskID names one paging card. WeCom refuses a task id an app used before
+// (errcode 42014), so each card of a ticket (page, repage, transfer,
+// escalation; one per recipient) gets its own, within WeCom's alphabet
+// [0-9A-Za-z_-@] and 128 bytes. A click carries it back.
+func TaskID(t *bot.Ticket, kind, userID string) string {
+	id := fmt.Sprintf("weibao-%s-%d-%s-", t.No, t.Version, kind)
+	for _, r := range userID {
+		if r < 128 && (r == '_' || r == '-' || r == '@' || unicode.IsLetter(r) || unicode.IsDigit(r)) {
+			id += string(r)
+		}
+	}
+	if len(id) > 128 {
+		id = id[:128]
+	}
+	return id
+}
 
 // key4 is an idempotency key unique to one change of one ticket and one
 // recipient: a handler retried after a crash queues the same keys again.
@@ -345,6 +359,9 @@ type change struct {
 	engOnly bool
 	build   func(t *bot.Ticket) ([]bot.Change, error)
 	msgs    func(t *bot.Ticket, f map[string]any, reporters []string) []bot.Outgoing
+	// click is the card button press that asked for the change, if any:
+	// only its answer can redraw the card (see cardDone).
+	click *bot.Message
 }
 
 func (s *Service) apply(ctx context.Context, c change) (*bot.Ticket, error) {
@@ -393,6 +410,9 @@ func (s *Service) apply(ctx context.Context, c change) (*bot.Ticket, error) {
 			f["ward"], f["category"] = wardName, catName
 			f["actor"] = ppl.name(c.actor)
 			fx.Messages = c.msgs(t, f, reporters)
+			if c.click != nil && c.click.Button != nil {
+				fx.Messages = append(fx.Messages, s.cardDone(t, c.click, f))
+			}
 		}
 		return fx, nil
 	})
@@ -405,26 +425,59 @@ func (s *Service) apply(ctx context.Context, c change) (*bot.Ticket, error) {
 
 func (s *Service) now() time.Time { return s.opt.Clock.Now() }
 
-// cardDone retires the paging card's buttons with a line saying who did what.
-func (s *Service) cardDone(t *bot.Ticket, kind, text string) bot.Outgoing {
-	return bot.Outgoing{Key: key4(t, kind+"_card", "card"), CardUpdate: &bot.CardUpdate{TaskID: TaskID(t), Replaced: text}}
+// cardDone redraws the clicked paging card with a line saying who did what
+// instead of its buttons. WeCom updates a card only with the response code
+// of a click on it (app) or in the click's own answer (robot), so the
+// update answers the click; an action typed as a command leaves the card
+// as it is (README, "The bot").
+func (s *Service) cardDone(t *bot.Ticket, click *bot.Message, f map[string]any) bot.Outgoing {
+	key := "card.acked"
+	if t.Status == bot.StatusOnSite {
+		key = "card.arrived"
+	}
+	return bot.Outgoing{Key: key4(t, "card", click.From), ReplyTo: click.ID,
+		CardUpdate: &bot.CardUpdate{TaskID: click.Button.TaskID, Replaced: s.text(key, f)}}
 }
 
-// Acknowledge is 接单 (also the phone key press and the card button).
+// Acknowledge is 接单 typed as a command (also the phone key press).
 func (s *Service) Acknowledge(ctx context.Context, actor, no string) (*bot.Ticket, error) {
-	return s.apply(ctx, change{actor: actor, no: no, engOnly: true,
+	return s.acknowledge(ctx, actor, no, nil)
+}
+
+func (s *Service) acknowledge(ctx context.Context, actor, no string, click *bot.Message) (*bot.Ticket, error) {
+	return s.apply(ctx, change{actor: actor, no: no, engOnly: true, click: click,
 		build: func(t *bot.Ticket) ([]bot.Change, error) {
 			return []bot.Change{{Kind: bot.EventAcknowledged, Actor: actor, At: s.now()}}, nil
 		},
 		msgs: func(t *bot.Ticket, f map[string]any, rep []string) []bot.Outgoing {
-			text := s.text("msg.acknowledged", f)
-			return append(s.toReporters(t, rep, "ack", text), s.cardDone(t, "ack", s.text("card.acked", f)))
+			return s.toReporters(t, rep, "ack", s.text("msg.acknowledged", f))
 		}})
+}
+
+// Press is a click on a paging card's 接单 or 到场 button (click.Button.Key
+// "ack:<no>" or "arrive:<no>"): the action, and the card redrawn in the
+// click's answer, in one transaction.
+func (s *Service) Press(ctx context.Context, actor string, click bot.Message) (*bot.Ticket, error) {
+	if click.Button == nil {
+		return nil, bot.Errorf(bot.ErrInvalid, "cmd.unknown_button", nil, "press without a button")
+	}
+	action, no, _ := strings.Cut(click.Button.Key, ":")
+	switch action {
+	case "ack":
+		return s.acknowledge(ctx, actor, no, &click)
+	case "arrive":
+		return s.arrive(ctx, actor, no, click.Location, &click)
+	}
+	return nil, bot.Errorf(bot.ErrInvalid, "cmd.unknown_button", nil, "unknown button %q", click.Button.Key)
 }
 
 // Arrive is 到场, optionally with the engineer's location: the distance from
 // the ward's campus is recorded on the timeline.
 func (s *Service) Arrive(ctx context.Context, actor, no string, loc *bot.Location) (*bot.Ticket, error) {
+	return s.arrive(ctx, actor, no, loc, nil)
+}
+
+func (s *Service) arrive(ctx context.Context, actor, no string, loc *bot.Location, click *bot.Message) (*bot.Ticket, error) {
 	detail := ""
 	if loc != nil {
 		if t, err := s.opt.Store.Ticket(ctx, no); err == nil {
@@ -435,7 +488,7 @@ func (s *Service) Arrive(ctx context.Context, actor, no string, loc *bot.Locatio
 			}
 		}
 	}
-	return s.apply(ctx, change{actor: actor, no: no, engOnly: true,
+	return s.apply(ctx, change{actor: actor, no: no, engOnly: true, click: click,
 		build: func(t *bot.Ticket) ([]bot.Change, error) {
 			return []bot.Change{{Kind: bot.EventArrived, Actor: actor, At: s.now(), Text: detail}}, nil
 		},
@@ -493,7 +546,7 @@ func (s *Service) Resolve(ctx context.Context, actor, no, cause, solution string
 		},
 		msgs: func(t *bot.Ticket, f map[string]any, rep []string) []bot.Outgoing {
 			f["cause"], f["solution"] = t.Cause, t.Solution
-			return append(s.toReporters(t, rep, "resolve", s.text("msg.resolved", f)), s.cardDone(t, "resolve", s.text("card.resolved", f)))
+			return s.toReporters(t, rep, "resolve", s.text("msg.resolved", f))
 		}})
 	if err == nil && s.opt.OnResolved != nil {
 		s.opt.OnResolved(ctx, t)

@@ -77,11 +77,13 @@ func (e *RateLimitError) Error() string {
 // RetryAfter tells the outbox when to try again.
 func (e *RateLimitError) RetryAfter() time.Duration { return e.After }
 
-// RouteError is a message WeCom can never deliver as addressed.
+// RouteError is a message WeCom can never deliver as addressed: retrying
+// cannot help, and the outbox reports it as unroutable.
 type RouteError struct{ Reason string }
 
-func (e *RouteError) Error() string   { return "wecom: cannot deliver: " + e.Reason }
-func (e *RouteError) Temporary() bool { return false }
+func (e *RouteError) Error() string    { return "wecom: cannot deliver: " + e.Reason }
+func (e *RouteError) Temporary() bool  { return false }
+func (e *RouteError) Unroutable() bool { return true }
 
 // Deliver sends m and returns WeCom's reference for it (message id or a
 // card's response code), or an error: *RateLimitError to wait,
@@ -242,12 +244,15 @@ func (s *Sender) toChat(ctx context.Context, m bot.Outgoing) (string, error) {
 		return "", s.ws(ctx, CmdSendMsg, "", map[string]any{"chatid": m.ToChat, "msgtype": body.MsgType,
 			body.MsgType: firstNonNil(body.Markdown, body.TemplateCard)})
 	}
+	// Callback mode: the robot only answers callbacks, so a message weibao
+	// starts in a group goes through that group's robot webhook.
 	key := s.opt.Webhooks[m.ToChat]
 	if key == "" {
-		return "", &RouteError{"no robot webhook for chat " + m.ToChat}
+		return "", &RouteError{"no robot webhook key for group chat " + m.ToChat +
+			" (robot callback mode: set webhook_key on the ward with this chat_id)"}
 	}
 	if m.Card != nil {
-		return "", &RouteError{"robot webhooks cannot send interactive cards"}
+		return "", &RouteError{"robot webhooks cannot send interactive cards (group chat " + m.ToChat + ")"}
 	}
 	for _, part := range parts(m) {
 		if err := s.limit(ctx, "webhook:"+key, webhookPerMinute); err != nil {

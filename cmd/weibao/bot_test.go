@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -15,6 +16,7 @@ import (
 	"weibao/bot"
 	"weibao/bot/wecom/wecomtest"
 	"weibao/configs"
+	"weibao/storage"
 	"weibao/storage/redisstore/redistest"
 	"weibao/storage/storagetest"
 )
@@ -22,7 +24,10 @@ import (
 // TestBotEndToEnd drives the real bot through the robot's HTTP callback and
 // the fake WeCom, on the test database and Redis: a nurse reports in her
 // ward group, the engineer acknowledges and resolves 1:1, the nurse says it
-// is not fixed, the engineer resolves again, the nurse confirms.
+// is not fixed, the engineer resolves again, the nurse confirms. In robot
+// callback mode what weibao says first in the group (the @ to the engineer,
+// the resolution notice with the confirmation question) goes through the
+// ward's robot webhook, whose key comes from the environment.
 func TestBotEndToEnd(t *testing.T) {
 	fake := wecomtest.New(t)
 	driver, dsn := storagetest.DSN(t)
@@ -32,6 +37,8 @@ func TestBotEndToEnd(t *testing.T) {
 		"WEIBAO_WECOM_CORP_ID": wecomtest.CorpID, "WEIBAO_WECOM_AGENT_ID": wecomtest.AgentID, "WEIBAO_WECOM_SECRET": wecomtest.Secret,
 		"WEIBAO_WECOM_BOT_MODE": "callback", "WEIBAO_WECOM_BOT_TOKEN": wecomtest.BotToken,
 		"WEIBAO_WECOM_BOT_ENCODING_AES_KEY": wecomtest.BotAESKey, "WEIBAO_WECOM_BOT_ID": wecomtest.BotID,
+		// 内科ICU's group has its robot webhook; 急诊ICU's has none.
+		"WEIBAO_WARD_MED_ICU_WEBHOOK_KEY": wecomtest.WebhookKey,
 	}
 	cfg, err := configs.Load("", func(k string) string { return env[k] })
 	if err != nil {
@@ -52,9 +59,10 @@ func TestBotEndToEnd(t *testing.T) {
 	robot := wecomtest.RobotCrypto()
 	run := strings.TrimSuffix(redistest.Prefix(), ":")
 	n := 0
-	// say posts one robot callback and waits until weibao has sent a
-	// message containing want (skipping unrelated traffic such as pages).
-	say := func(from, chat, text, want string) {
+	// say posts one robot callback and waits until weibao has sent, for
+	// each of wants, a matching message (skipping unrelated traffic such as
+	// pages); in any order, since destinations are served in parallel.
+	say := func(from, chat, text string, wants ...want) {
 		t.Helper()
 		n++
 		chatType, chatField := "single", ""
@@ -67,33 +75,25 @@ func TestBotEndToEnd(t *testing.T) {
 		if code, _ := post(t, m.URL()+"/wecom/bot", q, body); code != 200 {
 			t.Fatalf("POST %q = %d", text, code)
 		}
-		deadline := time.Now().Add(10 * time.Second)
-		for time.Now().Before(deadline) {
-			r, ok := fake.Next(time.Until(deadline))
-			if !ok {
-				break
-			}
-			if strings.Contains(string(r.Raw), want) {
-				return
-			}
-		}
-		t.Fatalf("after %s said %q, nothing sent contained %q", from, text, want)
+		awaitCalls(t, fake, from+" said "+text, wants...)
 	}
 	const group = "demo-med-icu"
-	say("nurse1", group, "内科ICU护士站电脑登不上重症系统", "影响范围")
-	say("nurse1", group, "2", "无法登录")
-	say("nurse1", group, "1", "对临床有什么影响")
-	say("nurse1", group, "2", "已登记工单")
+	say("nurse1", group, "内科ICU护士站电脑登不上重症系统", reply("影响范围"))
+	say("nurse1", group, "2", reply("无法登录"))
+	say("nurse1", group, "1", reply("对临床有什么影响"))
+	say("nurse1", group, "2", reply("已登记工单"), inGroup("请处理", "eng1"))
 	ts, err := m.DB.Tickets(ctx, bot.TicketFilter{})
 	if err != nil || len(ts) != 1 {
 		t.Fatalf("tickets %v %v", ts, err)
 	}
 	no := ts[0].No
-	say("eng1", "", "接单", "已接单 "+no)
-	say("eng1", "", "已解决 原因:浏览器缓存损坏 方案:清除缓存", "已解决 "+no)
-	say("nurse1", group, "2", "已重新打开工单 "+no)
-	say("eng1", "", "已解决 "+no+" 原因:登录组件过旧 方案:升级登录组件", "已解决 "+no)
-	say("nurse1", group, "1", "感谢确认")
+	say("eng1", "", "接单", reply("已接单 "+no), inGroup("已接单（"+no+"）", "nurse1"))
+	say("eng1", "", "已解决 原因:浏览器缓存损坏 方案:清除缓存", reply("已解决 "+no),
+		inGroup("原因：浏览器缓存损坏\n处理：清除缓存\n问题解决了吗？回复数字：\n1 已解决\n2 仍有问题", "nurse1"))
+	say("nurse1", group, "2", reply("已重新打开工单 "+no), inGroup(no+" 报修人反馈仍有问题", "eng1"))
+	say("eng1", "", "已解决 "+no+" 原因:登录组件过旧 方案:升级登录组件", reply("已解决 "+no),
+		inGroup("原因：登录组件过旧\n处理：升级登录组件\n问题解决了吗？", "nurse1"))
+	say("nurse1", group, "1", reply("感谢确认"))
 
 	tk, err := m.DB.Ticket(ctx, no)
 	if err != nil {
@@ -119,7 +119,7 @@ func TestBotEndToEnd(t *testing.T) {
 		}
 		got = append(got, step{e.Kind, e.Actor, e.From, e.To})
 	}
-	want := []step{
+	wantSteps := []step{
 		{bot.EventReported, "nurse1", "", bot.StatusNew},
 		{bot.EventAcknowledged, "eng1", bot.StatusNew, bot.StatusAcknowledged},
 		{bot.EventResolved, "eng1", bot.StatusAcknowledged, bot.StatusResolved},
@@ -128,10 +128,92 @@ func TestBotEndToEnd(t *testing.T) {
 		{bot.EventConfirmed, "nurse1", bot.StatusResolved, bot.StatusConfirmed},
 		{bot.EventClosed, "nurse1", bot.StatusConfirmed, bot.StatusClosed},
 	}
-	if diff := cmp.Diff(want, got); diff != "" {
+	if diff := cmp.Diff(wantSteps, got); diff != "" {
 		t.Errorf("timeline (-want +got):\n%s", diff)
 	}
 	if tl[1].Kind != bot.EventPaged || !strings.Contains(tl[1].Detail, "eng1") {
 		t.Errorf("level-0 page not in the creating transaction: %+v", tl[1])
+	}
+	// Every group notice of the ticket was delivered.
+	entries, err := m.DB.OutboxEntries(ctx, no)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		if e.Status == "failed" {
+			t.Errorf("outbox %s failed: %s", e.Key, e.LastError)
+		}
+	}
+
+	// A ward group with no webhook key: the @ to the engineer after a
+	// fast-path report has no route and fails loudly, never silently.
+	say("nurse2", "demo-ed-icu", "急诊ICU监护仪数据不显示，影响抢救", reply("已登记工单"))
+	ts, err = m.DB.Tickets(ctx, bot.TicketFilter{WardCode: "ed-icu"})
+	if err != nil || len(ts) != 1 {
+		t.Fatalf("ed-icu tickets %v %v", ts, err)
+	}
+	var failed []storage.OutboxEntry
+	deadline := time.Now().Add(10 * time.Second)
+	for len(failed) == 0 && time.Now().Before(deadline) {
+		entries, err := m.DB.OutboxEntries(ctx, ts[0].No)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range entries {
+			if e.Status == "failed" {
+				failed = append(failed, e)
+			}
+		}
+		time.Sleep(20 * time.Millisecond) // the outbox worker runs on the wall clock
+	}
+	if len(failed) != 1 || !strings.Contains(failed[0].Key, "/page_group/") ||
+		!strings.Contains(failed[0].LastError, "no robot webhook key for group chat demo-ed-icu") {
+		t.Errorf("failed outbox rows %+v, want the group page with a clear reason", failed)
+	}
+}
+
+// want matches one call weibao made to the fake WeCom.
+type want struct {
+	desc  string
+	match func(r wecomtest.Request) bool
+}
+
+// reply matches any message containing s (a reply through response_url or
+// the app).
+func reply(s string) want {
+	return want{"a reply containing " + s, func(r wecomtest.Request) bool { return strings.Contains(string(r.Raw), s) }}
+}
+
+// inGroup matches a message pushed through the ward group's robot webhook
+// that contains s and @-mentions user.
+func inGroup(s, user string) want {
+	return want{"a group webhook message containing " + s + " for @" + user, func(r wecomtest.Request) bool {
+		if r.API != "webhook/send" {
+			return false
+		}
+		text, _ := r.Body["text"].(map[string]any)
+		content, _ := text["content"].(string)
+		mentioned, _ := text["mentioned_list"].([]any)
+		return strings.Contains(content, s) && slices.Contains(mentioned, any(user))
+	}}
+}
+
+// awaitCalls waits until every want has matched a call, in any order.
+func awaitCalls(t *testing.T, fake *wecomtest.Server, after string, wants ...want) {
+	t.Helper()
+	left := slices.Clone(wants)
+	deadline := time.Now().Add(10 * time.Second)
+	for len(left) > 0 && time.Now().Before(deadline) {
+		r, ok := fake.Next(time.Until(deadline))
+		if !ok {
+			break
+		}
+		left = slices.DeleteFunc(left, func(w want) bool { return w.match(r) })
+	}
+	for _, w := range left {
+		t.Errorf("after %s, nothing sent was %s", after, w.desc)
+	}
+	if len(left) > 0 {
+		t.FailNow()
 	}
 }

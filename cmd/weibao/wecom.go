@@ -14,6 +14,7 @@ import (
 	"weibao/bot/inbox"
 	"weibao/bot/outbox"
 	"weibao/bot/wecom"
+	"weibao/configs"
 	"weibao/handlers"
 )
 
@@ -83,6 +84,19 @@ func startWeCom(m *Main, handle inbox.Handler) (*WeCom, error) {
 		}
 		sopt.Conn = w.Conn
 	default: // callback
+		// The robot only answers callbacks: what weibao says first in a
+		// ward group goes through that group's robot webhook.
+		sopt.Webhooks = map[string]string{}
+		for _, wd := range m.Config.Wards {
+			switch {
+			case wd.ChatID == "":
+			case wd.WebhookKey == "":
+				log.Warn("ward group has no robot webhook key: notices weibao starts there will fail",
+					"ward", wd.Code, "chat_id", wd.ChatID, "set", "wards[].webhook_key or "+configs.WardWebhookEnv(wd.Code))
+			default:
+				sopt.Webhooks[wd.ChatID] = wd.WebhookKey
+			}
+		}
 		if cfg.Bot.Token != "" {
 			if routes.Robot, err = wecom.NewCrypto(cfg.Bot.Token, cfg.Bot.EncodingAESKey, ""); err != nil {
 				return nil, fmt.Errorf("wecom robot: %w", err)
