@@ -26,6 +26,8 @@ import (
 	"maps"
 	"net"
 	"os"
+	"runtime"
+	"runtime/pprof"
 	"slices"
 	"strings"
 	"sync"
@@ -55,6 +57,7 @@ type config struct {
 	replicas     int           // engines (Run loops, each its own Wheel) in this process
 	reconcile    time.Duration // the engine's periodic reconcile
 	keep         bool
+	cpuprofile   string
 }
 
 func main() {
@@ -67,6 +70,7 @@ func main() {
 	flag.IntVar(&c.replicas, "replicas", 1, "engines in this process, sharing Redis and the database")
 	flag.DurationVar(&c.reconcile, "reconcile", time.Minute, "engine reconcile period (serve's default 1m)")
 	flag.BoolVar(&c.keep, "keep", false, "keep the database after the run")
+	flag.StringVar(&c.cpuprofile, "cpuprofile", "", "write a CPU profile of the measured window to this file")
 	flag.Parse()
 	log.SetFlags(log.Ltime | log.Lmicroseconds)
 	if c.rate <= 0 || c.duration <= 0 || c.replicas <= 0 || c.rate*int(c.duration/time.Second) > 100_000 {
@@ -191,6 +195,7 @@ type recorder struct {
 	mu      sync.Mutex
 	started map[string]time.Time
 	commits map[string][]time.Time
+	tx      []time.Duration // each UpdateTicket's duration: the transaction
 }
 
 func newRecorder(db *storage.DB) *recorder {
@@ -208,11 +213,13 @@ func (r *recorder) Ticket(ctx context.Context, no string) (*bot.Ticket, error) {
 }
 
 func (r *recorder) UpdateTicket(ctx context.Context, no string, fn func(*bot.Ticket) (bot.Effects, error)) (*bot.Ticket, error) {
+	begin := time.Now()
 	t, err := r.DB.UpdateTicket(ctx, no, fn)
 	if err == nil {
 		now := time.Now()
 		r.mu.Lock()
 		r.commits[no] = append(r.commits[no], now)
+		r.tx = append(r.tx, now.Sub(begin))
 		r.mu.Unlock()
 	}
 	return t, err
@@ -230,7 +237,7 @@ type bench struct {
 	rec     *recorder
 	policy  sla.Policy
 	engs    []*escalation.Engine
-	reg     *prometheus.Registry
+	regs    []*prometheus.Registry // one per engine: their metrics share names
 	tickets []*bot.Ticket
 	due     map[string]time.Time // each ticket's resolution 50 % point
 }
@@ -241,7 +248,6 @@ func (b *bench) engines(rdb *redis.Client) error {
 	// The tender's clocks without the working-hours calendar (every clock
 	// 7×24), so due times do not depend on when the tool runs.
 	b.policy = sla.DefaultPolicy()
-	b.reg = prometheus.NewRegistry()
 	quiet := slog.New(slog.DiscardHandler)
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	clock := bot.SystemClock{}
@@ -252,7 +258,7 @@ func (b *bench) engines(rdb *redis.Client) error {
 				return rdb.SetNX(ctx, "weibao:once:"+key, 1, ttl).Result()
 			}}
 		n := pager.NewLogNotifier(quiet)
-		reg, err := pager.NewRegistry(pager.Config{Routes: []pager.Route{{Provider: n.Provider(), Channel: pager.Voice},
+		pg, err := pager.NewRegistry(pager.Config{Routes: []pager.Route{{Provider: n.Provider(), Channel: pager.Voice},
 			{Provider: n.Provider(), Channel: pager.SMS}}}, pager.Options{Once: once, Now: clock.Now}, n)
 		if err != nil {
 			return err
@@ -262,16 +268,15 @@ func (b *bench) engines(rdb *redis.Client) error {
 			return err
 		}
 		eng, err := escalation.New(escalation.Options{Tickets: b.rec, Pages: b.db, Directory: b.db, Roster: ros, Wheel: wheel,
-			Pager: reg, Texts: catalog.Default(), SLA: b.policy, Policy: escalation.DefaultPolicy(), Reconcile: b.c.reconcile,
+			Pager: pg, Texts: catalog.Default(), SLA: b.policy, Policy: escalation.DefaultPolicy(), Reconcile: b.c.reconcile,
 			Clock: clock, Location: shanghai, Logger: logger.With("engine", i)})
 		if err != nil {
 			return err
 		}
-		if i == 0 {
-			b.reg.MustRegister(wheel.Collectors()...)
-			b.reg.MustRegister(eng.Collectors()...)
-		}
-		b.engs = append(b.engs, eng)
+		reg := prometheus.NewRegistry()
+		reg.MustRegister(wheel.Collectors()...)
+		reg.MustRegister(eng.Collectors()...)
+		b.engs, b.regs = append(b.engs, eng), append(b.regs, reg)
 	}
 	return nil
 }
@@ -302,7 +307,7 @@ func (b *bench) run(ctx context.Context) error {
 	// Run reconciles at once (reads every open ticket and its timeline);
 	// note when that is done: it must be before t0 for a clean window.
 	armed := time.Now()
-	for time.Now().Before(t0) && gauge(b.reg, "weibao_escalation_armed_timers") < float64(3*n) {
+	for time.Now().Before(t0) && gauge(b.regs, "weibao_escalation_armed_timers") < float64(3*n) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	reconciled := time.Since(armed)
@@ -311,13 +316,30 @@ func (b *bench) run(ctx context.Context) error {
 	}
 	log.Printf("start-up reconcile took %s; %s to the first due point", reconciled.Round(time.Millisecond), time.Until(t0).Round(time.Millisecond))
 
+	if c.cpuprofile != "" {
+		f, err := os.Create(c.cpuprofile)
+		if err != nil {
+			stop()
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			stop()
+			return err
+		}
+	}
+	loadBefore := loadavg()
 	// Wait for every reminder, at most 60 s after the last is due.
 	last := t0.Add(time.Duration(n-1) * step)
 	for b.rec.committed() < n && time.Now().Before(last.Add(60*time.Second)) {
 		time.Sleep(50 * time.Millisecond)
 	}
+	if c.cpuprofile != "" {
+		pprof.StopCPUProfile()
+	}
+	load := loadBefore + " → " + loadavg()
 	time.Sleep(2 * time.Second) // let late duplicates show
-	fires := counters(b.reg, "weibao_escalation_timers_total")
+	fires := counters(b.regs, "weibao_escalation_timers_total")
 	log.Printf("window done; checking timelines")
 	res, err := b.check(ctx)
 	if err != nil {
@@ -335,10 +357,10 @@ func (b *bench) run(ctx context.Context) error {
 	}
 	reDur := time.Since(rs)
 	time.Sleep(3 * time.Second)
-	for counters(b.reg, "weibao_escalation_timers_total")["stale"] < before["stale"]+float64(n) && time.Since(rs) < 60*time.Second {
+	for counters(b.regs, "weibao_escalation_timers_total")["stale"] < before["stale"]+float64(n) && time.Since(rs) < 60*time.Second {
 		time.Sleep(100 * time.Millisecond)
 	}
-	after := counters(b.reg, "weibao_escalation_timers_total")
+	after := counters(b.regs, "weibao_escalation_timers_total")
 	res2, err := b.check(ctx)
 	stop()
 	wg.Wait()
@@ -351,7 +373,7 @@ func (b *bench) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	b.print(n, seeded, reconciled, fires, res, reDur, after, before, res2)
+	b.print(n, seeded, reconciled, load, fires, res, reDur, after, before, res2)
 	return nil
 }
 
@@ -420,7 +442,7 @@ func (b *bench) create(ctx context.Context, svc escalation.SLA, at time.Time) (*
 type result struct {
 	reminded, missed, twice, otherEvents int
 	commitsTwice, early                  int
-	startLag, doneLag, work              []time.Duration
+	startLag, doneLag, work, tx          []time.Duration
 	outbox                               int64
 	firstDone, lastDone                  time.Time
 }
@@ -429,6 +451,7 @@ func (b *bench) check(ctx context.Context) (result, error) {
 	var r result
 	b.rec.mu.Lock()
 	started, commits := maps.Clone(b.rec.started), maps.Clone(b.rec.commits)
+	r.tx = slices.Clone(b.rec.tx)
 	b.rec.mu.Unlock()
 	for _, tk := range b.tickets {
 		evs, err := b.db.Timeline(ctx, tk.No)
@@ -479,11 +502,12 @@ func (b *bench) check(ctx context.Context) (result, error) {
 	return r, err
 }
 
-func (b *bench) print(n int, seeded, reconciled time.Duration, fires map[string]float64, r result,
+func (b *bench) print(n int, seeded, reconciled time.Duration, load string, fires map[string]float64, r result,
 	reDur time.Duration, after, before map[string]float64, r2 result) {
 	c := b.c
-	fmt.Printf("\n%d tickets, reminders due %d/s over %s, %d engine(s), MariaDB + Redis on loopback; seeding %s, start-up reconcile %s\n\n",
+	fmt.Printf("\n%d tickets, reminders due %d/s over %s, %d engine(s), MariaDB + Redis on loopback; seeding %s, start-up reconcile %s\n",
 		n, c.rate, c.duration, c.replicas, seeded.Round(time.Millisecond), reconciled.Round(time.Millisecond))
+	fmt.Printf("%d CPUs; 1-minute load average at the window's start → end: %s\n\n", runtime.NumCPU(), load)
 	fmt.Println("| fired | reminded | missed | twice | commits twice | other events | outbox | early | handled/s |")
 	fmt.Println("|---|---|---|---|---|---|---|---|---|")
 	rate := float64(len(r.doneLag)) / r.lastDone.Sub(r.firstDone).Seconds()
@@ -498,6 +522,7 @@ func (b *bench) print(n int, seeded, reconciled time.Duration, fires map[string]
 		{"due → handler start", r.startLag},
 		{"**due → committed (fire lag)**", r.doneLag},
 		{"handler start → committed", r.work},
+		{"of which UpdateTicket (transaction)", r.tx},
 	} {
 		slices.Sort(row.d)
 		fmt.Printf("| %s | %s | %s | %s | %s | %s |\n", row.name, ms(pct(row.d, 0)), ms(pct(row.d, 50)), ms(pct(row.d, 95)),
@@ -521,29 +546,47 @@ func pct(d []time.Duration, p int) time.Duration {
 	return d[min(max(i, 0), len(d)-1)]
 }
 
-func ms(d time.Duration) string { return fmt.Sprintf("%.2f ms", float64(d.Microseconds())/1000) }
-
-func gauge(reg *prometheus.Registry, name string) float64 {
-	mfs, _ := reg.Gather()
-	for _, mf := range mfs {
-		if mf.GetName() == name && len(mf.GetMetric()) > 0 {
-			return mf.GetMetric()[0].GetGauge().GetValue()
-		}
+// loadavg is the 1-minute load average (Linux), or "?".
+func loadavg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if f := strings.Fields(string(b)); err == nil && len(f) > 0 {
+		return f[0]
 	}
-	return 0
+	return "?"
 }
 
-// counters returns a counter vector's values by its first label's value.
-func counters(reg *prometheus.Registry, name string) map[string]float64 {
-	out := map[string]float64{}
-	mfs, _ := reg.Gather()
-	for _, mf := range mfs {
-		if mf.GetName() != name {
-			continue
+func ms(d time.Duration) string { return fmt.Sprintf("%.2f ms", float64(d.Microseconds())/1000) }
+
+// gauge is the smallest value of a gauge across the engines' registries.
+func gauge(regs []*prometheus.Registry, name string) float64 {
+	v := -1.0
+	for _, reg := range regs {
+		mfs, _ := reg.Gather()
+		for _, mf := range mfs {
+			if mf.GetName() == name && len(mf.GetMetric()) > 0 {
+				if g := mf.GetMetric()[0].GetGauge().GetValue(); v < 0 || g < v {
+					v = g
+				}
+			}
 		}
-		for _, m := range mf.GetMetric() {
-			if len(m.GetLabel()) > 0 {
-				out[m.GetLabel()[0].GetValue()] = m.GetCounter().GetValue()
+	}
+	return max(v, 0)
+}
+
+// counters sums a counter vector across the engines' registries, by its
+// first label's value.
+func counters(regs []*prometheus.Registry, name string) map[string]float64 {
+	out := map[string]float64{}
+	for _, reg := range regs {
+		mfs, _ := reg.Gather()
+		for _, mf := range mfs {
+			if mf.GetName() != name {
+				continue
+			}
+			for _, m := range mf.GetMetric() {
+				if len(m.GetLabel()) > 0 {
+					out[m.GetLabel()[0].GetValue()] += m.GetCounter().GetValue()
+				}
 			}
 		}
 	}
