@@ -283,6 +283,9 @@ func (c *chatSession) print(ctx context.Context, m bot.Outgoing) {
 	if m.Text != "" {
 		b.WriteString(strings.ReplaceAll(m.Text, "\n", "\n      "))
 	}
+	if f := m.File; f != nil {
+		fmt.Fprintf(&b, "📎 %s（%d KB）", f.Name, (f.Size+1023)/1024)
+	}
 	if k := m.Card; k != nil {
 		fmt.Fprintf(&b, "\n    ┌─ %s\n", k.Title)
 		if k.Body != "" {
