@@ -62,10 +62,14 @@ type Change struct {
 	Solution   string // EventResolved
 	MergedInto string // EventMerged
 	Class      Classification
-	Level      int           // EventEscalated: the level reached
-	Clock      SLAClock      // EventReminded, EventBreached
-	Late       time.Duration // EventBreached: how late the clock is
-	Rating     int           // EventRated
+	// EventReclassified may also correct the category and the ward (a
+	// reporter's answers after a fast-path ticket); empty keeps them.
+	Category string
+	WardCode string
+	Level    int           // EventEscalated: the level reached
+	Clock    SLAClock      // EventReminded, EventBreached
+	Late     time.Duration // EventBreached: how late the clock is
+	Rating   int           // EventRated
 }
 
 type rule struct {
@@ -163,7 +167,16 @@ var rules = map[EventKind]rule{
 			return c.Class.Validate()
 		},
 		apply: func(t *Ticket, c *Change) {
-			c.Text = joinDetail(string(t.Priority)+" -> "+string(c.Class.Priority), c.Text)
+			d := string(t.Priority) + " -> " + string(c.Class.Priority)
+			if c.Category != "" && c.Category != t.Category {
+				d += ", category " + t.Category + " -> " + c.Category
+				t.Category = c.Category
+			}
+			if c.WardCode != "" && c.WardCode != t.WardCode {
+				d += ", ward " + t.WardCode + " -> " + c.WardCode
+				t.WardCode = c.WardCode
+			}
+			c.Text = joinDetail(d, c.Text)
 			t.Classification = c.Class
 		}},
 	EventNoted: {from: everything,

@@ -259,3 +259,33 @@ func TestTicketNo(t *testing.T) {
 		t.Errorf("FormatTicketNo = %q", no)
 	}
 }
+
+func TestReclassifyCorrectsCategoryAndWard(t *testing.T) {
+	tests := []struct {
+		name           string
+		category, ward string
+		wantCat        string
+		wantWard       string
+		wantDetail     string
+	}{
+		{"priority only", "", "", "login", "ed-icu", "P2 -> P1: 说明"},
+		{"category", "monitor", "", "monitor", "ed-icu", "P2 -> P1, category login -> monitor: 说明"},
+		{"ward", "", "med-icu", "login", "med-icu", "P2 -> P1, ward ed-icu -> med-icu: 说明"},
+		{"same values", "login", "ed-icu", "login", "ed-icu", "P2 -> P1: 说明"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tk := ticketIn(StatusAcknowledged)
+			c := changeFor(EventReclassified)
+			c.Category, c.WardCode = tt.category, tt.ward
+			ev, err := tk.Apply(c)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tk.Category != tt.wantCat || tk.WardCode != tt.wantWard || tk.Priority != P1 || ev.Detail != tt.wantDetail {
+				t.Errorf("ticket %s/%s/%s, detail %q; want %s/%s/P1, %q", tk.Category, tk.WardCode, tk.Priority, ev.Detail,
+					tt.wantCat, tt.wantWard, tt.wantDetail)
+			}
+		})
+	}
+}

@@ -37,7 +37,7 @@ type Tickets interface {
 	Escalate(ctx context.Context, actor, no, reason string) (*bot.Ticket, error)
 	Reclassify(ctx context.Context, actor, no string, p bot.Priority, reason string) (*bot.Ticket, error)
 	Note(ctx context.Context, actor, no, text string) (*bot.Ticket, error)
-	Supplement(ctx context.Context, reporter, no, text string) (*bot.Ticket, error)
+	Amend(ctx context.Context, reporter, no, replyTo string, a ticketing.Answers) (*bot.Ticket, error)
 	Attach(ctx context.Context, reporter, no string, as []bot.Attachment) (*bot.Ticket, error)
 	Link(ctx context.Context, reporter, no, replyTo string) (*bot.Ticket, error)
 	Confirm(ctx context.Context, actor, no, replyTo string) (*bot.Ticket, error)

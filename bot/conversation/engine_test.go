@@ -53,12 +53,71 @@ func TestSafetyFastPathPagesBeforeAnyQuestion(t *testing.T) {
 		t.Fatalf("the page must be queued before the next question:\n%s", s)
 	}
 	h.expect(got, "已登记工单 F20261126-0001", "P1（仅本人·影响患者安全）")
-	h.expect(h.say("nurse3", edChat, "3"), "谢谢，补充信息已记录到工单 F20261126-0001")
+	got = h.say("nurse3", edChat, "3")
+	h.expect(got, "谢谢，工单 F20261126-0001 已按您的补充更新：急诊ICU · 监护设备数据未采集，分级 P1（全院")
 	if n := len(h.tickets()); n != 1 {
 		t.Fatalf("%d tickets", n)
 	}
-	if k := h.kinds(tk.No); k[len(k)-1] != bot.EventNoted {
-		t.Errorf("supplement not noted: %v", k)
+	if k := h.kinds(tk.No); k[len(k)-1] != bot.EventReclassified {
+		t.Errorf("the answer did not reclassify: %v", k)
+	}
+	if after := h.ticket(tk.No); after.Scope != bot.ScopeHospital || after.Priority != bot.P1 {
+		t.Errorf("amended ticket %+v", after.Classification)
+	}
+}
+
+// TestFastPathAnswersUpdateTicket: the questions asked after a fast-path
+// ticket update it through the state machine (reclassified events), never
+// lower its priority, and never page again.
+func TestFastPathAnswersUpdateTicket(t *testing.T) {
+	h := newHarness(t)
+	h.expect(h.say("nurse1", medChat, "紧急！护士站电脑登不上重症系统"), "已登记工单 F20261126-0001", "<card 【P1】", "影响范围？")
+	tk := h.onlyTicket()
+	if tk.Priority != bot.P1 || tk.Category != "login" || !tk.Emergency {
+		t.Fatalf("fast-path ticket %+v %s", tk.Classification, tk.Category)
+	}
+	pagedBefore := h.count(tk.No, bot.EventPaged)
+	h.expect(h.say("nurse1", medChat, "1"), "对临床有什么影响")
+	got := h.say("nurse1", medChat, "4") // 仅使用不便: the fast path's assumed patient safety goes
+	h.expect(got, "已按您的补充更新：内科ICU · 无法登录，分级 P1（仅本人·仅使用不便）")
+	for _, m := range got {
+		if m.Card != nil || len(m.ToUsers) > 0 || (m.ToChat != "" && !contains(m.Mentions, "nurse1")) {
+			t.Errorf("answers must not page anyone: %s", render([]bot.Outgoing{m}))
+		}
+	}
+	after := h.ticket(tk.No)
+	want := tk.Classification
+	want.Severity = bot.SeverityExperience
+	if after.Classification != want || after.Due != tk.Due {
+		t.Errorf("amended class %+v due %+v; want %+v due %+v", after.Classification, after.Due, want, tk.Due)
+	}
+	tl, err := h.db.Timeline(context.Background(), tk.No)
+	if err != nil {
+		t.Fatal(err)
+	}
+	last := tl[len(tl)-1]
+	if last.Kind != bot.EventReclassified || last.Actor != "nurse1" || last.Detail != "P1 -> P1: 报修人补充回答" {
+		t.Errorf("last event %+v", last)
+	}
+	if n := h.count(tk.No, bot.EventPaged); n != pagedBefore {
+		t.Errorf("paged %d times after the answers, want %d", n, pagedBefore)
+	}
+}
+
+// TestFastPathAnswersBeforeTimeout: what the nurse answered before falling
+// silent still corrects the ticket when the dialogue times out.
+func TestFastPathAnswersBeforeTimeout(t *testing.T) {
+	h := newHarness(t)
+	h.say("nurse1", medChat, "患者数据不显示")
+	tk := h.onlyTicket()
+	h.expect(h.say("nurse1", medChat, "2"), "请选择问题类型")
+	h.clock.Advance(4 * time.Minute)
+	if n, err := h.eng.Sweep(context.Background()); err != nil || n != 1 {
+		t.Fatalf("Sweep = %d, %v", n, err)
+	}
+	h.expect(h.drain(), "[to=chat-med @nurse1] 谢谢，工单 "+tk.No+" 已按您的补充更新", "P1（本科室")
+	if after := h.ticket(tk.No); after.Scope != bot.ScopeDepartment || after.Priority != bot.P1 {
+		t.Errorf("timed-out amendment %+v", after.Classification)
 	}
 }
 

@@ -261,3 +261,15 @@ func (h *harness) onlyTicket() *bot.Ticket {
 	}
 	return ts[0]
 }
+
+// count is how many events of kind the ticket's timeline has.
+func (h *harness) count(no string, kind bot.EventKind) int {
+	h.t.Helper()
+	n := 0
+	for _, k := range h.kinds(no) {
+		if k == kind {
+			n++
+		}
+	}
+	return n
+}

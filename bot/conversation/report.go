@@ -137,10 +137,9 @@ func (e *Engine) step(ctx context.Context, env dialog.Env, sess *session, st dia
 	if out.Done {
 		if st.TicketNo != "" && !out.Create {
 			// Fast path: the answers given after the ticket complete it.
-			if _, err := e.opt.Tickets.Supplement(ctx, msg.From, st.TicketNo, e.supplement(env, st)); err != nil {
+			if _, err := e.opt.Tickets.Amend(ctx, msg.From, st.TicketNo, msg.ID, answers(st)); err != nil {
 				return err
 			}
-			r.say("dlg.supplemented", map[string]any{"no": st.TicketNo})
 		}
 		return e.endSession(ctx, sess.ChatID, sess.UserID)
 	}
@@ -167,14 +166,10 @@ func (e *Engine) create(ctx context.Context, env dialog.Env, st dialog.State, se
 // unknownWard is the ward code of a report whose ward nobody could tell.
 const unknownWard = "unknown"
 
-func (e *Engine) supplement(env dialog.Env, st dialog.State) string {
-	cat := st.Category
-	for _, c := range env.Categories {
-		if c.Code == st.Category {
-			cat = c.Name
-		}
-	}
-	return e.text("dlg.supplement_note", map[string]any{"scope": st.Scope, "category": cat, "severity": st.Severity})
+// answers are what the nurse answered herself; a category still awaiting
+// her confirmation (Guess) is not an answer.
+func answers(st dialog.State) ticketing.Answers {
+	return ticketing.Answers{WardCode: st.WardCode, Scope: st.Scope, Category: st.Category, Severity: st.Severity}
 }
 
 // Sweep tickets every dialogue whose nurse stopped answering: with the most
@@ -236,7 +231,8 @@ func (e *Engine) expire(ctx context.Context, chat, user string) (bool, error) {
 	r := &replier{e: e, msg: bot.Message{ID: fmt.Sprintf("timeout:%s:%s:%d", chatKey(chat), user, sess.Started.UnixMilli()), From: user, ChatID: chat}}
 	switch {
 	case st.TicketNo != "":
-		if _, err := e.opt.Tickets.Supplement(ctx, user, st.TicketNo, e.supplement(env, st)); err != nil {
+		// What she answered before falling silent still corrects the ticket.
+		if _, err := e.opt.Tickets.Amend(ctx, user, st.TicketNo, "", answers(st)); err != nil {
 			return false, err
 		}
 	case strings.TrimSpace(st.Text) == "":

@@ -637,12 +637,74 @@ func (s *Service) Note(ctx context.Context, actor, no, text string) (*bot.Ticket
 		}})
 }
 
-// Supplement adds what a reporter said after her ticket was created (the
-// fast path's remaining answers) as a note; reporters may do this.
-func (s *Service) Supplement(ctx context.Context, reporter, no, text string) (*bot.Ticket, error) {
+// Answers are what a reporter said after her fast-path ticket was created;
+// an empty field was not answered and keeps the ticket's value.
+type Answers struct {
+	WardCode string
+	Scope    bot.Scope
+	Category string
+	Severity bot.Severity
+}
+
+// Amend completes a fast-path ticket with the reporter's later answers
+// (ward, scope, category, clinical impact): one reclassification through
+// the state machine, deadlines recomputed, nobody paged again. The
+// priority never drops below the ticket's (a fast-path P1 stays P1), so a
+// nurse's later "仅使用不便" cannot slow the response the fast path began.
+// Answers that change nothing change nothing. She is told the result (in
+// answer to replyTo) when she just answered, or when the ticket changed.
+func (s *Service) Amend(ctx context.Context, reporter, no, replyTo string, a Answers) (*bot.Ticket, error) {
+	if err := s.reporterOnly(ctx, reporter, no); err != nil {
+		return nil, err
+	}
+	var cat bot.Category
+	if a.Category != "" {
+		cat = s.category(ctx, a.Category)
+	}
+	wardName := ""
+	if a.WardCode != "" {
+		wardName = s.wardName(ctx, a.WardCode)
+	}
+	var changed, kept bool
 	return s.apply(ctx, change{actor: reporter, no: no,
 		build: func(t *bot.Ticket) ([]bot.Change, error) {
-			return []bot.Change{{Kind: bot.EventNoted, Actor: reporter, At: s.now(), Text: text}}, nil
+			changed, kept = false, false
+			in := t.Classification
+			if a.Scope != "" {
+				in.Scope = a.Scope
+			}
+			if a.Severity != "" {
+				in.Severity = a.Severity
+			}
+			if a.Category != "" && a.Category != t.Category && cat.Type != "" {
+				in.Type, in.Difficulty = cat.Type, cat.Difficulty
+			}
+			class, _ := s.opt.Classifier.Classify(in)
+			if class.Priority > t.Priority { // "P3" > "P1": less urgent
+				class, kept = s.opt.Classifier.WithPriority(class, t.Priority), true
+			}
+			if class == t.Classification && (a.Category == "" || a.Category == t.Category) && (a.WardCode == "" || a.WardCode == t.WardCode) {
+				return nil, nil
+			}
+			changed = true
+			return []bot.Change{{Kind: bot.EventReclassified, Actor: reporter, At: s.now(), Text: s.text("msg.amend_reason", nil),
+				Class: class, Category: a.Category, WardCode: a.WardCode}}, nil
+		},
+		msgs: func(t *bot.Ticket, f map[string]any, rep []string) []bot.Outgoing {
+			if !changed && replyTo == "" {
+				return nil
+			}
+			if wardName != "" {
+				f["ward"] = wardName
+			}
+			if cat.Name != "" {
+				f["category"] = cat.Name
+			}
+			text := s.text("msg.amended", f)
+			if kept {
+				text += "\n" + s.text("msg.amend_kept", f)
+			}
+			return []bot.Outgoing{s.toPerson(t, reporter, replyTo, "amend", text)}
 		}})
 }
 
