@@ -147,7 +147,13 @@ func TestBotEndToEnd(t *testing.T) {
 
 	// A ward group with no webhook key: the @ to the engineer after a
 	// fast-path report has no route and fails loudly, never silently.
+	// Dialogue state lives in Redis, which a real server keeps between
+	// runs: start clean, and end the fast path's questions after.
+	say("nurse2", "demo-ed-icu", "取消", want{"an answer to 取消", func(r wecomtest.Request) bool {
+		return strings.Contains(string(r.Raw), "无需取消") || strings.Contains(string(r.Raw), "已停止提问")
+	}})
 	say("nurse2", "demo-ed-icu", "急诊ICU监护仪数据不显示，影响抢救", reply("已登记工单"))
+	say("nurse2", "demo-ed-icu", "取消", reply("已停止提问"))
 	ts, err = m.DB.Tickets(ctx, bot.TicketFilter{WardCode: "ed-icu"})
 	if err != nil || len(ts) != 1 {
 		t.Fatalf("ed-icu tickets %v %v", ts, err)
