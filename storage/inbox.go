@@ -29,17 +29,8 @@ type inboxRow struct {
 
 func (inboxRow) TableName() string { return "inbox" }
 
-// outboxDelivery adds to the outbox what delivery records: the channel's
-// reference for a sent message (msgid, card response code).
-type outboxDelivery struct {
-	ID  int64  `gorm:"primaryKey"`
-	Ref string `gorm:"size:191"`
-}
-
-func (outboxDelivery) TableName() string { return "outbox" }
-
 func migrateWeComMailbox(tx *gorm.DB) error {
-	return tx.AutoMigrate(&inboxRow{}, &outboxDelivery{})
+	return tx.AutoMigrate(&inboxRow{})
 }
 
 var _ bot.Inbox = (*DB)(nil)

@@ -197,8 +197,10 @@ type outboxRow struct {
 	Attempts      int       `gorm:"not null"`
 	NextAttemptAt time.Time `gorm:"not null;index:idx_outbox_due,priority:2"`
 	LastError     string    `gorm:"type:text"`
-	CreatedAt     time.Time
-	SentAt        *time.Time
+	// Ref is the channel's reference for a sent message (msgid, card response code).
+	Ref       string `gorm:"size:191"`
+	CreatedAt time.Time
+	SentAt    *time.Time
 }
 
 func (outboxRow) TableName() string { return "outbox" }

@@ -109,6 +109,7 @@ type OutboxEntry struct {
 	Status    string // pending, sent or failed
 	Attempts  int
 	LastError string
+	Ref       string // the channel's reference once sent
 }
 
 // OutboxEntries lists the messages a ticket queued, oldest first.
@@ -119,7 +120,7 @@ func (db *DB) OutboxEntries(ctx context.Context, ticketNo string) ([]OutboxEntry
 	}
 	out := make([]OutboxEntry, len(rows))
 	for i, r := range rows {
-		out[i] = OutboxEntry{Key: r.Key, TicketNo: r.TicketNo, Status: r.Status, Attempts: r.Attempts, LastError: r.LastError}
+		out[i] = OutboxEntry{Key: r.Key, TicketNo: r.TicketNo, Status: r.Status, Attempts: r.Attempts, LastError: r.LastError, Ref: r.Ref}
 	}
 	return out, nil
 }

@@ -15,8 +15,8 @@ func TestOutboxDelivery(t *testing.T) {
 	ctx := context.Background()
 	db := storagetest.Open(t)
 	now := time.Now().UTC().Truncate(time.Millisecond).Add(time.Second)
-	a := bot.Outgoing{Key: "reply:robot:m1", ToChat: "wrdA", ReplyTo: "robot:m1", Format: bot.FormatText, Text: "已收到"}
-	b := bot.Outgoing{Key: "page:F1:1", ToUsers: []string{"zhanggong"}, Card: &bot.Card{TaskID: "page-F1-1", Title: "新工单",
+	a := bot.Outgoing{Key: "reply:robot:m1", TicketNo: "F0", ToChat: "wrdA", ReplyTo: "robot:m1", Format: bot.FormatText, Text: "已收到"}
+	b := bot.Outgoing{Key: "page:F1:1", TicketNo: "F1", ToUsers: []string{"zhanggong"}, Card: &bot.Card{TaskID: "page-F1-1", Title: "新工单",
 		Buttons: []bot.Button{{Key: "ack:F1", Text: "接单"}}}}
 	if err := db.Enqueue(ctx, a, b, a); err != nil {
 		t.Fatal(err)
@@ -55,6 +55,18 @@ func TestOutboxDelivery(t *testing.T) {
 	}
 	if err := db.DeliveryFailed(ctx, retry[0].ID, "81013"); err != nil {
 		t.Fatal(err)
+	}
+	if err := db.DeliverySent(ctx, got[0].ID, now, "late-ref"); err != nil {
+		t.Fatal(err)
+	}
+	entries, err := db.OutboxEntries(ctx, "F1")
+	if err != nil || len(entries) != 1 || entries[0].Status != "failed" || entries[0].LastError != "81013" {
+		t.Errorf("card entry = %+v, %v; want failed with 81013", entries, err)
+	}
+	// The channel's reference is kept, and a second "sent" does not replace it.
+	entries, err = db.OutboxEntries(ctx, "F0")
+	if err != nil || len(entries) != 1 || entries[0].Status != "sent" || entries[0].Ref != "msg-1" {
+		t.Errorf("reply entry = %+v, %v; want sent with ref msg-1", entries, err)
 	}
 	if n, _ := db.PendingOutbox(ctx); n != 0 {
 		t.Errorf("pending = %d, want 0", n)
