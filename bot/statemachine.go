@@ -44,8 +44,9 @@ type Event struct {
 	Kind     EventKind
 	Actor    string // a person's user id, or "system"
 	At       time.Time
-	From, To Status // equal when the status did not change
-	Detail   string // masked free text: note, reason, cause and solution…
+	From, To Status   // equal when the status did not change
+	Detail   string   // masked free text: note, reason, cause and solution…
+	Clock    SLAClock // the clock an EventReminded or EventBreached is about
 }
 
 // ActorSystem marks changes weibao made on its own (timeouts, auto-confirmation).
@@ -296,5 +297,9 @@ func (t *Ticket) Apply(c Change) (Event, error) {
 	if r.to != "" {
 		t.Status = r.to
 	}
-	return Event{TicketNo: t.No, Kind: c.Kind, Actor: c.Actor, At: c.At, From: from, To: t.Status, Detail: c.Text}, nil
+	ev := Event{TicketNo: t.No, Kind: c.Kind, Actor: c.Actor, At: c.At, From: from, To: t.Status, Detail: c.Text}
+	if c.Kind == EventReminded || c.Kind == EventBreached {
+		ev.Clock = c.Clock
+	}
+	return ev, nil
 }

@@ -114,6 +114,9 @@ func TestEveryTransition(t *testing.T) {
 					t.Errorf("status = %s, want %s", tk.Status, to)
 				}
 				want := Event{TicketNo: tk.No, Kind: kind, Actor: "eng1", At: t0.Add(time.Minute), From: from, To: to}
+				if kind == EventReminded || kind == EventBreached {
+					want.Clock = ClockResolve
+				}
 				ev.Detail = ""
 				if diff := cmp.Diff(want, ev); diff != "" {
 					t.Errorf("event (-want +got):\n%s", diff)

@@ -108,13 +108,14 @@ type eventRow struct {
 	FromStatus string    `gorm:"size:16"`
 	ToStatus   string    `gorm:"size:16"`
 	Detail     string    `gorm:"type:text"`
+	Clock      string    `gorm:"size:8"`
 }
 
 func (eventRow) TableName() string { return "ticket_events" }
 
 func (r *eventRow) toEvent() bot.Event {
 	return bot.Event{ID: r.ID, TicketNo: r.TicketNo, Kind: bot.EventKind(r.Kind), Actor: r.Actor, At: r.At.UTC(),
-		From: bot.Status(r.FromStatus), To: bot.Status(r.ToStatus), Detail: r.Detail}
+		From: bot.Status(r.FromStatus), To: bot.Status(r.ToStatus), Detail: r.Detail, Clock: bot.SLAClock(r.Clock)}
 }
 
 // ticketSeq counts tickets per local day for their human-readable numbers.

@@ -147,7 +147,7 @@ func writeEffects(tx *gorm.DB, t *bot.Ticket, fx bot.Effects) error {
 		rows := make([]eventRow, len(fx.Events))
 		for i, e := range fx.Events {
 			rows[i] = eventRow{TicketID: t.ID, TicketNo: t.No, Kind: string(e.Kind), Actor: e.Actor, At: ms(e.At),
-				FromStatus: string(e.From), ToStatus: string(e.To), Detail: e.Detail}
+				FromStatus: string(e.From), ToStatus: string(e.To), Detail: e.Detail, Clock: string(e.Clock)}
 		}
 		if err := tx.Create(&rows).Error; err != nil {
 			return fmt.Errorf("append events: %w", err)

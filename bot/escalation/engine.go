@@ -19,6 +19,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -286,6 +287,9 @@ func (e *Engine) plan(t *bot.Ticket, timeline []bot.Event) []timerwheel.Timer {
 	d := e.opt.SLA.Deadlines(Input(t, timeline))
 	var out []timerwheel.Timer
 	for _, p := range d.Points {
+		if pointDone(t, timeline, p) {
+			continue
+		}
 		due := map[sla.Clock]time.Time{sla.ClockAck: d.Ack, sla.ClockResolve: d.Resolve, sla.ClockOnSite: d.OnSite}[p.Clock]
 		out = append(out, timerwheel.Timer{ID: t.No + "/" + string(p.Clock) + "/" + strconv.Itoa(p.Percent),
 			Due: p.At, Payload: gen(due)})
@@ -312,6 +316,23 @@ func (e *Engine) stepDue(t *bot.Ticket, l Level) time.Time {
 		return cal.Add(t.ReportedAt, l.After)
 	}
 	return t.ReportedAt.Add(l.After)
+}
+
+// pointDone reports whether a reminder or breach point's effect is already
+// on the ticket: a breach recorded for its clock, or a reminder of its clock
+// at or after the point (a later reminder of the same clock covers it). Such a
+// point wants no timer, so a reconcile never re-arms what has fired.
+func pointDone(t *bot.Ticket, timeline []bot.Event, p sla.Point) bool {
+	c := bot.SLAClock(p.Clock)
+	if late(t.Late, c) != 0 {
+		return true // a breach covers every point of its clock
+	}
+	if p.Percent >= 100 {
+		return false
+	}
+	return slices.ContainsFunc(timeline, func(e bot.Event) bool {
+		return e.Kind == bot.EventReminded && e.Clock == c && !e.At.Before(p.At)
+	})
 }
 
 func wanted(ts []timerwheel.Timer, id string) bool {

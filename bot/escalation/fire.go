@@ -173,12 +173,10 @@ func (e *Engine) decide(ctx context.Context, t *bot.Ticket, timeline []bot.Event
 			}
 			f["reason"] = e.opt.Texts.Text("sla.reason.reminder", f)
 			detail := e.opt.Texts.Text("sla.detail.reminded", f)
-			if !remindedAlready(timeline, detail) {
-				a.changes = append(a.changes, bot.Change{Kind: bot.EventReminded, Actor: bot.ActorSystem, At: now, Clock: ref.clock, Text: detail})
-				if owner != nil {
-					a.messages = append(a.messages, e.text(t, "remind/"+string(ref.clock)+"/"+strconv.Itoa(ref.pct)+"/"+f["due"].(string), owner,
-						e.opt.Texts.Text("sla.msg.reminder", f)))
-				}
+			a.changes = append(a.changes, bot.Change{Kind: bot.EventReminded, Actor: bot.ActorSystem, At: now, Clock: ref.clock, Text: detail})
+			if owner != nil {
+				a.messages = append(a.messages, e.text(t, "remind/"+string(ref.clock)+"/"+strconv.Itoa(ref.pct)+"/"+f["due"].(string), owner,
+					e.opt.Texts.Text("sla.msg.reminder", f)))
 			}
 		} else {
 			l := e.opt.SLA.Late(in, sla.Clock(ref.clock), now)
@@ -287,10 +285,6 @@ func (e *Engine) text(t *bot.Ticket, what string, to *bot.Person, body string) b
 // laterDue reports whether a later point of clock c is due by now.
 func laterDue(points []sla.Point, c sla.Clock, pct int, now time.Time) bool {
 	return slices.ContainsFunc(points, func(p sla.Point) bool { return p.Clock == c && p.Percent > pct && !p.At.After(now) })
-}
-
-func remindedAlready(timeline []bot.Event, detail string) bool {
-	return slices.ContainsFunc(timeline, func(e bot.Event) bool { return e.Kind == bot.EventReminded && e.Detail == bot.Mask(detail) })
 }
 
 func displayName(p *bot.Person) string {
