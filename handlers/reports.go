@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"mime"
 	"net/http"
 	"net/url"
+	"path"
 	"strconv"
 	"strings"
 	"time"
@@ -29,11 +31,18 @@ type JobRuns interface {
 	Runs(ctx context.Context, job string, limit int) ([]bot.JobRun, error)
 }
 
+// Files serves stored documents by id (storage.DB): what a file message
+// names when WeCom cannot carry it.
+type Files interface {
+	File(ctx context.Context, id int64) (*bot.StoredFile, error)
+}
+
 // ReportOptions configure the report API.
 type ReportOptions struct {
 	Token    string // server.admin_token; empty leaves the routes unregistered
 	Reports  Reports
 	Runs     JobRuns
+	Files    Files
 	Location *time.Location
 	Clock    bot.Clock
 }
@@ -46,6 +55,7 @@ type ReportOptions struct {
 //	GET  /api/v1/tickets/:no/analysis?format=html    a fault analysis report (markdown, html, xlsx)
 //	POST /api/v1/tickets/:no/analysis                the engineer's answers {"cause","impact","conclusion"}
 //	GET  /api/v1/jobs/runs?job=digest&limit=50       the scheduler's run history
+//	GET  /api/v1/files/:id                           a stored document a message named
 func (s *Server) RegisterReports(opt ReportOptions) {
 	if opt.Token == "" || opt.Reports == nil {
 		return
@@ -66,6 +76,9 @@ func (s *Server) RegisterReports(opt ReportOptions) {
 	g.POST("/tickets/:no/analysis", h.submitAnalysis)
 	if opt.Runs != nil {
 		g.GET("/jobs/runs", h.runs)
+	}
+	if opt.Files != nil {
+		g.GET("/files/:id", h.storedFile)
 	}
 }
 
@@ -187,6 +200,24 @@ func (h *reportHandler) runs(c *gin.Context) {
 		}
 	}
 	c.JSON(http.StatusOK, gin.H{"runs": out})
+}
+
+func (h *reportHandler) storedFile(c *gin.Context) {
+	id, err := strconv.ParseInt(c.Param("id"), 10, 64)
+	if err != nil {
+		c.JSON(http.StatusBadRequest, gin.H{"error": "bad file id"})
+		return
+	}
+	f, err := h.opt.Files.File(c.Request.Context(), id)
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	typ := mime.TypeByExtension(path.Ext(f.Name))
+	if typ == "" || strings.HasPrefix(typ, "text/") {
+		typ = "application/octet-stream" // always a download
+	}
+	h.file(c, f.Name, typ, f.Data, nil)
 }
 
 // file answers a download; the name is percent-encoded (RFC 6266) since

@@ -41,6 +41,7 @@ type Options struct {
 	Batch       int           // messages claimed at once, default 100
 	Lease       time.Duration // how long a claim is ours, default 1 min
 	Timeout     time.Duration // per delivery, default 15 s
+	FileTimeout time.Duration // per delivery of a file message (upload included), default 3 min
 	MaxBackoff  time.Duration // default 10 min
 	Parallel    int           // destinations served at once, default 8
 	MergeLimit  int           // bytes of merged text, default 2048
@@ -74,6 +75,7 @@ func New(opt Options) (*Worker, error) {
 	def(&opt.Poll, time.Second)
 	def(&opt.Lease, time.Minute)
 	def(&opt.Timeout, 15*time.Second)
+	def(&opt.FileTimeout, 3*time.Minute)
 	def(&opt.MaxBackoff, 10*time.Minute)
 	for p, v := range map[*int]int{&opt.Batch: 100, &opt.Parallel: 8, &opt.MergeLimit: 2048} {
 		if *p <= 0 {
@@ -159,7 +161,11 @@ func (w *Worker) RunOnce(ctx context.Context) (int, error) {
 func (w *Worker) deliverGroup(ctx context.Context, ds []bot.Delivery) {
 	for len(ds) > 0 {
 		m, n := w.merge(ds)
-		dctx, cancel := context.WithTimeout(ctx, w.opt.Timeout)
+		timeout := w.opt.Timeout
+		if m.File != nil {
+			timeout = w.opt.FileTimeout
+		}
+		dctx, cancel := context.WithTimeout(ctx, timeout)
 		start := time.Now()
 		ref, err := safely(func() (string, error) { return w.opt.Deliverer.Deliver(dctx, m) })
 		cancel()
@@ -223,7 +229,7 @@ func (w *Worker) record(d bot.Delivery, err error) {
 }
 
 // merge joins the leading plain messages of ds (same format and mentions,
-// no card, no reply route) into one within MergeLimit bytes, so a backlog
+// no card, no file, no reply route) into one within MergeLimit bytes, so a backlog
 // for one chat goes out as a digest instead of a burst.
 func (w *Worker) merge(ds []bot.Delivery) (bot.Outgoing, int) {
 	m := ds[0].Message
@@ -244,7 +250,7 @@ func (w *Worker) merge(ds []bot.Delivery) (bot.Outgoing, int) {
 }
 
 func mergeable(m bot.Outgoing) bool {
-	return m.Card == nil && m.CardUpdate == nil && m.ReplyTo == ""
+	return m.Card == nil && m.CardUpdate == nil && m.File == nil && m.ReplyTo == ""
 }
 
 // destination groups messages whose order matters.

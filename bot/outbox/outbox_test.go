@@ -170,7 +170,7 @@ func TestWorkerUnroutableFailsLoudly(t *testing.T) {
 	}
 	want := []storage.OutboxEntry{
 		{Key: "F20261126-0001/resolve/3/group", TicketNo: tk.No, Status: "failed", Attempts: 1, LastError: route.Error()},
-		{Key: "F20261126-0001/confirm_eng/3/eng1", TicketNo: tk.No, Status: "sent", Attempts: 1},
+		{Key: "F20261126-0001/confirm_eng/3/eng1", TicketNo: tk.No, Status: "sent", Attempts: 1, Ref: "ref"},
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("outbox (-want +got):\n%s", diff)
@@ -193,5 +193,56 @@ func TestWorkerUnroutableFailsLoudly(t *testing.T) {
 	}
 	if diff := cmp.Diff(map[string]float64{"unroutable": 1, "sent": 1}, counts); diff != "" {
 		t.Errorf("deliveries_total (-want +got):\n%s", diff)
+	}
+}
+
+// deadlines records each delivery and how long its context had left.
+type deadlines struct {
+	mu   sync.Mutex
+	sent []bot.Outgoing
+	left []time.Duration
+}
+
+func (d *deadlines) Deliver(ctx context.Context, m bot.Outgoing) (string, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	dl, _ := ctx.Deadline()
+	d.sent = append(d.sent, m)
+	d.left = append(d.left, time.Until(dl))
+	return "", nil
+}
+
+// TestWorkerFileMessagesStandAlone: a file message is never merged into the
+// text before it (the merged message would lose the file) and gets the file
+// timeout, long enough for an upload.
+func TestWorkerFileMessagesStandAlone(t *testing.T) {
+	ctx := context.Background()
+	db := storagetest.Open(t)
+	d := &deadlines{}
+	w, err := outbox.New(outbox.Options{Store: db, Deliverer: d, Clock: &clock{t: time.Now().UTC().Add(time.Second)},
+		Logger: slog.New(slog.DiscardHandler), Timeout: time.Second, FileTimeout: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	file := &bot.FileRef{ID: 7, Name: "运维月报-2026-11.xlsx", Size: 9000}
+	msgs := []bot.Outgoing{
+		{Key: "m/lead", ToUsers: []string{"lead"}, Text: "运维月报见附件"},
+		{Key: "m/file/lead", ToUsers: []string{"lead"}, File: file},
+		{Key: "d/lead", ToUsers: []string{"lead"}, Format: bot.FormatMarkdown, Text: "## 日报"},
+	}
+	if err := db.Enqueue(ctx, msgs...); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := w.RunOnce(ctx); n != 3 || err != nil {
+		t.Fatalf("RunOnce = %d, %v", n, err)
+	}
+	if diff := cmp.Diff(msgs, d.sent); diff != "" {
+		t.Errorf("sent (-want +got):\n%s", diff)
+	}
+	for i, left := range d.left {
+		long := left > time.Minute
+		if want := msgs[i].File != nil; long != want {
+			t.Errorf("%s: %s left for delivery, want the file timeout %v", msgs[i].Key, left, want)
+		}
 	}
 }

@@ -7,7 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"mime/multipart"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -34,6 +36,9 @@ type ClientOptions struct {
 	Cache cache.Cache
 	// HTTPClient defaults to one with a 10 s timeout.
 	HTTPClient *http.Client
+	// UploadTimeout bounds one media upload (a file of up to 20 MB over a
+	// hospital's uplink), default 2 min.
+	UploadTimeout time.Duration
 }
 
 // Client calls the WeCom server API: silenceper/wechat where it has the call
@@ -45,6 +50,7 @@ type ClientOptions struct {
 type Client struct {
 	base    string
 	http    *http.Client
+	upload  *http.Client
 	work    *work.Work
 	token   credential.AccessTokenContextHandle
 	cache   cache.Cache
@@ -68,6 +74,11 @@ func NewClient(opt ClientOptions) (*Client, error) {
 	if opt.HTTPClient == nil {
 		opt.HTTPClient = &http.Client{Timeout: 10 * time.Second}
 	}
+	if opt.UploadTimeout <= 0 {
+		opt.UploadTimeout = 2 * time.Minute
+	}
+	upload := *opt.HTTPClient
+	upload.Timeout = opt.UploadTimeout
 	util.DefaultHTTPClient = opt.HTTPClient
 	if base != DefaultAPIBase {
 		util.SetURIModifier(func(uri string) string {
@@ -83,6 +94,7 @@ func NewClient(opt ClientOptions) (*Client, error) {
 	return &Client{
 		base:    base,
 		http:    opt.HTTPClient,
+		upload:  &upload,
 		work:    w,
 		token:   credential.NewWorkAccessToken(opt.CorpID, opt.Secret, opt.AgentID, credential.CacheKeyWorkPrefix, opt.Cache),
 		cache:   opt.Cache,
@@ -159,7 +171,13 @@ type AppMessage struct {
 	Text         *Content      `json:"text,omitempty"`
 	Markdown     *Content      `json:"markdown,omitempty"`
 	TemplateCard *TemplateCard `json:"template_card,omitempty"`
+	File         *Media        `json:"file,omitempty"`
 	Safe         int           `json:"safe,omitempty"`
+}
+
+// Media names an uploaded file (a media id is valid for 3 days).
+type Media struct {
+	MediaID string `json:"media_id"`
 }
 
 // Content is a text or markdown body; the mention lists are the robot
@@ -304,12 +322,71 @@ func (c *Client) do(ctx context.Context, api, url string, body, out any) error {
 	if err != nil {
 		return err
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(b))
+	return c.send(ctx, c.http, api, url, "application/json", b, out)
+}
+
+// FileLimit is the largest file WeCom accepts for a file message (media
+// upload, robot webhook upload, long-connection upload alike).
+const FileLimit = 20 << 20
+
+// UploadFile uploads a file for the app (media/upload, type file) and
+// returns its media id, valid for 3 days.
+func (c *Client) UploadFile(ctx context.Context, name string, data []byte) (string, error) {
+	var res struct {
+		MediaID string `json:"media_id"`
+	}
+	err := c.retryToken(ctx, func() error {
+		tok, err := c.token.GetAccessTokenContext(ctx)
+		if err != nil {
+			return fmt.Errorf("wecom gettoken: %w", err)
+		}
+		return c.multipart(ctx, "media/upload", c.base+"/cgi-bin/media/upload?type=file&access_token="+url.QueryEscape(tok), name, data, &res)
+	})
+	if err == nil && res.MediaID == "" {
+		err = &APIError{API: "media/upload", Code: -1, Message: "no media_id in the answer"}
+	}
+	return res.MediaID, err
+}
+
+// UploadWebhookFile uploads a file for a group robot webhook
+// (webhook/upload_media, type file); the media id only works with that key.
+func (c *Client) UploadWebhookFile(ctx context.Context, key, name string, data []byte) (string, error) {
+	var res struct {
+		MediaID string `json:"media_id"`
+	}
+	err := c.multipart(ctx, "webhook/upload_media", c.base+"/cgi-bin/webhook/upload_media?type=file&key="+url.QueryEscape(key), name, data, &res)
+	if err == nil && res.MediaID == "" {
+		err = &APIError{API: "webhook/upload_media", Code: -1, Message: "no media_id in the answer"}
+	}
+	return res.MediaID, err
+}
+
+// multipart posts data as the form field "media" with its file name and
+// length, the shape both upload APIs document.
+func (c *Client) multipart(ctx context.Context, api, url, name string, data []byte, out any) error {
+	var buf bytes.Buffer
+	mw := multipart.NewWriter(&buf)
+	h := make(map[string][]string)
+	h["Content-Disposition"] = []string{fmt.Sprintf(`form-data; name="media"; filename=%q; filelength=%d`, name, len(data))}
+	h["Content-Type"] = []string{"application/octet-stream"}
+	part, err := mw.CreatePart(h)
+	if err != nil {
+		return err
+	}
+	part.Write(data)
+	if err := mw.Close(); err != nil {
+		return err
+	}
+	return c.send(ctx, c.upload, api, url, mw.FormDataContentType(), buf.Bytes(), out)
+}
+
+func (c *Client) send(ctx context.Context, hc *http.Client, api, url, contentType string, body []byte, out any) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
 	if err != nil {
 		return fmt.Errorf("wecom %s: %w", api, err)
 	}
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := c.http.Do(req)
+	req.Header.Set("Content-Type", contentType)
+	resp, err := hc.Do(req)
 	if err != nil {
 		return fmt.Errorf("wecom %s: %w", api, err)
 	}

@@ -2,7 +2,9 @@ package wecom
 
 import (
 	"context"
+	"crypto/md5"
 	"crypto/rand"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -25,6 +27,9 @@ const (
 	CmdRespondUpdate  = "aibot_respond_update_msg"
 	CmdRespondWelcome = "aibot_respond_welcome_msg"
 	CmdSendMsg        = "aibot_send_msg"
+	CmdUploadInit     = "aibot_upload_media_init"
+	CmdUploadChunk    = "aibot_upload_media_chunk"
+	CmdUploadFinish   = "aibot_upload_media_finish"
 )
 
 // DefaultWSURL is WeCom's public long-connection endpoint.
@@ -172,7 +177,7 @@ func (c *LongConn) session(parent context.Context) (connected bool, err error) {
 	defer c.detach(conn)
 
 	body := map[string]string{"bot_id": c.opt.BotID, "secret": c.opt.Secret}
-	if err := c.call(ctx, conn, CmdSubscribe, newReqID(), body); err != nil {
+	if _, err := c.call(ctx, conn, CmdSubscribe, newReqID(), body); err != nil {
 		return false, fmt.Errorf("subscribe: %w", err)
 	}
 	c.mu.Lock()
@@ -192,7 +197,7 @@ func (c *LongConn) session(parent context.Context) (connected bool, err error) {
 			conn.Close(websocket.StatusNormalClosure, "")
 			return true, ctx.Err()
 		case <-beat.C:
-			if err := c.call(ctx, conn, CmdPing, newReqID(), nil); err != nil {
+			if _, err := c.call(ctx, conn, CmdPing, newReqID(), nil); err != nil {
 				return true, fmt.Errorf("heartbeat: %w", err)
 			}
 		case <-renew.C:
@@ -277,11 +282,16 @@ func (c *LongConn) receive(ctx context.Context, reqID string, data []byte) {
 // Send sends cmd with body over the held connection and waits for WeCom's
 // ack. reqID is the callback's req_id for replies; empty makes a new one.
 func (c *LongConn) Send(ctx context.Context, cmd, reqID string, body any) error {
+	_, err := c.request(ctx, cmd, reqID, body)
+	return err
+}
+
+func (c *LongConn) request(ctx context.Context, cmd, reqID string, body any) (json.RawMessage, error) {
 	c.mu.Lock()
 	conn := c.conn
 	c.mu.Unlock()
 	if conn == nil {
-		return ErrNotConnected
+		return nil, ErrNotConnected
 	}
 	if reqID == "" {
 		reqID = newReqID()
@@ -289,7 +299,51 @@ func (c *LongConn) Send(ctx context.Context, cmd, reqID string, body any) error 
 	return c.call(ctx, conn, cmd, reqID, body)
 }
 
-func (c *LongConn) call(ctx context.Context, conn *websocket.Conn, cmd, reqID string, body any) error {
+// uploadChunk is the long connection's media chunk size; WeCom takes at
+// most 100 of them.
+const uploadChunk = 512 << 10
+
+// UploadFile uploads a file over the long connection in chunks
+// (aibot_upload_media_init, _chunk…, _finish) and returns its media id for
+// aibot_send_msg, valid for 3 days.
+func (c *LongConn) UploadFile(ctx context.Context, name string, data []byte) (string, error) {
+	chunks := (len(data) + uploadChunk - 1) / uploadChunk
+	if chunks == 0 || chunks > 100 {
+		return "", &APIError{API: CmdUploadInit, Code: 40006, Message: fmt.Sprintf("file of %d bytes", len(data))}
+	}
+	sum := md5.Sum(data)
+	ack, err := c.request(ctx, CmdUploadInit, "", map[string]any{"type": "file", "filename": name,
+		"total_size": len(data), "total_chunks": chunks, "md5": hex.EncodeToString(sum[:])})
+	if err != nil {
+		return "", err
+	}
+	var init struct {
+		UploadID string `json:"upload_id"`
+	}
+	if json.Unmarshal(ack, &init); init.UploadID == "" {
+		return "", &APIError{API: CmdUploadInit, Code: -1, Message: "no upload_id in the ack"}
+	}
+	for i := range chunks {
+		part := data[i*uploadChunk : min(len(data), (i+1)*uploadChunk)]
+		if _, err := c.request(ctx, CmdUploadChunk, "", map[string]any{"upload_id": init.UploadID, "chunk_index": i,
+			"base64_data": base64.StdEncoding.EncodeToString(part)}); err != nil {
+			return "", err
+		}
+	}
+	ack, err = c.request(ctx, CmdUploadFinish, "", map[string]any{"upload_id": init.UploadID})
+	if err != nil {
+		return "", err
+	}
+	var fin struct {
+		MediaID string `json:"media_id"`
+	}
+	if json.Unmarshal(ack, &fin); fin.MediaID == "" {
+		return "", &APIError{API: CmdUploadFinish, Code: -1, Message: "no media_id in the ack"}
+	}
+	return fin.MediaID, nil
+}
+
+func (c *LongConn) call(ctx context.Context, conn *websocket.Conn, cmd, reqID string, body any) (json.RawMessage, error) {
 	out := struct {
 		Cmd     string            `json:"cmd"`
 		Headers map[string]string `json:"headers"`
@@ -297,13 +351,13 @@ func (c *LongConn) call(ctx context.Context, conn *websocket.Conn, cmd, reqID st
 	}{cmd, map[string]string{"req_id": reqID}, body}
 	data, err := json.Marshal(out)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	ch := make(chan frame, 1)
 	c.mu.Lock()
 	if _, busy := c.pending[reqID]; busy {
 		c.mu.Unlock()
-		return fmt.Errorf("wecom %s: req_id %s already waiting for an ack", cmd, reqID)
+		return nil, fmt.Errorf("wecom %s: req_id %s already waiting for an ack", cmd, reqID)
 	}
 	c.pending[reqID] = ch
 	c.mu.Unlock()
@@ -316,20 +370,20 @@ func (c *LongConn) call(ctx context.Context, conn *websocket.Conn, cmd, reqID st
 	defer cancel()
 	if err := conn.Write(ctx, websocket.MessageText, data); err != nil {
 		forget()
-		return fmt.Errorf("wecom %s: write: %w", cmd, err)
+		return nil, fmt.Errorf("wecom %s: write: %w", cmd, err)
 	}
 	select {
 	case ack, ok := <-ch:
 		if !ok {
-			return fmt.Errorf("wecom %s: %w", cmd, ErrNotConnected)
+			return nil, fmt.Errorf("wecom %s: %w", cmd, ErrNotConnected)
 		}
 		if ack.ErrCode != 0 {
-			return &APIError{API: cmd, Code: ack.ErrCode, Message: ack.ErrMsg}
+			return nil, &APIError{API: cmd, Code: ack.ErrCode, Message: ack.ErrMsg}
 		}
-		return nil
+		return ack.Body, nil
 	case <-ctx.Done():
 		forget()
-		return fmt.Errorf("wecom %s: no ack: %w", cmd, ctx.Err())
+		return nil, fmt.Errorf("wecom %s: no ack: %w", cmd, ctx.Err())
 	}
 }
 

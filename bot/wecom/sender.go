@@ -45,6 +45,22 @@ type SenderOptions struct {
 	// robot's only way to speak first in callback mode.
 	Webhooks map[string]string
 	Clock    bot.Clock
+
+	// Files holds the documents file messages name (storage.DB); the bytes
+	// are loaded and uploaded at delivery, since media ids expire after 3
+	// days. Nil makes file messages unroutable.
+	Files bot.Files
+	// Texts renders the notices the sender writes itself (the catalogue);
+	// required with Files.
+	Texts Texts
+	// FileURL is where a person downloads a stored file that WeCom cannot
+	// carry; default the admin API path /api/v1/files/<id>.
+	FileURL func(id int64) string
+}
+
+// Texts is the message catalogue (catalog.Catalog).
+type Texts interface {
+	Text(key string, fields map[string]any) string
 }
 
 // Sender delivers bot.Outgoing through the right WeCom call; the outbox
@@ -58,8 +74,14 @@ func NewSender(opt SenderOptions) (*Sender, error) {
 	if opt.Client == nil || opt.Inbound == nil || opt.Redis == nil {
 		return nil, errors.New("wecom: sender needs Client, Inbound and Redis")
 	}
+	if opt.Files != nil && opt.Texts == nil {
+		return nil, errors.New("wecom: a sender with Files needs Texts")
+	}
 	if opt.Clock == nil {
 		opt.Clock = bot.SystemClock{}
+	}
+	if opt.FileURL == nil {
+		opt.FileURL = func(id int64) string { return fmt.Sprintf("/api/v1/files/%d", id) }
 	}
 	return &Sender{opt: opt}, nil
 }
@@ -89,6 +111,10 @@ func (e *RouteError) Unroutable() bool { return true }
 // card's response code), or an error: *RateLimitError to wait,
 // Temporary() false when retrying cannot help.
 func (s *Sender) Deliver(ctx context.Context, m bot.Outgoing) (string, error) {
+	if m.File != nil {
+		// Files go out proactively: no reply route carries one.
+		return s.file(ctx, m)
+	}
 	if m.ReplyTo != "" {
 		ref, done, err := s.reply(ctx, m)
 		if done || err != nil {
@@ -287,6 +313,132 @@ func (s *Sender) toUsers(ctx context.Context, m bot.Outgoing) (string, error) {
 		ref = res.MsgID
 	}
 	return ref, nil
+}
+
+// FileTooLargeError is a file over WeCom's limit: the recipients got a
+// notice with its download address instead, and the message is given up.
+type FileTooLargeError struct {
+	Name string
+	Size int64
+}
+
+func (e *FileTooLargeError) Error() string {
+	return fmt.Sprintf("wecom: file %q is %d bytes, over WeCom's %d byte limit: a download notice was sent instead", e.Name, e.Size, FileLimit)
+}
+
+func (e *FileTooLargeError) Temporary() bool { return false }
+
+// file uploads m.File for its channel and sends it as a file message, after
+// m.Text if there is one. The upload happens here, at delivery, because a
+// media id lives 3 days and a message may wait longer in the outbox; a retry
+// uploads again.
+func (s *Sender) file(ctx context.Context, m bot.Outgoing) (string, error) {
+	if s.opt.Files == nil {
+		return "", &RouteError{"file messages need the file store (SenderOptions.Files)"}
+	}
+	if m.ToChat == "" && len(m.ToUsers) == 0 {
+		return "", &RouteError{"no recipient"}
+	}
+	if m.File.Size > FileLimit {
+		return s.fileTooLarge(ctx, m, m.File.Size)
+	}
+	f, err := s.opt.Files.File(ctx, m.File.ID)
+	if errors.Is(err, bot.ErrNotFound) {
+		return "", &RouteError{fmt.Sprintf("file %d (%s) is not in the file store", m.File.ID, m.File.Name)}
+	}
+	if err != nil {
+		return "", err
+	}
+	if len(f.Data) > FileLimit {
+		return s.fileTooLarge(ctx, m, int64(len(f.Data)))
+	}
+	name := m.File.Name
+	if name == "" {
+		name = f.Name
+	}
+	// A text sent with the file goes first; should the file then fail, a
+	// retry sends the text again (report messages carry no text with a file).
+	sendText := func() error {
+		if m.Text == "" {
+			return nil
+		}
+		t := m
+		t.File = nil
+		_, err := s.Deliver(ctx, t)
+		return err
+	}
+	if m.ToChat != "" {
+		return "", s.fileToChat(ctx, m, name, f.Data, sendText)
+	}
+	return s.fileToUsers(ctx, m, name, f.Data, sendText)
+}
+
+func (s *Sender) fileToUsers(ctx context.Context, m bot.Outgoing, name string, data []byte, sendText func() error) (string, error) {
+	for _, u := range m.ToUsers {
+		if err := s.limit(ctx, "app:"+u, appPerMinute); err != nil {
+			return "", err
+		}
+	}
+	id, err := s.opt.Client.UploadFile(ctx, name, data)
+	if err != nil {
+		return "", err
+	}
+	if err := sendText(); err != nil {
+		return "", err
+	}
+	res, err := s.opt.Client.Send(ctx, AppMessage{ToUser: strings.Join(m.ToUsers, "|"), MsgType: "file", File: &Media{MediaID: id}})
+	return res.MsgID, err
+}
+
+// fileToChat sends a file to a group: over the long connection (its own
+// chunked upload) in websocket mode, else through the group's robot webhook
+// with a media id uploaded for that webhook key.
+func (s *Sender) fileToChat(ctx context.Context, m bot.Outgoing, name string, data []byte, sendText func() error) error {
+	if s.opt.Conn != nil {
+		if err := s.limit(ctx, "robot:"+m.ToChat, robotPerMinute); err != nil {
+			return err
+		}
+		id, err := s.opt.Conn.UploadFile(ctx, name, data)
+		if err != nil {
+			return err
+		}
+		if err := sendText(); err != nil {
+			return err
+		}
+		return s.ws(ctx, CmdSendMsg, "", map[string]any{"chatid": m.ToChat, "msgtype": "file", "file": Media{MediaID: id}})
+	}
+	key := s.opt.Webhooks[m.ToChat]
+	if key == "" {
+		return &RouteError{"no robot webhook key for group chat " + m.ToChat +
+			" (robot callback mode: set webhook_key on the ward with this chat_id)"}
+	}
+	if err := s.limit(ctx, "webhook:"+key, webhookPerMinute); err != nil {
+		return err
+	}
+	id, err := s.opt.Client.UploadWebhookFile(ctx, key, name, data)
+	if err != nil {
+		return err
+	}
+	if err := sendText(); err != nil {
+		return err
+	}
+	return s.opt.Client.Webhook(ctx, key, AppMessage{MsgType: "file", File: &Media{MediaID: id}})
+}
+
+// fileTooLarge tells the recipients where to download a file WeCom will not
+// carry, then gives the file message up.
+func (s *Sender) fileTooLarge(ctx context.Context, m bot.Outgoing, size int64) (string, error) {
+	notice := bot.Outgoing{Key: m.Key, TicketNo: m.TicketNo, ToUsers: m.ToUsers, ToChat: m.ToChat, Mentions: m.Mentions,
+		Format: bot.FormatMarkdown, Text: s.opt.Texts.Text("wecom.file_too_large", map[string]any{
+			"name": m.File.Name, "mb": fmt.Sprintf("%.1f", float64(size)/(1<<20)), "limit": FileLimit >> 20,
+			"url": s.opt.FileURL(m.File.ID)})}
+	if m.Text != "" {
+		notice.Text = m.Text + "\n\n" + notice.Text
+	}
+	if _, err := s.Deliver(ctx, notice); err != nil {
+		return "", err
+	}
+	return "", &FileTooLargeError{Name: m.File.Name, Size: size}
 }
 
 func withoutMentions(c *Content) *Content {

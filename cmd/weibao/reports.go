@@ -115,7 +115,7 @@ func wireReports(ctx context.Context, m *Main) error {
 		}
 	}
 	m.Server.RegisterReports(handlers.ReportOptions{Token: m.Config.Server.AdminToken, Reports: svc, Runs: m.DB,
-		Location: loc, Clock: m.Clock})
+		Files: m.DB, Location: loc, Clock: m.Clock})
 	m.Reports = &Reports{Service: svc, Scheduler: sch}
 	m.workers = append(m.workers, sch.Run, svc.Run)
 	return nil

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -57,7 +58,12 @@ func startWeCom(m *Main, handle inbox.Handler) (*WeCom, error) {
 			return nil, fmt.Errorf("wecom app: %w", err)
 		}
 	}
-	sopt := wecom.SenderOptions{Client: client, Inbound: m.DB.InboundEvent, Redis: m.Redis, Clock: m.Clock}
+	// File messages: the report files are loaded from the database and
+	// uploaded at delivery; one WeCom cannot carry is named with its
+	// download address on the report API.
+	publicURL := strings.TrimRight(m.Config.Server.PublicURL, "/")
+	sopt := wecom.SenderOptions{Client: client, Inbound: m.DB.InboundEvent, Redis: m.Redis, Clock: m.Clock,
+		Files: m.DB, Texts: m.Catalog, FileURL: func(id int64) string { return fmt.Sprintf("%s/api/v1/files/%d", publicURL, id) }}
 	switch cfg.Bot.Mode {
 	case "websocket":
 		owner := make([]byte, 8)

@@ -71,6 +71,12 @@ func openWeComMain(t *testing.T, mode string) (*Main, *WeCom, *wecomtest.Server,
 
 func openWeComMainWith(t *testing.T, mode string, seen chan bot.Message) (*Main, *WeCom, *wecomtest.Server, *fakeBot) {
 	t.Helper()
+	return openWeComMainEnv(t, mode, seen, nil)
+}
+
+// openWeComMainEnv is openWeComMainWith with more configuration (env keys).
+func openWeComMainEnv(t *testing.T, mode string, seen chan bot.Message, extra map[string]string) (*Main, *WeCom, *wecomtest.Server, *fakeBot) {
+	t.Helper()
 	fake := wecomtest.New(t)
 	driver, dsn := storagetest.DSN(t)
 	env := map[string]string{
@@ -90,6 +96,9 @@ func openWeComMainWith(t *testing.T, mode string, seen chan bot.Message) (*Main,
 		"WEIBAO_WECOM_BOT_ID":               wecomtest.BotID,
 		"WEIBAO_WECOM_BOT_SECRET":           wecomtest.BotSecret,
 		"WEIBAO_WECOM_BOT_WS_URL":           fake.WSURL(),
+	}
+	for k, v := range extra {
+		env[k] = v
 	}
 	cfg, err := configs.Load("", func(k string) string { return env[k] })
 	if err != nil {

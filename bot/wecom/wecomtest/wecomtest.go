@@ -1,16 +1,23 @@
 // Package wecomtest is a fake WeCom for tests: an httptest server with the
 // server API weibao calls (gettoken, message/send, update_template_card,
-// appchat/*, webhook/send, the robot's response_url) and the robot's
-// long-connection WebSocket, plus helpers that sign and encrypt callbacks.
+// appchat/*, media/upload, webhook/send, webhook/upload_media, the robot's
+// response_url) and the robot's long-connection WebSocket (with its chunked
+// media upload), plus helpers that sign and encrypt callbacks. File messages
+// are accepted only with a media id the fake issued for the same sender.
 // It checks tokens and payload shapes and can inject failures: HTTP 5xx,
 // errcodes such as 45009 and 42001, slow answers and dropped connections.
 package wecomtest
 
 import (
+	"bytes"
 	"context"
+	"crypto/md5"
+	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
+	"mime"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -60,6 +67,8 @@ type Server struct {
 	requests []Request
 	notify   chan Request
 	used     map[string]bool // response codes already used
+	media    map[string]Upload
+	uploads  map[string]*wsUpload // long-connection uploads in progress
 
 	ws     *websocket.Conn
 	wsDone chan struct{}
@@ -68,9 +77,12 @@ type Server struct {
 
 // New starts a fake closed at the end of the test.
 func New(tb testing.TB) *Server {
-	s := &Server{tb: tb, faults: map[string][]Fault{}, notify: make(chan Request, 1024), used: map[string]bool{}}
+	s := &Server{tb: tb, faults: map[string][]Fault{}, notify: make(chan Request, 1024), used: map[string]bool{},
+		media: map[string]Upload{}, uploads: map[string]*wsUpload{}}
 	mux := http.NewServeMux()
 	mux.HandleFunc("/cgi-bin/gettoken", s.gettoken)
+	mux.HandleFunc("/cgi-bin/media/upload", s.mediaUpload)
+	mux.HandleFunc("/cgi-bin/webhook/upload_media", s.webhookUpload)
 	for _, api := range []string{"message/send", "message/update_template_card", "appchat/send", "appchat/create"} {
 		mux.HandleFunc("/cgi-bin/"+api, s.tokenAPI(api))
 	}
@@ -212,7 +224,7 @@ func (s *Server) tokenAPI(api string) http.HandlerFunc {
 		}
 		raw, _ := io.ReadAll(r.Body)
 		req := s.record(api, raw)
-		if msg := checkShape(api, req.Body); msg != "" {
+		if msg := s.checkShape(api, "app", req.Body); msg != "" {
 			s.tb.Errorf("wecomtest: %s: %s: %s", api, msg, raw)
 			writeErr(w, 40008, msg)
 			return
@@ -246,7 +258,7 @@ func (s *Server) webhook(w http.ResponseWriter, r *http.Request) {
 	}
 	raw, _ := io.ReadAll(r.Body)
 	req := s.record("webhook/send", raw)
-	if msg := checkShape("webhook/send", req.Body); msg != "" {
+	if msg := s.checkShape("webhook/send", "webhook:"+WebhookKey, req.Body); msg != "" {
 		s.tb.Errorf("wecomtest: webhook/send: %s: %s", msg, raw)
 		writeErr(w, 40008, msg)
 		return
@@ -269,14 +281,15 @@ func (s *Server) respond(w http.ResponseWriter, r *http.Request) {
 	}
 	raw, _ := io.ReadAll(r.Body)
 	req := s.record("aibot/response", raw)
-	if msg := checkShape("aibot/response", req.Body); msg != "" {
+	if msg := s.checkShape("aibot/response", "robot", req.Body); msg != "" {
 		s.tb.Errorf("wecomtest: aibot/response: %s: %s", msg, raw)
 	}
 	writeErr(w, 0, "ok")
 }
 
-// checkShape returns what is wrong with a message body, or "".
-func checkShape(api string, b map[string]any) string {
+// checkShape returns what is wrong with a message body, or "". sender names
+// whose media ids a file message may use ("app", "webhook:<key>", "robot").
+func (s *Server) checkShape(api, sender string, b map[string]any) string {
 	if b == nil {
 		return "body is not a JSON object"
 	}
@@ -313,6 +326,21 @@ func checkShape(api string, b map[string]any) string {
 		return fmt.Sprintf("msgtype %q without its body", typ)
 	}
 	limit := map[string]int{"text": 2048, "markdown": 4096, "stream": 20480}[typ]
+	if typ == "file" {
+		id := str(body, "media_id")
+		s.mu.Lock()
+		up, ok := s.media[id]
+		s.mu.Unlock()
+		switch {
+		case id == "":
+			return "file without media_id"
+		case !ok:
+			return fmt.Sprintf("media_id %q was never issued", id)
+		case up.Sender != sender:
+			return fmt.Sprintf("media_id %q was uploaded by %s, not %s", id, up.Sender, sender)
+		}
+		return ""
+	}
 	if typ == "template_card" {
 		if str(body, "card_type") == "" {
 			return "card without card_type"
@@ -344,6 +372,7 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		return
 	}
+	conn.SetReadLimit(2 << 20) // upload chunks: 512 KB in base64
 	ctx := r.Context()
 	_, data, err := conn.Read(ctx)
 	if err != nil {
@@ -394,8 +423,15 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 			s.mu.Unlock()
 			if fault.ErrCode != 0 {
 				ack["errcode"] = fault.ErrCode
-			} else if body, _ := req.Body["body"].(map[string]any); checkWSShape(f.Cmd, body) != "" {
-				s.tb.Errorf("wecomtest: %s: %s: %s", f.Cmd, checkWSShape(f.Cmd, body), data)
+			} else if body, _ := req.Body["body"].(map[string]any); strings.HasPrefix(f.Cmd, "aibot_upload_media_") {
+				if res, msg := s.wsUpload(f.Cmd, body); msg != "" {
+					s.tb.Errorf("wecomtest: %s: %s", f.Cmd, msg)
+					ack["errcode"] = 40008
+				} else {
+					ack["body"] = res
+				}
+			} else if msg := s.checkWSShape(f.Cmd, body); msg != "" {
+				s.tb.Errorf("wecomtest: %s: %s: %s", f.Cmd, msg, data)
 				ack["errcode"] = 40008
 			}
 		}
@@ -403,7 +439,7 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-func checkWSShape(cmd string, body map[string]any) string {
+func (s *Server) checkWSShape(cmd string, body map[string]any) string {
 	if body == nil {
 		return "no body"
 	}
@@ -418,7 +454,7 @@ func checkWSShape(cmd string, body map[string]any) string {
 		}
 		return ""
 	}
-	return checkShape(cmd, body)
+	return s.checkShape(cmd, "robot", body)
 }
 
 func writeFrame(ctx context.Context, c *websocket.Conn, v any) error {
@@ -467,4 +503,165 @@ func (s *Server) DropWS() {
 		conn.CloseNow()
 		<-done
 	}
+}
+
+// Upload is a file the fake received through one of the upload APIs.
+type Upload struct {
+	Sender string // "app", "webhook:<key>" or "robot"
+	Name   string
+	Data   []byte
+}
+
+// Uploaded returns the file behind a media id the fake issued.
+func (s *Server) Uploaded(mediaID string) (Upload, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	up, ok := s.media[mediaID]
+	return up, ok
+}
+
+// issue stores an upload and returns its new media id.
+func (s *Server) issue(up Upload) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.seq++
+	id := fmt.Sprintf("media-%d", s.seq)
+	s.media[id] = up
+	return id
+}
+
+// fileLimit is WeCom's limit for type=file uploads; below 5 bytes is refused too.
+const fileLimit = 20 << 20
+
+// mediaUpload is the app's media/upload?type=file.
+func (s *Server) mediaUpload(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	tok, expired := s.token, s.expired
+	s.mu.Unlock()
+	switch got := r.URL.Query().Get("access_token"); {
+	case got == "" || got != tok:
+		writeErr(w, 40014, "invalid access_token")
+		return
+	case expired:
+		writeErr(w, 42001, "access_token expired")
+		return
+	}
+	s.upload(w, r, "media/upload", "app")
+}
+
+// webhookUpload is the group robot's webhook/upload_media?key=…&type=file.
+func (s *Server) webhookUpload(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Query().Get("key") != WebhookKey {
+		writeErr(w, 93000, "invalid webhook url")
+		return
+	}
+	s.upload(w, r, "webhook/upload_media", "webhook:"+WebhookKey)
+}
+
+// upload checks the documented multipart shape: type=file in the query, one
+// part named "media" with a filename and filelength, 5 bytes to 20 MB.
+func (s *Server) upload(w http.ResponseWriter, r *http.Request, api, sender string) {
+	if s.fault(w, r, api) {
+		return
+	}
+	fail := func(code int, msg string) {
+		s.tb.Errorf("wecomtest: %s: %s", api, msg)
+		writeErr(w, code, msg)
+	}
+	if r.Method != http.MethodPost || r.URL.Query().Get("type") != "file" {
+		fail(40004, "want POST with type=file")
+		return
+	}
+	mr, err := r.MultipartReader()
+	if err != nil {
+		fail(40005, "not multipart/form-data: "+err.Error())
+		return
+	}
+	part, err := mr.NextPart()
+	if err != nil {
+		fail(40005, "no part: "+err.Error())
+		return
+	}
+	_, params, err := mime.ParseMediaType(part.Header.Get("Content-Disposition"))
+	if err != nil || part.FormName() != "media" || part.FileName() == "" {
+		fail(40005, fmt.Sprintf("want a part named media with a filename, got %q", part.Header.Get("Content-Disposition")))
+		return
+	}
+	data, err := io.ReadAll(io.LimitReader(part, fileLimit+1))
+	if err != nil {
+		fail(40005, err.Error())
+		return
+	}
+	switch {
+	case len(data) < 5 || len(data) > fileLimit:
+		fail(40006, fmt.Sprintf("file of %d bytes", len(data)))
+		return
+	case params["filelength"] != fmt.Sprint(len(data)):
+		fail(40005, fmt.Sprintf("filelength %q for %d bytes", params["filelength"], len(data)))
+		return
+	}
+	if _, err := mr.NextPart(); err != io.EOF {
+		fail(40005, "more than one part")
+		return
+	}
+	id := s.issue(Upload{Sender: sender, Name: part.FileName(), Data: data})
+	s.record(api, fmt.Appendf(nil, `{"filename":%q,"size":%d,"media_id":%q}`, part.FileName(), len(data), id))
+	fmt.Fprintf(w, `{"errcode":0,"errmsg":"ok","type":"file","media_id":%q,"created_at":"%d"}`, id, time.Now().Unix())
+}
+
+// wsUpload is one long-connection upload in progress.
+type wsUpload struct {
+	name   string
+	size   int
+	md5    string
+	chunks [][]byte
+}
+
+// wsUpload handles aibot_upload_media_init/_chunk/_finish and returns the
+// ack body, or what is wrong.
+func (s *Server) wsUpload(cmd string, b map[string]any) (map[string]any, string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	num := func(k string) int { v, _ := b[k].(float64); return int(v) }
+	str := func(k string) string { v, _ := b[k].(string); return v }
+	switch cmd {
+	case "aibot_upload_media_init":
+		n := num("total_chunks")
+		if str("type") != "file" || str("filename") == "" || str("md5") == "" || n < 1 || n > 100 ||
+			num("total_size") < 5 || num("total_size") > fileLimit {
+			return nil, fmt.Sprintf("bad init %v", b)
+		}
+		s.seq++
+		id := fmt.Sprintf("upload-%d", s.seq)
+		s.uploads[id] = &wsUpload{name: str("filename"), size: num("total_size"), md5: str("md5"), chunks: make([][]byte, n)}
+		return map[string]any{"upload_id": id}, ""
+	case "aibot_upload_media_chunk":
+		up := s.uploads[str("upload_id")]
+		i := num("chunk_index")
+		data, err := base64.StdEncoding.DecodeString(str("base64_data"))
+		switch {
+		case up == nil:
+			return nil, "unknown upload_id"
+		case i < 0 || i >= len(up.chunks) || err != nil || len(data) == 0 || len(data) > 512<<10:
+			return nil, fmt.Sprintf("bad chunk %d of %d (%d bytes, %v)", i, len(up.chunks), len(data), err)
+		}
+		up.chunks[i] = data
+		return nil, ""
+	case "aibot_upload_media_finish":
+		up := s.uploads[str("upload_id")]
+		if up == nil {
+			return nil, "unknown upload_id"
+		}
+		data := bytes.Join(up.chunks, nil)
+		sum := md5.Sum(data)
+		if len(data) != up.size || hex.EncodeToString(sum[:]) != up.md5 {
+			return nil, fmt.Sprintf("assembled %d bytes (md5 %x), announced %d (md5 %s)", len(data), sum, up.size, up.md5)
+		}
+		delete(s.uploads, str("upload_id"))
+		s.seq++
+		id := fmt.Sprintf("media-%d", s.seq)
+		s.media[id] = Upload{Sender: "robot", Name: up.name, Data: data}
+		return map[string]any{"type": "file", "media_id": id}, ""
+	}
+	return nil, "unknown upload command " + cmd
 }
