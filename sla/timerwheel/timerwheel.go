@@ -278,12 +278,12 @@ type claim struct {
 	next   time.Time // earliest score when nothing was due; zero if none
 }
 
-func (w *Wheel) claim(ctx context.Context) (claim, error) {
+func (w *Wheel) claim(ctx context.Context, n int) (claim, error) {
 	now := w.opt.Now().UnixMilli()
 	// now+lease-0.5: claimable again exactly Lease later, and never equal
 	// to the whole milliseconds Schedule writes (see claimScript).
 	lease := strconv.FormatInt(now+w.opt.Lease.Milliseconds()-1, 10) + ".5"
-	res, err := claimScript.Run(ctx, w.rdb, w.keys, now, lease, w.opt.Batch).Slice()
+	res, err := claimScript.Run(ctx, w.rdb, w.keys, now, lease, n).Slice()
 	if err != nil {
 		return claim{}, fmt.Errorf("timerwheel: claim: %w", err)
 	}
@@ -341,13 +341,32 @@ func (w *Wheel) Run(ctx context.Context, h Handler) error {
 	backoff := 50 * time.Millisecond
 	sleep := time.NewTimer(time.Hour)
 	defer sleep.Stop()
+	// Claimed batches are handled beside the claim loop, so a slow handler
+	// never holds up a timer coming due after it. At most Batch timers are
+	// claimed and unfinished at once (claims resume when half are done), so
+	// none waits near its lease; slots bounds the handlers running at once.
+	var (
+		batches  sync.WaitGroup
+		inflight atomic.Int64
+		freed    = make(chan struct{}, 1)
+		slots    = make(chan struct{}, w.opt.Concurrency)
+	)
+	defer batches.Wait() // a shutdown finishes what was claimed
 	for ctx.Err() == nil {
+		if inflight.Load() > int64(w.opt.Batch/2) {
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-freed:
+			}
+			continue
+		}
 		// Taken before the claim, so a Schedule between the claim and the
 		// sleep still wakes us.
 		woken := w.wakeChan()
 		// A claim is never cancelled half-way: what it leased is handled,
 		// rather than left hidden until the lease runs out.
-		c, err := w.claim(context.WithoutCancel(ctx))
+		c, err := w.claim(context.WithoutCancel(ctx), w.opt.Batch-int(inflight.Load()))
 		var wait time.Duration
 		switch {
 		case err != nil:
@@ -359,7 +378,15 @@ func (w *Wheel) Run(ctx context.Context, h Handler) error {
 			backoff = min(2*backoff, w.opt.MaxPoll)
 		case c.lease != "":
 			backoff = 50 * time.Millisecond
-			w.handle(ctx, h, c)
+			inflight.Add(int64(len(c.timers)))
+			batches.Go(func() {
+				w.handle(ctx, h, c, slots)
+				inflight.Add(-int64(len(c.timers)))
+				select {
+				case freed <- struct{}{}:
+				default:
+				}
+			})
 			continue
 		default:
 			backoff = 50 * time.Millisecond
@@ -382,10 +409,10 @@ func (w *Wheel) Run(ctx context.Context, h Handler) error {
 	return nil
 }
 
-// handle runs the handlers of one claim and acks those that succeeded. It
-// ignores ctx's cancellation so a shutdown finishes the batch instead of
-// leaving it to the lease.
-func (w *Wheel) handle(ctx context.Context, h Handler, c claim) {
+// handle runs the handlers of one claim, each holding one of slots while it
+// runs, and acks those that succeeded. It ignores ctx's cancellation so a
+// shutdown finishes the batch instead of leaving it to the lease.
+func (w *Wheel) handle(ctx context.Context, h Handler, c claim, slots chan struct{}) {
 	hctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), w.opt.Lease)
 	defer cancel()
 	ok := make([]bool, len(c.timers))
@@ -396,18 +423,16 @@ func (w *Wheel) handle(ctx context.Context, h Handler, c claim) {
 			if i >= len(c.timers) {
 				return
 			}
+			slots <- struct{}{}
 			ok[i] = w.call(hctx, h, c.timers[i])
+			<-slots
 		}
 	}
-	if n := min(w.opt.Concurrency, len(c.timers)); n <= 1 {
-		work()
-	} else {
-		var wg sync.WaitGroup
-		for range n {
-			wg.Go(work)
-		}
-		wg.Wait()
+	var wg sync.WaitGroup
+	for range min(w.opt.Concurrency, len(c.timers)) {
+		wg.Go(work)
 	}
+	wg.Wait()
 	args := []any{c.lease}
 	for i, t := range c.timers {
 		if ok[i] {

@@ -86,7 +86,7 @@ func ids(ts []Timer) []string {
 
 func mustClaim(t *testing.T, w *Wheel) claim {
 	t.Helper()
-	c, err := w.claim(context.Background())
+	c, err := w.claim(context.Background(), w.opt.Batch)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -147,11 +147,11 @@ func TestLeaseRedelivers(t *testing.T) {
 		t.Errorf("redelivered due = %v, want the original %v", second.timers[0].Due, base)
 	}
 	// The dead replica's late ack must not remove the live claim.
-	w.handle(ctx, ok, first)
+	w.handle(ctx, ok, first, make(chan struct{}, 1))
 	if n, _ := w.Pending(ctx); n != 1 {
 		t.Fatalf("stale ack removed the timer: pending %d", n)
 	}
-	w.handle(ctx, ok, second)
+	w.handle(ctx, ok, second, make(chan struct{}, 1))
 	if n, _ := w.Pending(ctx); n != 0 {
 		t.Errorf("pending after ack = %d", n)
 	}
@@ -170,7 +170,7 @@ func TestHandlerErrorAndPanicRetry(t *testing.T) {
 			panic("boom")
 		}
 		return errors.New("db down")
-	}, mustClaim(t, w))
+	}, mustClaim(t, w), make(chan struct{}, 1))
 	clk.Set(base.Add(time.Second))
 	c := mustClaim(t, w)
 	if diff := cmp.Diff([]string{"err", "panic"}, ids(c.timers)); diff != "" {
@@ -201,7 +201,7 @@ func TestCancelAndReschedule(t *testing.T) {
 	if diff := cmp.Diff([]string{"keep"}, ids(c.timers)); diff != "" {
 		t.Errorf("claim at +1s (-want +got):\n%s", diff)
 	}
-	w.handle(ctx, ok, c)
+	w.handle(ctx, ok, c, make(chan struct{}, 1))
 	clk.Set(base.Add(2 * time.Second))
 	c = mustClaim(t, w)
 	want := []Timer{{ID: "move", Due: base.Add(2 * time.Second), Payload: []byte("new")}}
@@ -222,7 +222,7 @@ func TestRescheduleInFlightSurvivesAck(t *testing.T) {
 	// While the handler runs, the ticket moves the timer (e.g. reclassified).
 	w.handle(ctx, func(ctx context.Context, _ Timer) error {
 		return w.Schedule(ctx, Timer{ID: "a", Due: base.Add(time.Minute)})
-	}, c)
+	}, c, make(chan struct{}, 1))
 	if n, _ := w.Pending(ctx); n != 1 {
 		t.Fatalf("ack removed a rescheduled timer: pending %d", n)
 	}
@@ -303,7 +303,7 @@ func TestLargeBatches(t *testing.T) {
 			}
 			seen[tm.ID] = true
 		}
-		w.handle(ctx, ok, c)
+		w.handle(ctx, ok, c, make(chan struct{}, 1))
 	}
 	if len(seen) != n/2 {
 		t.Errorf("fired %d, want %d", len(seen), n/2)
@@ -411,6 +411,44 @@ func TestRunWakesOnSchedule(t *testing.T) {
 	}
 }
 
+// A slow handler must not hold up a timer coming due after it: one Run loop
+// keeps claiming while earlier batches are still being handled.
+func TestRunSlowHandlerDoesNotBlockLaterTimers(t *testing.T) {
+	rdb := testRedis(t)
+	w := newWheel(t, rdb, Options{Prefix: testPrefix(t, rdb), MaxPoll: 10 * time.Millisecond})
+	release := make(chan struct{})
+	fast := make(chan struct{})
+	ctx, stop := context.WithCancel(context.Background())
+	errc := make(chan error)
+	go func() {
+		errc <- w.Run(ctx, func(_ context.Context, tm Timer) error {
+			if tm.ID == "slow" {
+				<-release
+				return nil
+			}
+			close(fast)
+			return nil
+		})
+	}()
+	now := time.Now()
+	if err := w.Schedule(ctx, Timer{ID: "slow", Due: now}, Timer{ID: "fast", Due: now.Add(20 * time.Millisecond)}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-fast:
+	case <-time.After(5 * time.Second):
+		t.Error("the later timer waited for the slow handler")
+	}
+	close(release)
+	stop()
+	if err := <-errc; err != nil {
+		t.Errorf("Run = %v", err)
+	}
+	if n, _ := w.Pending(context.Background()); n != 0 {
+		t.Errorf("pending after shutdown = %d: the slow timer's batch was not finished and acked", n)
+	}
+}
+
 func TestRunRetriesAfterLease(t *testing.T) {
 	rdb := testRedis(t)
 	clk := &fakeClock{t: base}
@@ -470,7 +508,7 @@ func TestCollectors(t *testing.T) {
 			return errors.New("fail")
 		}
 		return nil
-	}, mustClaim(t, w))
+	}, mustClaim(t, w), make(chan struct{}, 1))
 	got := map[string]float64{}
 	mfs, err := reg.Gather()
 	if err != nil {
