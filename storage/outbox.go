@@ -124,3 +124,55 @@ func (db *DB) OutboxEntries(ctx context.Context, ticketNo string) ([]OutboxEntry
 	}
 	return out, nil
 }
+
+// RedrawableCards lists the app cards (1:1, so WeCom gives a response code)
+// of ticket no that are still pending or were sent since the given time (a
+// code lives 72 h), in queue order, whose message/send code no typed command
+// has used yet (no earlier update of the card that answers no click). The
+// ticket's rows are few, so they are filtered here rather than in SQL.
+func (db *DB) RedrawableCards(ctx context.Context, no string, since time.Time) ([]bot.Outgoing, error) {
+	var rows []outboxRow
+	if err := db.gdb.WithContext(ctx).Where("ticket_no = ? AND status <> ?", no, outboxFailed).Order("id").Find(&rows).Error; err != nil {
+		return nil, fmt.Errorf("cards of %s: %w", no, err)
+	}
+	var cards []bot.Outgoing
+	redrawn := map[string]bool{}
+	for _, r := range rows {
+		var m bot.Outgoing
+		if json.Unmarshal([]byte(r.Payload), &m) != nil {
+			continue
+		}
+		switch {
+		case m.CardUpdate != nil && m.ReplyTo == "":
+			redrawn[m.CardUpdate.TaskID] = true
+		case m.Card != nil && len(m.ToUsers) > 0 && m.ToChat == "" &&
+			(r.Status == outboxPending || r.SentAt != nil && !r.SentAt.Before(since)):
+			cards = append(cards, m)
+		}
+	}
+	out := cards[:0]
+	for _, c := range cards {
+		if !redrawn[c.Card.TaskID] {
+			out = append(out, c)
+		}
+	}
+	return out, nil
+}
+
+// CardCode returns the response code message/send gave for the card with
+// taskID on ticket no (the sent row's ref); ErrNotFound when that card was
+// not sent or got no code.
+func (db *DB) CardCode(ctx context.Context, no, taskID string) (string, error) {
+	var rows []outboxRow
+	err := db.gdb.WithContext(ctx).Where("ticket_no = ? AND status = ? AND ref <> ''", no, outboxSent).Order("id").Find(&rows).Error
+	if err != nil {
+		return "", fmt.Errorf("card %s of %s: %w", taskID, no, err)
+	}
+	for _, r := range rows {
+		var m bot.Outgoing
+		if json.Unmarshal([]byte(r.Payload), &m) == nil && m.Card != nil && m.Card.TaskID == taskID {
+			return r.Ref, nil
+		}
+	}
+	return "", bot.Errorf(bot.ErrNotFound, "", nil, "card %s of %s: no response code", taskID, no)
+}

@@ -2,6 +2,7 @@ package storage_test
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
@@ -70,5 +71,65 @@ func TestOutboxDelivery(t *testing.T) {
 	}
 	if n, _ := db.PendingOutbox(ctx); n != 0 {
 		t.Errorf("pending = %d, want 0", n)
+	}
+}
+
+// TestOutboxCards: a typed command finds the ticket's 1:1 cards it may
+// still redraw (pending, or sent within the response code's 72 h, not yet
+// redrawn by a command), and the sender finds a sent card's code by task id.
+func TestOutboxCards(t *testing.T) {
+	ctx := context.Background()
+	db := storagetest.Open(t)
+	now := time.Now().UTC().Truncate(time.Millisecond).Add(time.Second)
+	card := func(key, task, user string) bot.Outgoing {
+		return bot.Outgoing{Key: key, TicketNo: "F1", ToUsers: []string{user}, Card: &bot.Card{TaskID: task, Title: "新工单",
+			Buttons: []bot.Button{{Key: "ack:F1", Text: "接单"}}}}
+	}
+	old, sent, failed := card("F1/page/1/eng0", "t-old", "eng0"), card("F1/page/1/eng1", "t-sent", "eng1"), card("F1/page/1/eng2", "t-failed", "eng2")
+	redrawn, pending := card("F1/repage/2/eng3", "t-redrawn", "eng3"), card("F1/escalate/3/eng4", "t-pending", "eng4")
+	group := bot.Outgoing{Key: "F1/page_group/1/eng1", TicketNo: "F1", ToChat: "wrdA", Card: &bot.Card{TaskID: "t-group"}}
+	clickUpdate := bot.Outgoing{Key: "F1/card/2/eng1", TicketNo: "F1", ToUsers: []string{"eng1"}, ReplyTo: "app:click",
+		CardUpdate: &bot.CardUpdate{TaskID: "t-sent", Replaced: "已由 张工 接单"}}
+	cmdUpdate := bot.Outgoing{Key: "F1/repage/2/eng3/redraw/3", TicketNo: "F1", ToUsers: []string{"eng3"},
+		CardUpdate: &bot.CardUpdate{TaskID: "t-redrawn", Replaced: "已由 张工 接单"}}
+	if err := db.Enqueue(ctx, old, sent, failed, group, redrawn); err != nil {
+		t.Fatal(err)
+	}
+	ds, err := db.ClaimDeliveries(ctx, now, now.Add(time.Minute), 10)
+	if err != nil || len(ds) != 5 {
+		t.Fatalf("claim = %d, %v", len(ds), err)
+	}
+	codes := map[string]string{"F1/page/1/eng0": "rc-old", "F1/page/1/eng1": "rc-sent", "F1/page_group/1/eng1": "", "F1/repage/2/eng3": "rc-redrawn"}
+	for _, d := range ds {
+		switch d.Message.Key {
+		case failed.Key:
+			db.DeliveryFailed(ctx, d.ID, "81013")
+		case old.Key:
+			db.DeliverySent(ctx, d.ID, now.Add(-73*time.Hour), codes[d.Message.Key])
+		default:
+			db.DeliverySent(ctx, d.ID, now, codes[d.Message.Key])
+		}
+	}
+	if err := db.Enqueue(ctx, clickUpdate, cmdUpdate, pending); err != nil {
+		t.Fatal(err)
+	}
+	got, err := db.RedrawableCards(ctx, "F1", now.Add(-72*time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var keys []string
+	for _, c := range got {
+		keys = append(keys, c.Key)
+	}
+	if diff := cmp.Diff([]string{sent.Key, pending.Key}, keys); diff != "" {
+		t.Errorf("redrawable cards (-want +got):\n%s", diff)
+	}
+	if code, err := db.CardCode(ctx, "F1", "t-sent"); code != "rc-sent" || err != nil {
+		t.Errorf("CardCode(t-sent) = %q, %v", code, err)
+	}
+	for _, task := range []string{"t-failed", "t-pending", "t-group", "t-none"} {
+		if _, err := db.CardCode(ctx, "F1", task); !errors.Is(err, bot.ErrNotFound) {
+			t.Errorf("CardCode(%s) err = %v, want ErrNotFound", task, err)
+		}
 	}
 }

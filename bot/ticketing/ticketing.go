@@ -31,6 +31,9 @@ type Store interface {
 	Reporters(ctx context.Context, no string) ([]string, error)
 	// ReportedTickets lists tickets a person reported or was linked to.
 	ReportedTickets(ctx context.Context, userID string, statuses ...bot.Status) ([]*bot.Ticket, error)
+	// RedrawableCards lists the ticket's 1:1 cards still pending or sent
+	// since the given time that no typed command has redrawn yet.
+	RedrawableCards(ctx context.Context, no string, since time.Time) ([]bot.Outgoing, error)
 }
 
 // SLA computes deadlines (escalation.SLA over package sla). Pure.
@@ -360,8 +363,11 @@ type change struct {
 	build   func(t *bot.Ticket) ([]bot.Change, error)
 	msgs    func(t *bot.Ticket, f map[string]any, reporters []string) []bot.Outgoing
 	// click is the card button press that asked for the change, if any:
-	// only its answer can redraw the card (see cardDone).
+	// its answer redraws the clicked card (see cardDone).
 	click *bot.Message
+	// card is the catalogue key of the line that replaces the buttons of the
+	// ticket's cards when the change is typed instead of clicked (redraw).
+	card string
 }
 
 func (s *Service) apply(ctx context.Context, c change) (*bot.Ticket, error) {
@@ -391,6 +397,12 @@ func (s *Service) apply(ctx context.Context, c change) (*bot.Ticket, error) {
 		return nil, err
 	}
 	wardName, catName := s.wardName(ctx, cur.WardCode), s.category(ctx, cur.Category).Name
+	var cards []bot.Outgoing
+	if c.card != "" && c.click == nil {
+		if cards, err = s.opt.Store.RedrawableCards(ctx, c.no, s.now().Add(-cardCodeTTL)); err != nil {
+			return nil, err
+		}
+	}
 	t, err := s.opt.Store.UpdateTicket(ctx, c.no, func(t *bot.Ticket) (bot.Effects, error) {
 		changes, err := c.build(t)
 		if err != nil {
@@ -412,6 +424,8 @@ func (s *Service) apply(ctx context.Context, c change) (*bot.Ticket, error) {
 			fx.Messages = c.msgs(t, f, reporters)
 			if c.click != nil && c.click.Button != nil {
 				fx.Messages = append(fx.Messages, s.cardDone(t, c.click, f))
+			} else if c.card != "" {
+				fx.Messages = append(fx.Messages, s.redraw(t, cards, s.text(c.card, f))...)
 			}
 		}
 		return fx, nil
@@ -426,10 +440,8 @@ func (s *Service) apply(ctx context.Context, c change) (*bot.Ticket, error) {
 func (s *Service) now() time.Time { return s.opt.Clock.Now() }
 
 // cardDone redraws the clicked paging card with a line saying who did what
-// instead of its buttons. WeCom updates a card only with the response code
-// of a click on it (app) or in the click's own answer (robot), so the
-// update answers the click; an action typed as a command leaves the card
-// as it is (README, "The bot").
+// instead of its buttons, in the click's answer (the click's response code
+// for the app, the click's own reply for the robot).
 func (s *Service) cardDone(t *bot.Ticket, click *bot.Message, f map[string]any) bot.Outgoing {
 	key := "card.acked"
 	if t.Status == bot.StatusOnSite {
@@ -439,13 +451,31 @@ func (s *Service) cardDone(t *bot.Ticket, click *bot.Message, f map[string]any) 
 		CardUpdate: &bot.CardUpdate{TaskID: click.Button.TaskID, Replaced: s.text(key, f)}}
 }
 
+// cardCodeTTL is how long the response code message/send returns for a card
+// can update it (doc 94945).
+const cardCodeTTL = 72 * time.Hour
+
+// redraw replaces the buttons of the ticket's cards with text after an
+// action typed as a command (or a phone key press): each update uses the
+// card's own message/send response code, which the sender looks up by task
+// id. A code works once, so each card is redrawn by one command at most;
+// cards older than the code's 72 h stay as they are.
+func (s *Service) redraw(t *bot.Ticket, cards []bot.Outgoing, text string) []bot.Outgoing {
+	out := make([]bot.Outgoing, 0, len(cards))
+	for _, c := range cards {
+		out = append(out, bot.Outgoing{Key: fmt.Sprintf("%s/redraw/%d", c.Key, t.Version), TicketNo: t.No, ToUsers: c.ToUsers,
+			CardUpdate: &bot.CardUpdate{TaskID: c.Card.TaskID, UserIDs: c.ToUsers, Replaced: text}})
+	}
+	return out
+}
+
 // Acknowledge is 接单 typed as a command (also the phone key press).
 func (s *Service) Acknowledge(ctx context.Context, actor, no string) (*bot.Ticket, error) {
 	return s.acknowledge(ctx, actor, no, nil)
 }
 
 func (s *Service) acknowledge(ctx context.Context, actor, no string, click *bot.Message) (*bot.Ticket, error) {
-	return s.apply(ctx, change{actor: actor, no: no, engOnly: true, click: click,
+	return s.apply(ctx, change{actor: actor, no: no, engOnly: true, click: click, card: "card.acked",
 		build: func(t *bot.Ticket) ([]bot.Change, error) {
 			return []bot.Change{{Kind: bot.EventAcknowledged, Actor: actor, At: s.now()}}, nil
 		},
@@ -488,7 +518,7 @@ func (s *Service) arrive(ctx context.Context, actor, no string, loc *bot.Locatio
 			}
 		}
 	}
-	return s.apply(ctx, change{actor: actor, no: no, engOnly: true, click: click,
+	return s.apply(ctx, change{actor: actor, no: no, engOnly: true, click: click, card: "card.arrived",
 		build: func(t *bot.Ticket) ([]bot.Change, error) {
 			return []bot.Change{{Kind: bot.EventArrived, Actor: actor, At: s.now(), Text: detail}}, nil
 		},
@@ -540,7 +570,7 @@ func (s *Service) Workaround(ctx context.Context, actor, no, text string) (*bot.
 // Resolve is 已解决 with cause and solution; every reporter is asked to
 // confirm (1 已解决 / 2 仍有问题).
 func (s *Service) Resolve(ctx context.Context, actor, no, cause, solution string) (*bot.Ticket, error) {
-	t, err := s.apply(ctx, change{actor: actor, no: no, engOnly: true,
+	t, err := s.apply(ctx, change{actor: actor, no: no, engOnly: true, card: "card.resolved",
 		build: func(t *bot.Ticket) ([]bot.Change, error) {
 			return []bot.Change{{Kind: bot.EventResolved, Actor: actor, At: s.now(), Cause: cause, Solution: solution}}, nil
 		},

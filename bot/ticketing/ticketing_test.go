@@ -245,7 +245,9 @@ type action struct {
 	want bot.Status
 	kind bot.EventKind // the last event
 	// keys are the outbox keys the action queues, with NO, V (the version
-	// changed) and ACTOR; keysBy overrides them for one actor.
+	// changed) and ACTOR; keysBy overrides them for one actor. An action
+	// typed instead of clicked redraws the paging card (…/redraw/V); a click
+	// redraws it in its answer (…/card/V/ACTOR).
 	keys   []string
 	keysBy map[string][]string
 }
@@ -265,13 +267,13 @@ func engineerActions() []action {
 	ctx := context.Background()
 	return []action{
 		{name: "acknowledge", run: func(e *env, a, no string) (*bot.Ticket, error) { return e.svc.Acknowledge(ctx, a, no) },
-			want: bot.StatusAcknowledged, kind: bot.EventAcknowledged, keys: []string{"NO/ack/V/group"}},
+			want: bot.StatusAcknowledged, kind: bot.EventAcknowledged, keys: []string{"NO/ack/V/group", "NO/page/1/eng1/redraw/V"}},
 		{name: "press ack", run: func(e *env, a, no string) (*bot.Ticket, error) {
 			return e.svc.Press(ctx, a, bot.Message{ID: "click1", From: a, Button: &bot.ButtonClick{Key: "ack:" + no, TaskID: "weibao-" + no + "-1-page-eng1"}})
 		}, want: bot.StatusAcknowledged, kind: bot.EventAcknowledged, keys: []string{"NO/ack/V/group", "NO/card/V/ACTOR"}},
 		{name: "arrive", run: func(e *env, a, no string) (*bot.Ticket, error) {
 			return e.svc.Arrive(ctx, a, no, &bot.Location{Lat: 26.08, Lng: 119.3})
-		}, want: bot.StatusOnSite, kind: bot.EventArrived, keys: []string{"NO/arrive/V/group"}},
+		}, want: bot.StatusOnSite, kind: bot.EventArrived, keys: []string{"NO/arrive/V/group", "NO/page/1/eng1/redraw/V"}},
 		{name: "remote failed", run: func(e *env, a, no string) (*bot.Ticket, error) { return e.svc.RemoteFailed(ctx, a, no) },
 			want: bot.StatusInProgress, kind: bot.EventRemoteFailed, keys: []string{"NO/onsite/V/group"}},
 		{name: "workaround", prep: []func(*env, string) error{ack}, run: func(e *env, a, no string) (*bot.Ticket, error) {
@@ -280,7 +282,7 @@ func engineerActions() []action {
 		{name: "resolve", run: func(e *env, a, no string) (*bot.Ticket, error) {
 			return e.svc.Resolve(ctx, a, no, "缓存损坏", "清除缓存")
 		},
-			want: bot.StatusResolved, kind: bot.EventResolved, keys: []string{"NO/resolve/V/group"}},
+			want: bot.StatusResolved, kind: bot.EventResolved, keys: []string{"NO/resolve/V/group", "NO/page/1/eng1/redraw/V"}},
 		{name: "transfer", run: func(e *env, a, no string) (*bot.Ticket, error) {
 			return e.svc.Transfer(ctx, a, no, "@刘工", "更熟悉")
 		},
@@ -696,4 +698,97 @@ func TestAutoConfirm(t *testing.T) {
 	if got.Status != bot.StatusClosed || other.Status != bot.StatusResolved || confirmed.Actor != bot.ActorSystem || confirmed.Detail != "auto" {
 		t.Errorf("auto-confirm: %s / %s, event %+v", got.Status, other.Status, confirmed)
 	}
+}
+
+// TestTypedCommandsRedrawCards: an action typed as a command redraws the
+// engineer's paging card like a click would, through an update with the
+// card's task id that answers no click (the sender uses the card's own
+// message/send response code). That code works once, so a card redrawn by
+// one command is not queued again; a click still redraws the card in its
+// answer only, and a card older than the code's 72 h is left alone.
+func TestTypedCommandsRedrawCards(t *testing.T) {
+	ctx := context.Background()
+	e := setup(t, "eng1")
+	// deliver marks everything queued as sent and returns it.
+	deliver := func(t *testing.T) []bot.Outgoing {
+		t.Helper()
+		// Rows are queued at the wall clock's time; sent at the test clock's.
+		at := time.Now().Add(100 * time.Hour)
+		ds, err := e.db.ClaimDeliveries(ctx, at, at.Add(time.Hour), 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []bot.Outgoing
+		for _, d := range ds {
+			ref := ""
+			if d.Message.Card != nil {
+				ref = "rc-" + d.Message.Card.TaskID
+			}
+			if err := e.db.DeliverySent(ctx, d.ID, e.clock.t, ref); err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, d.Message)
+		}
+		return out
+	}
+	updates := func(ms []bot.Outgoing) []bot.Outgoing {
+		var out []bot.Outgoing
+		for _, m := range ms {
+			if m.CardUpdate != nil {
+				out = append(out, m)
+			}
+		}
+		return out
+	}
+	redrawn := func(no string, version int, text string) bot.Outgoing {
+		return bot.Outgoing{Key: fmt.Sprintf("%s/page/1/eng1/redraw/%d", no, version), TicketNo: no, ToUsers: []string{"eng1"},
+			CardUpdate: &bot.CardUpdate{TaskID: "weibao-" + no + "-1-page-eng1", UserIDs: []string{"eng1"}, Replaced: text}}
+	}
+
+	t.Run("typed ack, then typed resolve", func(t *testing.T) {
+		tk := e.report(t, bot.SeverityDaily)
+		deliver(t)
+		if _, err := e.svc.Acknowledge(ctx, "eng1", tk.No); err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff([]bot.Outgoing{redrawn(tk.No, 1, "已由 张工 接单")}, updates(deliver(t))); diff != "" {
+			t.Errorf("after typed ack (-want +got):\n%s", diff)
+		}
+		if _, err := e.svc.Resolve(ctx, "eng1", tk.No, "缓存损坏", "清除缓存"); err != nil {
+			t.Fatal(err)
+		}
+		if got := updates(deliver(t)); len(got) != 0 {
+			t.Errorf("typed resolve after a typed ack queued %+v; the card's code is spent", got)
+		}
+	})
+	t.Run("clicked ack, then typed resolve", func(t *testing.T) {
+		tk := e.report(t, bot.SeverityDaily)
+		deliver(t)
+		click := bot.Message{ID: "click-" + tk.No, From: "eng1", Button: &bot.ButtonClick{Key: "ack:" + tk.No, TaskID: "weibao-" + tk.No + "-1-page-eng1"}}
+		if _, err := e.svc.Press(ctx, "eng1", click); err != nil {
+			t.Fatal(err)
+		}
+		want := []bot.Outgoing{{Key: tk.No + "/card/1/eng1", TicketNo: tk.No, ReplyTo: click.ID,
+			CardUpdate: &bot.CardUpdate{TaskID: click.Button.TaskID, Replaced: "已由 张工 接单"}}}
+		if diff := cmp.Diff(want, updates(deliver(t))); diff != "" {
+			t.Errorf("after the click (-want +got):\n%s", diff)
+		}
+		if _, err := e.svc.Resolve(ctx, "eng1", tk.No, "缓存损坏", "清除缓存"); err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff([]bot.Outgoing{redrawn(tk.No, 2, "已由 张工 处理完毕")}, updates(deliver(t))); diff != "" {
+			t.Errorf("after typed resolve (-want +got):\n%s", diff)
+		}
+	})
+	t.Run("card older than its code", func(t *testing.T) {
+		tk := e.report(t, bot.SeverityDaily)
+		deliver(t)
+		e.clock.t = e.clock.t.Add(73 * time.Hour)
+		if _, err := e.svc.Arrive(ctx, "eng1", tk.No, nil); err != nil {
+			t.Fatal(err)
+		}
+		if got := updates(deliver(t)); len(got) != 0 {
+			t.Errorf("arrive 73 h after the card queued %+v", got)
+		}
+	})
 }

@@ -56,6 +56,11 @@ type SenderOptions struct {
 	// FileURL is where a person downloads a stored file that WeCom cannot
 	// carry; default the admin API path /api/v1/files/<id>.
 	FileURL func(id int64) string
+	// CardCode finds the response code message/send returned for a ticket's
+	// card (the outbox ref, storage.DB.CardCode), so that a card update
+	// answering no click (an action typed as a command) can redraw it. Nil
+	// leaves such updates unroutable.
+	CardCode func(ctx context.Context, ticketNo, taskID string) (string, error)
 }
 
 // Texts is the message catalogue (catalog.Catalog).
@@ -122,7 +127,10 @@ func (s *Sender) Deliver(ctx context.Context, m bot.Outgoing) (string, error) {
 		}
 	}
 	if m.CardUpdate != nil {
-		return "", &RouteError{"a card update must answer the click (ReplyTo)"}
+		if m.ReplyTo != "" {
+			return "", &RouteError{"no way to update the card the click " + m.ReplyTo + " came from"}
+		}
+		return s.redraw(ctx, m)
 	}
 	switch {
 	case m.ToChat != "":
@@ -234,6 +242,28 @@ func (s *Sender) updateCard(ctx context.Context, m bot.Outgoing, msg bot.Message
 		}
 	}
 	return "", true, &RouteError{"no way to update the card"}
+}
+
+// redraw updates an app card that no click answers, with the one-shot
+// response code message/send returned for it (valid 72 h, doc 94945).
+func (s *Sender) redraw(ctx context.Context, m bot.Outgoing) (string, error) {
+	cu := m.CardUpdate
+	if s.opt.CardCode == nil || cu.TaskID == "" || m.TicketNo == "" {
+		return "", &RouteError{"a card update without a click needs the card's ticket and task id and a code lookup"}
+	}
+	code, err := s.opt.CardCode(ctx, m.TicketNo, cu.TaskID)
+	if errors.Is(err, bot.ErrNotFound) {
+		return "", &RouteError{"card " + cu.TaskID + " was not sent with a response code"}
+	}
+	if err != nil {
+		return "", err
+	}
+	users := cu.UserIDs
+	if len(users) == 0 {
+		users = m.ToUsers
+	}
+	return "", s.opt.Client.UpdateCard(ctx, CardUpdateRequest{UserIDs: users, ResponseCode: code,
+		Button: &ReplaceName{ReplaceName: cu.Replaced}})
 }
 
 // robotCardUpdate is the passive/long-connection body that redraws a card

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"path"
 	"slices"
 	"strings"
 	"sync"
@@ -87,12 +88,18 @@ func TestBotEndToEnd(t *testing.T) {
 		t.Fatalf("tickets %v %v", ts, err)
 	}
 	no := ts[0].No
-	say("eng1", "", "接单", reply("已接单 "+no), inGroup("已接单（"+no+"）", "nurse1"))
+	// Typed, not clicked: the paging card is redrawn anyway, with the
+	// response code message/send returned for it.
+	say("eng1", "", "接单", reply("已接单 "+no), inGroup("已接单（"+no+"）", "nurse1"),
+		cardRedrawn(fake, "weibao-"+no+"-1-page-eng1", "已由 张工 接单"))
 	say("eng1", "", "已解决 原因:浏览器缓存损坏 方案:清除缓存", reply("已解决 "+no),
 		inGroup("原因：浏览器缓存损坏\n处理：清除缓存\n问题解决了吗？回复数字：\n1 已解决\n2 仍有问题", "nurse1"))
 	say("nurse1", group, "2", reply("已重新打开工单 "+no), inGroup(no+" 报修人反馈仍有问题", "eng1"))
+	// The first card's code was spent on 接单; the card of the second page
+	// is redrawn.
 	say("eng1", "", "已解决 "+no+" 原因:登录组件过旧 方案:升级登录组件", reply("已解决 "+no),
-		inGroup("原因：登录组件过旧\n处理：升级登录组件\n问题解决了吗？", "nurse1"))
+		inGroup("原因：登录组件过旧\n处理：升级登录组件\n问题解决了吗？", "nurse1"),
+		cardRedrawn(fake, "weibao-"+no+"-*-repage-eng1", "已由 张工 处理完毕"))
 	say("nurse1", group, "1", reply("感谢确认"))
 
 	tk, err := m.DB.Ticket(ctx, no)
@@ -176,6 +183,21 @@ func TestBotEndToEnd(t *testing.T) {
 		!strings.Contains(failed[0].LastError, "no robot webhook key for group chat demo-ed-icu") {
 		t.Errorf("failed outbox rows %+v, want the group page with a clear reason", failed)
 	}
+}
+
+// cardRedrawn matches an update_template_card of a card whose task id
+// matches the pattern (path.Match) for eng1, using the response code the
+// fake gave that card, that replaces its buttons with text.
+func cardRedrawn(fake *wecomtest.Server, taskID, text string) want {
+	return want{"a redraw of card " + taskID + " to " + text, func(r wecomtest.Request) bool {
+		code, _ := r.Body["response_code"].(string)
+		button, _ := r.Body["button"].(map[string]any)
+		task, _ := fake.CardTask(code)
+		users, _ := r.Body["userids"].([]any)
+		matched, _ := path.Match(taskID, task)
+		return r.API == "message/update_template_card" && matched && button["replace_name"] == text &&
+			slices.Equal(users, []any{"eng1"})
+	}}
 }
 
 // want matches one call weibao made to the fake WeCom.

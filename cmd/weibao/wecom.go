@@ -63,7 +63,10 @@ func startWeCom(m *Main, handle inbox.Handler) (*WeCom, error) {
 	// download address on the report API.
 	publicURL := strings.TrimRight(m.Config.Server.PublicURL, "/")
 	sopt := wecom.SenderOptions{Client: client, Inbound: m.DB.InboundEvent, Redis: m.Redis, Clock: m.Clock,
-		Files: m.DB, Texts: m.Catalog, FileURL: func(id int64) string { return fmt.Sprintf("%s/api/v1/files/%d", publicURL, id) }}
+		Files: m.DB, Texts: m.Catalog, FileURL: func(id int64) string { return fmt.Sprintf("%s/api/v1/files/%d", publicURL, id) },
+		// A command typed instead of a click redraws the card with the
+		// response code message/send gave it (kept as the outbox ref).
+		CardCode: m.DB.CardCode}
 	switch cfg.Bot.Mode {
 	case "websocket":
 		owner := make([]byte, 8)

@@ -66,7 +66,8 @@ type Server struct {
 	faults   map[string][]Fault
 	requests []Request
 	notify   chan Request
-	used     map[string]bool // response codes already used
+	used     map[string]bool   // response codes already used
+	cards    map[string]string // response code message/send issued → the card's task id
 	media    map[string]Upload
 	uploads  map[string]*wsUpload // long-connection uploads in progress
 
@@ -78,7 +79,7 @@ type Server struct {
 // New starts a fake closed at the end of the test.
 func New(tb testing.TB) *Server {
 	s := &Server{tb: tb, faults: map[string][]Fault{}, notify: make(chan Request, 1024), used: map[string]bool{},
-		media: map[string]Upload{}, uploads: map[string]*wsUpload{}}
+		media: map[string]Upload{}, uploads: map[string]*wsUpload{}, cards: map[string]string{}}
 	mux := http.NewServeMux()
 	mux.HandleFunc("/cgi-bin/gettoken", s.gettoken)
 	mux.HandleFunc("/cgi-bin/media/upload", s.mediaUpload)
@@ -229,11 +230,26 @@ func (s *Server) tokenAPI(api string) http.HandlerFunc {
 			writeErr(w, 40008, msg)
 			return
 		}
+		if api == "message/update_template_card" {
+			// Each response code (from message/send or a click) works once.
+			code, _ := req.Body["response_code"].(string)
+			s.mu.Lock()
+			used := s.used["card:"+code]
+			s.used["card:"+code] = true
+			s.mu.Unlock()
+			if used {
+				writeErr(w, 40029, "response_code already used")
+				return
+			}
+		}
 		switch api {
 		case "message/send":
 			code := ""
-			if req.Body["msgtype"] == "template_card" {
+			if card, _ := req.Body["template_card"].(map[string]any); req.Body["msgtype"] == "template_card" {
 				code = fmt.Sprintf("rc-%d", len(s.Requests()))
+				s.mu.Lock()
+				s.cards[code], _ = card["task_id"].(string)
+				s.mu.Unlock()
 			}
 			fmt.Fprintf(w, `{"errcode":0,"errmsg":"ok","msgid":"msg-%d","response_code":%q}`, len(s.Requests()), code)
 		case "appchat/create":
@@ -510,6 +526,15 @@ type Upload struct {
 	Sender string // "app", "webhook:<key>" or "robot"
 	Name   string
 	Data   []byte
+}
+
+// CardTask returns the task id of the card message/send answered with
+// response code code.
+func (s *Server) CardTask(code string) (string, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	task, ok := s.cards[code]
+	return task, ok
 }
 
 // Uploaded returns the file behind a media id the fake issued.
