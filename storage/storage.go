@@ -56,6 +56,10 @@ func Open(ctx context.Context, driver, dsn string, opt Options) (*DB, error) {
 		}
 		// Times are stored in UTC and read back as time.Time.
 		cfg.ParseTime, cfg.Loc = true, time.UTC
+		// Send each statement once with its arguments inlined by the driver,
+		// instead of prepare + execute + close: a third of the round trips
+		// and of the server's work per query.
+		cfg.InterpolateParams = true
 		if cfg.Params == nil {
 			cfg.Params = map[string]string{}
 		}
@@ -66,6 +70,10 @@ func Open(ctx context.Context, driver, dsn string, opt Options) (*DB, error) {
 	}
 	gdb, err := gorm.Open(dial, &gorm.Config{
 		TranslateError: true,
+		// A single INSERT or UPDATE is atomic on its own; wrapping each in
+		// BEGIN/COMMIT only adds two round trips. Multi-statement writes use
+		// db.transaction.
+		SkipDefaultTransaction: true,
 		// Statements carry fault text; nothing is logged here, errors are returned.
 		Logger:  logger.Discard,
 		NowFunc: func() time.Time { return time.Now().UTC().Truncate(time.Millisecond) },
