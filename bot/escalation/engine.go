@@ -305,17 +305,18 @@ func (e *Engine) plan(t *bot.Ticket, timeline []bot.Event) []timerwheel.Timer {
 	return out
 }
 
-// stepDue is when an unacknowledged ticket reaches level l: 7×24 for urgent
-// faults, in working time for the others (nobody's phone rings at 3 a.m.
-// for a slow printer).
+// stepDue is when an unacknowledged ticket reaches level l: UrgentAfter for
+// P1 (the tender's patient-safety and hospital-wide faults: the phone rings at
+// once), After around the clock for other urgent faults, After in working
+// time for the rest (nobody's phone rings at 3 a.m. for a slow printer).
 func (e *Engine) stepDue(t *bot.Ticket, l Level) time.Time {
-	if Urgent(t) {
+	switch {
+	case t.Priority == bot.P1:
 		return t.ReportedAt.Add(l.UrgentAfter)
+	case Urgent(t) || e.opt.SLA.Calendar == nil:
+		return t.ReportedAt.Add(l.After)
 	}
-	if cal := e.opt.SLA.Calendar; cal != nil {
-		return cal.Add(t.ReportedAt, l.After)
-	}
-	return t.ReportedAt.Add(l.After)
+	return e.opt.SLA.Calendar.Add(t.ReportedAt, l.After)
 }
 
 // pointDone reports whether a reminder or breach point's effect is already

@@ -58,3 +58,32 @@ func TestPlanSkipsHandledPoints(t *testing.T) {
 		})
 	}
 }
+
+// The phone rings at once only for P1; other urgent faults climb after the
+// policy's delays, around the clock.
+func TestEscalationStepTimes(t *testing.T) {
+	e := &Engine{opt: Options{SLA: sla.DefaultPolicy(), Policy: DefaultPolicy()}}
+	reported := time.Date(2026, 11, 26, 15, 0, 0, 0, time.UTC) // 23:00 in Shanghai
+	tests := []struct {
+		name   string
+		class  bot.Classification
+		level1 time.Duration
+	}{
+		{"P1", bot.Classification{Priority: bot.P1, SLAClass: "other", Urgent: true}, 0},
+		{"urgent P2", bot.Classification{Priority: bot.P2, SLAClass: "routine", Urgent: true}, 5 * time.Minute},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tk := bot.Ticket{No: "F20261126-0002", Status: bot.StatusNew, ReportedAt: reported, Classification: tt.class}
+			for _, tm := range e.plan(&tk, nil) {
+				if tm.ID == tk.No+"/esc/1" {
+					if got := tm.Due.Sub(reported); got != tt.level1 {
+						t.Errorf("level 1 after %v, want %v", got, tt.level1)
+					}
+					return
+				}
+			}
+			t.Error("no level-1 timer armed")
+		})
+	}
+}

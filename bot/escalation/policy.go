@@ -28,8 +28,8 @@ type Level struct {
 	To       Target
 	Channels []pager.Channel
 	// After is how long after the report an unacknowledged ticket reaches
-	// this level: working time for non-urgent faults, 7×24 for urgent ones,
-	// which use UrgentAfter.
+	// this level: in working time for non-urgent faults, around the clock
+	// for urgent ones. P1 faults use UrgentAfter instead.
 	After       time.Duration
 	UrgentAfter time.Duration
 }
