@@ -17,8 +17,6 @@ type NotifyOptions struct {
 	// and returns, and a "1" pressed on a paging call later acknowledges
 	// the ticket through the ticketing service.
 	Sink pager.ReceiptSink
-	// Once drops receipts already seen (providers redeliver).
-	Once pager.Once
 	// Aliyun and Tencent register their routes when set.
 	Aliyun, Tencent bool
 	// Webhooks are the signed gateways, each at /notify/webhook/<name>.
@@ -37,12 +35,12 @@ func (s *Server) RegisterNotify(opt NotifyOptions) {
 		log = s.opt.Logger
 	}
 	if opt.Aliyun {
-		s.engine.POST("/notify/aliyun/receipt", gin.WrapH(aliyun.NewReceiptHandler(opt.Sink, opt.Once, log.With("provider", aliyun.Provider))))
+		s.engine.POST("/notify/aliyun/receipt", gin.WrapH(aliyun.NewReceiptHandler(opt.Sink, log.With("provider", aliyun.Provider))))
 	}
 	if opt.Tencent {
-		s.engine.POST("/notify/tencent/callback", gin.WrapH(tencent.NewCallbackHandler(opt.Sink, opt.Once, log.With("provider", tencent.Provider))))
+		s.engine.POST("/notify/tencent/callback", gin.WrapH(tencent.NewCallbackHandler(opt.Sink, log.With("provider", tencent.Provider))))
 	}
 	for _, c := range opt.Webhooks {
-		s.engine.POST("/notify/webhook/"+c.Provider(), gin.WrapH(c.NewReceiptHandler(opt.Sink, opt.Once, log.With("provider", c.Provider()))))
+		s.engine.POST("/notify/webhook/"+c.Provider(), gin.WrapH(c.NewReceiptHandler(opt.Sink, log.With("provider", c.Provider()))))
 	}
 }

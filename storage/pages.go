@@ -50,12 +50,14 @@ func (pageClaimRow) TableName() string { return "page_claims" }
 
 type pageReceiptRow struct {
 	ID          int64  `gorm:"primaryKey"`
-	Provider    string `gorm:"size:32;not null"`
-	CallID      string `gorm:"size:128;not null"`
+	// A receipt is one (provider, call, status, digits): providers push it
+	// again until answered, and the unique key keeps one row.
+	Provider    string `gorm:"size:32;not null;uniqueIndex:idx_receipt_key,priority:1"`
+	CallID      string `gorm:"size:128;not null;uniqueIndex:idx_receipt_key,priority:2"`
 	PageRef     string `gorm:"size:32"`
-	Status      string `gorm:"size:16;not null"`
+	Status      string `gorm:"size:16;not null;uniqueIndex:idx_receipt_key,priority:3"`
 	Code        string `gorm:"size:32"`
-	Digits      string `gorm:"size:16"`
+	Digits      string `gorm:"size:16;not null;uniqueIndex:idx_receipt_key,priority:4"`
 	At          *time.Time
 	ReceivedAt  time.Time  `gorm:"not null"`
 	ProcessedAt *time.Time `gorm:"index"`
@@ -177,7 +179,7 @@ func (db *DB) AddReceipts(ctx context.Context, rs ...bot.PageReceipt) error {
 		rows[i] = pageReceiptRow{Provider: r.Provider, CallID: truncate(r.CallID, 128), PageRef: truncate(r.PageRef, 32),
 			Status: r.Status, Code: truncate(r.Code, 32), Digits: truncate(r.Digits, 16), At: nullTime(r.At), ReceivedAt: ms(r.ReceivedAt)}
 	}
-	if err := db.gdb.WithContext(ctx).Create(&rows).Error; err != nil {
+	if err := db.gdb.WithContext(ctx).Clauses(clause.OnConflict{DoNothing: true}).Create(&rows).Error; err != nil {
 		return fmt.Errorf("add receipts: %w", err)
 	}
 	return nil

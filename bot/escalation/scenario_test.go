@@ -113,7 +113,7 @@ func newHarness(t *testing.T) *harness {
 		t.Fatal(err)
 	}
 	srv := handlers.New(handlers.Options{Logger: slog.New(slog.DiscardHandler), Registry: prometheus.NewRegistry()})
-	srv.RegisterNotify(handlers.NotifyOptions{Sink: h.engine, Once: once, Aliyun: true})
+	srv.RegisterNotify(handlers.NotifyOptions{Sink: h.engine, Aliyun: true})
 	h.http = httptest.NewServer(srv.Handler())
 	t.Cleanup(h.http.Close)
 

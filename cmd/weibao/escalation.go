@@ -90,7 +90,7 @@ func wireEscalation(ctx context.Context, m *Main) error {
 	m.Registry.MustRegister(wheel.Collectors()...)
 	m.Registry.MustRegister(reg.Collectors()...)
 	m.Registry.MustRegister(eng.Collectors()...)
-	m.Server.RegisterNotify(handlers.NotifyOptions{Sink: eng, Once: once, Aliyun: cfg.Pager.Aliyun.AccessKeyID != "",
+	m.Server.RegisterNotify(handlers.NotifyOptions{Sink: eng, Aliyun: cfg.Pager.Aliyun.AccessKeyID != "",
 		Tencent: cfg.Pager.Tencent.SecretID != "", Webhooks: hooks, Logger: m.Logger.With("component", "notify")})
 	m.Server.RegisterAdmin(handlers.AdminOptions{Token: cfg.Server.AdminToken, Roster: ros, Clock: m.Clock})
 	m.Escalation = &Escalation{Engine: eng, Roster: ros, Pager: reg}

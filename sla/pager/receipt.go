@@ -71,17 +71,15 @@ type ParseFunc func(h http.Header, body []byte) ([]Receipt, error)
 const (
 	pushTimeout = 500 * time.Millisecond // under Alibaba's 700 ms
 	pushMaxBody = 1 << 20
-	receiptTTL  = 24 * time.Hour // outlives Alibaba's last retry (16 min)
 )
 
-// NewPushHandler serves a provider's receipt push: parse, drop receipts
-// already seen (Once on Receipt.Key; nil once disables), hand the rest to
-// sink, and answer with reply, the body the provider requires. A nil
-// logger discards. Failures
-// answer non-2xx so the provider retries. A receipt is claimed before the
-// sink takes it, so a sink failure loses that receipt; escalation does not
-// depend on receipts, so the loss costs at most one more page.
-func NewPushHandler(parse ParseFunc, reply []byte, sink ReceiptSink, once Once, logger *slog.Logger) http.Handler {
+// NewPushHandler serves a provider's receipt push: parse, hand the receipts
+// to sink, and answer with reply, the body the provider requires. Providers
+// redeliver, so sink must be idempotent (drop a receipt whose Key it has);
+// deduplicating there rather than before it means a sink failure, answered
+// non-2xx, is retried by the provider and never loses the receipt. A nil
+// logger discards.
+func NewPushHandler(parse ParseFunc, reply []byte, sink ReceiptSink, logger *slog.Logger) http.Handler {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
@@ -107,27 +105,10 @@ func NewPushHandler(parse ParseFunc, reply []byte, sink ReceiptSink, once Once, 
 		}
 		ctx, cancel := context.WithTimeout(req.Context(), pushTimeout)
 		defer cancel()
-		fresh := rs[:0:0]
-		for _, r := range rs {
-			if once != nil {
-				first, err := once.First(ctx, r.Key(), receiptTTL)
-				if err != nil {
-					logger.ErrorContext(ctx, "receipt dedupe", "err", err, "call_id", r.CallID)
-					http.Error(w, "unavailable", http.StatusServiceUnavailable)
-					return
-				}
-				if !first {
-					continue
-				}
-			}
-			fresh = append(fresh, r)
-		}
-		if len(fresh) > 0 {
-			if err := sink.Receipts(ctx, fresh); err != nil {
-				logger.ErrorContext(ctx, "receipt sink", "err", err, "receipts", len(fresh))
-				http.Error(w, "unavailable", http.StatusServiceUnavailable)
-				return
-			}
+		if err := sink.Receipts(ctx, rs); err != nil {
+			logger.ErrorContext(ctx, "receipt sink", "err", err, "receipts", len(rs))
+			http.Error(w, "unavailable", http.StatusServiceUnavailable)
+			return
 		}
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write(reply)

@@ -313,9 +313,9 @@ var unknownCodes = map[string]bool{"InternalError": true, "ServiceUnavailable": 
 var ReceiptAck = []byte(`{"code":0,"msg":"OK"}`)
 
 // NewReceiptHandler serves the HTTP push of VoiceReport and VoiceCallReport
-// (POST /notify/aliyun/receipt), deduplicated through once.
-func NewReceiptHandler(sink pager.ReceiptSink, once pager.Once, logger *slog.Logger) http.Handler {
+// (POST /notify/aliyun/receipt); the sink deduplicates.
+func NewReceiptHandler(sink pager.ReceiptSink, logger *slog.Logger) http.Handler {
 	return pager.NewPushHandler(func(_ http.Header, body []byte) ([]pager.Receipt, error) {
 		return ParseReceipts(body)
-	}, ReceiptAck, sink, once, logger)
+	}, ReceiptAck, sink, logger)
 }

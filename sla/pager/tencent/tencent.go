@@ -270,9 +270,9 @@ func providerError(status int, code, msg, requestID string) *pager.ProviderError
 var CallbackReply = []byte(`{"result":0,"errmsg":"OK"}`)
 
 // NewCallbackHandler serves the VMS status and key-press callbacks
-// (POST /notify/tencent/...), deduplicated through once.
-func NewCallbackHandler(sink pager.ReceiptSink, once pager.Once, logger *slog.Logger) http.Handler {
+// (POST /notify/tencent/...); the sink deduplicates.
+func NewCallbackHandler(sink pager.ReceiptSink, logger *slog.Logger) http.Handler {
 	return pager.NewPushHandler(func(_ http.Header, body []byte) ([]pager.Receipt, error) {
 		return ParseCallback(body)
-	}, CallbackReply, sink, once, logger)
+	}, CallbackReply, sink, logger)
 }

@@ -205,8 +205,8 @@ func (c *Client) ParseReceipt(h http.Header, body []byte) ([]pager.Receipt, erro
 // ReceiptReply is the body answering an accepted receipt.
 var ReceiptReply = []byte(`{"ok":true}`)
 
-// NewReceiptHandler serves the gateway's signed receipts, deduplicated
-// through once; a bad signature is answered 401.
-func (c *Client) NewReceiptHandler(sink pager.ReceiptSink, once pager.Once, logger *slog.Logger) http.Handler {
-	return pager.NewPushHandler(c.ParseReceipt, ReceiptReply, sink, once, logger)
+// NewReceiptHandler serves the gateway's signed receipts (the sink
+// deduplicates); a bad signature is answered 401.
+func (c *Client) NewReceiptHandler(sink pager.ReceiptSink, logger *slog.Logger) http.Handler {
+	return pager.NewPushHandler(c.ParseReceipt, ReceiptReply, sink, logger)
 }
