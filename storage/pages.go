@@ -49,7 +49,7 @@ type pageClaimRow struct {
 func (pageClaimRow) TableName() string { return "page_claims" }
 
 type pageReceiptRow struct {
-	ID          int64  `gorm:"primaryKey"`
+	ID int64 `gorm:"primaryKey"`
 	// A receipt is one (provider, call, status, digits): providers push it
 	// again until answered, and the unique key keeps one row.
 	Provider    string `gorm:"size:32;not null;uniqueIndex:idx_receipt_key,priority:1"`
