@@ -237,6 +237,9 @@ func (in *Inbox) Run(ctx context.Context) error {
 		}
 	}
 	wg.Wait()
+	// Every worker has stopped: nothing sends on done any more, so flushDone
+	// can mark the last handled events and end.
+	close(in.done)
 	<-flushed
 	in.release()
 	return nil
@@ -318,7 +321,8 @@ func (in *Inbox) handle(ctx context.Context, it item) {
 }
 
 // flushDone marks handled events in batches: one UPDATE for many events
-// keeps the database writes per callback near one.
+// keeps the database writes per callback near one. It ends when Run closes
+// done, after the workers have stopped, so no handled event goes unmarked.
 func (in *Inbox) flushDone(ctx context.Context) {
 	var batch []string
 	flush := func() {
@@ -336,23 +340,17 @@ func (in *Inbox) flushDone(ctx context.Context) {
 	defer t.Stop()
 	for {
 		select {
-		case id := <-in.done:
+		case id, ok := <-in.done:
+			if !ok {
+				flush()
+				return
+			}
 			batch = append(batch, id)
 			if len(batch) >= 200 {
 				flush()
 			}
 		case <-t.C:
 			flush()
-		case <-ctx.Done():
-			for {
-				select {
-				case id := <-in.done:
-					batch = append(batch, id)
-				default:
-					flush()
-					return
-				}
-			}
 		}
 	}
 }
