@@ -1,7 +1,9 @@
 package pager
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
@@ -56,6 +58,31 @@ func (r Receipt) Key() string {
 // durably and return: Alibaba gives a push 700 ms before retrying.
 type ReceiptSink interface {
 	Receipts(ctx context.Context, rs []Receipt) error
+}
+
+// Text is a JSON string that a provider may also send as a number: push
+// records are documented as strings, but codes and ids look numeric.
+type Text string
+
+// UnmarshalJSON accepts a string, a number or null.
+func (t *Text) UnmarshalJSON(b []byte) error {
+	if bytes.Equal(b, []byte("null")) {
+		return nil
+	}
+	if len(b) > 0 && b[0] == '"' {
+		var s string
+		if err := json.Unmarshal(b, &s); err != nil {
+			return err
+		}
+		*t = Text(s)
+		return nil
+	}
+	var n json.Number
+	if err := json.Unmarshal(b, &n); err != nil {
+		return err
+	}
+	*t = Text(n)
+	return nil
 }
 
 // ReceiptFunc adapts a function to ReceiptSink.

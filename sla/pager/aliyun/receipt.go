@@ -1,7 +1,6 @@
 package aliyun
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -10,38 +9,14 @@ import (
 	"weibao/sla/pager"
 )
 
-// text accepts a JSON string or number, since push records are documented
-// as strings but status codes look numeric.
-type text string
-
-func (t *text) UnmarshalJSON(b []byte) error {
-	if bytes.Equal(b, []byte("null")) {
-		return nil
-	}
-	if len(b) > 0 && b[0] == '"' {
-		var s string
-		if err := json.Unmarshal(b, &s); err != nil {
-			return err
-		}
-		*t = text(s)
-		return nil
-	}
-	var n json.Number
-	if err := json.Unmarshal(b, &n); err != nil {
-		return err
-	}
-	*t = text(n)
-	return nil
-}
-
 // record is a VoiceReport (final) or VoiceCallReport (intermediate) record.
 type record struct {
-	CallID     text `json:"call_id"`
-	StatusCode text `json:"status_code"`
-	OutID      text `json:"out_id"`
-	DTMF       text `json:"dtmf"`
-	StatusTime text `json:"status_time"` // VoiceCallReport
-	EndTime    text `json:"end_time"`    // VoiceReport
+	CallID     pager.Text `json:"call_id"`
+	StatusCode pager.Text `json:"status_code"`
+	OutID      pager.Text `json:"out_id"`
+	DTMF       pager.Text `json:"dtmf"`
+	StatusTime pager.Text `json:"status_time"` // VoiceCallReport
+	EndTime    pager.Text `json:"end_time"`    // VoiceReport
 }
 
 // ParseReceipts parses an HTTP-push batch, a JSON array of VoiceReport or

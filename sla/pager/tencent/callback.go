@@ -1,7 +1,6 @@
 package tencent
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -11,38 +10,15 @@ import (
 	"weibao/sla/pager"
 )
 
-// text accepts a JSON string or number; the callbacks document strings.
-type text string
-
-func (t *text) UnmarshalJSON(b []byte) error {
-	if bytes.Equal(b, []byte("null")) {
-		return nil
-	}
-	if len(b) > 0 && b[0] == '"' {
-		var s string
-		if err := json.Unmarshal(b, &s); err != nil {
-			return err
-		}
-		*t = text(s)
-		return nil
-	}
-	var n json.Number
-	if err := json.Unmarshal(b, &n); err != nil {
-		return err
-	}
-	*t = text(n)
-	return nil
-}
-
 type callback struct {
 	Prompt *struct {
-		Result      text `json:"result"`
-		CallID      text `json:"callid"`
-		EndCallTime text `json:"end_calltime"`
+		Result      pager.Text `json:"result"`
+		CallID      pager.Text `json:"callid"`
+		EndCallTime pager.Text `json:"end_calltime"`
 	} `json:"voiceprompt_callback"`
 	Key *struct {
-		CallID   text `json:"callid"`
-		Keypress text `json:"keypress"`
+		CallID   pager.Text `json:"callid"`
+		Keypress pager.Text `json:"keypress"`
 	} `json:"voicekey_callback"`
 }
 
