@@ -18,6 +18,7 @@ import (
 	"weibao/sla/pager/tencent"
 	"weibao/sla/pager/webhook"
 	"weibao/sla/timerwheel"
+	"weibao/storage/redisstore"
 )
 
 // Escalation is the SLA clocks, the on-call roster and paging wired
@@ -72,7 +73,7 @@ func wireEscalation(ctx context.Context, m *Main) error {
 		log.Warn("no phone provider configured: pages are only logged")
 	}
 	reg, err := pager.NewRegistry(pager.Config{Routes: routes(cfg.Pager.Routes, notifiers), CallOnceTTL: cfg.Pager.CallOnceTTL},
-		pager.Options{Once: once, Now: m.Clock.Now}, notifiers...)
+		pager.Options{Once: once, Now: m.Clock.Now, Limiter: redisstore.NewRateLog(m.Redis, "weibao:pager:rate:")}, notifiers...)
 	if err != nil {
 		return fmt.Errorf("config: pager: %w", err)
 	}

@@ -1,6 +1,7 @@
 package pager
 
 import (
+	"context"
 	"fmt"
 	"slices"
 	"sync"
@@ -32,7 +33,8 @@ type Limit struct {
 	Night *Night `yaml:"night"`
 }
 
-func (l Limit) horizon() time.Duration {
+// Horizon is how far back a send still counts against l.
+func (l Limit) Horizon() time.Duration {
 	h := time.Duration(0)
 	for _, r := range l.Rules {
 		h = max(h, r.Window)
@@ -43,9 +45,17 @@ func (l Limit) horizon() time.Duration {
 	return h
 }
 
+// Reserver records a send for key at now if lim allows it. Cancel gives the
+// slot back when the send was abandoned before reaching the provider. A
+// refusal wraps ErrRateLimited.
+type Reserver interface {
+	Reserve(ctx context.Context, key string, lim Limit, now time.Time) (cancel func(), err error)
+}
+
 // Limiter enforces Limits per key with a sliding log of send times, which
 // is never looser than the providers' windows "counted from the first
-// call". It is in-process: each replica counts its own sends.
+// call". It is in-process: each replica counts its own sends, so replicas
+// share a Redis-backed Reserver instead (storage/redisstore).
 type Limiter struct {
 	mu   sync.Mutex
 	sent map[string][]time.Time // ascending
@@ -56,14 +66,12 @@ func NewLimiter() *Limiter {
 	return &Limiter{sent: make(map[string][]time.Time)}
 }
 
-// Reserve records a send for key at now if lim allows it. Cancel gives the
-// slot back when the send was abandoned before reaching the provider. A
-// refusal wraps ErrRateLimited.
-func (l *Limiter) Reserve(key string, lim Limit, now time.Time) (cancel func(), err error) {
+// Reserve implements Reserver.
+func (l *Limiter) Reserve(_ context.Context, key string, lim Limit, now time.Time) (cancel func(), err error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 
-	h := lim.horizon()
+	h := lim.Horizon()
 	if h == 0 {
 		return func() {}, nil
 	}
@@ -81,7 +89,7 @@ func (l *Limiter) Reserve(key string, lim Limit, now time.Time) (cancel func(), 
 		}
 	}
 	if n := lim.Night; n != nil {
-		if start, ok := nightStart(*n, now); ok && countSince(times, start.Add(-time.Nanosecond)) >= n.Max {
+		if start, ok := n.Start(now); ok && countSince(times, start.Add(-time.Nanosecond)) >= n.Max {
 			l.store(key, times)
 			return nil, fmt.Errorf("%w: %d per night", ErrRateLimited, n.Max)
 		}
@@ -119,8 +127,8 @@ func countSince(times []time.Time, t time.Time) int {
 	return n
 }
 
-// nightStart returns when the night containing now began, if now is in one.
-func nightStart(n Night, now time.Time) (time.Time, bool) {
+// Start returns when the night containing now began, if now is in one.
+func (n Night) Start(now time.Time) (time.Time, bool) {
 	local := now.In(Beijing)
 	midnight := time.Date(local.Year(), local.Month(), local.Day(), 0, 0, 0, 0, Beijing)
 	tod := local.Sub(midnight)

@@ -31,6 +31,9 @@ type Options struct {
 	Once Once
 	// Now defaults to time.Now.
 	Now func() time.Time
+	// Limiter keeps sends under each provider's per-number limits; nil is
+	// an in-process Limiter (right for one replica only).
+	Limiter Reserver
 }
 
 // Outcome classifies an Attempt for the timeline and metrics.
@@ -63,7 +66,7 @@ type Registry struct {
 	notifiers map[string]Notifier
 	once      Once
 	onceTTL   time.Duration
-	limiter   *Limiter
+	limiter   Reserver
 	now       func() time.Time
 
 	attempts *prometheus.CounterVec
@@ -76,12 +79,15 @@ func NewRegistry(cfg Config, opts Options, notifiers ...Notifier) (*Registry, er
 	if opts.Once == nil {
 		return nil, errors.New("pager: Options.Once is required")
 	}
+	if opts.Limiter == nil {
+		opts.Limiter = NewLimiter()
+	}
 	r := &Registry{
 		routes:    cfg.Routes,
 		notifiers: make(map[string]Notifier, len(notifiers)),
 		once:      opts.Once,
 		onceTTL:   cfg.CallOnceTTL,
-		limiter:   NewLimiter(),
+		limiter:   opts.Limiter,
 		now:       opts.Now,
 		attempts: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "weibao_pager_attempts_total",
@@ -188,7 +194,7 @@ func (r *Registry) try(ctx context.Context, rt Route, p Page, number string, g *
 		}
 		return a
 	}
-	cancel, err := r.limiter.Reserve(rt.Provider+"/"+string(rt.Channel)+"/"+number, n.Limit(rt.Channel), a.At)
+	cancel, err := r.limiter.Reserve(ctx, rt.Provider+"/"+string(rt.Channel)+"/"+number, n.Limit(rt.Channel), a.At)
 	if err != nil {
 		a.Outcome, a.Err = OutcomeRateLimited, err
 		return a
