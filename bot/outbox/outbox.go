@@ -128,8 +128,20 @@ func (w *Worker) Run(ctx context.Context) error {
 			next = 0 // more are due
 		}
 		t.Reset(next)
+		if next > 0 {
+			// The inbox kicks once per handled event: claiming at most every
+			// kickGap turns thousands of kicks a second into a hundred queries
+			// while replies still leave within milliseconds.
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-time.After(kickGap):
+			}
+		}
 	}
 }
+
+const kickGap = 10 * time.Millisecond
 
 // RunOnce claims one batch and delivers it; it returns how many it claimed.
 func (w *Worker) RunOnce(ctx context.Context) (int, error) {
