@@ -143,29 +143,20 @@ var ErrDuplicate = errors.New("inbox: duplicate event")
 // workers. It returns ErrDuplicate for a retry; any other error means the
 // event is not stored and the channel should deliver it again.
 func (in *Inbox) Accept(ctx context.Context, ev bot.InboundEvent, m bot.Message) error {
-	key := in.opt.KeyPrefix + ev.ID
-	fresh, err := in.opt.Redis.SetNX(ctx, key, 1, in.opt.DedupeTTL).Result()
-	if err != nil {
-		// Redis only speeds dedupe up; the inbox's unique key still holds.
-		in.opt.Logger.Warn("inbox dedupe key", "msg_id", ev.ID, "err", err)
-		fresh = true
-	}
-	if !fresh {
-		in.m.duplicates.WithLabelValues("redis").Inc()
-		return ErrDuplicate
-	}
 	now := in.opt.Clock.Now()
 	if ev.ReceivedAt.IsZero() {
 		ev.ReceivedAt = now
 	}
 	ev.Attempts = 1 // this replica handles it first
 	if err := in.add(ctx, ev, now.Add(in.opt.Lease)); err != nil {
-		if errors.Is(err, bot.ErrConflict) {
+		switch {
+		case errors.Is(err, errSeen):
+			in.m.duplicates.WithLabelValues("redis").Inc()
+			return ErrDuplicate
+		case errors.Is(err, bot.ErrConflict):
 			in.m.duplicates.WithLabelValues("database").Inc()
 			return ErrDuplicate
 		}
-		// Let WeCom's retry through the dedupe key.
-		in.opt.Redis.Del(context.WithoutCancel(ctx), key)
 		return fmt.Errorf("inbox: store %s: %w", ev.ID, err)
 	}
 	in.m.accepted.WithLabelValues(ev.Source).Inc()
@@ -177,6 +168,9 @@ func (in *Inbox) Accept(ctx context.Context, ev bot.InboundEvent, m bot.Message)
 	}
 	return nil
 }
+
+// errSeen marks an event whose dedupe key was already set.
+var errSeen = errors.New("inbox: dedupe key set")
 
 // add writes ev in a batch with whatever other Accepts are waiting.
 func (in *Inbox) add(ctx context.Context, ev bot.InboundEvent, leaseUntil time.Time) error {
@@ -203,16 +197,42 @@ func (in *Inbox) add(ctx context.Context, ev bot.InboundEvent, leaseUntil time.T
 	}
 }
 
+// write dedupes a batch with one pipelined round trip to Redis, then stores
+// the fresh events with one INSERT.
 func (in *Inbox) write(ctx context.Context, batch []*call, leaseUntil time.Time) {
 	// Other callers' events ride on this write: it must not die with our request.
 	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
-	evs := make([]bot.InboundEvent, len(batch))
+	pipe := in.opt.Redis.Pipeline()
+	seen := make([]*redis.BoolCmd, len(batch))
 	for i, c := range batch {
+		seen[i] = pipe.SetNX(wctx, in.opt.KeyPrefix+c.ev.ID, 1, in.opt.DedupeTTL)
+	}
+	if _, err := pipe.Exec(wctx); err != nil && !errors.Is(err, redis.Nil) {
+		// Redis only speeds dedupe up; the inbox's unique key still holds.
+		in.opt.Logger.Warn("inbox dedupe keys", "events", len(batch), "err", err)
+	}
+	var fresh []*call
+	for i, c := range batch {
+		if ok, err := seen[i].Result(); err == nil && !ok {
+			c.done <- errSeen
+			continue
+		}
+		fresh = append(fresh, c)
+	}
+	if len(fresh) == 0 {
+		return
+	}
+	evs := make([]bot.InboundEvent, len(fresh))
+	for i, c := range fresh {
 		evs[i] = c.ev
 	}
 	errs := in.opt.Store.AddInbound(wctx, leaseUntil, evs...)
-	for i, c := range batch {
+	for i, c := range fresh {
+		if errs[i] != nil && !errors.Is(errs[i], bot.ErrConflict) {
+			// Not stored: let WeCom's retry through the dedupe key.
+			in.opt.Redis.Del(wctx, in.opt.KeyPrefix+c.ev.ID)
+		}
 		c.done <- errs[i]
 	}
 }
