@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"gorm.io/gorm"
-	"gorm.io/gorm/clause"
 
 	"weibao/bot"
 )
@@ -72,24 +71,7 @@ func (db *DB) AddInbound(ctx context.Context, leaseUntil time.Time, evs ...bot.I
 
 // ClaimInbound leases pending events whose lease has ended, oldest first.
 func (db *DB) ClaimInbound(ctx context.Context, now, leaseUntil time.Time, limit int) ([]bot.InboundEvent, error) {
-	var rows []inboxRow
-	err := db.transaction(ctx, func(tx *gorm.DB) error {
-		q := tx.Where("status = ? AND lease_until <= ?", inboxPending, ms(now)).Order("id").Limit(limit)
-		if db.driver == "mysql" {
-			// Replicas claiming together skip each other's rows instead of waiting.
-			q = q.Clauses(clause.Locking{Strength: "UPDATE", Options: "SKIP LOCKED"})
-		}
-		if err := q.Find(&rows).Error; err != nil || len(rows) == 0 {
-			return err
-		}
-		ids := make([]int64, len(rows))
-		for i := range rows {
-			ids[i] = rows[i].ID
-			rows[i].Attempts++
-		}
-		return tx.Model(&inboxRow{}).Where("id IN ?", ids).
-			Updates(map[string]any{"lease_until": ms(leaseUntil), "attempts": gorm.Expr("attempts + 1")}).Error
-	})
+	rows, err := claimLeased[inboxRow](ctx, db, "lease_until", inboxPending, now, leaseUntil, limit)
 	if err != nil {
 		return nil, fmt.Errorf("claim inbound: %w", err)
 	}

@@ -46,23 +46,7 @@ func (db *DB) Enqueue(ctx context.Context, msgs ...bot.Outgoing) error {
 // the next attempt time: a worker that dies mid-delivery leaves the message
 // due again when the lease ends.
 func (db *DB) ClaimDeliveries(ctx context.Context, now, leaseUntil time.Time, limit int) ([]bot.Delivery, error) {
-	var rows []outboxRow
-	err := db.transaction(ctx, func(tx *gorm.DB) error {
-		q := tx.Where("status = ? AND next_attempt_at <= ?", outboxPending, ms(now)).Order("id").Limit(limit)
-		if db.driver == "mysql" {
-			q = q.Clauses(clause.Locking{Strength: "UPDATE", Options: "SKIP LOCKED"})
-		}
-		if err := q.Find(&rows).Error; err != nil || len(rows) == 0 {
-			return err
-		}
-		ids := make([]int64, len(rows))
-		for i := range rows {
-			ids[i] = rows[i].ID
-			rows[i].Attempts++
-		}
-		return tx.Model(&outboxRow{}).Where("id IN ?", ids).
-			Updates(map[string]any{"next_attempt_at": ms(leaseUntil), "attempts": gorm.Expr("attempts + 1")}).Error
-	})
+	rows, err := claimLeased[outboxRow](ctx, db, "next_attempt_at", outboxPending, now, leaseUntil, limit)
 	if err != nil {
 		return nil, fmt.Errorf("claim deliveries: %w", err)
 	}
@@ -76,6 +60,41 @@ func (db *DB) ClaimDeliveries(ctx context.Context, now, leaseUntil time.Time, li
 		out = append(out, bot.Delivery{ID: r.ID, Message: m, Attempts: r.Attempts, CreatedAt: r.CreatedAt.UTC()})
 	}
 	return out, nil
+}
+
+// leaseRow is a queue row (inbox, outbox) that claimLeased can lease.
+type leaseRow[T any] interface {
+	*T
+	lease() (id int64, attempts *int)
+}
+
+func (r *inboxRow) lease() (int64, *int)  { return r.ID, &r.Attempts }
+func (r *outboxRow) lease() (int64, *int) { return r.ID, &r.Attempts }
+
+// claimLeased leases up to limit pending rows of T that are due by col (their
+// lease or next attempt time), oldest first: col moves to until and attempts
+// go up by one, in the database and in the rows returned.
+func claimLeased[T any, P leaseRow[T]](ctx context.Context, db *DB, col, pending string, now, until time.Time, limit int) ([]T, error) {
+	var rows []T
+	err := db.transaction(ctx, func(tx *gorm.DB) error {
+		q := tx.Where("status = ? AND "+col+" <= ?", pending, ms(now)).Order("id").Limit(limit)
+		if db.driver == "mysql" {
+			// Replicas claiming together skip each other's rows instead of waiting.
+			q = q.Clauses(clause.Locking{Strength: "UPDATE", Options: "SKIP LOCKED"})
+		}
+		if err := q.Find(&rows).Error; err != nil || len(rows) == 0 {
+			return err
+		}
+		ids := make([]int64, len(rows))
+		for i := range rows {
+			id, attempts := P(&rows[i]).lease()
+			ids[i] = id
+			*attempts++
+		}
+		return tx.Model(new(T)).Where("id IN ?", ids).
+			Updates(map[string]any{col: ms(until), "attempts": gorm.Expr("attempts + 1")}).Error
+	})
+	return rows, err
 }
 
 // DeliverySent records a delivered message with the channel's reference.
