@@ -32,7 +32,7 @@ const (
 
 // Enqueue stores messages caused by no ticket change, once per key.
 func (db *DB) Enqueue(ctx context.Context, msgs ...bot.Outgoing) error {
-	return db.transaction(ctx, func(tx *gorm.DB) error {
+	err := db.transaction(ctx, func(tx *gorm.DB) error {
 		for _, m := range msgs {
 			if err := enqueue(tx, m); err != nil {
 				return err
@@ -40,6 +40,10 @@ func (db *DB) Enqueue(ctx context.Context, msgs ...bot.Outgoing) error {
 		}
 		return nil
 	})
+	if err == nil {
+		db.notifyQueued(len(msgs))
+	}
+	return err
 }
 
 // ClaimDeliveries leases due pending messages in queue order. The lease is

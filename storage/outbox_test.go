@@ -133,3 +133,47 @@ func TestOutboxCards(t *testing.T) {
 		}
 	}
 }
+
+// TestOnQueuedWakesTheOutbox: every commit that queued messages calls the
+// hook once; a write without messages or one that fails does not.
+func TestOnQueuedWakesTheOutbox(t *testing.T) {
+	ctx := context.Background()
+	db := storagetest.Open(t)
+	var calls int
+	db.OnQueued(func() { calls++ })
+	step := func(name string, want int, fn func() error) {
+		t.Helper()
+		before := calls
+		err := fn()
+		if got := calls - before; got != want {
+			t.Errorf("%s: hook ran %d times (err %v), want %d", name, got, err, want)
+		}
+	}
+	step("enqueue", 1, func() error {
+		return db.Enqueue(ctx, bot.Outgoing{Key: "k1", ToChat: "wr1", Text: "已收到"}, bot.Outgoing{Key: "k2", ToChat: "wr1", Text: "好"})
+	})
+	step("enqueue nothing", 0, func() error { return db.Enqueue(ctx) })
+	step("enqueue without key", 0, func() error { return db.Enqueue(ctx, bot.Outgoing{ToChat: "wr1", Text: "x"}) })
+	var no string
+	step("create ticket", 1, func() error { tk := create(t, db, t0); no = tk.No; return nil })
+	step("update without messages", 0, func() error {
+		_, err := db.UpdateTicket(ctx, no, func(tk *bot.Ticket) (bot.Effects, error) {
+			ev, err := tk.Apply(bot.Change{Kind: bot.EventAcknowledged, Actor: "eng1", At: t0.Add(time.Minute)})
+			return bot.Effects{Events: []bot.Event{ev}}, err
+		})
+		return err
+	})
+	step("update with a message", 1, func() error {
+		_, err := db.UpdateTicket(ctx, no, func(tk *bot.Ticket) (bot.Effects, error) {
+			ev, err := tk.Apply(bot.Change{Kind: bot.EventWorkaround, Actor: "eng1", Text: "先用纸质记录", At: t0.Add(2 * time.Minute)})
+			return bot.Effects{Events: []bot.Event{ev}, Messages: []bot.Outgoing{{Key: "wa", ToChat: "wr1", Text: "临时方案"}}}, err
+		})
+		return err
+	})
+	step("rejected update", 0, func() error {
+		_, err := db.UpdateTicket(ctx, no, func(tk *bot.Ticket) (bot.Effects, error) {
+			return bot.Effects{Messages: []bot.Outgoing{{Key: "never", ToChat: "wr1", Text: "x"}}}, errors.New("refused")
+		})
+		return err
+	})
+}

@@ -26,6 +26,7 @@ type DB struct {
 	gdb    *gorm.DB
 	driver string
 	loc    *time.Location
+	queued func() // see OnQueued
 }
 
 // Options tune Open.
@@ -99,6 +100,18 @@ func Open(ctx context.Context, driver, dsn string, opt Options) (*DB, error) {
 		return nil, err
 	}
 	return db, nil
+}
+
+// OnQueued sets fn to run after every commit that put messages in the
+// outbox, so the delivery worker wakes for them instead of polling. Call it
+// before the DB is shared.
+func (db *DB) OnQueued(fn func()) { db.queued = fn }
+
+// notifyQueued runs the OnQueued hook when n messages were committed.
+func (db *DB) notifyQueued(n int) {
+	if n > 0 && db.queued != nil {
+		db.queued()
+	}
 }
 
 // Close closes the connection pool.

@@ -35,6 +35,7 @@ func (db *DB) CreateTicketFunc(ctx context.Context, t *bot.Ticket, fn func(t *bo
 	normalize(t)
 	day := t.ReportedAt.In(db.loc)
 	var stored bot.Ticket
+	var queued int
 	err := db.transaction(ctx, func(tx *gorm.DB) error {
 		seq, err := db.nextSeq(tx, day.Format("20060102"))
 		if err != nil {
@@ -55,12 +56,13 @@ func (db *DB) CreateTicketFunc(ctx context.Context, t *bot.Ticket, fn func(t *bo
 		if err := writeEffects(tx, &c, fx); err != nil {
 			return err
 		}
-		stored = c
+		stored, queued = c, len(fx.Messages)
 		return nil
 	})
 	if err != nil {
 		return err
 	}
+	db.notifyQueued(queued)
 	*t = stored
 	return nil
 }
@@ -107,6 +109,7 @@ func loadTicket(tx *gorm.DB, no string) (*bot.Ticket, error) {
 func (db *DB) UpdateTicket(ctx context.Context, no string, fn func(t *bot.Ticket) (bot.Effects, error)) (*bot.Ticket, error) {
 	for range updateAttempts {
 		var out *bot.Ticket
+		var queued int
 		err := db.transaction(ctx, func(tx *gorm.DB) error {
 			t, err := loadTicket(tx, no)
 			if err != nil {
@@ -131,11 +134,14 @@ func (db *DB) UpdateTicket(ctx context.Context, no string, fn func(t *bot.Ticket
 			if err := writeEffects(tx, t, fx); err != nil {
 				return err
 			}
-			out = t
+			out, queued = t, len(fx.Messages)
 			return nil
 		})
 		if errors.Is(err, errStale) {
 			continue
+		}
+		if err == nil {
+			db.notifyQueued(queued)
 		}
 		return out, err
 	}

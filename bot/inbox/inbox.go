@@ -36,8 +36,6 @@ type Options struct {
 	Logger  *slog.Logger
 	// Registerer receives the metrics; nil registers none.
 	Registerer prometheus.Registerer
-	// Handled runs after each successful handling, e.g. to wake the outbox.
-	Handled func()
 
 	Workers     int           // concurrent handlers, default 8
 	Queue       int           // events buffered for the workers, default 4096
@@ -318,9 +316,6 @@ func (in *Inbox) handle(ctx context.Context, it item) {
 	if err == nil {
 		in.m.handled.WithLabelValues("ok").Inc()
 		in.done <- it.ev.ID
-		if in.opt.Handled != nil {
-			in.opt.Handled()
-		}
 		return
 	}
 	if ctx.Err() != nil {

@@ -99,8 +99,8 @@ func New(opt Options) (*Worker, error) {
 	return w, nil
 }
 
-// Kick makes the worker look for due messages now, e.g. right after a
-// handler queued a reply.
+// Kick makes the worker look for due messages now: the store calls it
+// after committing messages (storage.DB.OnQueued).
 func (w *Worker) Kick() {
 	select {
 	case w.kick <- struct{}{}:
@@ -129,9 +129,9 @@ func (w *Worker) Run(ctx context.Context) error {
 		}
 		t.Reset(next)
 		if next > 0 {
-			// The inbox kicks once per handled event: claiming at most every
-			// kickGap turns thousands of kicks a second into a hundred queries
-			// while replies still leave within milliseconds.
+			// Every committed reply kicks: claiming at most every kickGap
+			// turns thousands of kicks a second into a hundred queries while
+			// replies still leave within milliseconds.
 			select {
 			case <-ctx.Done():
 				return nil

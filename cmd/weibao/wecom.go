@@ -41,8 +41,7 @@ func startWeCom(m *Main, handle inbox.Handler) (*WeCom, error) {
 	w := &WeCom{}
 	var err error
 	w.Inbox, err = inbox.New(inbox.Options{Store: m.DB, Redis: m.Redis, Handler: handle, Parse: parse, Clock: m.Clock,
-		Logger: m.Logger.With("component", "inbox"), Registerer: m.Registry,
-		Handled: func() { w.Outbox.Kick() }})
+		Logger: m.Logger.With("component", "inbox"), Registerer: m.Registry})
 	if err != nil {
 		return nil, err
 	}
@@ -121,6 +120,7 @@ func startWeCom(m *Main, handle inbox.Handler) (*WeCom, error) {
 		Logger: m.Logger.With("component", "outbox"), Registerer: m.Registry}); err != nil {
 		return nil, err
 	}
+	m.DB.OnQueued(w.Outbox.Kick)
 	m.Server.RegisterWeCom(routes)
 	return w, nil
 }
