@@ -41,6 +41,9 @@ func TestBotEndToEnd(t *testing.T) {
 		// 内科ICU's group has its robot webhook; 急诊ICU's has none.
 		"WEIBAO_WARD_MED_ICU_WEBHOOK_KEY": wecomtest.WebhookKey,
 	}
+	for k, v := range noJobs {
+		env[k] = v
+	}
 	cfg, err := configs.Load("", func(k string) string { return env[k] })
 	if err != nil {
 		t.Fatal(err)

@@ -69,6 +69,13 @@ func openWeComMainWith(t *testing.T, mode string, seen chan bot.Message) (*Main,
 }
 
 // openWeComMainEnv is openWeComMainWith with more configuration (env keys).
+// noJobs turns the scheduled jobs off: started in the morning, a test's
+// weibao would otherwise send the catch-up digest into the fake WeCom.
+var noJobs = map[string]string{
+	"WEIBAO_REPORTS_JOBS_DIGEST_SPEC": "off", "WEIBAO_REPORTS_JOBS_MONTHLY_SPEC": "off",
+	"WEIBAO_REPORTS_JOBS_QUARTERLY_SPEC": "off", "WEIBAO_REPORTS_JOBS_ANALYSIS_SPEC": "off",
+}
+
 func openWeComMainEnv(t *testing.T, mode string, seen chan bot.Message, extra map[string]string) (*Main, *WeCom, *wecomtest.Server, *fakeBot) {
 	t.Helper()
 	fake := wecomtest.New(t)
@@ -90,6 +97,9 @@ func openWeComMainEnv(t *testing.T, mode string, seen chan bot.Message, extra ma
 		"WEIBAO_WECOM_BOT_ID":               wecomtest.BotID,
 		"WEIBAO_WECOM_BOT_SECRET":           wecomtest.BotSecret,
 		"WEIBAO_WECOM_BOT_WS_URL":           fake.WSURL(),
+	}
+	for k, v := range noJobs {
+		env[k] = v
 	}
 	for k, v := range extra {
 		env[k] = v
