@@ -72,6 +72,7 @@ type WeCom struct {
 	Token          string `yaml:"token"`
 	EncodingAESKey string `yaml:"encoding_aes_key"`
 	APIBase        string `yaml:"api_base"`
+	InboxJournal   string `yaml:"inbox_journal"`
 	Bot            Bot    `yaml:"bot"`
 }
 

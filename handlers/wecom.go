@@ -15,8 +15,8 @@ import (
 	"weibao/bot/wecom"
 )
 
-// Acceptor stores a verified inbound event (inbox.Inbox); IsDuplicate
-// recognises its error for a retried event.
+// Acceptor keeps a verified inbound event safe before it is acknowledged
+// (inbox.Inbox); retries are accepted too and dropped behind the answer.
 type Acceptor interface {
 	Accept(ctx context.Context, ev bot.InboundEvent, m bot.Message) error
 }
@@ -30,8 +30,6 @@ type WeComOptions struct {
 	// (long-connection mode) leaves /wecom/bot unregistered.
 	Robot *wecom.Crypto
 	Inbox Acceptor
-	// IsDuplicate tells a retried event (answered 200, nothing done).
-	IsDuplicate func(error) bool
 	// Passive lets a robot card click wait for its card update, which the
 	// robot accepts only in the click's HTTP answer.
 	Passive     *wecom.Passive
@@ -113,10 +111,6 @@ func (h *wecomHandler) receive(c *wecom.Crypto, source string) gin.HandlerFunc {
 		ctx := g.Request.Context()
 		ev := bot.InboundEvent{ID: m.ID, Source: source, Payload: plain, ReceivedAt: now}
 		if err := h.opt.Inbox.Accept(ctx, ev, m); err != nil {
-			if h.opt.IsDuplicate(err) {
-				g.Status(http.StatusOK)
-				return
-			}
 			h.opt.Logger.Error("wecom callback not stored", "msg_id", m.ID, "err", err, "request_id", RequestID(g))
 			g.AbortWithStatus(http.StatusServiceUnavailable)
 			return

@@ -1,9 +1,11 @@
 // Package inbox is the inbound pipeline between a chat channel and the bot:
-// a verified event is deduplicated (a Redis key that outlives WeCom's retry
-// window, with the database's unique key as the backstop), stored, and only
-// then acknowledged; workers hand it to the bot asynchronously. Events left
-// unhandled by a crash are claimed again when their lease ends, including at
-// start-up, so nothing acknowledged is lost.
+// a verified event is synced to a local journal and only then acknowledged;
+// behind the answer a mover deduplicates it (a Redis key that outlives
+// WeCom's retry window, with the database's unique key as the backstop) and
+// stores it, and workers hand it to the bot. The answer waits on neither the
+// database nor Redis, so their stalls and outages do not reach WeCom. Events
+// left in the journal or unhandled in the database by a crash are picked up
+// at start-up, so nothing acknowledged is lost.
 package inbox
 
 import (
@@ -28,7 +30,9 @@ type ParseFunc func(source string, payload []byte, now time.Time) (bot.Message, 
 
 // Options configure an Inbox.
 type Options struct {
-	Store   bot.Inbox
+	Store bot.Inbox
+	// Journal is the local write-ahead file's path, one per process.
+	Journal string
 	Redis   redis.UniversalClient
 	Handler Handler
 	Parse   ParseFunc
@@ -47,33 +51,41 @@ type Options struct {
 	KeyPrefix   string        // Redis key prefix, default "weibao:inbox:"
 }
 
-// Inbox accepts events and runs the workers.
+// Inbox accepts events and runs the mover and the workers.
 type Inbox struct {
 	opt   Options
 	queue chan item
+	j     *journal
 
-	// Group commit: concurrent Accepts share INSERTs. A caller that finds
-	// fewer than writers flushes running writes the pending events itself.
-	mu       sync.Mutex
-	pending  []*call
-	flushing int
+	// Group commit: Accepts queue their events in pending, and the
+	// journal writer writes all that is pending with one fdatasync.
+	mu        sync.Mutex
+	pending   []*call
+	closed    bool
+	unmoved   []item // journaled, for the mover
+	inFlight  int    // journaled events not yet in the database
+	writeWake chan struct{}
+	written   chan struct{} // closed when the journal writer has stopped
+	moverWake chan struct{}
 
 	done chan string
 	m    metrics
 }
 
-// writers bounds the concurrent batch INSERTs of Accept.
-const writers = 4
-
-// call is one Accept waiting for its event to be written.
+// call is one Accept waiting for its event to be journaled.
 type call struct {
-	ev   bot.InboundEvent
+	it   item
 	done chan error
 }
 
 type item struct {
 	ev bot.InboundEvent
 	m  bot.Message
+	// again marks an event that may have been stored already (read back
+	// from the journal, or retried after a failed store): it skips the
+	// Redis dedupe key, which may be set without the event being stored,
+	// and relies on the database's unique key alone.
+	again bool
 }
 
 type metrics struct {
@@ -81,12 +93,18 @@ type metrics struct {
 	duplicates *prometheus.CounterVec
 	handled    *prometheus.CounterVec
 	depth      prometheus.GaugeFunc
+	unmoved    prometheus.GaugeFunc
 }
 
-// New checks opt and fills defaults.
+// journalReset is the size past which the journal is emptied once the
+// database holds everything in it.
+const journalReset = 4 << 20
+
+// New checks opt, fills defaults and opens the journal; events a previous
+// process journaled but did not store are moved first when Run starts.
 func New(opt Options) (*Inbox, error) {
-	if opt.Store == nil || opt.Redis == nil || opt.Handler == nil || opt.Parse == nil || opt.Logger == nil {
-		return nil, errors.New("inbox: Store, Redis, Handler, Parse and Logger are required")
+	if opt.Store == nil || opt.Redis == nil || opt.Handler == nil || opt.Parse == nil || opt.Logger == nil || opt.Journal == "" {
+		return nil, errors.New("inbox: Store, Redis, Handler, Parse, Logger and Journal are required")
 	}
 	if opt.Clock == nil {
 		opt.Clock = bot.SystemClock{}
@@ -112,127 +130,268 @@ func New(opt Options) (*Inbox, error) {
 	if opt.KeyPrefix == "" {
 		opt.KeyPrefix = "weibao:inbox:"
 	}
-	in := &Inbox{opt: opt, queue: make(chan item, opt.Queue), done: make(chan string, opt.Queue)}
+	in := &Inbox{opt: opt, queue: make(chan item, opt.Queue), done: make(chan string, opt.Queue), writeWake: make(chan struct{}, 1),
+		written: make(chan struct{}), moverWake: make(chan struct{}, 1)}
 	in.m = metrics{
 		accepted: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "weibao_inbox_accepted_total",
-			Help: "Inbound events stored, by source."}, []string{"source"}),
+			Help: "Inbound events journaled and acknowledged, by source."}, []string{"source"}),
 		duplicates: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "weibao_inbox_duplicates_total",
 			Help: "Inbound events dropped as retries, by where they were caught."}, []string{"by"}),
 		handled: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "weibao_inbox_handled_total",
 			Help: "Handling attempts, by result (ok, retry, dead)."}, []string{"result"}),
 		depth: prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "weibao_inbox_queue_depth",
 			Help: "Events waiting for a worker in this process."}, func() float64 { return float64(len(in.queue)) }),
+		unmoved: prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "weibao_inbox_unstored",
+			Help: "Events journaled and acknowledged but not yet in the database."}, func() float64 {
+			in.mu.Lock()
+			defer in.mu.Unlock()
+			return float64(in.inFlight)
+		}),
 	}
 	if opt.Registerer != nil {
-		for _, c := range []prometheus.Collector{in.m.accepted, in.m.duplicates, in.m.handled, in.m.depth} {
+		for _, c := range []prometheus.Collector{in.m.accepted, in.m.duplicates, in.m.handled, in.m.depth, in.m.unmoved} {
 			if err := opt.Registerer.Register(c); err != nil {
 				return nil, fmt.Errorf("inbox metrics: %w", err)
 			}
 		}
 	}
+	j, left, err := openJournal(opt.Journal)
+	if err != nil {
+		return nil, err
+	}
+	in.j = j
+	for _, ev := range left {
+		m, err := opt.Parse(ev.Source, ev.Payload, ev.ReceivedAt)
+		if err != nil {
+			opt.Logger.Error("inbox: journaled event does not parse; dropped", "msg_id", ev.ID, "err", err)
+			continue
+		}
+		in.unmoved = append(in.unmoved, item{ev: ev, m: m, again: true})
+	}
+	in.inFlight = len(in.unmoved)
+	if len(left) > 0 {
+		opt.Logger.Info("inbox: journaled events from the last run to store", "events", len(left))
+	}
+	go in.writeJournal()
 	return in, nil
 }
 
-// ErrDuplicate reports an event already accepted; answer the channel as for
-// a success and do nothing else.
-var ErrDuplicate = errors.New("inbox: duplicate event")
+// ErrClosed is Accept's answer after Close.
+var ErrClosed = errors.New("inbox: closed")
 
-// Accept stores ev (whose payload parses to m) and queues it for the
-// workers. It returns ErrDuplicate for a retry; any other error means the
-// event is not stored and the channel should deliver it again.
-func (in *Inbox) Accept(ctx context.Context, ev bot.InboundEvent, m bot.Message) error {
-	now := in.opt.Clock.Now()
-	if ev.ReceivedAt.IsZero() {
-		ev.ReceivedAt = now
+// Close stops accepting and releases the journal; call it after Run has
+// returned.
+func (in *Inbox) Close() error {
+	in.mu.Lock()
+	if !in.closed {
+		in.closed = true
+		close(in.writeWake)
 	}
-	ev.Attempts = 1 // this replica handles it first
-	if err := in.add(ctx, ev, now.Add(in.opt.Lease)); err != nil {
-		switch {
-		case errors.Is(err, errSeen):
-			in.m.duplicates.WithLabelValues("redis").Inc()
-			return ErrDuplicate
-		case errors.Is(err, bot.ErrConflict):
-			in.m.duplicates.WithLabelValues("database").Inc()
-			return ErrDuplicate
-		}
-		return fmt.Errorf("inbox: store %s: %w", ev.ID, err)
-	}
-	in.m.accepted.WithLabelValues(ev.Source).Inc()
-	select {
-	case in.queue <- item{ev, m}:
-	default:
-		// Workers are behind: the stored event is claimed by the sweep once
-		// its lease ends.
-	}
-	return nil
+	in.mu.Unlock()
+	<-in.written
+	return in.j.close()
 }
 
-// errSeen marks an event whose dedupe key was already set.
-var errSeen = errors.New("inbox: dedupe key set")
-
-// add writes ev in a batch with whatever other Accepts are waiting.
-func (in *Inbox) add(ctx context.Context, ev bot.InboundEvent, leaseUntil time.Time) error {
-	c := &call{ev: ev, done: make(chan error, 1)}
+// Accept journals ev (whose payload parses to m) and hands it to the mover.
+// Once it returns nil the event survives a crash: acknowledge it. An error
+// means it is not kept and the channel should deliver it again. Retries are
+// accepted too; the mover drops them.
+func (in *Inbox) Accept(ctx context.Context, ev bot.InboundEvent, m bot.Message) error {
+	if ev.ReceivedAt.IsZero() {
+		ev.ReceivedAt = in.opt.Clock.Now()
+	}
+	ev.Attempts = 1 // this replica handles it first
+	c := &call{it: item{ev: ev, m: m}, done: make(chan error, 1)}
 	in.mu.Lock()
+	if in.closed {
+		in.mu.Unlock()
+		return ErrClosed
+	}
 	in.pending = append(in.pending, c)
-	if in.flushing < writers {
-		in.flushing++
-		for len(in.pending) > 0 {
-			batch := in.pending[:min(len(in.pending), 200)]
-			in.pending = in.pending[len(batch):]
-			in.mu.Unlock()
-			in.write(ctx, batch, leaseUntil)
-			in.mu.Lock()
-		}
-		in.flushing--
+	select {
+	case in.writeWake <- struct{}{}:
+	default:
 	}
 	in.mu.Unlock()
 	select {
 	case err := <-c.done:
-		return err
+		if err != nil {
+			return fmt.Errorf("inbox: keep %s: %w", ev.ID, err)
+		}
+		in.m.accepted.WithLabelValues(ev.Source).Inc()
+		return nil
 	case <-ctx.Done():
 		return ctx.Err()
 	}
 }
 
-// write dedupes a batch with one pipelined round trip to Redis, then stores
-// the fresh events with one INSERT.
-func (in *Inbox) write(ctx context.Context, batch []*call, leaseUntil time.Time) {
-	// Other callers' events ride on this write: it must not die with our request.
-	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+// writeJournal writes what Accepts left pending, a batch per fdatasync,
+// until Close; then once more, so no Accept is left waiting.
+func (in *Inbox) writeJournal() {
+	defer close(in.written)
+	for open := true; open; {
+		_, open = <-in.writeWake
+		in.mu.Lock()
+		batch := in.pending
+		in.pending = nil
+		// Nothing journaled is waiting for the database: the file can start
+		// over. Only this goroutine adds to inFlight.
+		reset := in.inFlight == 0 && in.j.size > journalReset
+		in.mu.Unlock()
+		if len(batch) == 0 {
+			continue
+		}
+		err := in.append(batch, reset)
+		in.mu.Lock()
+		if err == nil {
+			for _, c := range batch {
+				in.unmoved = append(in.unmoved, c.it)
+			}
+			in.inFlight += len(batch)
+			select {
+			case in.moverWake <- struct{}{}:
+			default:
+			}
+		}
+		in.mu.Unlock()
+		for _, c := range batch {
+			c.done <- err
+		}
+	}
+}
+
+func (in *Inbox) append(batch []*call, reset bool) error {
+	if reset {
+		if err := in.j.reset(); err != nil {
+			in.opt.Logger.Warn("inbox journal reset", "err", err)
+		}
+	}
+	evs := make([]bot.InboundEvent, len(batch))
+	for i, c := range batch {
+		evs[i] = c.it.ev
+	}
+	return in.j.append(evs)
+}
+
+// move copies journaled events into the database (first what a previous
+// process left) until ctx ends, then once more for what is left, so a clean
+// stop leaves nothing in the journal the database lacks.
+func (in *Inbox) move(ctx context.Context) {
+	var retry time.Duration
+	for {
+		for in.backlog() > 0 {
+			if !in.moveOnce(ctx) {
+				// The database is down: the events stay in the journal and
+				// in memory; try again, backing off to 5 s.
+				retry = min(max(2*retry, 100*time.Millisecond), 5*time.Second)
+				break
+			}
+			retry = 0
+		}
+		var wait <-chan time.Time
+		if retry > 0 {
+			wait = time.After(retry)
+		}
+		select {
+		case <-ctx.Done():
+			fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			for in.backlog() > 0 && in.moveOnce(fctx) {
+			}
+			cancel()
+			return
+		case <-in.moverWake:
+		case <-wait:
+		}
+	}
+}
+
+// backlog is how many journaled events wait for the mover.
+func (in *Inbox) backlog() int {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	return len(in.unmoved)
+}
+
+// moveOnce stores one batch of journaled events; it reports false when the
+// store failed and the batch went back for a retry.
+func (in *Inbox) moveOnce(ctx context.Context) bool {
+	in.mu.Lock()
+	batch := in.unmoved[:min(len(in.unmoved), 500)]
+	in.unmoved = in.unmoved[len(batch):]
+	in.mu.Unlock()
+	if len(batch) == 0 {
+		return true
+	}
+	stored, failed := in.store(ctx, batch)
+	in.mu.Lock()
+	in.inFlight -= len(batch) - len(failed)
+	in.unmoved = append(failed, in.unmoved...)
+	in.mu.Unlock()
+	for _, it := range stored {
+		select {
+		case in.queue <- it:
+		default:
+			// Workers are behind: the stored event is claimed by the sweep
+			// once its lease ends.
+		}
+	}
+	return len(failed) == 0
+}
+
+// store dedupes a batch with one pipelined round trip to Redis, then stores
+// the fresh events with one INSERT. It returns the events stored now and
+// those to try again.
+func (in *Inbox) store(ctx context.Context, batch []item) (stored, failed []item) {
+	wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	pipe := in.opt.Redis.Pipeline()
 	seen := make([]*redis.BoolCmd, len(batch))
-	for i, c := range batch {
-		seen[i] = pipe.SetNX(wctx, in.opt.KeyPrefix+c.ev.ID, 1, in.opt.DedupeTTL)
-	}
-	if _, err := pipe.Exec(wctx); err != nil && !errors.Is(err, redis.Nil) {
-		// Redis only speeds dedupe up; the inbox's unique key still holds.
-		in.opt.Logger.Warn("inbox dedupe keys", "events", len(batch), "err", err)
-	}
-	var fresh []*call
-	for i, c := range batch {
-		if ok, err := seen[i].Result(); err == nil && !ok {
-			c.done <- errSeen
-			continue
+	for i, it := range batch {
+		if !it.again {
+			seen[i] = pipe.SetNX(wctx, in.opt.KeyPrefix+it.ev.ID, 1, in.opt.DedupeTTL)
 		}
-		fresh = append(fresh, c)
+	}
+	if pipe.Len() > 0 {
+		if _, err := pipe.Exec(wctx); err != nil && !errors.Is(err, redis.Nil) {
+			// Redis only spares the database the retries; its unique key
+			// still holds.
+			in.opt.Logger.Warn("inbox dedupe keys", "events", len(batch), "err", err)
+		}
+	}
+	var fresh []item
+	for i, it := range batch {
+		if seen[i] != nil {
+			if ok, err := seen[i].Result(); err == nil && !ok {
+				in.m.duplicates.WithLabelValues("redis").Inc()
+				continue
+			}
+		}
+		fresh = append(fresh, it)
 	}
 	if len(fresh) == 0 {
-		return
+		return nil, nil
 	}
 	evs := make([]bot.InboundEvent, len(fresh))
-	for i, c := range fresh {
-		evs[i] = c.ev
+	for i, it := range fresh {
+		evs[i] = it.ev
 	}
-	errs := in.opt.Store.AddInbound(wctx, leaseUntil, evs...)
-	for i, c := range fresh {
-		if errs[i] != nil && !errors.Is(errs[i], bot.ErrConflict) {
-			// Not stored: let WeCom's retry through the dedupe key.
-			in.opt.Redis.Del(wctx, in.opt.KeyPrefix+c.ev.ID)
+	leaseUntil := in.opt.Clock.Now().Add(in.opt.Lease)
+	for i, err := range in.opt.Store.AddInbound(wctx, leaseUntil, evs...) {
+		switch {
+		case err == nil:
+			stored = append(stored, fresh[i])
+		case errors.Is(err, bot.ErrConflict):
+			in.m.duplicates.WithLabelValues("database").Inc()
+		default:
+			if len(failed) == 0 {
+				in.opt.Logger.Error("inbox: store journaled events", "events", len(fresh), "err", err)
+			}
+			it := fresh[i]
+			it.again = true
+			failed = append(failed, it)
 		}
-		c.done <- errs[i]
 	}
+	return stored, failed
 }
 
 // Run works until ctx ends: it first claims what a previous run left, then
@@ -242,6 +401,8 @@ func (in *Inbox) Run(ctx context.Context) error {
 	for range in.opt.Workers {
 		wg.Go(func() { in.work(ctx) })
 	}
+	moved := make(chan struct{})
+	go func() { in.move(ctx); close(moved) }()
 	flushed := make(chan struct{})
 	go func() { in.flushDone(ctx); close(flushed) }()
 	in.sweep(ctx)
@@ -255,6 +416,7 @@ func (in *Inbox) Run(ctx context.Context) error {
 		}
 	}
 	wg.Wait()
+	<-moved
 	// Every worker has stopped: nothing sends on done any more, so flushDone
 	// can mark the last handled events and end.
 	close(in.done)
@@ -287,7 +449,7 @@ func (in *Inbox) sweep(ctx context.Context) {
 				continue
 			}
 			select {
-			case in.queue <- item{ev, m}:
+			case in.queue <- item{ev: ev, m: m}:
 			case <-ctx.Done():
 				return
 			}

@@ -5,6 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -18,77 +21,293 @@ func parse(_ string, payload []byte, now time.Time) (bot.Message, error) {
 	return bot.Message{ID: string(payload), At: now}, nil
 }
 
-func TestAcceptDedupesAndReplaysAfterCrash(t *testing.T) {
-	ctx := context.Background()
-	db := storagetest.Open(t)
-	rdb, _ := redistest.Open(t)
-	prefix := redistest.Prefix()
-	got := make(chan string, 10)
-	newInbox := func(h inbox.Handler) *inbox.Inbox {
-		in, err := inbox.New(inbox.Options{Store: db, Redis: rdb, Handler: h, Parse: parse, Logger: slog.New(slog.DiscardHandler),
-			Lease: 50 * time.Millisecond, Sweep: 10 * time.Millisecond, KeyPrefix: prefix})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return in
-	}
-	// First process: accepts, then "crashes" before handling (no Run).
-	crashed := newInbox(func(context.Context, bot.Message) error { return errors.New("unreachable") })
-	ev := bot.InboundEvent{ID: "robot:r1", Source: "robot", Payload: []byte("robot:r1")}
-	if err := crashed.Accept(ctx, ev, bot.Message{ID: ev.ID}); err != nil {
-		t.Fatal(err)
-	}
-	if err := crashed.Accept(ctx, ev, bot.Message{ID: ev.ID}); !errors.Is(err, inbox.ErrDuplicate) {
-		t.Fatalf("retry Accept err = %v, want ErrDuplicate", err)
-	}
-	// Second process: replays the stored event once its lease has ended.
-	in := newInbox(func(_ context.Context, m bot.Message) error { got <- m.ID; return nil })
-	rctx, cancel := context.WithCancel(ctx)
-	done := make(chan struct{})
-	go func() { in.Run(rctx); close(done) }()
-	select {
-	case id := <-got:
-		if id != "robot:r1" {
-			t.Errorf("replayed %q", id)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("event not replayed")
-	}
-	cancel()
-	<-done
-	if evs, _ := db.ClaimInbound(ctx, time.Now().Add(time.Hour), time.Now().Add(2*time.Hour), 10); len(evs) != 0 {
-		t.Errorf("event still pending after handling: %v", evs)
-	}
+// recorder is a bot that records what it is handed.
+type recorder struct {
+	mu  sync.Mutex
+	ids []string
+	got chan string
 }
 
-func TestAcceptGroupCommitsConcurrentEvents(t *testing.T) {
-	ctx := context.Background()
+func newRecorder() *recorder { return &recorder{got: make(chan string, 200)} }
+
+func (r *recorder) handle(_ context.Context, m bot.Message) error {
+	r.mu.Lock()
+	r.ids = append(r.ids, m.ID)
+	r.mu.Unlock()
+	r.got <- m.ID
+	return nil
+}
+
+func (r *recorder) seen() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]string(nil), r.ids...)
+}
+
+type fixture struct {
+	db      bot.Inbox
+	opt     inbox.Options
+	journal string
+}
+
+func newFixture(t *testing.T) *fixture {
 	db := storagetest.Open(t)
 	rdb, _ := redistest.Open(t)
-	in, err := inbox.New(inbox.Options{Store: db, Redis: rdb, Handler: func(context.Context, bot.Message) error { return nil },
-		Parse: parse, Logger: slog.New(slog.DiscardHandler), KeyPrefix: redistest.Prefix()})
+	j := filepath.Join(t.TempDir(), "inbox.journal")
+	return &fixture{db: db, journal: j, opt: inbox.Options{Store: db, Journal: j, Redis: rdb, Parse: parse,
+		Logger: slog.New(slog.DiscardHandler), Sweep: 10 * time.Millisecond,
+		KeyPrefix: redistest.Prefix()}}
+}
+
+func (f *fixture) open(t *testing.T, h inbox.Handler) *inbox.Inbox {
+	t.Helper()
+	opt := f.opt
+	opt.Handler = h
+	in, err := inbox.New(opt)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return in
+}
+
+// run runs in until the returned stop is called; stop closes it too.
+func run(in *inbox.Inbox) (stop func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { in.Run(ctx); close(done) }()
+	return func() { cancel(); <-done; in.Close() }
+}
+
+func accept(t *testing.T, in *inbox.Inbox, id string) {
+	t.Helper()
+	if err := in.Accept(context.Background(), bot.InboundEvent{ID: id, Source: "robot", Payload: []byte(id)}, bot.Message{ID: id}); err != nil {
+		t.Fatalf("Accept %s: %v", id, err)
+	}
+}
+
+// waitFor waits until the handler has seen every id in want, in any order.
+func waitFor(t *testing.T, r *recorder, want ...string) {
+	t.Helper()
+	left := map[string]bool{}
+	for _, id := range want {
+		left[id] = true
+	}
+	for len(left) > 0 {
+		select {
+		case id := <-r.got:
+			if !left[id] {
+				t.Fatalf("handled %q, want %v", id, want)
+			}
+			delete(left, id)
+		case <-time.After(5 * time.Second):
+			t.Fatalf("%v not handled", left)
+		}
+	}
+}
+
+// pending reports the stored events not yet handled.
+func pending(t *testing.T, db bot.Inbox) int {
+	t.Helper()
+	evs, err := db.ClaimInbound(context.Background(), time.Now().Add(time.Hour), time.Now().Add(2*time.Hour), 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(evs)
+}
+
+func TestRetriesAreHandledOnce(t *testing.T) {
+	f := newFixture(t)
+	r := newRecorder()
+	in := f.open(t, r.handle)
+	stop := run(in)
+	accept(t, in, "robot:r1")
+	waitFor(t, r, "robot:r1")
+	accept(t, in, "robot:r1") // WeCom's retry: acknowledged, dropped by the Redis key
+	accept(t, in, "robot:r2")
+	waitFor(t, r, "robot:r2")
+	stop()
+	if got := r.seen(); len(got) != 2 {
+		t.Errorf("handled %v, want r1 and r2 once each", got)
+	}
+}
+
+func TestCrashBeforeStoringReplaysTheJournal(t *testing.T) {
+	f := newFixture(t)
+	// First process: journals and acknowledges, then "crashes" before its
+	// mover runs (never Run). The retry comes in before the crash too.
+	crashed := f.open(t, func(context.Context, bot.Message) error { return errors.New("unreachable") })
+	accept(t, crashed, "robot:j1")
+	accept(t, crashed, "robot:j1")
+	accept(t, crashed, "robot:j2")
+	crashed.Close()
+	if evs, _ := f.db.ClaimInbound(context.Background(), time.Now(), time.Now(), 10); len(evs) != 0 {
+		t.Fatalf("stored before the mover ran: %v", evs)
+	}
+	// Second process on the same journal stores and handles each once.
+	r := newRecorder()
+	in := f.open(t, r.handle)
+	stop := run(in)
+	waitFor(t, r, "robot:j1", "robot:j2")
+	stop()
+	if got := r.seen(); len(got) != 2 {
+		t.Errorf("handled %v, want j1 and j2 once each", got)
+	}
+	if n := pending(t, f.db); n != 0 {
+		t.Errorf("%d events still pending after handling", n)
+	}
+}
+
+func TestCrashAfterStoringReplaysTheDatabase(t *testing.T) {
+	f := newFixture(t)
+	f.opt.Lease = 50 * time.Millisecond
+	// First process stores the event, then dies while handling it.
+	block := make(chan struct{})
+	crashed := f.open(t, func(ctx context.Context, _ bot.Message) error {
+		select {
+		case <-block:
+		case <-ctx.Done():
+		}
+		return errors.New("crashed")
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { crashed.Run(ctx); close(done) }()
+	accept(t, crashed, "robot:d1")
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		ev, err := f.db.InboundEvent(context.Background(), "robot:d1")
+		if err == nil && ev != nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("event not stored")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	cancel()
+	close(block)
+	<-done
+	crashed.Close()
+	// Its shutdown handed the event back; the next process handles it.
+	r := newRecorder()
+	in := f.open(t, r.handle)
+	stop := run(in)
+	waitFor(t, r, "robot:d1")
+	stop()
+}
+
+// failingStore is the database during an outage: nothing can be stored.
+type failingStore struct {
+	bot.Inbox
+	mu   sync.Mutex
+	down bool
+}
+
+func (s *failingStore) AddInbound(ctx context.Context, leaseUntil time.Time, evs ...bot.InboundEvent) []error {
+	s.mu.Lock()
+	down := s.down
+	s.mu.Unlock()
+	if down {
+		errs := make([]error, len(evs))
+		for i := range errs {
+			errs[i] = errors.New("database is down")
+		}
+		return errs
+	}
+	return s.Inbox.AddInbound(ctx, leaseUntil, evs...)
+}
+
+func TestDatabaseOutageLosesNothing(t *testing.T) {
+	f := newFixture(t)
+	store := &failingStore{Inbox: f.db, down: true}
+	f.opt.Store = store
+	r := newRecorder()
+	in := f.open(t, r.handle)
+	stop := run(in)
+	// Callbacks are still acknowledged while the database is down.
+	accept(t, in, "robot:o1")
+	accept(t, in, "robot:o2")
+	select {
+	case id := <-r.got:
+		t.Fatalf("%s handled without the database", id)
+	case <-time.After(300 * time.Millisecond):
+	}
+	store.mu.Lock()
+	store.down = false
+	store.mu.Unlock()
+	got := map[string]bool{}
+	for range 2 {
+		select {
+		case id := <-r.got:
+			got[id] = true
+		case <-time.After(10 * time.Second):
+			t.Fatalf("handled only %v after the database came back", got)
+		}
+	}
+	accept(t, in, "robot:o1") // a late retry of an event stored after the outage
+	time.Sleep(100 * time.Millisecond)
+	stop()
+	if !got["robot:o1"] || !got["robot:o2"] || len(r.seen()) != 2 {
+		t.Errorf("handled %v, want o1 and o2 once each", r.seen())
+	}
+}
+
+func TestJournalIsOneProcessAndSurvivesATornRecord(t *testing.T) {
+	f := newFixture(t)
+	first := f.open(t, func(context.Context, bot.Message) error { return nil })
+	accept(t, first, "robot:t1")
+	opt := f.opt
+	opt.Handler = func(context.Context, bot.Message) error { return nil }
+	if _, err := inbox.New(opt); err == nil {
+		t.Fatal("a second process opened a journal in use")
+	}
+	first.Close()
+	// A crash in the middle of a write leaves a partial record, which was
+	// never acknowledged: it is cut off and the rest replays.
+	fh, err := os.OpenFile(f.journal, os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fh.Write([]byte{0, 0, 1, 0, 0xde, 0xad, '{', '"'})
+	fh.Close()
+	r := newRecorder()
+	in := f.open(t, r.handle)
+	stop := run(in)
+	waitFor(t, r, "robot:t1")
+	accept(t, in, "robot:t2")
+	waitFor(t, r, "robot:t2")
+	stop()
+}
+
+func TestAcceptGroupCommitsConcurrentEvents(t *testing.T) {
+	f := newFixture(t)
+	r := newRecorder()
+	in := f.open(t, r.handle)
+	stop := run(in)
 	errs := make(chan error, 100)
 	for i := range 100 {
 		go func() {
 			id := fmt.Sprintf("robot:c%d", i%50) // every event twice
-			errs <- in.Accept(ctx, bot.InboundEvent{ID: id, Source: "robot", Payload: []byte(id)}, bot.Message{ID: id})
+			errs <- in.Accept(context.Background(), bot.InboundEvent{ID: id, Source: "robot", Payload: []byte(id)}, bot.Message{ID: id})
 		}()
 	}
-	var ok, dup int
 	for range 100 {
-		switch err := <-errs; {
-		case err == nil:
-			ok++
-		case errors.Is(err, inbox.ErrDuplicate):
-			dup++
-		default:
+		if err := <-errs; err != nil {
 			t.Fatal(err)
 		}
 	}
-	if ok != 50 || dup != 50 {
-		t.Errorf("accepted %d, duplicates %d; want 50 and 50", ok, dup)
+	got := map[string]int{}
+	for len(got) < 50 {
+		select {
+		case id := <-r.got:
+			got[id]++
+		case <-time.After(5 * time.Second):
+			t.Fatalf("handled %d of 50", len(got))
+		}
+	}
+	time.Sleep(100 * time.Millisecond)
+	stop()
+	if n := len(r.seen()); n != 50 {
+		t.Errorf("handled %d times, want 50", n)
 	}
 }

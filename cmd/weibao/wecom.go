@@ -40,7 +40,7 @@ func startWeCom(m *Main, handle inbox.Handler) (*WeCom, error) {
 	}
 	w := &WeCom{}
 	var err error
-	w.Inbox, err = inbox.New(inbox.Options{Store: m.DB, Redis: m.Redis, Handler: handle, Parse: parse, Clock: m.Clock,
+	w.Inbox, err = inbox.New(inbox.Options{Store: m.DB, Journal: cfg.InboxJournal, Redis: m.Redis, Handler: handle, Parse: parse, Clock: m.Clock,
 		Logger: m.Logger.With("component", "inbox"), Registerer: m.Registry})
 	if err != nil {
 		return nil, err
@@ -50,8 +50,7 @@ func startWeCom(m *Main, handle inbox.Handler) (*WeCom, error) {
 	if err != nil {
 		return nil, err
 	}
-	routes := handlers.WeComOptions{Inbox: w.Inbox, IsDuplicate: func(err error) bool { return errors.Is(err, inbox.ErrDuplicate) },
-		Clock: m.Clock, Logger: log}
+	routes := handlers.WeComOptions{Inbox: w.Inbox, Clock: m.Clock, Logger: log}
 	if cfg.Token != "" {
 		if routes.App, err = wecom.NewCrypto(cfg.Token, cfg.EncodingAESKey, cfg.CorpID); err != nil {
 			return nil, fmt.Errorf("wecom app: %w", err)
@@ -81,11 +80,7 @@ func startWeCom(m *Main, handle inbox.Handler) (*WeCom, error) {
 					log.Warn("robot frame rejected", "len", len(frame), "err", err)
 					return nil
 				}
-				err = w.Inbox.Accept(ctx, bot.InboundEvent{ID: msg.ID, Source: wecom.SourceRobotWS, Payload: frame}, msg)
-				if errors.Is(err, inbox.ErrDuplicate) {
-					return nil
-				}
-				return err
+				return w.Inbox.Accept(ctx, bot.InboundEvent{ID: msg.ID, Source: wecom.SourceRobotWS, Payload: frame}, msg)
 			}}, log.With("part", "longconn"))
 		if err != nil {
 			return nil, err
@@ -126,7 +121,7 @@ func startWeCom(m *Main, handle inbox.Handler) (*WeCom, error) {
 }
 
 // Run runs the inbox workers, the outbox worker and the long connection
-// until ctx ends.
+// until ctx ends, then releases the inbox journal.
 func (w *WeCom) Run(ctx context.Context) error {
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return w.Inbox.Run(ctx) })
@@ -134,5 +129,5 @@ func (w *WeCom) Run(ctx context.Context) error {
 	if w.Conn != nil {
 		g.Go(func() error { return w.Conn.Run(ctx) })
 	}
-	return g.Wait()
+	return errors.Join(g.Wait(), w.Inbox.Close())
 }

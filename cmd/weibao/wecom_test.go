@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -86,6 +87,7 @@ func openWeComMainEnv(t *testing.T, mode string, seen chan bot.Message, extra ma
 		"WEIBAO_DATABASE_DSN":               dsn,
 		"WEIBAO_REDIS_URL":                  os.Getenv(redistest.EnvRedis),
 		"WEIBAO_WECOM_API_BASE":             fake.URL,
+		"WEIBAO_WECOM_INBOX_JOURNAL":        filepath.Join(t.TempDir(), "inbox.journal"),
 		"WEIBAO_WECOM_CORP_ID":              wecomtest.CorpID,
 		"WEIBAO_WECOM_AGENT_ID":             wecomtest.AgentID,
 		"WEIBAO_WECOM_SECRET":               wecomtest.Secret,
