@@ -20,6 +20,7 @@ import (
 	"os"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -123,6 +124,7 @@ func run(url, token, key string, rate int, duration time.Duration, workers int, 
 			}
 		})
 	}
+	cpu0 := readCPU()
 	start := time.Now()
 	tick := time.Second / time.Duration(rate)
 	for i := range reqs {
@@ -134,15 +136,48 @@ func run(url, token, key string, rate int, duration time.Duration, workers int, 
 	close(jobs)
 	wg.Wait()
 	elapsed := time.Since(start)
+	cpu1 := readCPU()
 	slices.Sort(lat)
 	pct := func(p float64) time.Duration { return lat[min(len(lat)-1, int(p*float64(len(lat))))] }
 	fmt.Printf("sent %d callbacks (%d unique messages) in %s: %.0f/s\n", len(reqs), countUnique(len(reqs), every), elapsed.Round(time.Millisecond), float64(len(reqs))/elapsed.Seconds())
 	fmt.Printf("non-200: %d, transport errors: %d\n", bad.Load(), failed.Load())
 	fmt.Printf("answer time p50 %s  p90 %s  p99 %s  max %s\n", pct(.5), pct(.9), pct(.99), lat[len(lat)-1])
+	if cpu0 != nil && cpu1 != nil {
+		// Steal is time the hypervisor ran something else while this VM's
+		// vCPUs wanted to run; on a shared host it moves the tail more
+		// than anything in weibao.
+		var d [8]float64
+		total := 0.0
+		for i := range d {
+			d[i] = cpu1[i] - cpu0[i]
+			total += d[i]
+		}
+		busy := d[0] + d[1] + d[2] + d[5] + d[6]
+		fmt.Printf("machine during the run: busy %.0f%%, steal %.1f%% of vCPU time\n", 100*busy/total, 100*d[7]/total)
+	}
 	if dsn == "" {
 		return nil
 	}
 	return verify(dsn, runID, countUnique(len(reqs), every))
+}
+
+// readCPU returns the first eight fields of /proc/stat's cpu line (user,
+// nice, system, idle, iowait, irq, softirq, steal), or nil off Linux.
+func readCPU() []float64 {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return nil
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	f := strings.Fields(line)
+	if len(f) < 9 || f[0] != "cpu" {
+		return nil
+	}
+	v := make([]float64, 8)
+	for i := range v {
+		v[i], _ = strconv.ParseFloat(f[i+1], 64)
+	}
+	return v
 }
 
 // countUnique is how many distinct messages n requests carried.

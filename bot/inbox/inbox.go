@@ -170,7 +170,7 @@ func New(opt Options) (*Inbox, error) {
 	}
 	in.inFlight = len(in.unmoved)
 	if len(left) > 0 {
-		opt.Logger.Info("inbox: journaled events from the last run to store", "events", len(left))
+		opt.Logger.Info("inbox: journal from the last run read; storing what the database lacks", "events", len(left))
 	}
 	go in.writeJournal()
 	return in, nil
