@@ -155,9 +155,12 @@ func New(opt Options) (*Inbox, error) {
 			}
 		}
 	}
-	j, left, err := openJournal(opt.Journal)
+	j, left, cut, err := openJournal(opt.Journal)
 	if err != nil {
 		return nil, err
+	}
+	if cut > 0 {
+		opt.Logger.Warn("inbox journal: cut off a torn record (a write the crash interrupted, never acknowledged)", "bytes", cut)
 	}
 	in.j = j
 	for _, ev := range left {

@@ -34,33 +34,38 @@ var crcTable = crc32.MakeTable(crc32.Castagnoli)
 
 // openJournal opens (or creates) the journal at path, locks it against a
 // second process, and returns the events it holds. A torn last record (a
-// crash mid-write, never acknowledged) is cut off.
-func openJournal(path string) (*journal, []bot.InboundEvent, error) {
+// crash mid-write, never acknowledged) is cut off; cut is its size.
+func openJournal(path string) (j *journal, evs []bot.InboundEvent, cut int64, err error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
-		return nil, nil, err
+		return nil, nil, 0, err
 	}
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o640)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, 0, err
 	}
+	defer func() {
+		if err != nil {
+			f.Close()
+		}
+	}()
 	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
-		f.Close()
-		return nil, nil, fmt.Errorf("inbox journal %s is in use by another process: %w", path, err)
+		return nil, nil, 0, fmt.Errorf("inbox journal %s is in use by another process: %w", path, err)
 	}
 	evs, good, err := readJournal(f)
 	if err != nil {
-		f.Close()
-		return nil, nil, fmt.Errorf("inbox journal %s: %w", path, err)
+		return nil, nil, 0, fmt.Errorf("inbox journal %s: %w", path, err)
+	}
+	end, err := f.Seek(0, io.SeekEnd)
+	if err != nil {
+		return nil, nil, 0, err
 	}
 	if err := f.Truncate(good); err != nil {
-		f.Close()
-		return nil, nil, err
+		return nil, nil, 0, err
 	}
 	if _, err := f.Seek(good, io.SeekStart); err != nil {
-		f.Close()
-		return nil, nil, err
+		return nil, nil, 0, err
 	}
-	return &journal{f: f, size: good}, evs, nil
+	return &journal{f: f, size: good}, evs, end - good, nil
 }
 
 // readJournal decodes records up to the first incomplete or corrupt one and
