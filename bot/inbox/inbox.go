@@ -291,9 +291,11 @@ func (in *Inbox) move(ctx context.Context) {
 			}
 			retry = 0
 		}
-		var wait <-chan time.Time
+		// While backing off, new events wait for the timer: they must not
+		// turn into a retry per callback against a database that is down.
+		wake, wait := in.moverWake, (<-chan time.Time)(nil)
 		if retry > 0 {
-			wait = time.After(retry)
+			wake, wait = nil, time.After(retry)
 		}
 		select {
 		case <-ctx.Done():
@@ -302,7 +304,7 @@ func (in *Inbox) move(ctx context.Context) {
 			}
 			cancel()
 			return
-		case <-in.moverWake:
+		case <-wake:
 		case <-wait:
 		}
 	}

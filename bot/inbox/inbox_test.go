@@ -199,13 +199,17 @@ func TestCrashAfterStoringReplaysTheDatabase(t *testing.T) {
 // failingStore is the database during an outage: nothing can be stored.
 type failingStore struct {
 	bot.Inbox
-	mu   sync.Mutex
-	down bool
+	mu       sync.Mutex
+	down     bool
+	attempts int // AddInbound calls while down
 }
 
 func (s *failingStore) AddInbound(ctx context.Context, leaseUntil time.Time, evs ...bot.InboundEvent) []error {
 	s.mu.Lock()
 	down := s.down
+	if down {
+		s.attempts++
+	}
 	s.mu.Unlock()
 	if down {
 		errs := make([]error, len(evs))
@@ -224,19 +228,26 @@ func TestDatabaseOutageLosesNothing(t *testing.T) {
 	r := newRecorder()
 	in := f.open(t, r.handle)
 	stop := run(in)
-	// Callbacks are still acknowledged while the database is down.
-	accept(t, in, "robot:o1")
-	accept(t, in, "robot:o2")
+	// Callbacks are still acknowledged while the database is down, and
+	// they do not each set off a retry: the mover backs off.
+	for i := range 30 {
+		accept(t, in, fmt.Sprintf("robot:o%d", i))
+		time.Sleep(10 * time.Millisecond)
+	}
 	select {
 	case id := <-r.got:
 		t.Fatalf("%s handled without the database", id)
-	case <-time.After(300 * time.Millisecond):
+	default:
 	}
 	store.mu.Lock()
 	store.down = false
+	attempts := store.attempts
 	store.mu.Unlock()
+	if attempts > 6 {
+		t.Errorf("%d store attempts in 300 ms of outage, want a backoff", attempts)
+	}
 	got := map[string]bool{}
-	for range 2 {
+	for range 30 {
 		select {
 		case id := <-r.got:
 			got[id] = true
@@ -247,8 +258,8 @@ func TestDatabaseOutageLosesNothing(t *testing.T) {
 	accept(t, in, "robot:o1") // a late retry of an event stored after the outage
 	time.Sleep(100 * time.Millisecond)
 	stop()
-	if !got["robot:o1"] || !got["robot:o2"] || len(r.seen()) != 2 {
-		t.Errorf("handled %v, want o1 and o2 once each", r.seen())
+	if len(got) != 30 || len(r.seen()) != 30 {
+		t.Errorf("handled %d events %d times, want 30 once each", len(got), len(r.seen()))
 	}
 }
 
