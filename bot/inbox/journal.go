@@ -51,6 +51,11 @@ func openJournal(path string) (j *journal, evs []bot.InboundEvent, cut int64, er
 	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
 		return nil, nil, 0, fmt.Errorf("inbox journal %s is in use by another process: %w", path, err)
 	}
+	// The file's name must survive a power cut as well as its records.
+	if dir, err := os.Open(filepath.Dir(path)); err == nil {
+		dir.Sync()
+		dir.Close()
+	}
 	evs, good, err := readJournal(f)
 	if err != nil {
 		return nil, nil, 0, fmt.Errorf("inbox journal %s: %w", path, err)
