@@ -93,7 +93,7 @@ type metrics struct {
 	duplicates *prometheus.CounterVec
 	handled    *prometheus.CounterVec
 	depth      prometheus.GaugeFunc
-	unmoved    prometheus.GaugeFunc
+	unstored   prometheus.GaugeFunc
 }
 
 // journalReset is the size past which the journal is emptied once the
@@ -141,7 +141,7 @@ func New(opt Options) (*Inbox, error) {
 			Help: "Handling attempts, by result (ok, retry, dead)."}, []string{"result"}),
 		depth: prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "weibao_inbox_queue_depth",
 			Help: "Events waiting for a worker in this process."}, func() float64 { return float64(len(in.queue)) }),
-		unmoved: prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "weibao_inbox_unstored",
+		unstored: prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "weibao_inbox_unstored",
 			Help: "Events journaled and acknowledged but not yet in the database."}, func() float64 {
 			in.mu.Lock()
 			defer in.mu.Unlock()
@@ -149,7 +149,7 @@ func New(opt Options) (*Inbox, error) {
 		}),
 	}
 	if opt.Registerer != nil {
-		for _, c := range []prometheus.Collector{in.m.accepted, in.m.duplicates, in.m.handled, in.m.depth, in.m.unmoved} {
+		for _, c := range []prometheus.Collector{in.m.accepted, in.m.duplicates, in.m.handled, in.m.depth, in.m.unstored} {
 			if err := opt.Registerer.Register(c); err != nil {
 				return nil, fmt.Errorf("inbox metrics: %w", err)
 			}
