@@ -36,12 +36,12 @@ func TestBotEndToEnd(t *testing.T) {
 	env := map[string]string{
 		"WEIBAO_SERVER_ADDR": "127.0.0.1:0", "WEIBAO_DATABASE_DRIVER": driver, "WEIBAO_DATABASE_DSN": dsn,
 		"WEIBAO_REDIS_URL": os.Getenv(redistest.EnvRedis), "WEIBAO_WECOM_API_BASE": fake.URL,
-		"WEIBAO_WECOM_INBOX_JOURNAL": filepath.Join(t.TempDir(), "inbox.journal"),
-		"WEIBAO_WECOM_CORP_ID":       wecomtest.CorpID, "WEIBAO_WECOM_AGENT_ID": wecomtest.AgentID, "WEIBAO_WECOM_SECRET": wecomtest.Secret,
+		"WEIBAO_WECOM_CORP_ID": wecomtest.CorpID, "WEIBAO_WECOM_AGENT_ID": wecomtest.AgentID, "WEIBAO_WECOM_SECRET": wecomtest.Secret,
 		"WEIBAO_WECOM_BOT_MODE": "callback", "WEIBAO_WECOM_BOT_TOKEN": wecomtest.BotToken,
 		"WEIBAO_WECOM_BOT_ENCODING_AES_KEY": wecomtest.BotAESKey, "WEIBAO_WECOM_BOT_ID": wecomtest.BotID,
 		// 内科ICU's group has its robot webhook; 急诊ICU's has none.
 		"WEIBAO_WARD_MED_ICU_WEBHOOK_KEY": wecomtest.WebhookKey,
+		"WEIBAO_WECOM_INBOX_JOURNAL":      filepath.Join(t.TempDir(), "inbox.journal"),
 	}
 	for k, v := range noJobs {
 		env[k] = v

@@ -69,7 +69,6 @@ func openWeComMainWith(t *testing.T, mode string, seen chan bot.Message) (*Main,
 	return openWeComMainEnv(t, mode, seen, nil)
 }
 
-// openWeComMainEnv is openWeComMainWith with more configuration (env keys).
 // noJobs turns the scheduled jobs off: started in the morning, a test's
 // weibao would otherwise send the catch-up digest into the fake WeCom.
 var noJobs = map[string]string{
@@ -77,6 +76,7 @@ var noJobs = map[string]string{
 	"WEIBAO_REPORTS_JOBS_QUARTERLY_SPEC": "off", "WEIBAO_REPORTS_JOBS_ANALYSIS_SPEC": "off",
 }
 
+// openWeComMainEnv is openWeComMainWith with more configuration (env keys).
 func openWeComMainEnv(t *testing.T, mode string, seen chan bot.Message, extra map[string]string) (*Main, *WeCom, *wecomtest.Server, *fakeBot) {
 	t.Helper()
 	fake := wecomtest.New(t)
