@@ -37,11 +37,11 @@ var crcTable = crc32.MakeTable(crc32.Castagnoli)
 // crash mid-write, never acknowledged) is cut off; cut is its size.
 func openJournal(path string) (j *journal, evs []bot.InboundEvent, cut int64, err error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
-		return nil, nil, 0, err
+		return nil, nil, 0, fmt.Errorf("inbox journal: %w", err)
 	}
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o640)
 	if err != nil {
-		return nil, nil, 0, err
+		return nil, nil, 0, fmt.Errorf("inbox journal: %w", err)
 	}
 	defer func() {
 		if err != nil {
