@@ -12,7 +12,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"weibao/bot"
-	"weibao/bot/wecom"
+	"weibao/wecom"
 )
 
 // Acceptor keeps a verified inbound event safe before it is acknowledged

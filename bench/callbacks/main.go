@@ -27,8 +27,8 @@ import (
 
 	_ "github.com/go-sql-driver/mysql"
 
-	"weibao/bot/wecom"
-	"weibao/bot/wecom/wecomtest"
+	"weibao/wecom"
+	"weibao/wecom/wecomtest"
 )
 
 func main() {

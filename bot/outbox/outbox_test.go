@@ -15,7 +15,7 @@ import (
 
 	"weibao/bot"
 	"weibao/bot/outbox"
-	"weibao/bot/wecom"
+	"weibao/wecom"
 	"weibao/storage"
 	"weibao/storage/storagetest"
 )

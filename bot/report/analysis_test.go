@@ -8,7 +8,7 @@ import (
 
 	"weibao/bot"
 	"weibao/bot/report"
-	"weibao/bot/report/xlsx"
+	"weibao/xlsx"
 	"weibao/catalog"
 	"weibao/storage/storagetest"
 )

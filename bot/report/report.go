@@ -4,7 +4,7 @@
 // hospital-wide and P1 faults, and the quarterly package (tender 六). Reports
 // are typed values built from a narrow Source (the database's aggregates) and
 // rendered as WeCom markdown and printable HTML here; workbooks are encoded by
-// bot/report/xlsx.
+// package xlsx.
 package report
 
 import (

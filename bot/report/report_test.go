@@ -21,7 +21,7 @@ import (
 
 	"weibao/bot"
 	"weibao/bot/report"
-	"weibao/bot/report/xlsx"
+	"weibao/xlsx"
 	"weibao/catalog"
 	"weibao/scheduler"
 	"weibao/storage"

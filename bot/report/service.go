@@ -25,7 +25,7 @@ type Doc struct {
 	Note string // what it is, for the index sheet
 }
 
-// Encoder writes workbooks and the quarterly zip (bot/report/xlsx).
+// Encoder writes workbooks and the quarterly zip (package xlsx).
 type Encoder interface {
 	Monthly(m *Monthly) ([]byte, error)
 	Analysis(a *Analysis) ([]byte, error)

@@ -16,7 +16,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"weibao/bot"
-	"weibao/bot/wecom/wecomtest"
+	"weibao/wecom/wecomtest"
 	"weibao/configs"
 	"weibao/storage"
 	"weibao/storage/redisstore/redistest"

@@ -10,7 +10,7 @@ import (
 
 	"weibao/bot"
 	"weibao/bot/report"
-	"weibao/bot/report/xlsx"
+	"weibao/xlsx"
 	"weibao/configs"
 	"weibao/handlers"
 	"weibao/scheduler"

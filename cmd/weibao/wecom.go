@@ -14,7 +14,7 @@ import (
 	"weibao/bot"
 	"weibao/bot/inbox"
 	"weibao/bot/outbox"
-	"weibao/bot/wecom"
+	"weibao/wecom"
 	"weibao/configs"
 	"weibao/handlers"
 )

@@ -11,8 +11,8 @@ import (
 	"time"
 
 	"weibao/bot"
-	"weibao/bot/wecom"
-	"weibao/bot/wecom/wecomtest"
+	"weibao/wecom"
+	"weibao/wecom/wecomtest"
 )
 
 // TestWeComMonthlyReportFileReachesLead: the monthly report job's workbook

@@ -20,8 +20,8 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"weibao/bot"
-	"weibao/bot/wecom"
-	"weibao/bot/wecom/wecomtest"
+	"weibao/wecom"
+	"weibao/wecom/wecomtest"
 	"weibao/configs"
 	"weibao/storage/redisstore/redistest"
 	"weibao/storage/storagetest"

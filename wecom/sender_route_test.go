@@ -11,8 +11,8 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"weibao/bot"
-	"weibao/bot/wecom"
-	"weibao/bot/wecom/wecomtest"
+	"weibao/wecom"
+	"weibao/wecom/wecomtest"
 	"weibao/storage/redisstore/redistest"
 )
 

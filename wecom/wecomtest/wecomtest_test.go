@@ -11,7 +11,7 @@ import (
 	"sync"
 	"testing"
 
-	"weibao/bot/wecom/wecomtest"
+	"weibao/wecom/wecomtest"
 )
 
 // lenient records the fake's complaints instead of failing the test, so

@@ -12,8 +12,8 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/redis/go-redis/v9"
 
-	"weibao/bot/wecom"
-	"weibao/bot/wecom/wecomtest"
+	"weibao/wecom"
+	"weibao/wecom/wecomtest"
 	"weibao/storage/redisstore/redistest"
 )
 

@@ -6,7 +6,7 @@ import (
 	"strconv"
 	"sync/atomic"
 
-	"weibao/bot/wecom"
+	"weibao/wecom"
 )
 
 // Callback credentials of the fake app and robot.

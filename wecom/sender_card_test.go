@@ -9,7 +9,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"weibao/bot"
-	"weibao/bot/wecom"
+	"weibao/wecom"
 	"weibao/storage/redisstore/redistest"
 )
 
