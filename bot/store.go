@@ -12,6 +12,25 @@ type Effects struct {
 	Messages []Outgoing
 }
 
+// Committed is one committed write as the feed hands it to subscribers: the
+// ticket as committed (nil when the write only queued messages), the timeline
+// events the transaction appended and how many outbox messages it queued.
+type Committed struct {
+	Ticket *Ticket
+	Events []Event
+	Queued int
+}
+
+// Has reports whether the write appended an event of kind k.
+func (c Committed) Has(k EventKind) bool {
+	for _, e := range c.Events {
+		if e.Kind == k {
+			return true
+		}
+	}
+	return false
+}
+
 // TicketFilter selects tickets; zero fields do not filter.
 type TicketFilter struct {
 	Statuses   []Status

@@ -41,7 +41,7 @@ func (db *DB) Enqueue(ctx context.Context, msgs ...bot.Outgoing) error {
 		return nil
 	})
 	if err == nil {
-		db.notifyQueued(len(msgs))
+		db.publish(ctx, bot.Committed{Queued: len(msgs)})
 	}
 	return err
 }

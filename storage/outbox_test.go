@@ -3,6 +3,7 @@ package storage_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -134,43 +135,60 @@ func TestOutboxCards(t *testing.T) {
 	}
 }
 
-// TestOnQueuedWakesTheOutbox: every commit that queued messages calls the
-// hook once; a write without messages or one that fails does not.
-func TestOnQueuedWakesTheOutbox(t *testing.T) {
+// TestFeed: every commit that stored a ticket change or queued messages is
+// handed to each subscriber once, after the commit, with the committed ticket,
+// its new events and the number of messages; a write that fails or changes
+// nothing is not.
+func TestFeed(t *testing.T) {
 	ctx := context.Background()
 	db := storagetest.Open(t)
-	var calls int
-	db.OnQueued(func() { calls++ })
-	step := func(name string, want int, fn func() error) {
+	var got []string
+	for _, name := range []string{"a", "b"} {
+		db.Subscribe(func(ctx context.Context, c bot.Committed) {
+			s := fmt.Sprintf("%s queued=%d", name, c.Queued)
+			if c.Ticket != nil {
+				stored, err := db.Ticket(ctx, c.Ticket.No)
+				s += fmt.Sprintf(" %s v%d committed=%v", c.Ticket.Status, c.Ticket.Version, err == nil && stored.Version == c.Ticket.Version)
+			}
+			for _, e := range c.Events {
+				s += fmt.Sprintf(" %s@%s", e.Kind, e.TicketNo)
+			}
+			got = append(got, s)
+		})
+	}
+	step := func(name string, want []string, fn func() error) {
 		t.Helper()
-		before := calls
+		got = nil
 		err := fn()
-		if got := calls - before; got != want {
-			t.Errorf("%s: hook ran %d times (err %v), want %d", name, got, err, want)
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("%s (err %v): feed (-want +got):\n%s", name, err, diff)
 		}
 	}
-	step("enqueue", 1, func() error {
+	step("enqueue", []string{"a queued=2", "b queued=2"}, func() error {
 		return db.Enqueue(ctx, bot.Outgoing{Key: "k1", ToChat: "wr1", Text: "已收到"}, bot.Outgoing{Key: "k2", ToChat: "wr1", Text: "好"})
 	})
-	step("enqueue nothing", 0, func() error { return db.Enqueue(ctx) })
-	step("enqueue without key", 0, func() error { return db.Enqueue(ctx, bot.Outgoing{ToChat: "wr1", Text: "x"}) })
+	step("enqueue nothing", nil, func() error { return db.Enqueue(ctx) })
+	step("enqueue without key", nil, func() error { return db.Enqueue(ctx, bot.Outgoing{ToChat: "wr1", Text: "x"}) })
 	var no string
-	step("create ticket", 1, func() error { tk := create(t, db, t0); no = tk.No; return nil })
-	step("update without messages", 0, func() error {
+	step("create ticket", []string{"a queued=1 new v1 committed=true reported@F20261126-0001", "b queued=1 new v1 committed=true reported@F20261126-0001"},
+		func() error { tk := create(t, db, t0); no = tk.No; return nil })
+	step("update without messages", []string{"a queued=0 acknowledged v2 committed=true acknowledged@" + no,
+		"b queued=0 acknowledged v2 committed=true acknowledged@" + no}, func() error {
 		_, err := db.UpdateTicket(ctx, no, func(tk *bot.Ticket) (bot.Effects, error) {
 			ev, err := tk.Apply(bot.Change{Kind: bot.EventAcknowledged, Actor: "eng1", At: t0.Add(time.Minute)})
 			return bot.Effects{Events: []bot.Event{ev}}, err
 		})
 		return err
 	})
-	step("update with a message", 1, func() error {
+	step("update with a message", []string{"a queued=1 acknowledged v3 committed=true workaround@" + no,
+		"b queued=1 acknowledged v3 committed=true workaround@" + no}, func() error {
 		_, err := db.UpdateTicket(ctx, no, func(tk *bot.Ticket) (bot.Effects, error) {
 			ev, err := tk.Apply(bot.Change{Kind: bot.EventWorkaround, Actor: "eng1", Text: "先用纸质记录", At: t0.Add(2 * time.Minute)})
 			return bot.Effects{Events: []bot.Event{ev}, Messages: []bot.Outgoing{{Key: "wa", ToChat: "wr1", Text: "临时方案"}}}, err
 		})
 		return err
 	})
-	step("rejected update", 0, func() error {
+	step("rejected update", nil, func() error {
 		_, err := db.UpdateTicket(ctx, no, func(tk *bot.Ticket) (bot.Effects, error) {
 			return bot.Effects{Messages: []bot.Outgoing{{Key: "never", ToChat: "wr1", Text: "x"}}}, errors.New("refused")
 		})

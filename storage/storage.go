@@ -26,7 +26,7 @@ type DB struct {
 	gdb    *gorm.DB
 	driver string
 	loc    *time.Location
-	queued func() // see OnQueued
+	subs   []func(ctx context.Context, c bot.Committed) // see Subscribe
 }
 
 // Options tune Open.
@@ -102,15 +102,23 @@ func Open(ctx context.Context, driver, dsn string, opt Options) (*DB, error) {
 	return db, nil
 }
 
-// OnQueued sets fn to run after every commit that put messages in the
-// outbox, so the delivery worker wakes for them instead of polling. Call it
+// Subscribe adds fn to the feed of committed changes: after every commit
+// that stored a ticket change or queued messages, each subscriber is called
+// in turn, in the committing goroutine, with what was committed. A
+// subscriber must be quick and must not fail the write: the database is the
+// truth, and what a crash between commit and subscriber loses is rebuilt by
+// the subscribers' own sweeps (timers: the escalation reconcile; messages:
+// the outbox poll; fault analyses: the report sweep). Subscribe while wiring,
 // before the DB is shared.
-func (db *DB) OnQueued(fn func()) { db.queued = fn }
+func (db *DB) Subscribe(fn func(ctx context.Context, c bot.Committed)) { db.subs = append(db.subs, fn) }
 
-// notifyQueued runs the OnQueued hook when n messages were committed.
-func (db *DB) notifyQueued(n int) {
-	if n > 0 && db.queued != nil {
-		db.queued()
+// publish hands c to every subscriber.
+func (db *DB) publish(ctx context.Context, c bot.Committed) {
+	if c.Ticket == nil && c.Queued == 0 {
+		return
+	}
+	for _, fn := range db.subs {
+		fn(ctx, c)
 	}
 }
 

@@ -35,7 +35,7 @@ func (db *DB) CreateTicketFunc(ctx context.Context, t *bot.Ticket, fn func(t *bo
 	normalize(t)
 	day := t.ReportedAt.In(db.loc)
 	var stored bot.Ticket
-	var queued int
+	var fx bot.Effects
 	err := db.transaction(ctx, func(tx *gorm.DB) error {
 		seq, err := db.nextSeq(tx, day.Format("20060102"))
 		if err != nil {
@@ -43,8 +43,7 @@ func (db *DB) CreateTicketFunc(ctx context.Context, t *bot.Ticket, fn func(t *bo
 		}
 		c := *t
 		c.No, c.Version = bot.FormatTicketNo(day, seq), 1
-		fx, err := fn(&c)
-		if err != nil {
+		if fx, err = fn(&c); err != nil {
 			return err
 		}
 		normalize(&c)
@@ -56,14 +55,14 @@ func (db *DB) CreateTicketFunc(ctx context.Context, t *bot.Ticket, fn func(t *bo
 		if err := writeEffects(tx, &c, fx); err != nil {
 			return err
 		}
-		stored, queued = c, len(fx.Messages)
+		stored = c
 		return nil
 	})
 	if err != nil {
 		return err
 	}
-	db.notifyQueued(queued)
 	*t = stored
+	db.publish(ctx, committed(&stored, fx))
 	return nil
 }
 
@@ -109,14 +108,13 @@ func loadTicket(tx *gorm.DB, no string) (*bot.Ticket, error) {
 func (db *DB) UpdateTicket(ctx context.Context, no string, fn func(t *bot.Ticket) (bot.Effects, error)) (*bot.Ticket, error) {
 	for range updateAttempts {
 		var out *bot.Ticket
-		var queued int
+		var fx bot.Effects
 		err := db.transaction(ctx, func(tx *gorm.DB) error {
 			t, err := loadTicket(tx, no)
 			if err != nil {
 				return err
 			}
-			fx, err := fn(t)
-			if err != nil {
+			if fx, err = fn(t); err != nil {
 				return err
 			}
 			normalize(t)
@@ -134,18 +132,30 @@ func (db *DB) UpdateTicket(ctx context.Context, no string, fn func(t *bot.Ticket
 			if err := writeEffects(tx, t, fx); err != nil {
 				return err
 			}
-			out, queued = t, len(fx.Messages)
+			out = t
 			return nil
 		})
 		if errors.Is(err, errStale) {
 			continue
 		}
 		if err == nil {
-			db.notifyQueued(queued)
+			c := *out
+			db.publish(ctx, committed(&c, fx))
 		}
 		return out, err
 	}
 	return nil, bot.Errorf(bot.ErrConflict, "err.conflict", map[string]any{"no": no}, "ticket %s: changed concurrently %d times", no, updateAttempts)
+}
+
+// committed is what the feed hands on for a ticket write: the events as
+// stored (with the ticket's number) and the count of messages queued.
+func committed(t *bot.Ticket, fx bot.Effects) bot.Committed {
+	evs := make([]bot.Event, len(fx.Events))
+	for i, e := range fx.Events {
+		e.TicketNo = t.No
+		evs[i] = e
+	}
+	return bot.Committed{Ticket: t, Events: evs, Queued: len(fx.Messages)}
 }
 
 func writeEffects(tx *gorm.DB, t *bot.Ticket, fx bot.Effects) error {

@@ -267,7 +267,7 @@ func (b *bench) engines(rdb *redis.Client) error {
 		if err != nil {
 			return err
 		}
-		eng, err := escalation.New(escalation.Options{Tickets: b.rec, Pages: b.db, Directory: b.db, Roster: ros, Wheel: wheel,
+		eng, err := escalation.New(escalation.Options{Tickets: b.rec, Acknowledger: noAck{}, Pages: b.db, Directory: b.db, Roster: ros, Wheel: wheel,
 			Pager: pg, Texts: catalog.Default(), SLA: b.policy, Policy: escalation.DefaultPolicy(), Reconcile: b.c.reconcile,
 			Clock: clock, Location: shanghai, Logger: logger.With("engine", i)})
 		if err != nil {
@@ -278,7 +278,17 @@ func (b *bench) engines(rdb *redis.Client) error {
 		reg.MustRegister(eng.Collectors()...)
 		b.engs, b.regs = append(b.engs, eng), append(b.regs, reg)
 	}
+	// One replica hears the shared database's feed, as the replica that
+	// commits a change does in production.
+	b.db.Subscribe(b.engs[0].Committed)
 	return nil
+}
+
+// noAck refuses key presses: the log-only pager places no call to press 1 in.
+type noAck struct{}
+
+func (noAck) Acknowledge(ctx context.Context, actor, no string) (*bot.Ticket, error) {
+	return nil, bot.ErrForbidden
 }
 
 func (b *bench) run(ctx context.Context) error {
@@ -378,12 +388,12 @@ func (b *bench) run(ctx context.Context) error {
 }
 
 // seed creates n tickets as the dialogue does, acknowledged by the on-call
-// engineer a minute after the report, and arms each through Changed, as
-// ticketing does after its commit. Eight writers.
+// engineer a minute after the report; the feed arms each after its commit.
+// Eight writers.
 func (b *bench) seed(ctx context.Context, n int, reported func(i int) time.Time) error {
 	b.tickets = make([]*bot.Ticket, n)
 	b.due = make(map[string]time.Time, n)
-	svc := b.engs[0].SLA()
+	svc := escalation.SLA{Policy: b.policy}
 	var mu sync.Mutex
 	var firstErr error
 	var wg sync.WaitGroup
@@ -434,7 +444,6 @@ func (b *bench) create(ctx context.Context, svc escalation.SLA, at time.Time) (*
 	if err := b.db.CreateTicket(ctx, tk, bot.Effects{Events: events}); err != nil {
 		return nil, err
 	}
-	b.engs[0].Changed(ctx, tk)
 	return tk, nil
 }
 

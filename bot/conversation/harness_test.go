@@ -122,6 +122,15 @@ func newHarness(t *testing.T) *harness {
 	rdb, _ := redistest.Open(t)
 	h := &harness{t: t, db: db, sessions: redisstore.NewSessions(rdb, "weibao:"+redistest.Prefix()),
 		clock: &fakeClock{t: time.Date(2026, 11, 26, 2, 0, 0, 0, time.UTC)}, watch: &watcher{}}
+	db.Subscribe(func(ctx context.Context, c bot.Committed) {
+		if c.Ticket == nil {
+			return
+		}
+		h.watch.Changed(ctx, c.Ticket)
+		if c.Has(bot.EventResolved) {
+			h.resolved = append(h.resolved, c.Ticket.No)
+		}
+	})
 	h.build(t)
 	return h
 }
@@ -132,8 +141,7 @@ func (h *harness) build(t *testing.T) {
 	cat := catalog.Default()
 	var err error
 	h.svc, err = ticketing.New(ticketing.Options{Store: h.db, Directory: h.db, SLA: fixedSLA{}, Roster: fixedRoster{h.db},
-		Watcher: h.watch, Classifier: classify.Default(), Catalog: cat, Clock: h.clock, Location: storagetest.Shanghai,
-		OnResolved: func(ctx context.Context, tk *bot.Ticket) { h.resolved = append(h.resolved, tk.No) }})
+		Classifier: classify.Default(), Catalog: cat, Clock: h.clock, Location: storagetest.Shanghai})
 	if err != nil {
 		t.Fatal(err)
 	}

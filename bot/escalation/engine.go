@@ -22,7 +22,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -69,7 +68,10 @@ type Texts interface {
 // Options are the engine's dependencies.
 type Options struct {
 	Tickets   bot.TicketStore
-	Pages     PageStore
+	// Acknowledger takes a "1" pressed on a paging call as 接单 by the person
+	// paged: the ticketing service, with its messages and card redraws.
+	Acknowledger Acknowledger
+	Pages        PageStore
 	Directory Directory
 	Roster    bot.Roster
 	Wheel     *timerwheel.Wheel
@@ -86,13 +88,9 @@ type Options struct {
 }
 
 // Engine arms, fires and cancels the tickets' timers and pages people. It
-// implements the ticketing service's Watcher and (through SLA) its SLA.
+// follows storage's feed (Committed) to arm the timers a change wants.
 type Engine struct {
 	opt Options
-	sla SLA
-
-	mu  sync.Mutex
-	ack Acknowledger
 
 	kick chan struct{} // wakes the receipt loop
 
@@ -106,9 +104,9 @@ type Engine struct {
 
 // New checks the options and builds an engine.
 func New(opt Options) (*Engine, error) {
-	if opt.Tickets == nil || opt.Pages == nil || opt.Directory == nil || opt.Roster == nil || opt.Wheel == nil ||
-		opt.Pager == nil || opt.Texts == nil {
-		return nil, errors.New("escalation: tickets, pages, directory, roster, wheel, pager and texts are required")
+	if opt.Tickets == nil || opt.Acknowledger == nil || opt.Pages == nil || opt.Directory == nil || opt.Roster == nil ||
+		opt.Wheel == nil || opt.Pager == nil || opt.Texts == nil {
+		return nil, errors.New("escalation: tickets, acknowledger, pages, directory, roster, wheel, pager and texts are required")
 	}
 	if err := opt.SLA.Validate(); err != nil {
 		return nil, err
@@ -128,7 +126,7 @@ func New(opt Options) (*Engine, error) {
 	if opt.Logger == nil {
 		opt.Logger = slog.New(slog.DiscardHandler)
 	}
-	e := &Engine{opt: opt, sla: SLA{Policy: opt.SLA}, kick: make(chan struct{}, 1),
+	e := &Engine{opt: opt, kick: make(chan struct{}, 1),
 		fires: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "weibao_escalation_timers_total",
 			Help: "SLA and escalation timers handled, by result (acted, stale, error)."}, []string{"result"}),
 		breaches: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "weibao_sla_breaches_total",
@@ -142,26 +140,7 @@ func New(opt Options) (*Engine, error) {
 		armed: prometheus.NewGauge(prometheus.GaugeOpts{Name: "weibao_escalation_armed_timers",
 			Help: "Timers the open tickets want, as of the last reconcile."}),
 	}
-	e.ack = storeAck{e}
 	return e, nil
-}
-
-// SLA returns the ticketing service's SLA dependency.
-func (e *Engine) SLA() SLA { return e.sla }
-
-// SetAcknowledger makes a "1" pressed on a paging call acknowledge through
-// a (the ticketing service). Until it is set the engine acknowledges through
-// the ticket store itself. Call it while wiring, before Run.
-func (e *Engine) SetAcknowledger(a Acknowledger) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	e.ack = a
-}
-
-func (e *Engine) acknowledger() Acknowledger {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return e.ack
 }
 
 // Collectors returns the engine's metrics for main to register (the wheel
@@ -196,12 +175,15 @@ func (e *Engine) every(ctx context.Context, d time.Duration, name string, fn fun
 	}
 }
 
-// Changed arms the ticket's timers after a committed change and cancels
-// those it no longer wants. It never fails the change: errors are logged
-// and the periodic reconcile repairs.
-func (e *Engine) Changed(ctx context.Context, t *bot.Ticket) {
-	if err := e.arm(ctx, t); err != nil {
-		e.opt.Logger.Warn("arm timers", "ticket", t.No, "err", err)
+// Committed is the engine's subscription to storage's feed: it arms the
+// committed ticket's timers and cancels those it no longer wants. It never
+// fails the change: errors are logged and the periodic reconcile repairs.
+func (e *Engine) Committed(ctx context.Context, c bot.Committed) {
+	if c.Ticket == nil {
+		return
+	}
+	if err := e.arm(ctx, c.Ticket); err != nil {
+		e.opt.Logger.Warn("arm timers", "ticket", c.Ticket.No, "err", err)
 	}
 }
 

@@ -101,7 +101,6 @@ func (e *Engine) fire(ctx context.Context, tm timerwheel.Timer) error {
 		}
 		e.fires.WithLabelValues("acted").Inc()
 		e.count(act)
-		e.Changed(ctx, stored)
 		e.place(ctx, stored, act.pages)
 		return nil
 	}

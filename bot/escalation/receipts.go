@@ -102,7 +102,7 @@ func (e *Engine) receipt(ctx context.Context, r bot.PageReceipt) error {
 	if !rc.Acknowledged() {
 		return nil
 	}
-	t, err := e.acknowledger().Acknowledge(ctx, page.UserID, page.TicketNo)
+	t, err := e.opt.Acknowledger.Acknowledge(ctx, page.UserID, page.TicketNo)
 	switch {
 	case errors.Is(err, bot.ErrInvalid), errors.Is(err, bot.ErrForbidden):
 		// Already acknowledged, resolved, or the person may not: nothing to do.
@@ -113,36 +113,4 @@ func (e *Engine) receipt(ctx context.Context, r bot.PageReceipt) error {
 	}
 	e.opt.Logger.Info("acknowledged by phone", "ticket", t.No, "user", page.UserID)
 	return nil
-}
-
-// storeAck acknowledges through the ticket store with the one state machine
-// and the SLA policy, for when no ticketing service is wired.
-type storeAck struct{ e *Engine }
-
-func (s storeAck) Acknowledge(ctx context.Context, actor, no string) (*bot.Ticket, error) {
-	p, err := s.e.opt.Directory.Person(ctx, actor)
-	if err != nil {
-		return nil, err
-	}
-	if !p.Active || !p.Role.ActsOnTickets() {
-		return nil, bot.Errorf(bot.ErrForbidden, "sla.err.ack_forbidden", nil, "%s may not acknowledge", actor)
-	}
-	timeline, err := s.e.opt.Tickets.Timeline(ctx, no)
-	if err != nil {
-		return nil, err
-	}
-	at := s.e.opt.Clock.Now()
-	t, err := s.e.opt.Tickets.UpdateTicket(ctx, no, func(t *bot.Ticket) (bot.Effects, error) {
-		ev, err := t.Apply(bot.Change{Kind: bot.EventAcknowledged, Actor: actor, At: at})
-		if err != nil {
-			return bot.Effects{}, err
-		}
-		t.Due = s.e.sla.Deadlines(t, append(timeline, ev))
-		return bot.Effects{Events: []bot.Event{ev}}, nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	s.e.Changed(ctx, t)
-	return t, nil
 }

@@ -99,8 +99,15 @@ func New(opt Options) (*Worker, error) {
 	return w, nil
 }
 
-// Kick makes the worker look for due messages now: the store calls it
-// after committing messages (storage.DB.OnQueued).
+// Committed is the worker's subscription to storage's feed: a commit that
+// queued messages wakes it instead of waiting for the poll.
+func (w *Worker) Committed(_ context.Context, c bot.Committed) {
+	if c.Queued > 0 {
+		w.Kick()
+	}
+}
+
+// Kick makes the worker look for due messages now.
 func (w *Worker) Kick() {
 	select {
 	case w.kick <- struct{}{}:

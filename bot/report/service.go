@@ -291,9 +291,21 @@ func (s *Service) SurveyQuestions() []Question {
 	}
 }
 
+// Committed is the service's subscription to storage's feed: a committed
+// resolve opens the ticket's fault analysis when it needs one. A resolve
+// whose analysis failed to open here is made up by SweepAnalyses.
+func (s *Service) Committed(ctx context.Context, c bot.Committed) {
+	if c.Ticket == nil || !c.Has(bot.EventResolved) {
+		return
+	}
+	if err := s.OnResolved(ctx, c.Ticket); err != nil {
+		s.opt.Logger.Warn("fault analysis not opened", "ticket_no", c.Ticket.No, "err", err)
+	}
+}
+
 // OnResolved opens the fault analysis of a resolved ticket that needs one and
-// asks its engineer; called after a resolve commits (conversation's
-// Options.OnResolved) and by the daily sweep, so a missed call is made up.
+// asks its engineer; called from the feed (Committed) and by the sweep, so a
+// missed call is made up.
 func (s *Service) OnResolved(ctx context.Context, t *bot.Ticket) error {
 	if !bot.NeedsAnalysis(t) || t.ResolvedAt.IsZero() {
 		return nil

@@ -3,8 +3,8 @@
 // action is authorised by roster role, goes through the ticket's one state
 // machine (bot.Ticket.Apply) inside store.UpdateTicket, recomputes the SLA
 // deadlines, and writes the messages it causes (replies, pages, @-mentions,
-// card updates) to the outbox in the same transaction. After the commit it
-// tells the Watcher (the escalation engine arms its timers).
+// card updates) to the outbox in the same transaction. What follows a commit
+// (timers, outbox wake-up, fault analyses) subscribes to storage's feed.
 package ticketing
 
 import (
@@ -41,12 +41,6 @@ type SLA interface {
 	Deadlines(t *bot.Ticket, timeline []bot.Event) bot.Deadlines
 }
 
-// Watcher hears of every committed change (the escalation engine arms or
-// cancels the ticket's timers). It never fails the change.
-type Watcher interface {
-	Changed(ctx context.Context, t *bot.Ticket)
-}
-
 // Classifier turns the five dimensions into priority, SLA class and urgency
 // (classify.Rules).
 type Classifier interface {
@@ -60,15 +54,11 @@ type Options struct {
 	Directory  bot.Directory
 	SLA        SLA
 	Roster     bot.Roster
-	Watcher    Watcher // optional
 	Classifier Classifier
 	Catalog    *catalog.Catalog
 	Clock      bot.Clock
 	Location   *time.Location // for the times people read; default Asia/Shanghai
 	Logger     *slog.Logger
-	// OnResolved runs after a resolve commits (the fault-analysis survey
-	// hooks here). It must not block for long.
-	OnResolved func(ctx context.Context, t *bot.Ticket)
 }
 
 // Service runs the use cases.
@@ -219,7 +209,6 @@ func (s *Service) Report(ctx context.Context, in ReportInput) (*bot.Ticket, erro
 	if err != nil {
 		return nil, err
 	}
-	s.changed(ctx, t)
 	return t, nil
 }
 
@@ -339,12 +328,6 @@ func (s *Service) clock(at time.Time) string {
 	return l.Format("1月2日 15:04")
 }
 
-func (s *Service) changed(ctx context.Context, t *bot.Ticket) {
-	if s.opt.Watcher != nil {
-		s.opt.Watcher.Changed(ctx, t)
-	}
-}
-
 // authorize returns the actor if the roster lets them act on tickets.
 func (s *Service) authorize(ctx context.Context, actor string) (*bot.Person, error) {
 	p, err := s.opt.Directory.Person(ctx, actor)
@@ -433,7 +416,6 @@ func (s *Service) apply(ctx context.Context, c change) (*bot.Ticket, error) {
 	if err != nil {
 		return nil, err
 	}
-	s.changed(ctx, t)
 	return t, nil
 }
 
@@ -578,9 +560,6 @@ func (s *Service) Resolve(ctx context.Context, actor, no, cause, solution string
 			f["cause"], f["solution"] = t.Cause, t.Solution
 			return s.toReporters(t, rep, "resolve", s.text("msg.resolved", f))
 		}})
-	if err == nil && s.opt.OnResolved != nil {
-		s.opt.OnResolved(ctx, t)
-	}
 	return t, err
 }
 

@@ -65,7 +65,11 @@ type watcher struct {
 	calls []string // "<no> v<version> committed=<bool>"
 }
 
-func (w *watcher) Changed(ctx context.Context, t *bot.Ticket) {
+func (w *watcher) Committed(ctx context.Context, c bot.Committed) {
+	t := c.Ticket
+	if t == nil {
+		return
+	}
 	// With SQLite's single connection, a call inside the transaction
 	// would block here; the timeout turns that into a visible failure.
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
@@ -129,11 +133,12 @@ func setup(t *testing.T, primary string) *env {
 	}
 	e := &env{db: db, watch: &watcher{store: db}, clock: &clock{t: t0}}
 	e.svc, err = ticketing.New(ticketing.Options{Store: db, Directory: db, SLA: fakeSLA{}, Roster: roster{db, primary},
-		Watcher: e.watch, Classifier: fakeClassifier{classify.Default()}, Catalog: catalog.Default(), Clock: e.clock,
+		Classifier: fakeClassifier{classify.Default()}, Catalog: catalog.Default(), Clock: e.clock,
 		Location: storagetest.Shanghai})
 	if err != nil {
 		t.Fatal(err)
 	}
+	db.Subscribe(e.watch.Committed)
 	return e
 }
 

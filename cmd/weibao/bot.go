@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 
@@ -25,39 +24,25 @@ type Bot struct {
 	Engine  *conversation.Engine
 }
 
-// newBot builds the ticketing service and conversation engine over m's
-// database, Redis, escalation engine (SLA, roster, watcher) and reports
-// (digest, fault analysis survey).
-func newBot(m *Main) (*Bot, error) {
-	if m.Escalation == nil {
-		return nil, errors.New("bot: the escalation engine must be wired first (SLA, roster)")
-	}
+// newTickets builds the ticketing use cases over the database, the on-call
+// roster and the SLA deadlines; the escalation engine acknowledges through it.
+func newTickets(m *Main, ros bot.Roster, deadlines ticketing.SLA) (*ticketing.Service, error) {
 	rules := classify.Default()
 	if b, err := os.ReadFile(ClassificationPath); err == nil {
 		if rules, err = classify.Parse(b); err != nil {
 			return nil, fmt.Errorf("config: %s: %w", ClassificationPath, err)
 		}
 	}
-	log := m.Logger.With("component", "bot")
-	opt := ticketing.Options{Store: m.DB, Directory: m.DB, SLA: m.Escalation.Engine.SLA(), Roster: m.Escalation.Roster,
-		Watcher: m.Escalation.Engine, Classifier: rules, Catalog: m.Catalog, Clock: m.Clock, Location: m.Config.Location,
-		Logger: log.With("part", "ticketing")}
-	if m.Reports != nil {
-		reports := m.Reports.Service
-		opt.OnResolved = func(ctx context.Context, t *bot.Ticket) {
-			if err := reports.OnResolved(ctx, t); err != nil {
-				log.Warn("fault analysis not started", "ticket", t.No, "err", err)
-			}
-		}
-	}
-	svc, err := ticketing.New(opt)
-	if err != nil {
-		return nil, err
-	}
-	m.Escalation.Engine.SetAcknowledger(svc)
-	copt := conversation.Options{Tickets: svc, Directory: m.DB, Outbox: m.DB,
+	return ticketing.New(ticketing.Options{Store: m.DB, Directory: m.DB, SLA: deadlines, Roster: ros, Classifier: rules,
+		Catalog: m.Catalog, Clock: m.Clock, Location: m.Config.Location, Logger: m.Logger.With("component", "ticketing")})
+}
+
+// newBot builds the conversation engine over the ticketing service, Redis
+// and the reports (digest, fault analysis survey).
+func newBot(m *Main) (*Bot, error) {
+	copt := conversation.Options{Tickets: m.Tickets, Directory: m.DB, Outbox: m.DB,
 		Sessions: redisstore.NewSessions(m.Redis, "weibao:conv:"), Catalog: m.Catalog, Clock: m.Clock,
-		Logger: log.With("part", "conversation"), Location: m.Config.Location, Roster: m.Escalation.Roster}
+		Logger: m.Logger.With("component", "conversation"), Location: m.Config.Location, Roster: m.Escalation.Roster}
 	if m.Reports != nil {
 		copt.Digester = m.Reports.Service
 	}
@@ -73,7 +58,7 @@ func newBot(m *Main) (*Bot, error) {
 		eng.RegisterSurvey(report.SurveyName, qs, m.Reports.Service.SurveyDone)
 		m.Reports.Service.SetSurveys(eng)
 	}
-	return &Bot{Tickets: svc, Engine: eng}, nil
+	return &Bot{Tickets: m.Tickets, Engine: eng}, nil
 }
 
 // wireBot builds the bot and runs its sweeps (expired dialogues,

@@ -22,9 +22,9 @@ import (
 )
 
 // Escalation is the SLA clocks, the on-call roster and paging wired
-// together. The ticketing service takes Engine as its Watcher, Engine.SLA()
-// as its SLA and Roster as its bot.Roster, and gives itself back through
-// Engine.SetAcknowledger.
+// together. The engine follows the database's feed of committed changes and
+// acknowledges a key press through the ticketing service (Main.Tickets),
+// which is built here because it takes the same roster and SLA policy.
 type Escalation struct {
 	Engine *escalation.Engine
 	Roster *roster.Roster
@@ -60,6 +60,9 @@ func wireEscalation(ctx context.Context, m *Main) error {
 	} else if len(d.Primary) == 0 && len(d.Overrides) == 0 {
 		log.Warn("no on-call roster: every page goes to the project lead (configure oncall: or use the admin API)")
 	}
+	if m.Tickets, err = newTickets(m, ros, escalation.SLA{Policy: policy}); err != nil {
+		return err
+	}
 	once := &escalation.Once{Clock: m.Clock, DB: m.DB.ClaimKey,
 		Fast: func(ctx context.Context, key string, ttl time.Duration) (bool, error) {
 			return m.Redis.SetNX(ctx, "weibao:once:"+key, 1, ttl).Result()
@@ -82,12 +85,13 @@ func wireEscalation(ctx context.Context, m *Main) error {
 	if err != nil {
 		return err
 	}
-	eng, err := escalation.New(escalation.Options{Tickets: m.DB, Pages: m.DB, Directory: m.DB, Roster: ros, Wheel: wheel,
+	eng, err := escalation.New(escalation.Options{Tickets: m.DB, Acknowledger: m.Tickets, Pages: m.DB, Directory: m.DB, Roster: ros, Wheel: wheel,
 		Pager: reg, Texts: m.Catalog, SLA: policy, Policy: escalationPolicy(cfg.Escalation), Reconcile: cfg.Escalation.Reconcile,
 		Clock: m.Clock, Location: cfg.Location, Logger: log})
 	if err != nil {
 		return fmt.Errorf("config: escalation: %w", err)
 	}
+	m.DB.Subscribe(eng.Committed)
 	m.Registry.MustRegister(wheel.Collectors()...)
 	m.Registry.MustRegister(reg.Collectors()...)
 	m.Registry.MustRegister(eng.Collectors()...)

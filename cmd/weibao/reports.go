@@ -19,9 +19,8 @@ import (
 )
 
 // Reports is the lead's reports wired together. Service is the dialogue's
-// Digester (日报/digest) and, once the dialogue's survey extension is wired,
-// the fault analysis survey's owner (SurveyName, SurveyQuestions, SurveyDone,
-// and OnResolved as conversation's Options.OnResolved).
+// Digester (日报/digest), the fault analysis survey's owner (SurveyName,
+// SurveyQuestions, SurveyDone) and follows the feed to open fault analyses.
 type Reports struct {
 	Service   *report.Service
 	Scheduler *scheduler.Scheduler
@@ -114,6 +113,7 @@ func wireReports(ctx context.Context, m *Main) error {
 			return fmt.Errorf("config: reports.jobs.%s: %w", j.name, err)
 		}
 	}
+	m.DB.Subscribe(svc.Committed)
 	m.Server.RegisterReports(handlers.ReportOptions{Token: m.Config.Server.AdminToken, Reports: svc, Runs: m.DB,
 		Files: m.DB, Location: loc, Clock: m.Clock})
 	m.Reports = &Reports{Service: svc, Scheduler: sch}

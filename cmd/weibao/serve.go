@@ -17,6 +17,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"weibao/bot"
+	"weibao/bot/ticketing"
 	"weibao/catalog"
 	"weibao/configs"
 	"weibao/handlers"
@@ -35,6 +36,8 @@ type Main struct {
 	Redis    *redis.Client
 	Registry *prometheus.Registry
 	Server   *handlers.Server
+	// Tickets is the ticketing use cases (bot.go, built by wireEscalation).
+	Tickets *ticketing.Service
 	// Escalation is the SLA clocks, roster and paging (escalation.go).
 	Escalation *Escalation
 	// Reports is the lead's reports and the scheduler (reports.go).

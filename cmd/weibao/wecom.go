@@ -115,7 +115,7 @@ func startWeCom(m *Main, handle inbox.Handler) (*WeCom, error) {
 		Logger: m.Logger.With("component", "outbox"), Registerer: m.Registry}); err != nil {
 		return nil, err
 	}
-	m.DB.OnQueued(w.Outbox.Kick)
+	m.DB.Subscribe(w.Outbox.Committed)
 	m.Server.RegisterWeCom(routes)
 	return w, nil
 }
