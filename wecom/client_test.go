@@ -12,9 +12,9 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/redis/go-redis/v9"
 
+	"weibao/storage/redisstore/redistest"
 	"weibao/wecom"
 	"weibao/wecom/wecomtest"
-	"weibao/storage/redisstore/redistest"
 )
 
 // newClient returns a client on a fresh fake. The agent id is random so that

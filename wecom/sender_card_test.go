@@ -9,8 +9,8 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"weibao/bot"
-	"weibao/wecom"
 	"weibao/storage/redisstore/redistest"
+	"weibao/wecom"
 )
 
 // TestSenderRedrawsCardWithoutClick: a card update that answers no click

@@ -14,10 +14,10 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"weibao/bot"
-	"weibao/wecom"
-	"weibao/wecom/wecomtest"
 	"weibao/catalog"
 	"weibao/storage/redisstore/redistest"
+	"weibao/wecom"
+	"weibao/wecom/wecomtest"
 )
 
 // files is an in-memory bot.Files.

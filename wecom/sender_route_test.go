@@ -11,9 +11,9 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"weibao/bot"
+	"weibao/storage/redisstore/redistest"
 	"weibao/wecom"
 	"weibao/wecom/wecomtest"
-	"weibao/storage/redisstore/redistest"
 )
 
 // TestSenderCallbackModeGroupRoutes pins how a callback-mode robot reaches a

@@ -9,8 +9,8 @@ import (
 
 	"weibao/bot"
 	"weibao/bot/report"
-	"weibao/xlsx"
 	"weibao/catalog"
+	"weibao/xlsx"
 )
 
 var sh = time.FixedZone("CST", 8*3600)

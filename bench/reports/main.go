@@ -32,9 +32,9 @@ import (
 
 	"weibao/bot"
 	"weibao/bot/report"
-	"weibao/xlsx"
 	"weibao/catalog"
 	"weibao/storage"
+	"weibao/xlsx"
 )
 
 const dbName = "weibao_bench_reports"

@@ -67,18 +67,18 @@ type Texts interface {
 
 // Options are the engine's dependencies.
 type Options struct {
-	Tickets   bot.TicketStore
+	Tickets bot.TicketStore
 	// Acknowledger takes a "1" pressed on a paging call as 接单 by the person
 	// paged: the ticketing service, with its messages and card redraws.
 	Acknowledger Acknowledger
 	Pages        PageStore
-	Directory Directory
-	Roster    bot.Roster
-	Wheel     *timerwheel.Wheel
-	Pager     Pager
-	Texts     Texts
-	SLA       sla.Policy
-	Policy    Policy
+	Directory    Directory
+	Roster       bot.Roster
+	Wheel        *timerwheel.Wheel
+	Pager        Pager
+	Texts        Texts
+	SLA          sla.Policy
+	Policy       Policy
 	// Reconcile is how often the timers are rebuilt from the open tickets
 	// (default 1 min).
 	Reconcile time.Duration

@@ -15,9 +15,9 @@ import (
 
 	"weibao/bot"
 	"weibao/bot/outbox"
-	"weibao/wecom"
 	"weibao/storage"
 	"weibao/storage/storagetest"
+	"weibao/wecom"
 )
 
 // clock is a settable bot.Clock.

@@ -8,9 +8,9 @@ import (
 
 	"weibao/bot"
 	"weibao/bot/report"
-	"weibao/xlsx"
 	"weibao/catalog"
 	"weibao/storage/storagetest"
+	"weibao/xlsx"
 )
 
 // TestAnalysisReminders: a resolved hospital-wide fault gets its analysis

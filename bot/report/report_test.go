@@ -21,13 +21,13 @@ import (
 
 	"weibao/bot"
 	"weibao/bot/report"
-	"weibao/xlsx"
 	"weibao/catalog"
 	"weibao/scheduler"
 	"weibao/storage"
 	"weibao/storage/redisstore"
 	"weibao/storage/redisstore/redistest"
 	"weibao/storage/storagetest"
+	"weibao/xlsx"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")

@@ -16,11 +16,11 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"weibao/bot"
-	"weibao/wecom/wecomtest"
 	"weibao/configs"
 	"weibao/storage"
 	"weibao/storage/redisstore/redistest"
 	"weibao/storage/storagetest"
+	"weibao/wecom/wecomtest"
 )
 
 // TestBotEndToEnd drives the real bot through the robot's HTTP callback and

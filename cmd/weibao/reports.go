@@ -10,12 +10,12 @@ import (
 
 	"weibao/bot"
 	"weibao/bot/report"
-	"weibao/xlsx"
 	"weibao/configs"
 	"weibao/handlers"
 	"weibao/scheduler"
 	"weibao/sla/calendar"
 	"weibao/storage/redisstore"
+	"weibao/xlsx"
 )
 
 // Reports is the lead's reports wired together. Service is the dialogue's

@@ -14,9 +14,9 @@ import (
 	"weibao/bot"
 	"weibao/bot/inbox"
 	"weibao/bot/outbox"
-	"weibao/wecom"
 	"weibao/configs"
 	"weibao/handlers"
+	"weibao/wecom"
 )
 
 // WeCom is the WeCom channel wired together: callbacks (or the robot's long

@@ -20,11 +20,11 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"weibao/bot"
-	"weibao/wecom"
-	"weibao/wecom/wecomtest"
 	"weibao/configs"
 	"weibao/storage/redisstore/redistest"
 	"weibao/storage/storagetest"
+	"weibao/wecom"
+	"weibao/wecom/wecomtest"
 )
 
 // fakeBot stands in for the conversation engine: it records what arrives
