@@ -14,7 +14,6 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
-	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -98,16 +97,17 @@ type Options struct {
 	DialogTimeout   time.Duration
 	DuplicateWindow time.Duration
 	ConfirmWindow   time.Duration
-	// SweepEvery is how often Run looks for expired dialogues (default 5 s).
+	// SweepEvery is how often Run looks for expired dialogues and queued
+	// surveys (default 5 s).
 	SweepEvery time.Duration
+	// Surveys are the guided question-and-answers other packages run with a
+	// person, by name (the fault analysis); see SurveyRequests.
+	Surveys map[string]Survey
 }
 
 // Engine handles messages.
 type Engine struct {
 	opt Options
-
-	mu      sync.RWMutex
-	surveys map[string]survey
 }
 
 // New checks opt and fills defaults.
@@ -133,7 +133,7 @@ func New(opt Options) (*Engine, error) {
 	def(&opt.DuplicateWindow, 30*time.Minute)
 	def(&opt.ConfirmWindow, 24*time.Hour)
 	def(&opt.SweepEvery, 5*time.Second)
-	return &Engine{opt: opt, surveys: map[string]survey{}}, nil
+	return &Engine{opt: opt}, nil
 }
 
 // MaxMessageBytes bounds what is read of one message: a fault is told in a

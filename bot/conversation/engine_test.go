@@ -382,21 +382,21 @@ func TestArriveWithLocationAndTransfer(t *testing.T) {
 func TestSurvey(t *testing.T) {
 	h := newHarness(t)
 	var got map[string]string
-	h.eng.RegisterSurvey("analysis", []SurveyQuestion{{Key: "cause", Prompt: "根本原因是什么？"}, {Key: "lesson", Prompt: "有什么改进？"}},
-		func(ctx context.Context, subject string, answers map[string]string) error {
+	questions := []SurveyQuestion{{Key: "cause", Prompt: "根本原因是什么？"}, {Key: "lesson", Prompt: "有什么改进？"}}
+	h.surveys = map[string]Survey{"analysis": {Questions: questions,
+		Done: func(ctx context.Context, subject string, answers map[string]string) error {
 			if subject != "F20261126-0001" {
 				t.Errorf("subject %q", subject)
 			}
 			got = answers
 			return nil
-		})
+		}}}
+	h.build(t)
 	if err := h.eng.StartSurvey(context.Background(), "analysis", "eng1", "", "F20261126-0001"); err != nil {
 		t.Fatal(err)
 	}
 	h.expect(h.drain(), "（1/2）根本原因是什么？")
-	h.build(t) // survives a restart (registration is redone by wiring)
-	h.eng.RegisterSurvey("analysis", []SurveyQuestion{{Key: "cause", Prompt: "根本原因是什么？"}, {Key: "lesson", Prompt: "有什么改进？"}},
-		func(ctx context.Context, subject string, answers map[string]string) error { got = answers; return nil })
+	h.build(t) // survives a restart (the surveys are the wiring's)
 	h.expect(h.say("eng1", "", "交换机端口故障"), "（2/2）有什么改进？")
 	h.expect(h.say("eng1", "", "增加端口监控"), "谢谢，已全部记录")
 	if diff := cmp.Diff(map[string]string{"cause": "交换机端口故障", "lesson": "增加端口监控"}, got); diff != "" {
@@ -404,5 +404,33 @@ func TestSurvey(t *testing.T) {
 	}
 	if err := h.eng.StartSurvey(context.Background(), "nope", "eng1", "", "x"); err == nil {
 		t.Error("unknown survey started")
+	}
+}
+
+// TestSurveyRequests: a requested survey starts on the next sweep; one asked
+// while the person is reporting a fault waits for a later sweep.
+func TestSurveyRequests(t *testing.T) {
+	h := newHarness(t)
+	h.surveys = map[string]Survey{"analysis": {Questions: []SurveyQuestion{{Key: "cause", Prompt: "根本原因是什么？"}},
+		Done: func(context.Context, string, map[string]string) error { return nil }}}
+	h.build(t)
+	ctx := context.Background()
+	req := SurveyRequests{Sessions: h.sessions}
+	h.say("nurse1", "", "网络打印机打不出来")
+	if err := req.StartSurvey(ctx, "analysis", "nurse1", "", "F20261126-0009"); err != nil {
+		t.Fatal(err)
+	}
+	h.drain()
+	h.eng.Tick(ctx, nil)
+	if out := render(h.drain()); strings.Contains(out, "根本原因") {
+		t.Fatalf("survey interrupted a fault report:\n%s", out)
+	}
+	h.say("nurse1", "", "取消")
+	h.drain()
+	h.eng.Tick(ctx, nil)
+	h.expect(h.drain(), "（1/1）根本原因是什么？")
+	h.eng.Tick(ctx, nil)
+	if out := h.drain(); len(out) != 0 {
+		t.Errorf("a started survey was asked again:\n%s", render(out))
 	}
 }

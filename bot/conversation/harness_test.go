@@ -80,6 +80,7 @@ type harness struct {
 	watch    *watcher
 	seq      int
 	resolved []string
+	surveys  map[string]Survey // the engine's, set before build
 }
 
 const (
@@ -146,7 +147,7 @@ func (h *harness) build(t *testing.T) {
 		t.Fatal(err)
 	}
 	h.eng, err = New(Options{Tickets: h.svc, Directory: h.db, Outbox: h.db, Sessions: h.sessions, Catalog: cat,
-		Clock: h.clock, Location: storagetest.Shanghai, Roster: fixedRoster{h.db}})
+		Clock: h.clock, Location: storagetest.Shanghai, Roster: fixedRoster{h.db}, Surveys: h.surveys})
 	if err != nil {
 		t.Fatal(err)
 	}

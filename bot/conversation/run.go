@@ -5,7 +5,8 @@ import (
 	"time"
 )
 
-// Run sweeps expired dialogues every SweepEvery and auto-confirms
+// Run sweeps expired dialogues and starts queued surveys every SweepEvery,
+// and auto-confirms
 // resolutions nobody answered within ConfirmWindow, until ctx ends. Several
 // replicas may run it: a dialogue is expired under its lock, and a
 // confirmation goes through the ticket's state machine.
@@ -35,6 +36,9 @@ func (e *Engine) Tick(ctx context.Context, last *time.Time) {
 		e.opt.Logger.Error("dialogue sweep", "err", err, "expired", n)
 	} else if n > 0 {
 		e.opt.Logger.Info("dialogues expired into tickets", "n", n)
+	}
+	if err := e.startRequested(ctx); err != nil {
+		e.opt.Logger.Warn("queued surveys", "err", err)
 	}
 	if now := e.now(); last == nil || now.Sub(*last) >= time.Minute {
 		if last != nil {

@@ -121,10 +121,6 @@ func newFixture(t *testing.T) *fixture {
 			t.Fatal(err)
 		}
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error)
-	go func() { done <- svc.Run(ctx) }()
-	t.Cleanup(func() { cancel(); <-done })
 	g := generate(t, db, time.Date(2026, 10, 20, 0, 0, 0, 0, sh), time.Date(2026, 11, 27, 0, 0, 0, 0, sh))
 	return &fixture{db: db, clock: c, svc: svc, sch: sch, sv: sv, gen: g}
 }

@@ -43,9 +43,10 @@ type Analyses interface {
 	TicketsNeedingAnalysis(ctx context.Context, since time.Time, limit int) ([]*bot.Ticket, error)
 }
 
-// Surveys runs a guided question-and-answer with a person in chat: the
-// dialogue engineer's conversation.StartSurvey. The survey named SurveyName
-// must have been registered with SurveyQuestions and SurveyDone.
+// Surveys asks for a guided question-and-answer with a person in chat
+// (conversation.SurveyRequests, which queues it for the dialogue). The
+// dialogue knows the survey named SurveyName by its SurveyQuestions and
+// SurveyDone.
 type Surveys interface {
 	StartSurvey(ctx context.Context, name, userID, chatID, subject string) error
 }
@@ -71,9 +72,8 @@ type Options struct {
 	Outbox   Outbox
 	Encoder  Encoder
 	Analyses Analyses
-	// Surveys asks the engineer the analysis questions; nil until the
-	// dialogue's survey extension is wired: the engineer is then sent the
-	// questions and the answers come in through the API.
+	// Surveys asks the engineer the analysis questions in chat; without it
+	// the engineer is sent the questions and answers through the API.
 	Surveys Surveys
 	// LeadChat is a WeCom group that also gets the digest and reports; optional.
 	LeadChat string
@@ -91,13 +91,7 @@ type Options struct {
 type Service struct {
 	opt Options
 	r   Renderer
-	// starts queues survey starts for Run: a resolve is usually typed by the
-	// engineer in chat, and the dialogue holds that chat's session while it
-	// handles the message, so the survey can only start once it is done.
-	starts chan surveyStart
 }
-
-type surveyStart struct{ no, engineer string }
 
 // NewService returns a Service.
 func NewService(opt Options) *Service {
@@ -110,12 +104,8 @@ func NewService(opt Options) *Service {
 	if opt.Builder.Texts == nil {
 		opt.Builder.Texts = opt.Texts
 	}
-	return &Service{opt: opt, r: Renderer{Texts: opt.Texts}, starts: make(chan surveyStart, 256)}
+	return &Service{opt: opt, r: Renderer{Texts: opt.Texts}}
 }
-
-// SetSurveys connects the dialogue's survey runner, which is built after the
-// reports (it takes the Digester); call it before the service is used.
-func (s *Service) SetSurveys(sv Surveys) { s.opt.Surveys = sv }
 
 // Renderer returns the service's renderer.
 func (s *Service) Renderer() Renderer { return s.r }
@@ -344,46 +334,7 @@ func (s *Service) ask(ctx context.Context, no, engineer string, due time.Time, n
 	if err != nil || s.opt.Surveys == nil {
 		return err
 	}
-	select {
-	case s.starts <- surveyStart{no: no, engineer: engineer}:
-	default:
-		// The next daily reminder starts it again.
-		s.opt.Logger.Warn("survey queue full, analysis survey deferred", "ticket_no", no)
-	}
-	return nil
-}
-
-// Run starts the queued fault analysis surveys until ctx ends (a worker).
-func (s *Service) Run(ctx context.Context) error {
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case st := <-s.starts:
-			s.startSurvey(ctx, st)
-		}
-	}
-}
-
-// startSurvey retries while the engineer's chat is busy (the message that
-// resolved the ticket, or a report in progress); the daily reminder starts
-// the survey again if it still cannot.
-func (s *Service) startSurvey(ctx context.Context, st surveyStart) {
-	for attempt := range 5 {
-		err := s.opt.Surveys.StartSurvey(ctx, SurveyName, st.engineer, "", st.no)
-		if err == nil {
-			return
-		}
-		s.opt.Logger.Warn("analysis survey not started", "ticket_no", st.no, "engineer", st.engineer, "attempt", attempt+1, "err", err)
-		if errors.Is(err, bot.ErrNotFound) {
-			return
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(time.Duration(attempt+1) * 2 * time.Second):
-		}
-	}
+	return s.opt.Surveys.StartSurvey(ctx, SurveyName, engineer, "", no)
 }
 
 // SurveyDone stores the engineer's answers and delivers the report to the

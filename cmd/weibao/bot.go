@@ -10,7 +10,6 @@ import (
 	"weibao/bot/conversation"
 	"weibao/bot/report"
 	"weibao/bot/ticketing"
-	"weibao/storage/redisstore"
 )
 
 // ClassificationPath is read at start when it exists; otherwise the
@@ -40,23 +39,19 @@ func newTickets(m *Main, ros bot.Roster, deadlines ticketing.SLA) (*ticketing.Se
 // newBot builds the conversation engine over the ticketing service, Redis
 // and the reports (digest, fault analysis survey).
 func newBot(m *Main) (*Bot, error) {
-	copt := conversation.Options{Tickets: m.Tickets, Directory: m.DB, Outbox: m.DB,
-		Sessions: redisstore.NewSessions(m.Redis, "weibao:conv:"), Catalog: m.Catalog, Clock: m.Clock,
+	copt := conversation.Options{Tickets: m.Tickets, Directory: m.DB, Outbox: m.DB, Sessions: m.Sessions, Catalog: m.Catalog, Clock: m.Clock,
 		Logger: m.Logger.With("component", "conversation"), Location: m.Config.Location, Roster: m.Escalation.Roster}
-	if m.Reports != nil {
-		copt.Digester = m.Reports.Service
-	}
-	eng, err := conversation.New(copt)
-	if err != nil {
-		return nil, err
-	}
 	if m.Reports != nil {
 		var qs []conversation.SurveyQuestion
 		for _, q := range m.Reports.Service.SurveyQuestions() {
 			qs = append(qs, conversation.SurveyQuestion{Key: q.Key, Prompt: q.Prompt})
 		}
-		eng.RegisterSurvey(report.SurveyName, qs, m.Reports.Service.SurveyDone)
-		m.Reports.Service.SetSurveys(eng)
+		copt.Digester = m.Reports.Service
+		copt.Surveys = map[string]conversation.Survey{report.SurveyName: {Questions: qs, Done: m.Reports.Service.SurveyDone}}
+	}
+	eng, err := conversation.New(copt)
+	if err != nil {
+		return nil, err
 	}
 	return &Bot{Tickets: m.Tickets, Engine: eng}, nil
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"weibao/bot"
+	"weibao/bot/conversation"
 	"weibao/bot/report"
 	"weibao/configs"
 	"weibao/handlers"
@@ -52,7 +53,7 @@ func wireReports(ctx context.Context, m *Main) error {
 	svc := report.NewService(report.Options{
 		Builder: &report.Builder{Source: m.DB, Dir: m.DB, Roster: ros, Location: loc, Clock: m.Clock},
 		Texts:   m.Catalog, Files: m.DB, Outbox: m.DB, Encoder: xlsx.Encoder{Texts: m.Catalog}, Analyses: m.DB,
-		LeadChat: cfg.LeadChatID, AnalysisDue: cfg.AnalysisDue, Logger: log,
+		Surveys: conversation.SurveyRequests{Sessions: m.Sessions}, LeadChat: cfg.LeadChatID, AnalysisDue: cfg.AnalysisDue, Logger: log,
 	})
 	host, _ := os.Hostname()
 	b := make([]byte, 6)
@@ -117,6 +118,6 @@ func wireReports(ctx context.Context, m *Main) error {
 	m.Server.RegisterReports(handlers.ReportOptions{Token: m.Config.Server.AdminToken, Reports: svc, Runs: m.DB,
 		Files: m.DB, Location: loc, Clock: m.Clock})
 	m.Reports = &Reports{Service: svc, Scheduler: sch}
-	m.workers = append(m.workers, sch.Run, svc.Run)
+	m.workers = append(m.workers, sch.Run)
 	return nil
 }

@@ -34,6 +34,7 @@ type Main struct {
 	Catalog  *catalog.Catalog
 	DB       *storage.DB
 	Redis    *redis.Client
+	Sessions *redisstore.Sessions
 	Registry *prometheus.Registry
 	Server   *handlers.Server
 	// Tickets is the ticketing use cases (bot.go, built by wireEscalation).
@@ -115,6 +116,8 @@ func openWith(ctx context.Context, cfg *configs.Config, logger *slog.Logger, clo
 		return nil, err
 	}
 	m.Redis = rdb
+	// The dialogue's state, which the reports also queue surveys in.
+	m.Sessions = redisstore.NewSessions(rdb, "weibao:conv:")
 	m.closers = append(m.closers, closeRedis)
 	m.Server = handlers.New(handlers.Options{
 		Logger:   logger.With("component", "http"),
