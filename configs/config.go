@@ -18,6 +18,13 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"weibao/sla"
+	"weibao/sla/calendar"
+	"weibao/sla/pager"
+	"weibao/sla/pager/aliyun"
+	"weibao/sla/pager/tencent"
+	"weibao/sla/pager/webhook"
 )
 
 // Config is the whole configuration. See weibao.example.yaml for each key.
@@ -43,6 +50,11 @@ type Config struct {
 	Embedded bool `yaml:"-"`
 	// Location is Timezone, loaded.
 	Location *time.Location `yaml:"-"`
+	// SLA is the policy of Escalation.SLAFile, or the built-in one, with
+	// Calendar as its working time; read once here for every user.
+	SLA sla.Policy `yaml:"-"`
+	// Calendar is the working-hours calendar of the same file.
+	Calendar *calendar.Calendar `yaml:"-"`
 }
 
 type Server struct {
@@ -173,7 +185,35 @@ func Load(path string, getenv func(string) string) (*Config, error) {
 	if err := c.validate(); err != nil {
 		return nil, err
 	}
+	if c.SLA, c.Calendar, err = loadSLA(c.Escalation.SLAFile); err != nil {
+		return nil, fmt.Errorf("config: escalation.sla_file: %w", err)
+	}
+	c.Reports.Jobs = c.Reports.Jobs.withDefaults()
 	return &c, nil
+}
+
+// loadSLA reads the policy and calendar from path (configs/sla.yaml), or
+// takes their built-in defaults, which equal that file.
+func loadSLA(path string) (sla.Policy, *calendar.Calendar, error) {
+	p, calCfg := sla.DefaultPolicy(), calendar.DefaultConfig()
+	if path != "" {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return p, nil, err
+		}
+		if p, err = sla.ParsePolicy(b); err != nil {
+			return p, nil, err
+		}
+		if calCfg, err = calendar.ParseConfig(b); err != nil {
+			return p, nil, err
+		}
+	}
+	cal, err := calendar.New(calCfg)
+	if err != nil {
+		return p, nil, err
+	}
+	p.Calendar = cal
+	return p, cal, nil
 }
 
 func decode(name string, b []byte, c *Config) error {
@@ -186,17 +226,24 @@ func decode(name string, b []byte, c *Config) error {
 }
 
 // applyEnv overrides scalar fields from WEIBAO_<PATH>. Lists (wards, people…)
-// are only set in the file.
+// are only set in the file. An inlined struct (a package's own Config
+// embedded with `yaml:",inline"`) shares its parent's path, as in YAML.
 func applyEnv(v reflect.Value, prefix string, getenv func(string) string) error {
 	t := v.Type()
 	for i := range t.NumField() {
 		f := t.Field(i)
-		tag := strings.Split(f.Tag.Get("yaml"), ",")[0]
+		tag, opts, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+		fv := v.Field(i)
+		if tag == "" && opts == "inline" && fv.Kind() == reflect.Struct {
+			if err := applyEnv(fv, prefix, getenv); err != nil {
+				return err
+			}
+			continue
+		}
 		if tag == "" || tag == "-" {
 			continue
 		}
 		name := prefix + "_" + strings.ToUpper(tag)
-		fv := v.Field(i)
 		if fv.Kind() == reflect.Struct {
 			if err := applyEnv(fv, name, getenv); err != nil {
 				return err
@@ -410,11 +457,11 @@ type Escalation struct {
 }
 
 type EscalationLevel struct {
-	Level       int           `yaml:"level"`
-	To          string        `yaml:"to"`
-	Channels    []string      `yaml:"channels"`
-	After       time.Duration `yaml:"after"`
-	UrgentAfter time.Duration `yaml:"urgent_after"`
+	Level       int             `yaml:"level"`
+	To          string          `yaml:"to"`
+	Channels    []pager.Channel `yaml:"channels"`
+	After       time.Duration   `yaml:"after"`
+	UrgentAfter time.Duration   `yaml:"urgent_after"`
 }
 
 type EscalationPoint struct {
@@ -422,64 +469,12 @@ type EscalationPoint struct {
 	Level   int `yaml:"level"`
 }
 
-// Pager configures phone and SMS providers (sla/pager); none configured means
-// pages are only logged.
+// Pager configures phone and SMS providers (sla/pager): the registry's
+// routes and call claim at the top, each provider's own Config under its
+// name. None configured means pages are only logged.
 type Pager struct {
-	Routes      []PagerRoute  `yaml:"routes"`
-	CallOnceTTL time.Duration `yaml:"call_once_ttl"`
-	Aliyun      Aliyun        `yaml:"aliyun"`
-	Tencent     Tencent       `yaml:"tencent"`
-	Webhook     PagerWebhook  `yaml:"webhook"`
-}
-
-type PagerRoute struct {
-	Provider string `yaml:"provider"`
-	Channel  string `yaml:"channel"`
-}
-
-type Aliyun struct {
-	AccessKeyID      string    `yaml:"access_key_id"`
-	AccessKeySecret  string    `yaml:"access_key_secret"`
-	RegionID         string    `yaml:"region_id"`
-	VoiceEndpoint    string    `yaml:"voice_endpoint"`
-	SMSEndpoint      string    `yaml:"sms_endpoint"`
-	CalledShowNumber string    `yaml:"called_show_number"`
-	TTSCode          string    `yaml:"tts_code"`
-	PlayTimes        int       `yaml:"play_times"`
-	VoiceParams      []string  `yaml:"voice_params"`
-	IVR              AliyunIVR `yaml:"ivr"`
-	SignName         string    `yaml:"sign_name"`
-	SMSTemplateCode  string    `yaml:"sms_template_code"`
-	SMSParams        []string  `yaml:"sms_params"`
-}
-
-type AliyunIVR struct {
-	ShowNumber string        `yaml:"show_number"`
-	StartCode  string        `yaml:"start_code"`
-	AckCode    string        `yaml:"ack_code"`
-	ByeCode    string        `yaml:"bye_code"`
-	KeyTimeout time.Duration `yaml:"key_timeout"`
-}
-
-type Tencent struct {
-	SecretID        string   `yaml:"secret_id"`
-	SecretKey       string   `yaml:"secret_key"`
-	Region          string   `yaml:"region"`
-	VMSEndpoint     string   `yaml:"vms_endpoint"`
-	SMSEndpoint     string   `yaml:"sms_endpoint"`
-	VoiceSdkAppID   string   `yaml:"voice_sdk_app_id"`
-	VoiceTemplateID string   `yaml:"voice_template_id"`
-	PlayTimes       int      `yaml:"play_times"`
-	VoiceParams     []string `yaml:"voice_params"`
-	SMSSdkAppID     string   `yaml:"sms_sdk_app_id"`
-	SMSTemplateID   string   `yaml:"sms_template_id"`
-	SignName        string   `yaml:"sign_name"`
-	SMSParams       []string `yaml:"sms_params"`
-}
-
-type PagerWebhook struct {
-	Name     string   `yaml:"name"`
-	URL      string   `yaml:"url"`
-	Secret   string   `yaml:"secret"`
-	Channels []string `yaml:"channels"`
+	pager.Config `yaml:",inline"`
+	Aliyun       aliyun.Config  `yaml:"aliyun"`
+	Tencent      tencent.Config `yaml:"tencent"`
+	Webhook      webhook.Config `yaml:"webhook"`
 }

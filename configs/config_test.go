@@ -106,6 +106,9 @@ func TestInvalid(t *testing.T) {
 		{"bad log level", "log:\n  level: loud\n", nil, "log.level"},
 		{"bad env value", "", map[string]string{"WEIBAO_DATABASE_DRIVER": "oracle"}, "database.driver"},
 		{"not yaml", "server: [\n", nil, "weibao.yaml"},
+		{"unknown pager key", "pager:\n  route: []\n", nil, "field route not found"},
+		{"unknown provider key", "pager:\n  aliyun:\n    acces_key_id: x\n", nil, "field acces_key_id not found"},
+		{"bad provider env value", "", map[string]string{"WEIBAO_PAGER_TENCENT_PLAY_TIMES": "twice"}, "WEIBAO_PAGER_TENCENT_PLAY_TIMES"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -2,6 +2,7 @@ package roster
 
 import (
 	"context"
+	"log/slog"
 	"strconv"
 	"time"
 
@@ -11,6 +12,30 @@ import (
 // Texts renders catalogue entries (*catalog.Catalog).
 type Texts interface {
 	Text(key string, fields map[string]any) string
+}
+
+// RunNotices queues the roster's notices through enqueue every minute,
+// from now on, until ctx ends: the hand-overs of the last hour and the gaps
+// of the next day. Their keys make every replica's copy one message. A
+// failed minute is logged and tried again the next.
+func (r *Roster) RunNotices(ctx context.Context, now func() time.Time, texts Texts,
+	enqueue func(context.Context, ...bot.Outgoing) error, log *slog.Logger) error {
+	t := time.NewTicker(time.Minute)
+	defer t.Stop()
+	for {
+		msgs, err := r.Notices(ctx, now(), time.Hour, 24*time.Hour, texts)
+		if err == nil && len(msgs) > 0 {
+			err = enqueue(ctx, msgs...)
+		}
+		if err != nil && ctx.Err() == nil {
+			log.Warn("roster notices", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
 }
 
 // Notices returns the messages the roster owes at now: a hand-over message

@@ -1,9 +1,12 @@
 package roster_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"log/slog"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -158,6 +161,60 @@ func TestNotices(t *testing.T) {
 			t.Errorf("Notices(%s) (-want +got):\n%s", tt.now, diff)
 		}
 	}
+}
+
+// TestRunNotices checks the loop queues the notices due at once and logs a
+// failed enqueue; each case stops the loop from inside, so no minute passes.
+func TestRunNotices(t *testing.T) {
+	r, _ := open(t, staff...)
+	doc := roster.Doc{Lead: "lead", Start: "2026-11-23 09:00", Shift: roster.Duration(168 * time.Hour), Primary: []string{"a", "b"}}
+	if _, err := r.Seed(context.Background(), doc); err != nil {
+		t.Fatal(err)
+	}
+	now := func() time.Time { return at("2026-11-30 09:10") }
+	handover := at("2026-11-30 09:00").Unix()
+
+	t.Run("queues", func(t *testing.T) {
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		var got []string
+		enqueue := func(_ context.Context, msgs ...bot.Outgoing) error {
+			for _, m := range msgs {
+				got = append(got, m.Key+" "+m.ToUsers[0])
+			}
+			cancel()
+			return nil
+		}
+		if err := r.RunNotices(ctx, now, catalog.Default(), enqueue, slog.New(slog.DiscardHandler)); err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff([]string{key("handover", handover, "a"), key("handover", handover, "b")}, got); diff != "" {
+			t.Errorf("queued (-want +got):\n%s", diff)
+		}
+	})
+	t.Run("logs a failure", func(t *testing.T) {
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		w := &cancelWriter{cancel: cancel}
+		enqueue := func(context.Context, ...bot.Outgoing) error { return errors.New("outbox down") }
+		if err := r.RunNotices(ctx, now, catalog.Default(), enqueue, slog.New(slog.NewTextHandler(w, nil))); err != nil {
+			t.Fatal(err)
+		}
+		if got := w.buf.String(); !strings.Contains(got, "roster notices") || !strings.Contains(got, "outbox down") {
+			t.Errorf("log = %q, want the failure", got)
+		}
+	})
+}
+
+// cancelWriter ends the loop under test once it has logged.
+type cancelWriter struct {
+	buf    bytes.Buffer
+	cancel func()
+}
+
+func (w *cancelWriter) Write(p []byte) (int, error) {
+	defer w.cancel()
+	return w.buf.Write(p)
 }
 
 func key(kind string, unix int64, user string) string {

@@ -4,15 +4,12 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"os"
 	"time"
 
 	"weibao/bot/escalation"
 	"weibao/bot/roster"
 	"weibao/configs"
 	"weibao/handlers"
-	"weibao/sla"
-	"weibao/sla/calendar"
 	"weibao/sla/pager"
 	"weibao/sla/pager/aliyun"
 	"weibao/sla/pager/tencent"
@@ -37,30 +34,11 @@ type Escalation struct {
 func wireEscalation(ctx context.Context, m *Main) error {
 	cfg := m.Config
 	log := m.Logger.With("component", "escalation")
-	policy, err := slaPolicy(cfg.Escalation.SLAFile)
+	ros, err := wireRoster(ctx, m, log)
 	if err != nil {
 		return err
 	}
-	ros := roster.New(m.DB, m.DB, cfg.Location)
-	if oc := cfg.OnCall; oc.Lead != "" || len(oc.Primary) > 0 {
-		doc := roster.Doc{Lead: oc.Lead, Start: oc.Start, Shift: roster.Duration(oc.Shift), Primary: oc.Primary, Backup: oc.Backup}
-		for _, o := range oc.Overrides {
-			doc.Overrides = append(doc.Overrides, roster.Override{Date: o.Date, Primary: o.Primary, Backup: o.Backup})
-		}
-		wrote, err := ros.Seed(ctx, doc)
-		if err != nil {
-			return fmt.Errorf("config: oncall: %w", err)
-		}
-		if wrote {
-			log.Info("on-call roster seeded from the configuration")
-		}
-	}
-	if d, err := ros.Doc(ctx); err != nil {
-		return err
-	} else if len(d.Primary) == 0 && len(d.Overrides) == 0 {
-		log.Warn("no on-call roster: every page goes to the project lead (configure oncall: or use the admin API)")
-	}
-	if m.Tickets, err = newTickets(m, ros, escalation.SLA{Policy: policy}); err != nil {
+	if m.Tickets, err = newTickets(m, ros, escalation.SLA{Policy: cfg.SLA}); err != nil {
 		return err
 	}
 	once := &escalation.Once{Clock: m.Clock, DB: m.DB.ClaimKey,
@@ -75,7 +53,11 @@ func wireEscalation(ctx context.Context, m *Main) error {
 		notifiers = []pager.Notifier{pager.NewLogNotifier(m.Logger.With("component", "pager"))}
 		log.Warn("no phone provider configured: pages are only logged")
 	}
-	reg, err := pager.NewRegistry(pager.Config{Routes: routes(cfg.Pager.Routes, notifiers), CallOnceTTL: cfg.Pager.CallOnceTTL},
+	pc := cfg.Pager.Config
+	if len(pc.Routes) == 0 {
+		pc.Routes = pager.DefaultRoutes(notifiers...)
+	}
+	reg, err := pager.NewRegistry(pc,
 		pager.Options{Once: once, Now: m.Clock.Now, Limiter: redisstore.NewRateLog(m.Redis, "weibao:pager:rate:")}, notifiers...)
 	if err != nil {
 		return fmt.Errorf("config: pager: %w", err)
@@ -86,7 +68,7 @@ func wireEscalation(ctx context.Context, m *Main) error {
 		return err
 	}
 	eng, err := escalation.New(escalation.Options{Tickets: m.DB, Acknowledger: m.Tickets, Pages: m.DB, Directory: m.DB, Roster: ros, Wheel: wheel,
-		Pager: reg, Texts: m.Catalog, SLA: policy, Policy: escalationPolicy(cfg.Escalation), Reconcile: cfg.Escalation.Reconcile,
+		Pager: reg, Texts: m.Catalog, SLA: cfg.SLA, Policy: escalationPolicy(cfg.Escalation), Reconcile: cfg.Escalation.Reconcile,
 		Clock: m.Clock, Location: cfg.Location, Logger: log})
 	if err != nil {
 		return fmt.Errorf("config: escalation: %w", err)
@@ -100,66 +82,45 @@ func wireEscalation(ctx context.Context, m *Main) error {
 	m.Server.RegisterAdmin(handlers.AdminOptions{Token: cfg.Server.AdminToken, Roster: ros, Clock: m.Clock})
 	m.Escalation = &Escalation{Engine: eng, Roster: ros, Pager: reg}
 	m.workers = append(m.workers, eng.Run, func(ctx context.Context) error {
-		return rosterNotices(ctx, m, ros, log)
+		return ros.RunNotices(ctx, m.Clock.Now, m.Catalog, m.DB.Enqueue, log)
 	})
 	return nil
 }
 
-// rosterNotices queues hand-over messages and gap warnings every minute;
-// their keys make every replica's copy one message.
-func rosterNotices(ctx context.Context, m *Main, ros *roster.Roster, log *slog.Logger) error {
-	t := time.NewTicker(time.Minute)
-	defer t.Stop()
-	for {
-		msgs, err := ros.Notices(ctx, m.Clock.Now(), time.Hour, 24*time.Hour, m.Catalog)
-		if err == nil && len(msgs) > 0 {
-			err = m.DB.Enqueue(ctx, msgs...)
+// wireRoster builds the roster and seeds it from the configuration.
+func wireRoster(ctx context.Context, m *Main, log *slog.Logger) (*roster.Roster, error) {
+	ros := roster.New(m.DB, m.DB, m.Config.Location)
+	if oc := m.Config.OnCall; oc.Lead != "" || len(oc.Primary) > 0 {
+		doc := roster.Doc{Lead: oc.Lead, Start: oc.Start, Shift: roster.Duration(oc.Shift), Primary: oc.Primary, Backup: oc.Backup}
+		for _, o := range oc.Overrides {
+			doc.Overrides = append(doc.Overrides, roster.Override{Date: o.Date, Primary: o.Primary, Backup: o.Backup})
 		}
-		if err != nil && ctx.Err() == nil {
-			log.Warn("roster notices", "err", err)
-		}
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-t.C:
-		}
-	}
-}
-
-// slaPolicy reads the policy and calendar from path (configs/sla.yaml), or
-// takes their built-in defaults, which equal that file.
-func slaPolicy(path string) (sla.Policy, error) {
-	p, calCfg := sla.DefaultPolicy(), calendar.DefaultConfig()
-	if path != "" {
-		b, err := os.ReadFile(path)
+		wrote, err := ros.Seed(ctx, doc)
 		if err != nil {
-			return p, fmt.Errorf("config: escalation.sla_file: %w", err)
+			return nil, fmt.Errorf("config: oncall: %w", err)
 		}
-		if p, err = sla.ParsePolicy(b); err != nil {
-			return p, err
-		}
-		if calCfg, err = calendar.ParseConfig(b); err != nil {
-			return p, err
+		if wrote {
+			log.Info("on-call roster seeded from the configuration")
 		}
 	}
-	cal, err := calendar.New(calCfg)
-	if err != nil {
-		return p, err
+	if d, err := ros.Doc(ctx); err != nil {
+		return nil, err
+	} else if len(d.Primary) == 0 && len(d.Overrides) == 0 {
+		log.Warn("no on-call roster: every page goes to the project lead (configure oncall: or use the admin API)")
 	}
-	p.Calendar = cal
-	return p, nil
+	return ros, nil
 }
 
+// escalationPolicy is the configured levels and points, each list taking
+// escalation's default when empty. It stays here rather than in configs:
+// bot/escalation brings go-redis (sla/timerwheel) with it.
 func escalationPolicy(c configs.Escalation) escalation.Policy {
 	p := escalation.DefaultPolicy()
 	if len(c.Levels) > 0 {
 		p.Levels = nil
 		for _, l := range c.Levels {
-			lv := escalation.Level{Level: l.Level, To: escalation.Target(l.To), After: l.After, UrgentAfter: l.UrgentAfter}
-			for _, ch := range l.Channels {
-				lv.Channels = append(lv.Channels, pager.Channel(ch))
-			}
-			p.Levels = append(p.Levels, lv)
+			p.Levels = append(p.Levels, escalation.Level{Level: l.Level, To: escalation.Target(l.To), Channels: l.Channels,
+				After: l.After, UrgentAfter: l.UrgentAfter})
 		}
 	}
 	if len(c.Points) > 0 {
@@ -176,58 +137,26 @@ func escalationPolicy(c configs.Escalation) escalation.Policy {
 func notifiers(c configs.Pager) ([]pager.Notifier, []*webhook.Client, error) {
 	var out []pager.Notifier
 	var hooks []*webhook.Client
-	if a := c.Aliyun; a.AccessKeyID != "" {
-		n, err := aliyun.New(aliyun.Config{AccessKeyID: a.AccessKeyID, AccessKeySecret: a.AccessKeySecret, RegionID: a.RegionID,
-			VoiceEndpoint: a.VoiceEndpoint, SMSEndpoint: a.SMSEndpoint, CalledShowNumber: a.CalledShowNumber, TTSCode: a.TTSCode,
-			PlayTimes: a.PlayTimes, VoiceParams: a.VoiceParams, SignName: a.SignName, SMSTemplateCode: a.SMSTemplateCode,
-			SMSParams: a.SMSParams, IVR: aliyun.IVR{ShowNumber: a.IVR.ShowNumber, StartCode: a.IVR.StartCode, AckCode: a.IVR.AckCode,
-				ByeCode: a.IVR.ByeCode, KeyTimeout: a.IVR.KeyTimeout}})
+	if c.Aliyun.AccessKeyID != "" {
+		n, err := aliyun.New(c.Aliyun)
 		if err != nil {
 			return nil, nil, fmt.Errorf("config: pager.aliyun: %w", err)
 		}
 		out = append(out, n)
 	}
-	if t := c.Tencent; t.SecretID != "" {
-		n, err := tencent.New(tencent.Config{SecretID: t.SecretID, SecretKey: t.SecretKey, Region: t.Region, VMSEndpoint: t.VMSEndpoint,
-			SMSEndpoint: t.SMSEndpoint, VoiceSdkAppID: t.VoiceSdkAppID, VoiceTemplateID: t.VoiceTemplateID, PlayTimes: t.PlayTimes,
-			VoiceParams: t.VoiceParams, SMSSdkAppID: t.SMSSdkAppID, SMSTemplateID: t.SMSTemplateID, SignName: t.SignName, SMSParams: t.SMSParams})
+	if c.Tencent.SecretID != "" {
+		n, err := tencent.New(c.Tencent)
 		if err != nil {
 			return nil, nil, fmt.Errorf("config: pager.tencent: %w", err)
 		}
 		out = append(out, n)
 	}
-	if w := c.Webhook; w.URL != "" {
-		wc := webhook.Config{Name: w.Name, URL: w.URL, Secret: w.Secret}
-		for _, ch := range w.Channels {
-			wc.Channels = append(wc.Channels, pager.Channel(ch))
-		}
-		n, err := webhook.New(wc)
+	if c.Webhook.URL != "" {
+		n, err := webhook.New(c.Webhook)
 		if err != nil {
 			return nil, nil, fmt.Errorf("config: pager.webhook: %w", err)
 		}
 		out, hooks = append(out, n), append(hooks, n)
 	}
 	return out, hooks, nil
-}
-
-// routes are the configured ones, or every provider's voice then SMS in
-// the order the providers are configured.
-func routes(cfg []configs.PagerRoute, ns []pager.Notifier) []pager.Route {
-	var out []pager.Route
-	for _, r := range cfg {
-		out = append(out, pager.Route{Provider: r.Provider, Channel: pager.Channel(r.Channel)})
-	}
-	if len(out) > 0 {
-		return out
-	}
-	for _, ch := range []pager.Channel{pager.Voice, pager.SMS} {
-		for _, n := range ns {
-			for _, c := range n.Channels() {
-				if c == ch {
-					out = append(out, pager.Route{Provider: n.Provider(), Channel: ch})
-				}
-			}
-		}
-	}
-	return out
 }

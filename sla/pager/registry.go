@@ -25,6 +25,20 @@ type Route struct {
 	Channel  Channel `yaml:"channel"`
 }
 
+// DefaultRoutes are the routes when none are configured: every notifier's
+// voice, then every notifier's SMS, each in the notifiers' order.
+func DefaultRoutes(ns ...Notifier) []Route {
+	var out []Route
+	for _, ch := range []Channel{Voice, SMS} {
+		for _, n := range ns {
+			if slices.Contains(n.Channels(), ch) {
+				out = append(out, Route{Provider: n.Provider(), Channel: ch})
+			}
+		}
+	}
+	return out
+}
+
 // Options are the Registry's dependencies.
 type Options struct {
 	// Once guards calls; required.

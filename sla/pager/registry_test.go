@@ -365,3 +365,26 @@ func TestNationalNumber(t *testing.T) {
 		}
 	}
 }
+
+func TestDefaultRoutes(t *testing.T) {
+	both := &pagertest.Notifier{Name: "aliyun", Chans: []pager.Channel{pager.Voice, pager.SMS}}
+	sms := &pagertest.Notifier{Name: "tencent", Chans: []pager.Channel{pager.SMS}}
+	hook := &pagertest.Notifier{Name: "webhook", Chans: []pager.Channel{pager.SMS, pager.Voice}}
+	tests := []struct {
+		name string
+		ns   []pager.Notifier
+		want []pager.Route
+	}{
+		{"none", nil, nil},
+		{"voice before sms, providers in order", []pager.Notifier{both, sms, hook},
+			[]pager.Route{{"aliyun", pager.Voice}, {"webhook", pager.Voice}, {"aliyun", pager.SMS}, {"tencent", pager.SMS}, {"webhook", pager.SMS}}},
+		{"sms only", []pager.Notifier{sms}, []pager.Route{{"tencent", pager.SMS}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if diff := cmp.Diff(tt.want, pager.DefaultRoutes(tt.ns...)); diff != "" {
+				t.Errorf("DefaultRoutes (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
