@@ -80,7 +80,7 @@ type rule struct {
 	apply func(t *Ticket, c *Change)
 }
 
-var active = []Status{StatusNew, StatusAcknowledged, StatusInProgress, StatusOnSite}
+var active = ActiveStatuses
 var worked = []Status{StatusAcknowledged, StatusInProgress, StatusOnSite}
 
 // claim records an implicit acknowledgement: an engineer who arrives or

@@ -3,6 +3,7 @@ package bot
 import (
 	"fmt"
 	"regexp"
+	"slices"
 	"time"
 	"unicode/utf8"
 )
@@ -71,17 +72,18 @@ const (
 	StatusMerged       Status = "merged"
 )
 
+// ActiveStatuses are the statuses in which someone still has to work on the
+// ticket; OpenStatuses add the wait for the reporter's confirmation.
+var (
+	ActiveStatuses = []Status{StatusNew, StatusAcknowledged, StatusInProgress, StatusOnSite}
+	OpenStatuses   = append(slices.Clone(ActiveStatuses), StatusResolved)
+)
+
 // Active reports whether someone still has to work on the ticket.
-func (s Status) Active() bool {
-	switch s {
-	case StatusNew, StatusAcknowledged, StatusInProgress, StatusOnSite:
-		return true
-	}
-	return false
-}
+func (s Status) Active() bool { return slices.Contains(ActiveStatuses, s) }
 
 // Open reports whether the ticket still needs anything, including the reporter's confirmation.
-func (s Status) Open() bool { return s.Active() || s == StatusResolved }
+func (s Status) Open() bool { return slices.Contains(OpenStatuses, s) }
 
 // Classification is everything the guided dialogue and the engineers decide
 // about a fault; the SLA clocks follow from it.

@@ -80,7 +80,6 @@ func migrateReports(tx *gorm.DB) error {
 // another ticket and reports cancelled as mistaken.
 var excluded = []string{string(bot.StatusCancelled), string(bot.StatusMerged)}
 
-var activeStatuses = []string{string(bot.StatusNew), string(bot.StatusAcknowledged), string(bot.StatusInProgress), string(bot.StatusOnSite)}
 
 func dimColumn(d bot.Dimension) (string, error) {
 	switch d {
@@ -158,7 +157,7 @@ func (db *DB) Counts(ctx context.Context, c bot.Cohort, s bot.Span) ([]bot.Count
 func openAt(q *gorm.DB, t time.Time) *gorm.DB {
 	t = ms(t)
 	return q.Where("reported_at < ?", t).
-		Where("status IN ? OR resolved_at >= ? OR closed_at >= ?", activeStatuses, t, t).
+		Where("status IN ? OR resolved_at >= ? OR closed_at >= ?", bot.ActiveStatuses, t, t).
 		Where("resolved_at IS NULL OR resolved_at >= ?", t).
 		Where("closed_at IS NULL OR closed_at >= ?", t)
 }

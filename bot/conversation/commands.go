@@ -169,8 +169,7 @@ func (e *Engine) mine(ctx context.Context, person *bot.Person, msg bot.Message, 
 			}
 		}
 	} else {
-		ts, err = e.opt.Tickets.Reported(ctx, person.UserID, bot.StatusNew, bot.StatusAcknowledged, bot.StatusInProgress,
-			bot.StatusOnSite, bot.StatusResolved)
+		ts, err = e.opt.Tickets.Reported(ctx, person.UserID, bot.OpenStatuses...)
 	}
 	if err != nil {
 		return err
@@ -215,8 +214,7 @@ func (e *Engine) progress(ctx context.Context, person *bot.Person, msg bot.Messa
 		if person.Role.ActsOnTickets() {
 			ts, err = e.opt.Tickets.Active(ctx, person.UserID)
 		} else {
-			ts, err = e.opt.Tickets.Reported(ctx, person.UserID, bot.StatusNew, bot.StatusAcknowledged, bot.StatusInProgress,
-				bot.StatusOnSite, bot.StatusResolved)
+			ts, err = e.opt.Tickets.Reported(ctx, person.UserID, bot.OpenStatuses...)
 		}
 		if err != nil {
 			return err

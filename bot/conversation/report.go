@@ -359,7 +359,7 @@ func (e *Engine) askConfirmation(ctx context.Context, t *bot.Ticket) {
 // attachLoose keeps a photo sent outside a dialogue on the nurse's latest
 // open ticket, or asks for words first.
 func (e *Engine) attachLoose(ctx context.Context, person *bot.Person, msg bot.Message, r *replier) error {
-	ts, err := e.opt.Tickets.Reported(ctx, msg.From, bot.StatusNew, bot.StatusAcknowledged, bot.StatusInProgress, bot.StatusOnSite)
+	ts, err := e.opt.Tickets.Reported(ctx, msg.From, bot.ActiveStatuses...)
 	if err != nil {
 		return err
 	}

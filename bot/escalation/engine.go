@@ -214,8 +214,7 @@ func (e *Engine) arm(ctx context.Context, t *bot.Ticket) error {
 // flushed or restarted Redis loses nothing. Timers already armed are left
 // alone; late ones fire at once.
 func (e *Engine) Reconcile(ctx context.Context) error {
-	open, err := e.opt.Tickets.Tickets(ctx, bot.TicketFilter{Statuses: []bot.Status{
-		bot.StatusNew, bot.StatusAcknowledged, bot.StatusInProgress, bot.StatusOnSite}})
+	open, err := e.opt.Tickets.Tickets(ctx, bot.TicketFilter{Statuses: bot.ActiveStatuses})
 	if err != nil {
 		return fmt.Errorf("reconcile: %w", err)
 	}

@@ -20,7 +20,7 @@ func (s *Service) Ticket(ctx context.Context, no string) (*bot.Ticket, error) {
 // Active lists the open tickets that engineer works on (assigned to them).
 func (s *Service) Active(ctx context.Context, engineer string) ([]*bot.Ticket, error) {
 	return s.opt.Store.Tickets(ctx, bot.TicketFilter{AssigneeID: engineer,
-		Statuses: []bot.Status{bot.StatusNew, bot.StatusAcknowledged, bot.StatusInProgress, bot.StatusOnSite}})
+		Statuses: bot.ActiveStatuses})
 }
 
 // Unclaimed lists new tickets nobody acknowledged yet, in ward (all if "").
@@ -46,7 +46,7 @@ func (s *Service) Reported(ctx context.Context, user string, statuses ...bot.Sta
 // OpenInWard lists the ward's open tickets of a category reported since.
 func (s *Service) OpenInWard(ctx context.Context, ward, category string, since time.Time) ([]*bot.Ticket, error) {
 	return s.opt.Store.Tickets(ctx, bot.TicketFilter{WardCode: ward, Category: category, From: since,
-		Statuses: []bot.Status{bot.StatusNew, bot.StatusAcknowledged, bot.StatusInProgress, bot.StatusOnSite}})
+		Statuses: bot.ActiveStatuses})
 }
 
 // Progress renders a ticket's status for anyone in its ward: status,
