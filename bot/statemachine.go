@@ -13,7 +13,6 @@ type EventKind string
 const (
 	EventReported     EventKind = "reported"
 	EventAcknowledged EventKind = "acknowledged"
-	EventStarted      EventKind = "started"
 	EventRemoteFailed EventKind = "remote_failed"
 	EventArrived      EventKind = "arrived"
 	EventWorkaround   EventKind = "workaround"
@@ -103,7 +102,6 @@ func need(field, v string) error {
 
 var rules = map[EventKind]rule{
 	EventAcknowledged: {from: []Status{StatusNew}, to: StatusAcknowledged, apply: claim},
-	EventStarted:      {from: []Status{StatusAcknowledged}, to: StatusInProgress},
 	EventRemoteFailed: {from: []Status{StatusAcknowledged, StatusInProgress}, to: StatusInProgress,
 		check: func(t *Ticket, c *Change) error {
 			if !t.RemoteFailedAt.IsZero() {

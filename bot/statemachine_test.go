@@ -39,7 +39,6 @@ var prepFor = map[EventKind]func(*Ticket){
 // rules map, so that a change to either is caught: kind → from → to.
 var legal = map[EventKind]map[Status]Status{
 	EventAcknowledged: {StatusNew: StatusAcknowledged},
-	EventStarted:      {StatusAcknowledged: StatusInProgress},
 	EventRemoteFailed: {StatusAcknowledged: StatusInProgress, StatusInProgress: StatusInProgress},
 	EventArrived:      {StatusNew: StatusOnSite, StatusAcknowledged: StatusOnSite, StatusInProgress: StatusOnSite},
 	EventWorkaround:   {StatusAcknowledged: StatusAcknowledged, StatusInProgress: StatusInProgress, StatusOnSite: StatusOnSite},

@@ -1,7 +1,6 @@
 package sla_test
 
 import (
-	"errors"
 	"os"
 	"testing"
 	"time"
@@ -196,77 +195,6 @@ func TestNoCalendarRuns7x24(t *testing.T) {
 	got := p.Deadlines(sla.Input{Class: sla.Other, ReportedAt: at("2025-03-08 23:00")})
 	if want := at("2025-03-09 00:00"); !got.Resolve.Equal(want) {
 		t.Errorf("Resolve = %v, want %v", got.Resolve, want)
-	}
-}
-
-func TestReclassify(t *testing.T) {
-	p := policy(t)
-	in := sla.Input{Class: sla.Other, ReportedAt: at("2025-03-03 09:00"), AcknowledgedAt: at("2025-03-03 09:02")}
-	out, rec, err := p.Reclassify(in, sla.Simple, false, at("2025-03-03 09:04"), "only one PC affected")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if want := at("2025-03-03 09:10"); !p.Deadlines(out).Resolve.Equal(want) {
-		t.Errorf("resolve after reclass = %v, want %v (from the report time)", p.Deadlines(out).Resolve, want)
-	}
-	want := sla.Record{
-		Action: sla.ActionReclassify, At: at("2025-03-03 09:04"), Reason: "only one PC affected",
-		FromClass: sla.Other, ToClass: sla.Simple,
-		Before: p.Deadlines(in), After: p.Deadlines(out),
-	}
-	if diff := cmp.Diff(want, rec); diff != "" {
-		t.Errorf("Record (-want +got):\n%s", diff)
-	}
-	if _, _, err := p.Reclassify(in, "huge", false, at("2025-03-03 09:04"), "x"); !errors.Is(err, sla.ErrClass) {
-		t.Errorf("unknown class: err = %v", err)
-	}
-	if _, _, err := p.Reclassify(in, sla.Simple, true, at("2025-03-03 09:04"), ""); !errors.Is(err, sla.ErrNoReason) {
-		t.Errorf("no reason: err = %v", err)
-	}
-}
-
-func TestPauseResumeReopen(t *testing.T) {
-	p := policy(t)
-	in := sla.Input{Class: sla.Routine, ReportedAt: at("2025-03-03 09:00"), AcknowledgedAt: at("2025-03-03 09:05")}
-	if _, _, err := p.Pause(in, at("2025-03-03 09:10"), ""); !errors.Is(err, sla.ErrNoReason) {
-		t.Errorf("pause without reason: err = %v", err)
-	}
-	if _, _, err := p.Resume(in, at("2025-03-03 09:10")); !errors.Is(err, sla.ErrNotPaused) {
-		t.Errorf("resume unpaused: err = %v", err)
-	}
-	paused, rec, err := p.Pause(in, at("2025-03-03 09:10"), "waiting for a part")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !rec.After.Paused || rec.Before.Paused || len(in.Pauses) != 0 {
-		t.Errorf("pause record %+v, input mutated: %v", rec, in.Pauses)
-	}
-	if _, _, err := p.Pause(paused, at("2025-03-03 09:11"), "again"); !errors.Is(err, sla.ErrPaused) {
-		t.Errorf("double pause: err = %v", err)
-	}
-	resumed, rec, err := p.Resume(paused, at("2025-03-03 09:40"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if rec.Reason != "waiting for a part" || !rec.After.Resolve.Equal(at("2025-03-03 10:00")) {
-		t.Errorf("resume record: reason %q, resolve %v", rec.Reason, rec.After.Resolve)
-	}
-	if got := resumed.Pauses[0].Duration(at("2025-03-04 00:00")); got != 30*time.Minute {
-		t.Errorf("pause duration = %v", got)
-	}
-	if _, _, err := p.Reopen(resumed, at("2025-03-03 11:00"), "still broken"); !errors.Is(err, sla.ErrNotResolved) {
-		t.Errorf("reopen open fault: err = %v", err)
-	}
-	resumed.ResolvedAt = at("2025-03-03 09:50")
-	if _, _, err := p.Pause(resumed, at("2025-03-03 10:00"), "x"); !errors.Is(err, sla.ErrResolved) {
-		t.Errorf("pause resolved fault: err = %v", err)
-	}
-	reopened, rec, err := p.Reopen(resumed, at("2025-03-03 11:00"), "printer jammed again")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !rec.After.Resolve.Equal(at("2025-03-03 11:30")) || !reopened.ReopenedAt.Equal(at("2025-03-03 11:00")) {
-		t.Errorf("reopen: resolve %v", rec.After.Resolve)
 	}
 }
 
