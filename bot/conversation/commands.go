@@ -68,7 +68,7 @@ func (e *Engine) command(ctx context.Context, person *bot.Person, msg bot.Messag
 			r.say("dlg.not_a_report", nil)
 			return nil
 		}
-		return e.startReport(ctx, person, msg, c.Text, r)
+		return e.startIntake(ctx, person, msg, c.Text, r)
 	default:
 		r.say("cmd.unknown", nil)
 	}

@@ -25,7 +25,7 @@ import (
 
 // Tickets is the use-case layer (ticketing.Service).
 type Tickets interface {
-	Report(ctx context.Context, in ticketing.ReportInput) (*bot.Ticket, error)
+	Intake(ctx context.Context, in ticketing.IntakeInput) (*bot.Ticket, error)
 	Acknowledge(ctx context.Context, actor, no string) (*bot.Ticket, error)
 	Arrive(ctx context.Context, actor, no string, loc *bot.Location) (*bot.Ticket, error)
 	Press(ctx context.Context, actor string, click bot.Message) (*bot.Ticket, error)
@@ -154,7 +154,7 @@ const (
 
 // session is the state kept per (chat, user).
 type session struct {
-	Report  *dialog.State `json:"report,omitempty"`
+	Intake  *dialog.State `json:"report,omitempty"` // the fault report (报修) in progress
 	Survey  *surveyState  `json:"survey,omitempty"`
 	MsgID   string        `json:"msg,omitempty"` // the last message handled, for redeliveries
 	Started time.Time     `json:"started"`
@@ -310,8 +310,8 @@ func (e *Engine) handle(ctx context.Context, msg bot.Message, r *replier) error 
 		}
 		return e.answerSurvey(ctx, sess, msg, text, r)
 	}
-	if sess != nil && sess.Report != nil {
-		return e.answerReport(ctx, sess, person, msg, text, r)
+	if sess != nil && sess.Intake != nil {
+		return e.answerIntake(ctx, sess, person, msg, text, r)
 	}
 	if done, err := e.answerPending(ctx, person, msg, text, r); done || err != nil {
 		return err
@@ -344,7 +344,7 @@ func (e *Engine) handle(ctx context.Context, msg bot.Message, r *replier) error 
 		r.say("dlg.not_a_report", nil)
 		return nil
 	}
-	return e.startReport(ctx, person, msg, text, r)
+	return e.startIntake(ctx, person, msg, text, r)
 }
 
 func (e *Engine) loadSession(ctx context.Context, chat, user string) (*session, error) {
@@ -369,7 +369,7 @@ func (e *Engine) saveSession(ctx context.Context, s *session) error {
 	if err := e.opt.Sessions.Save(ctx, sessionKey(s.ChatID, s.UserID), b, sessionTTL); err != nil {
 		return err
 	}
-	if s.Report != nil && !s.Due.IsZero() {
+	if s.Intake != nil && !s.Due.IsZero() {
 		return e.opt.Sessions.Schedule(ctx, dueSet, member(s.ChatID, s.UserID), s.Due)
 	}
 	return nil
@@ -386,9 +386,9 @@ func (e *Engine) cancel(ctx context.Context, sess *session, msg bot.Message, r *
 	switch {
 	case sess == nil:
 		r.say("msg.nothing_to_cancel", nil)
-	case sess.Report != nil && sess.Report.TicketNo != "":
+	case sess.Intake != nil && sess.Intake.TicketNo != "":
 		// The ticket exists and stays: cancelling only stops the questions.
-		r.say("dlg.cancel_after_ticket", map[string]any{"no": sess.Report.TicketNo})
+		r.say("dlg.cancel_after_ticket", map[string]any{"no": sess.Intake.TicketNo})
 	case sess.Survey != nil:
 		r.say("survey.cancelled", nil)
 	default:
@@ -401,16 +401,16 @@ func (e *Engine) cancel(ctx context.Context, sess *session, msg bot.Message, r *
 }
 
 func (e *Engine) restart(ctx context.Context, sess *session, person *bot.Person, msg bot.Message, r *replier) error {
-	if sess != nil && sess.Report != nil && sess.Report.TicketNo != "" {
-		r.say("dlg.restart_after_ticket", map[string]any{"no": sess.Report.TicketNo})
+	if sess != nil && sess.Intake != nil && sess.Intake.TicketNo != "" {
+		r.say("dlg.restart_after_ticket", map[string]any{"no": sess.Intake.TicketNo})
 		return e.endSession(ctx, msg.ChatID, msg.From)
 	}
 	st := dialog.State{}
-	if sess != nil && sess.Report != nil {
-		st = *sess.Report
+	if sess != nil && sess.Intake != nil {
+		st = *sess.Intake
 	}
 	st, out := dialog.Restart(st)
-	ns := &session{Report: &st, MsgID: msg.ID, Started: e.now(), Due: e.now().Add(e.opt.DialogTimeout), ChatID: msg.ChatID, UserID: msg.From}
+	ns := &session{Intake: &st, MsgID: msg.ID, Started: e.now(), Due: e.now().Add(e.opt.DialogTimeout), ChatID: msg.ChatID, UserID: msg.From}
 	r.say(out.Prompt.Key, out.Prompt.Fields)
 	return e.saveSession(ctx, ns)
 }

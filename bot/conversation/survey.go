@@ -103,7 +103,7 @@ func (e *Engine) StartSurvey(ctx context.Context, name, userID, chatID, subject 
 	if err != nil {
 		return err
 	}
-	if sess != nil && sess.Report != nil {
+	if sess != nil && sess.Intake != nil {
 		return fmt.Errorf("start survey %q for %s: a report is in progress: %w", name, userID, bot.ErrConflict)
 	}
 	ns := &session{Survey: &surveyState{Name: name, Subject: subject, Answers: map[string]string{}}, Started: e.now(),

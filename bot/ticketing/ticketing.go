@@ -93,8 +93,8 @@ func (s *Service) Classifier() Classifier { return s.opt.Classifier }
 
 func (s *Service) text(key string, f map[string]any) string { return s.opt.Catalog.Text(key, f) }
 
-// ReportInput is a fault report, complete enough to ticket.
-type ReportInput struct {
+// IntakeInput is a fault report, complete enough to ticket.
+type IntakeInput struct {
 	Reporter    string
 	ChatID      string // the group it came from; "" for 1:1
 	MsgID       string // the message the ticket answers (reply routing)
@@ -130,11 +130,11 @@ func (s *Service) people(ctx context.Context) (people, error) {
 	return m, nil
 }
 
-// Report creates and classifies a ticket and pages the on-call engineer
+// Intake (报修) creates and classifies a ticket and pages the on-call engineer
 // (level 0: a card with 接单/到场/已解决 and an @-mention in the ward group),
 // all in the creating transaction, then tells the reporter the number, the
 // classification in plain words, who is coming and by when.
-func (s *Service) Report(ctx context.Context, in ReportInput) (*bot.Ticket, error) {
+func (s *Service) Intake(ctx context.Context, in IntakeInput) (*bot.Ticket, error) {
 	now := s.opt.Clock.Now()
 	class, reason := s.opt.Classifier.Classify(in.Class)
 	ward, err := s.opt.Directory.Ward(ctx, in.WardCode)

@@ -146,7 +146,7 @@ func setup(t *testing.T, primary string) *env {
 func (e *env) report(t *testing.T, sev bot.Severity) *bot.Ticket {
 	t.Helper()
 	e.n++
-	tk, err := e.svc.Report(context.Background(), ticketing.ReportInput{Reporter: "nurse1", ChatID: "chat-med",
+	tk, err := e.svc.Intake(context.Background(), ticketing.IntakeInput{Reporter: "nurse1", ChatID: "chat-med",
 		MsgID: fmt.Sprintf("m%d", e.n), WardCode: "med-icu", Category: "login", Description: "护士站电脑登不上",
 		Class: bot.Classification{Scope: bot.ScopePersonal, Type: bot.TypeSoftware, Severity: sev, Difficulty: bot.DifficultySimple}})
 	if err != nil {
@@ -232,7 +232,7 @@ func TestReportPagesInTheCreatingTransaction(t *testing.T) {
 
 func TestReportRefusesAnIncompleteReport(t *testing.T) {
 	e := setup(t, "eng1")
-	_, err := e.svc.Report(context.Background(), ticketing.ReportInput{Reporter: "nurse1", WardCode: "med-icu", Description: "x",
+	_, err := e.svc.Intake(context.Background(), ticketing.IntakeInput{Reporter: "nurse1", WardCode: "med-icu", Description: "x",
 		Class: bot.Classification{Scope: bot.ScopePersonal, Type: bot.TypeSoftware, Severity: bot.SeverityDaily, Difficulty: bot.DifficultySimple}})
 	if !errors.Is(err, bot.ErrInvalid) {
 		t.Fatalf("report without category: %v, want ErrInvalid", err)

@@ -57,13 +57,13 @@ func (e *Engine) contextWard(ctx context.Context, person *bot.Person, chat strin
 	return person.WardCode
 }
 
-func (e *Engine) startReport(ctx context.Context, person *bot.Person, msg bot.Message, text string, r *replier) error {
+func (e *Engine) startIntake(ctx context.Context, person *bot.Person, msg bot.Message, text string, r *replier) error {
 	env, err := e.env(ctx)
 	if err != nil {
 		return err
 	}
 	st, out := dialog.Start(env, text, e.contextWard(ctx, person, msg.ChatID), msg.Attachments)
-	sess := &session{Report: &st, Started: e.now(), ChatID: msg.ChatID, UserID: msg.From}
+	sess := &session{Intake: &st, Started: e.now(), ChatID: msg.ChatID, UserID: msg.From}
 	if !out.Create {
 		// The bot answers at once; the first question comes with it.
 		r.say("dlg.received", nil)
@@ -71,12 +71,12 @@ func (e *Engine) startReport(ctx context.Context, person *bot.Person, msg bot.Me
 	return e.step(ctx, env, sess, st, out, msg, r)
 }
 
-func (e *Engine) answerReport(ctx context.Context, sess *session, person *bot.Person, msg bot.Message, text string, r *replier) error {
+func (e *Engine) answerIntake(ctx context.Context, sess *session, person *bot.Person, msg bot.Message, text string, r *replier) error {
 	env, err := e.env(ctx)
 	if err != nil {
 		return err
 	}
-	st := *sess.Report
+	st := *sess.Intake
 	if len(msg.Attachments) > 0 {
 		st = dialog.Attach(st, msg.Attachments)
 		if st.TicketNo != "" {
@@ -86,7 +86,7 @@ func (e *Engine) answerReport(ctx context.Context, sess *session, person *bot.Pe
 		}
 		if text == "" {
 			r.say("dlg.attachment_received", nil)
-			sess.Report, sess.MsgID = &st, msg.ID
+			sess.Intake, sess.MsgID = &st, msg.ID
 			return e.saveSession(ctx, sess)
 		}
 	}
@@ -116,7 +116,7 @@ func (e *Engine) step(ctx context.Context, env dialog.Env, sess *session, st dia
 			}
 			st, out = dialog.AskDuplicate(st, d.No)
 			r.say(out.Prompt.Key, out.Prompt.Fields)
-			sess.Report, sess.Due = &st, e.now().Add(e.opt.DialogTimeout)
+			sess.Intake, sess.Due = &st, e.now().Add(e.opt.DialogTimeout)
 			return e.saveSession(ctx, sess)
 		}
 	}
@@ -144,7 +144,7 @@ func (e *Engine) step(ctx context.Context, env dialog.Env, sess *session, st dia
 		return e.endSession(ctx, sess.ChatID, sess.UserID)
 	}
 	r.say(out.Prompt.Key, out.Prompt.Fields)
-	sess.Report, sess.Due = &st, e.now().Add(e.opt.DialogTimeout)
+	sess.Intake, sess.Due = &st, e.now().Add(e.opt.DialogTimeout)
 	return e.saveSession(ctx, sess)
 }
 
@@ -157,7 +157,7 @@ func (e *Engine) create(ctx context.Context, env dialog.Env, st dialog.State, se
 		// must exist anyway; the engineer learns the ward from the reporter.
 		ward = unknownWard
 	}
-	return e.opt.Tickets.Report(ctx, ticketing.ReportInput{
+	return e.opt.Tickets.Intake(ctx, ticketing.IntakeInput{
 		Reporter: sess.UserID, ChatID: sess.ChatID, MsgID: msgID, WardCode: ward, Category: full.Category,
 		Description: full.Text, Class: full.Classification(env), Attachments: full.Attachments, Note: note,
 	})
@@ -216,7 +216,7 @@ func (e *Engine) expire(ctx context.Context, chat, user string) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	if sess == nil || sess.Report == nil {
+	if sess == nil || sess.Intake == nil {
 		return false, e.opt.Sessions.Unschedule(ctx, dueSet, member(chat, user))
 	}
 	if sess.Due.After(e.now()) {
@@ -227,7 +227,7 @@ func (e *Engine) expire(ctx context.Context, chat, user string) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	st := *sess.Report
+	st := *sess.Intake
 	r := &replier{e: e, msg: bot.Message{ID: fmt.Sprintf("timeout:%s:%s:%d", chatKey(chat), user, sess.Started.UnixMilli()), From: user, ChatID: chat}}
 	switch {
 	case st.TicketNo != "":
