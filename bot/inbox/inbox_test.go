@@ -52,9 +52,9 @@ type fixture struct {
 
 func newFixture(t *testing.T) *fixture {
 	db := storagetest.Open(t)
-	rdb, _ := redistest.Open(t)
+	st, _ := redistest.Open(t)
 	j := filepath.Join(t.TempDir(), "inbox.journal")
-	return &fixture{db: db, journal: j, opt: inbox.Options{Store: db, Journal: j, Redis: rdb, Parse: parse,
+	return &fixture{db: db, journal: j, opt: inbox.Options{Store: db, Journal: j, Dedupe: st.Values(""), Parse: parse,
 		Logger: slog.New(slog.DiscardHandler), Sweep: 10 * time.Millisecond,
 		KeyPrefix: redistest.Prefix()}}
 }

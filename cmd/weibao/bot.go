@@ -11,7 +11,6 @@ import (
 	"weibao/bot/conversation"
 	"weibao/bot/report"
 	"weibao/bot/ticketing"
-	"weibao/storage/redisstore"
 )
 
 // ClassificationPath is read at start when it exists; otherwise the
@@ -56,7 +55,7 @@ func newBot(m *Main) (*Bot, error) {
 	}
 	m.Escalation.Engine.SetAcknowledger(svc)
 	copt := conversation.Options{Tickets: svc, Directory: m.DB, Outbox: m.DB,
-		Sessions: redisstore.NewSessions(m.Redis, "weibao:conv:"), Catalog: m.Catalog, Clock: m.Clock,
+		Sessions: m.Redis.Sessions("weibao:conv:"), Catalog: m.Catalog, Clock: m.Clock,
 		Logger: log.With("part", "conversation"), Location: m.Config.Location, Roster: m.Escalation.Roster}
 	if m.Reports != nil {
 		copt.Digester = m.Reports.Service

@@ -18,7 +18,6 @@ import (
 	"weibao/sla/pager/tencent"
 	"weibao/sla/pager/webhook"
 	"weibao/sla/timerwheel"
-	"weibao/storage/redisstore"
 )
 
 // Escalation is the SLA clocks, the on-call roster and paging wired
@@ -60,10 +59,7 @@ func wireEscalation(ctx context.Context, m *Main) error {
 	} else if len(d.Primary) == 0 && len(d.Overrides) == 0 {
 		log.Warn("no on-call roster: every page goes to the project lead (configure oncall: or use the admin API)")
 	}
-	once := &escalation.Once{Clock: m.Clock, DB: m.DB.ClaimKey,
-		Fast: func(ctx context.Context, key string, ttl time.Duration) (bool, error) {
-			return m.Redis.SetNX(ctx, "weibao:once:"+key, 1, ttl).Result()
-		}}
+	once := &escalation.Once{Clock: m.Clock, DB: m.DB.ClaimKey, Fast: m.Redis.Values("weibao:once:").Claim}
 	notifiers, hooks, err := notifiers(cfg.Pager)
 	if err != nil {
 		return err
@@ -73,11 +69,11 @@ func wireEscalation(ctx context.Context, m *Main) error {
 		log.Warn("no phone provider configured: pages are only logged")
 	}
 	reg, err := pager.NewRegistry(pager.Config{Routes: routes(cfg.Pager.Routes, notifiers), CallOnceTTL: cfg.Pager.CallOnceTTL},
-		pager.Options{Once: once, Now: m.Clock.Now, Limiter: redisstore.NewRateLog(m.Redis, "weibao:pager:rate:")}, notifiers...)
+		pager.Options{Once: once, Now: m.Clock.Now, Limiter: m.Redis.RateLog("weibao:pager:rate:")}, notifiers...)
 	if err != nil {
 		return fmt.Errorf("config: pager: %w", err)
 	}
-	wheel, err := timerwheel.New(m.Redis, timerwheel.Options{Prefix: "weibao:{sla}:", Now: m.Clock.Now,
+	wheel, err := timerwheel.New(m.Redis.Client(), timerwheel.Options{Prefix: "weibao:{sla}:", Now: m.Clock.Now,
 		Logger: m.Logger.With("component", "timers")})
 	if err != nil {
 		return err

@@ -15,7 +15,6 @@ import (
 	"weibao/handlers"
 	"weibao/scheduler"
 	"weibao/sla/calendar"
-	"weibao/storage/redisstore"
 )
 
 // Reports is the lead's reports wired together. Service is the dialogue's
@@ -58,7 +57,7 @@ func wireReports(ctx context.Context, m *Main) error {
 	host, _ := os.Hostname()
 	b := make([]byte, 6)
 	rand.Read(b)
-	sch := scheduler.New(scheduler.Options{Locker: redisstore.NewJobLock(m.Redis, host+"-"+hex.EncodeToString(b)), History: m.DB,
+	sch := scheduler.New(scheduler.Options{Locker: m.Redis.JobLock(host + "-" + hex.EncodeToString(b)), History: m.DB,
 		Clock: m.Clock, Location: loc, Logger: m.Logger.With("component", "scheduler"), Replica: host})
 	slaPol, err := slaPolicy(m.Config.Escalation.SLAFile)
 	if err != nil {
