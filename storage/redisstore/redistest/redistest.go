@@ -8,6 +8,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"net"
 	"os"
 	"testing"
 
@@ -41,6 +42,21 @@ func Open(tb testing.TB) (store *redisstore.Store, mr *miniredis.Miniredis) {
 	store = redisstore.New(client)
 	tb.Cleanup(func() { store.Close() })
 	return store, mr
+}
+
+// Down returns a store whose server is gone: every command fails the way
+// it does when Redis is down (connection refused).
+func Down(tb testing.TB) *redisstore.Store {
+	tb.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatalf("redistest: %v", err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	store := redisstore.New(redis.NewClient(&redis.Options{Addr: addr, MaxRetries: -1, DialerRetries: 1}))
+	tb.Cleanup(func() { store.Close() })
+	return store
 }
 
 // Prefix returns a key prefix unique to this test run, so tests sharing a
