@@ -11,7 +11,6 @@ import (
 
 	"weibao/scheduler"
 	"weibao/storage"
-	"weibao/storage/redisstore"
 	"weibao/storage/redisstore/redistest"
 	"weibao/storage/storagetest"
 )
@@ -30,12 +29,12 @@ var sh = storagetest.Shanghai
 // weibao processes would.
 func replicas(t *testing.T, n int, clock *fakeClock, job func(i int) scheduler.Job) ([]*scheduler.Scheduler, *storage.DB) {
 	t.Helper()
-	rdb, _ := redistest.Open(t)
+	st, _ := redistest.Open(t)
 	db := storagetest.Open(t)
 	prefix := redistest.Prefix()
 	var out []*scheduler.Scheduler
 	for i := range n {
-		s := scheduler.New(scheduler.Options{Locker: redisstore.NewJobLock(rdb, prefix+string(rune('a'+i))), History: db,
+		s := scheduler.New(scheduler.Options{Locker: st.JobLock(prefix + string(rune('a'+i))), History: db,
 			Clock: clock, Location: sh, Replica: string(rune('a' + i)), KeyPrefix: prefix + "job:"})
 		if err := s.Register(job(i)); err != nil {
 			t.Fatal(err)

@@ -10,8 +10,8 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
-	"github.com/redis/go-redis/v9"
 
+	"weibao/storage/redisstore"
 	"weibao/storage/redisstore/redistest"
 	"weibao/wecom"
 	"weibao/wecom/wecomtest"
@@ -25,7 +25,7 @@ func newClient(t *testing.T, timeout time.Duration) (*wecom.Client, *wecomtest.S
 	c, err := wecom.NewClient(wecom.ClientOptions{
 		APIBase: fake.URL, CorpID: wecomtest.CorpID, Secret: wecomtest.Secret,
 		AgentID:    fmt.Sprint(1000000 + rand.IntN(8999999)),
-		Cache:      wecom.NewTokenCache(redisClient(t)),
+		Cache:      wecom.NewTokenCache(tokens(t)),
 		HTTPClient: &http.Client{Timeout: timeout},
 	})
 	if err != nil {
@@ -168,7 +168,19 @@ func TestClientRespondIsOneShot(t *testing.T) {
 	}
 }
 
-func redisClient(t *testing.T) *redis.Client {
-	c, _ := redistest.Open(t)
-	return c
+// tokens is a token cache's store; the random agent id keeps keys apart.
+func tokens(t *testing.T) *redisstore.Values {
+	st, _ := redistest.Open(t)
+	return st.Values("")
+}
+
+// limits and claims give a sender Redis keys of this test's own.
+func limits(t *testing.T) *redisstore.RateLog {
+	st, _ := redistest.Open(t)
+	return st.RateLog(redistest.Prefix() + "rate:")
+}
+
+func claims(t *testing.T) *redisstore.Values {
+	st, _ := redistest.Open(t)
+	return st.Values(redistest.Prefix() + "response_url:")
 }

@@ -10,8 +10,6 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/redis/go-redis/v9"
-
 	"weibao/bot"
 )
 
@@ -39,8 +37,12 @@ type SenderOptions struct {
 	Passive *Passive
 	// Inbound finds the event a message replies to (bot.Inbox.InboundEvent).
 	Inbound func(ctx context.Context, id string) (*bot.InboundEvent, error)
-	// Redis keeps the rate-limit windows and the used response_urls.
-	Redis redis.UniversalClient
+	// Limits counts the messages per destination across replicas
+	// (redisstore.RateLog).
+	Limits RateLimiter
+	// Claims records which message used a response_url, good for one reply
+	// (redisstore.Values).
+	Claims Claims
 	// Webhooks maps a ward group's chat id to its robot webhook key, the
 	// robot's only way to speak first in callback mode.
 	Webhooks map[string]string
@@ -63,6 +65,20 @@ type SenderOptions struct {
 	CardCode func(ctx context.Context, ticketNo, taskID string) (string, error)
 }
 
+// RateLimiter counts sends per key in a sliding window shared by replicas.
+type RateLimiter interface {
+	// Allow records one send at key unless limit sends lie in the last
+	// window; then it returns how long until one fits (zero: recorded).
+	Allow(ctx context.Context, key string, limit int, window time.Duration, now time.Time) (time.Duration, error)
+}
+
+// Claims are first-come keys shared by replicas.
+type Claims interface {
+	// SetNX stores val at key for ttl unless key exists, and reports whether it did.
+	SetNX(ctx context.Context, key, val string, ttl time.Duration) (bool, error)
+	Get(ctx context.Context, key string) (val string, ok bool, err error)
+}
+
 // Texts is the message catalogue (catalog.Catalog).
 type Texts interface {
 	Text(key string, fields map[string]any) string
@@ -76,8 +92,8 @@ type Sender struct {
 
 // NewSender returns a Sender.
 func NewSender(opt SenderOptions) (*Sender, error) {
-	if opt.Client == nil || opt.Inbound == nil || opt.Redis == nil {
-		return nil, errors.New("wecom: sender needs Client, Inbound and Redis")
+	if opt.Client == nil || opt.Inbound == nil || opt.Limits == nil || opt.Claims == nil {
+		return nil, errors.New("wecom: sender needs Client, Inbound, Limits and Claims")
 	}
 	if opt.Files != nil && opt.Texts == nil {
 		return nil, errors.New("wecom: a sender with Files needs Texts")
@@ -192,12 +208,12 @@ func (s *Sender) reply(ctx context.Context, m bot.Outgoing) (ref string, done bo
 			return "", false, nil
 		}
 		// The URL works once: the first message to claim it uses it.
-		fresh, err := s.opt.Redis.SetNX(ctx, "weibao:wecom:response_url:"+m.ReplyTo, m.Key, time.Hour).Result()
+		fresh, err := s.opt.Claims.SetNX(ctx, m.ReplyTo, m.Key, time.Hour)
 		if err != nil {
 			return "", true, err
 		}
 		if !fresh {
-			if owner, _ := s.opt.Redis.Get(ctx, "weibao:wecom:response_url:"+m.ReplyTo).Result(); owner != m.Key {
+			if owner, _, _ := s.opt.Claims.Get(ctx, m.ReplyTo); owner != m.Key {
 				return "", false, nil
 			}
 		}
@@ -478,21 +494,15 @@ func withoutMentions(c *Content) *Content {
 	return c
 }
 
-// limit counts one message to dest in the current minute, shared by all
-// replicas; over the limit it says how long until the next window.
+// limit counts one message to dest in the last minute, shared by all
+// replicas; over the limit it says how long until one fits.
 func (s *Sender) limit(ctx context.Context, dest string, perMinute int) error {
-	now := s.opt.Clock.Now()
-	window := now.Unix() / 60
-	key := fmt.Sprintf("weibao:wecom:rate:%s:%d", dest, window)
-	n, err := s.opt.Redis.Incr(ctx, key).Result()
+	wait, err := s.opt.Limits.Allow(ctx, dest, perMinute, time.Minute, s.opt.Clock.Now())
 	if err != nil {
 		return err
 	}
-	if n == 1 {
-		s.opt.Redis.Expire(ctx, key, 2*time.Minute)
-	}
-	if n > int64(perMinute) {
-		return &RateLimitError{Dest: dest, After: time.Unix((window+1)*60, 0).Sub(now)}
+	if wait > 0 {
+		return &RateLimitError{Dest: dest, After: wait}
 	}
 	return nil
 }

@@ -38,7 +38,7 @@ func (f files) File(_ context.Context, id int64) (*bot.StoredFile, error) {
 
 func fileSender(t *testing.T, fake *wecomtest.Server, client *wecom.Client, conn *wecom.LongConn, fs files) *wecom.Sender {
 	t.Helper()
-	s, err := wecom.NewSender(wecom.SenderOptions{Client: client, Conn: conn, Redis: redisClient(t), Files: fs, Texts: catalog.Default(),
+	s, err := wecom.NewSender(wecom.SenderOptions{Client: client, Conn: conn, Limits: limits(t), Claims: claims(t), Files: fs, Texts: catalog.Default(),
 		Webhooks: map[string]string{"wrd-a": wecomtest.WebhookKey},
 		FileURL:  func(id int64) string { return fmt.Sprintf("https://weibao.example/api/v1/files/%d", id) },
 		Inbound:  func(context.Context, string) (*bot.InboundEvent, error) { return nil, bot.ErrNotFound }})

@@ -30,7 +30,7 @@ func TestSenderCallbackModeGroupRoutes(t *testing.T) {
 	inbound[msgID] = &bot.InboundEvent{ID: msgID, Source: wecom.SourceRobot, ReceivedAt: time.Now(), Payload: fmt.Appendf(nil,
 		`{"msgid":"m1%s","chatid":"wrd-a","chattype":"group","from":{"userid":"nurse1"},"response_url":%q,"msgtype":"text","text":{"content":"@bot 1"}}`,
 		run, fake.ResponseURL("rc-m1"+run))}
-	s, err := wecom.NewSender(wecom.SenderOptions{Client: client, Redis: redisClient(t),
+	s, err := wecom.NewSender(wecom.SenderOptions{Client: client, Limits: limits(t), Claims: claims(t),
 		Webhooks: map[string]string{"wrd-a": wecomtest.WebhookKey},
 		Inbound: func(ctx context.Context, id string) (*bot.InboundEvent, error) {
 			if ev, ok := inbound[id]; ok {

@@ -25,6 +25,7 @@ import (
 	"log/slog"
 	"maps"
 	"net"
+	"net/url"
 	"os"
 	"runtime"
 	"runtime/pprof"
@@ -35,7 +36,6 @@ import (
 
 	mysqldrv "github.com/go-sql-driver/mysql"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/redis/go-redis/v9"
 
 	"weibao/bot"
 	"weibao/bot/escalation"
@@ -45,6 +45,7 @@ import (
 	"weibao/sla/pager"
 	"weibao/sla/timerwheel"
 	"weibao/storage"
+	"weibao/storage/redisstore"
 )
 
 const dbName = "weibao_bench_esc"
@@ -125,18 +126,22 @@ func run(ctx context.Context, c config) error {
 	defer db.Close()
 
 	// Redis: only our DB, flushed before and after.
-	ropt, err := redis.ParseURL(c.redis)
+	u, err := url.Parse(c.redis)
 	if err != nil {
 		return fmt.Errorf("-redis: %w", err)
 	}
-	if host, _, err := net.SplitHostPort(ropt.Addr); err != nil || !loopback(host) {
-		return fmt.Errorf("-redis: %s is not a loopback address", ropt.Addr)
+	if !loopback(u.Hostname()) {
+		return fmt.Errorf("-redis: %s is not a loopback address", u.Host)
 	}
-	if ropt.DB == 0 {
+	st, err := redisstore.Open(ctx, c.redis)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	rdb := st.Client()
+	if rdb.Options().DB == 0 {
 		return fmt.Errorf("-redis: DB 0 is not ours to flush; use another index, e.g. /14")
 	}
-	rdb := redis.NewClient(ropt)
-	defer rdb.Close()
 	if err := rdb.FlushDB(ctx).Err(); err != nil {
 		return fmt.Errorf("redis: %w", err)
 	}
@@ -151,7 +156,7 @@ func run(ctx context.Context, c config) error {
 		return err
 	}
 	b := &bench{c: c, db: db, rec: newRecorder(db)}
-	if err := b.engines(rdb); err != nil {
+	if err := b.engines(st); err != nil {
 		return err
 	}
 	return b.run(ctx)
@@ -244,7 +249,7 @@ type bench struct {
 
 // engines builds c.replicas engines as serve wires them (timerwheel
 // defaults, log-only pager), on one registry for their metrics.
-func (b *bench) engines(rdb *redis.Client) error {
+func (b *bench) engines(st *redisstore.Store) error {
 	// The tender's clocks without the working-hours calendar (every clock
 	// 7×24), so due times do not depend on when the tool runs.
 	b.policy = sla.DefaultPolicy()
@@ -253,17 +258,14 @@ func (b *bench) engines(rdb *redis.Client) error {
 	clock := bot.SystemClock{}
 	ros := roster.New(b.db, b.db, shanghai)
 	for i := range b.c.replicas {
-		once := &escalation.Once{Clock: clock, DB: b.db.ClaimKey,
-			Fast: func(ctx context.Context, key string, ttl time.Duration) (bool, error) {
-				return rdb.SetNX(ctx, "weibao:once:"+key, 1, ttl).Result()
-			}}
+		once := &escalation.Once{Clock: clock, DB: b.db.ClaimKey, Fast: st.Values("weibao:once:").Claim}
 		n := pager.NewLogNotifier(quiet)
 		pg, err := pager.NewRegistry(pager.Config{Routes: []pager.Route{{Provider: n.Provider(), Channel: pager.Voice},
 			{Provider: n.Provider(), Channel: pager.SMS}}}, pager.Options{Once: once, Now: clock.Now}, n)
 		if err != nil {
 			return err
 		}
-		wheel, err := timerwheel.New(rdb, timerwheel.Options{Prefix: "weibao:{sla}:", Now: clock.Now, Logger: logger})
+		wheel, err := timerwheel.New(st.Client(), timerwheel.Options{Prefix: "weibao:{sla}:", Now: clock.Now, Logger: logger})
 		if err != nil {
 			return err
 		}

@@ -120,8 +120,8 @@ func newHarness(t *testing.T) *harness {
 	if err := db.SyncDirectory(ctx, demoDirectory()); err != nil {
 		t.Fatal(err)
 	}
-	rdb, _ := redistest.Open(t)
-	h := &harness{t: t, db: db, sessions: redisstore.NewSessions(rdb, "weibao:"+redistest.Prefix()),
+	st, _ := redistest.Open(t)
+	h := &harness{t: t, db: db, sessions: st.Sessions("weibao:" + redistest.Prefix()),
 		clock: &fakeClock{t: time.Date(2026, 11, 26, 2, 0, 0, 0, time.UTC)}, watch: &watcher{}}
 	db.Subscribe(func(ctx context.Context, c bot.Committed) {
 		if c.Ticket == nil {

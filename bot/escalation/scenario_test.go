@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/redis/go-redis/v9"
 
 	"weibao/bot"
 	"weibao/bot/classify"
@@ -28,6 +27,7 @@ import (
 	"weibao/sla/pager/pagertest"
 	"weibao/sla/timerwheel"
 	"weibao/storage"
+	"weibao/storage/redisstore"
 	"weibao/storage/redisstore/redistest"
 	"weibao/storage/storagetest"
 )
@@ -47,7 +47,7 @@ func (c *fakeClock) Set(t time.Time) { c.mu.Lock(); defer c.mu.Unlock(); c.t = t
 type harness struct {
 	t      *testing.T
 	db     *storage.DB
-	rdb    *redis.Client
+	redis  *redisstore.Store
 	clock  *fakeClock
 	phone  *pagertest.Notifier
 	engine *escalation.Engine
@@ -70,7 +70,7 @@ func newHarness(t *testing.T) *harness {
 	t.Helper()
 	ctx := context.Background()
 	h := &harness{t: t, db: storagetest.Open(t), clock: &fakeClock{t: start}}
-	h.rdb, _ = redistest.Open(t)
+	h.redis, _ = redistest.Open(t)
 	err := h.db.SyncDirectory(ctx, storage.DirectoryData{
 		Campuses: []bot.Campus{{Code: "dongjie", Name: "东街院区"}},
 		Wards:    []bot.Ward{{Code: "med-icu", Name: "内科ICU", CampusCode: "dongjie", ChatID: "wr-med"}},
@@ -92,9 +92,7 @@ func newHarness(t *testing.T) *harness {
 	}
 	prefix := redistest.Prefix()
 	once := &escalation.Once{Clock: h.clock, DB: h.db.ClaimKey,
-		Fast: func(ctx context.Context, key string, ttl time.Duration) (bool, error) {
-			return h.rdb.SetNX(ctx, prefix+key, 1, ttl).Result()
-		}}
+		Fast: h.redis.Values(prefix).Claim}
 	h.phone = &pagertest.Notifier{Name: "aliyun"}
 	h.phone.SendFunc = func(_ context.Context, ch pager.Channel, p pager.Page) (pager.Sent, error) {
 		return pager.Sent{MessageID: fmt.Sprintf("1160%s^%s", p.ID, ch)}, nil
@@ -104,7 +102,7 @@ func newHarness(t *testing.T) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h.wheel, err = timerwheel.New(h.rdb, timerwheel.Options{Prefix: prefix + "{sla}:", Now: h.clock.Now, MaxPoll: 5 * time.Millisecond})
+	h.wheel, err = timerwheel.New(h.redis.Client(), timerwheel.Options{Prefix: prefix + "{sla}:", Now: h.clock.Now, MaxPoll: 5 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}

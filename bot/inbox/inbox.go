@@ -17,7 +17,6 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/redis/go-redis/v9"
 
 	"weibao/bot"
 )
@@ -28,12 +27,20 @@ type Handler func(ctx context.Context, m bot.Message) error
 // ParseFunc turns a stored payload back into a message (wecom.Parse).
 type ParseFunc func(source string, payload []byte, now time.Time) (bot.Message, error)
 
+// Deduper remembers keys across replicas for a while (redisstore.Values).
+type Deduper interface {
+	// ClaimAll marks each key for ttl; first[i] tells whether keys[i] was
+	// not marked yet. On an error no key may be taken as seen.
+	ClaimAll(ctx context.Context, keys []string, ttl time.Duration) (first []bool, err error)
+}
+
 // Options configure an Inbox.
 type Options struct {
 	Store bot.Inbox
 	// Journal is the local write-ahead file's path, one per process.
 	Journal string
-	Redis   redis.UniversalClient
+	// Dedupe catches WeCom's retries before the database does.
+	Dedupe  Deduper
 	Handler Handler
 	Parse   ParseFunc
 	Clock   bot.Clock
@@ -103,8 +110,8 @@ const journalReset = 4 << 20
 // New checks opt, fills defaults and opens the journal; events a previous
 // process journaled but did not store are moved first when Run starts.
 func New(opt Options) (*Inbox, error) {
-	if opt.Store == nil || opt.Redis == nil || opt.Handler == nil || opt.Parse == nil || opt.Logger == nil || opt.Journal == "" {
-		return nil, errors.New("inbox: Store, Redis, Handler, Parse, Logger and Journal are required")
+	if opt.Store == nil || opt.Dedupe == nil || opt.Handler == nil || opt.Parse == nil || opt.Logger == nil || opt.Journal == "" {
+		return nil, errors.New("inbox: Store, Dedupe, Handler, Parse, Logger and Journal are required")
 	}
 	if opt.Clock == nil {
 		opt.Clock = bot.SystemClock{}
@@ -343,33 +350,37 @@ func (in *Inbox) moveOnce(ctx context.Context) bool {
 	return len(failed) == 0
 }
 
-// store dedupes a batch with one pipelined round trip to Redis, then stores
-// the fresh events with one INSERT. It returns the events stored now and
-// those to try again.
+// store dedupes a batch with one round trip to Redis, then stores the fresh
+// events with one INSERT. It returns the events stored now and those to try
+// again.
 func (in *Inbox) store(ctx context.Context, batch []item) (stored, failed []item) {
 	wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	pipe := in.opt.Redis.Pipeline()
-	seen := make([]*redis.BoolCmd, len(batch))
+	var keys []string
+	var checked []int // batch index of each key
 	for i, it := range batch {
 		if !it.again {
-			seen[i] = pipe.SetNX(wctx, in.opt.KeyPrefix+it.ev.ID, 1, in.opt.DedupeTTL)
+			keys = append(keys, in.opt.KeyPrefix+it.ev.ID)
+			checked = append(checked, i)
 		}
 	}
-	if pipe.Len() > 0 {
-		if _, err := pipe.Exec(wctx); err != nil && !errors.Is(err, redis.Nil) {
+	dup := make([]bool, len(batch))
+	if len(keys) > 0 {
+		first, err := in.opt.Dedupe.ClaimAll(wctx, keys, in.opt.DedupeTTL)
+		if err != nil {
 			// Redis only spares the database the retries; its unique key
-			// still holds.
+			// still holds, so the whole batch goes there.
 			in.opt.Logger.Warn("inbox dedupe keys", "events", len(batch), "err", err)
+		}
+		for k, i := range checked {
+			dup[i] = err == nil && !first[k]
 		}
 	}
 	var fresh []item
 	for i, it := range batch {
-		if seen[i] != nil {
-			if ok, err := seen[i].Result(); err == nil && !ok {
-				in.m.duplicates.WithLabelValues("redis").Inc()
-				continue
-			}
+		if dup[i] {
+			in.m.duplicates.WithLabelValues("redis").Inc()
+			continue
 		}
 		fresh = append(fresh, it)
 	}

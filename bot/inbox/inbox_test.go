@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"weibao/bot"
 	"weibao/bot/inbox"
 	"weibao/storage/redisstore/redistest"
@@ -52,9 +54,9 @@ type fixture struct {
 
 func newFixture(t *testing.T) *fixture {
 	db := storagetest.Open(t)
-	rdb, _ := redistest.Open(t)
+	st, _ := redistest.Open(t)
 	j := filepath.Join(t.TempDir(), "inbox.journal")
-	return &fixture{db: db, journal: j, opt: inbox.Options{Store: db, Journal: j, Redis: rdb, Parse: parse,
+	return &fixture{db: db, journal: j, opt: inbox.Options{Store: db, Journal: j, Dedupe: st.Values(""), Parse: parse,
 		Logger: slog.New(slog.DiscardHandler), Sweep: 10 * time.Millisecond,
 		KeyPrefix: redistest.Prefix()}}
 }
@@ -321,4 +323,58 @@ func TestAcceptGroupCommitsConcurrentEvents(t *testing.T) {
 	if n := len(r.seen()); n != 50 {
 		t.Errorf("handled %d times, want 50", n)
 	}
+}
+
+// TestRedisDownStoresAndHandles: with Redis unreachable nothing is
+// deduplicated there, so every event goes to the database and is handled;
+// a retry is caught by the database's unique key, and no duplicate is
+// counted for Redis.
+func TestRedisDownStoresAndHandles(t *testing.T) {
+	f := newFixture(t)
+	f.opt.Dedupe = redistest.Down(t).Values("")
+	reg := prometheus.NewRegistry()
+	f.opt.Registerer = reg
+	r := newRecorder()
+	in := f.open(t, r.handle)
+	stop := run(in)
+	defer stop()
+	accept(t, in, "robot:x1")
+	accept(t, in, "robot:x2")
+	waitFor(t, r, "robot:x1", "robot:x2")
+	accept(t, in, "robot:x1") // WeCom's retry
+	deadline := time.Now().Add(5 * time.Second)
+	for duplicates(t, reg, "database") < 1 {
+		if time.Now().After(deadline) {
+			t.Fatal("the retry was not caught by the database")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := duplicates(t, reg, "redis"); n != 0 {
+		t.Errorf(`weibao_inbox_duplicates_total{by="redis"} = %v, want 0 with Redis down`, n)
+	}
+	if got := r.seen(); len(got) != 2 {
+		t.Errorf("handled %v, want x1 and x2 once each", got)
+	}
+}
+
+// duplicates reads weibao_inbox_duplicates_total{by=by} from reg.
+func duplicates(t *testing.T, reg *prometheus.Registry, by string) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != "weibao_inbox_duplicates_total" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "by" && l.GetValue() == by {
+					return m.GetCounter().GetValue()
+				}
+			}
+		}
+	}
+	return 0
 }

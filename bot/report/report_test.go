@@ -24,7 +24,6 @@ import (
 	"weibao/catalog"
 	"weibao/scheduler"
 	"weibao/storage"
-	"weibao/storage/redisstore"
 	"weibao/storage/redisstore/redistest"
 	"weibao/storage/storagetest"
 	"weibao/xlsx"
@@ -98,7 +97,7 @@ type fixture struct {
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
 	db := storagetest.Open(t)
-	rdb, _ := redistest.Open(t)
+	st, _ := redistest.Open(t)
 	c := &clock{t: time.Date(2026, 11, 26, 8, 30, 0, 0, sh)}
 	sv := &surveys{ch: make(chan string, 16)}
 	tx := catalog.Default()
@@ -107,7 +106,7 @@ func newFixture(t *testing.T) *fixture {
 		Texts:   tx, Files: db, Outbox: db, Encoder: xlsx.Encoder{Texts: tx}, Analyses: db, Surveys: sv,
 	})
 	prefix := redistest.Prefix()
-	sch := scheduler.New(scheduler.Options{Locker: redisstore.NewJobLock(rdb, prefix+"r1"), History: db, Clock: c,
+	sch := scheduler.New(scheduler.Options{Locker: st.JobLock(prefix + "r1"), History: db, Clock: c,
 		Location: sh, KeyPrefix: prefix + "job:"})
 	for _, j := range []scheduler.Job{
 		{Name: "digest", Spec: "30 8 * * *", Run: func(ctx context.Context, at time.Time) error { return svc.SendDigest(ctx, at.AddDate(0, 0, -1)) }},

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"time"
 
 	"weibao/bot/escalation"
 	"weibao/bot/roster"
@@ -15,7 +14,6 @@ import (
 	"weibao/sla/pager/tencent"
 	"weibao/sla/pager/webhook"
 	"weibao/sla/timerwheel"
-	"weibao/storage/redisstore"
 )
 
 // Escalation is the SLA clocks, the on-call roster and paging wired
@@ -41,10 +39,7 @@ func wireEscalation(ctx context.Context, m *Main) error {
 	if m.Tickets, err = newTickets(m, ros, escalation.SLA{Policy: cfg.SLA}); err != nil {
 		return err
 	}
-	once := &escalation.Once{Clock: m.Clock, DB: m.DB.ClaimKey,
-		Fast: func(ctx context.Context, key string, ttl time.Duration) (bool, error) {
-			return m.Redis.SetNX(ctx, "weibao:once:"+key, 1, ttl).Result()
-		}}
+	once := &escalation.Once{Clock: m.Clock, DB: m.DB.ClaimKey, Fast: m.Redis.Values("weibao:once:").Claim}
 	notifiers, hooks, err := notifiers(cfg.Pager)
 	if err != nil {
 		return err
@@ -58,11 +53,11 @@ func wireEscalation(ctx context.Context, m *Main) error {
 		pc.Routes = pager.DefaultRoutes(notifiers...)
 	}
 	reg, err := pager.NewRegistry(pc,
-		pager.Options{Once: once, Now: m.Clock.Now, Limiter: redisstore.NewRateLog(m.Redis, "weibao:pager:rate:")}, notifiers...)
+		pager.Options{Once: once, Now: m.Clock.Now, Limiter: m.Redis.RateLog("weibao:pager:rate:")}, notifiers...)
 	if err != nil {
 		return fmt.Errorf("config: pager: %w", err)
 	}
-	wheel, err := timerwheel.New(m.Redis, timerwheel.Options{Prefix: "weibao:{sla}:", Now: m.Clock.Now,
+	wheel, err := timerwheel.New(m.Redis.Client(), timerwheel.Options{Prefix: "weibao:{sla}:", Now: m.Clock.Now,
 		Logger: m.Logger.With("component", "timers")})
 	if err != nil {
 		return err

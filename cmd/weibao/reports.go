@@ -14,7 +14,6 @@ import (
 	"weibao/configs"
 	"weibao/handlers"
 	"weibao/scheduler"
-	"weibao/storage/redisstore"
 	"weibao/xlsx"
 )
 
@@ -44,7 +43,7 @@ func wireReports(ctx context.Context, m *Main) error {
 	host, _ := os.Hostname()
 	b := make([]byte, 6)
 	rand.Read(b)
-	sch := scheduler.New(scheduler.Options{Locker: redisstore.NewJobLock(m.Redis, host+"-"+hex.EncodeToString(b)), History: m.DB,
+	sch := scheduler.New(scheduler.Options{Locker: m.Redis.JobLock(host + "-" + hex.EncodeToString(b)), History: m.DB,
 		Clock: m.Clock, Location: loc, Logger: m.Logger.With("component", "scheduler"), Replica: host})
 	if err := registerReportJobs(m, sch, svc); err != nil {
 		return err

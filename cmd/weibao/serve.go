@@ -13,7 +13,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/redis/go-redis/v9"
 	"golang.org/x/sync/errgroup"
 
 	"weibao/bot"
@@ -33,7 +32,7 @@ type Main struct {
 	Clock    bot.Clock
 	Catalog  *catalog.Catalog
 	DB       *storage.DB
-	Redis    *redis.Client
+	Redis    *redisstore.Store
 	Sessions *redisstore.Sessions
 	Registry *prometheus.Registry
 	Server   *handlers.Server
@@ -111,20 +110,18 @@ func openWith(ctx context.Context, cfg *configs.Config, logger *slog.Logger, clo
 	if err = m.DB.SyncDirectory(ctx, directory(cfg)); err != nil {
 		return nil, err
 	}
-	rdb, embedded, closeRedis, err := redisstore.Open(ctx, cfg.Redis.URL)
-	if err != nil {
+	if m.Redis, err = redisstore.Open(ctx, cfg.Redis.URL); err != nil {
 		return nil, err
 	}
-	m.Redis = rdb
 	// The dialogue's state, which the reports also queue surveys in.
-	m.Sessions = redisstore.NewSessions(rdb, "weibao:conv:")
-	m.closers = append(m.closers, closeRedis)
+	m.Sessions = m.Redis.Sessions("weibao:conv:")
+	m.closers = append(m.closers, func() { m.Redis.Close() })
 	m.Server = handlers.New(handlers.Options{
 		Logger:   logger.With("component", "http"),
 		Registry: m.Registry,
 		Ready: map[string]handlers.Checker{
 			"database": m.DB.Ping,
-			"redis":    func(ctx context.Context) error { return rdb.Ping(ctx).Err() },
+			"redis":    m.Redis.Ping,
 		},
 		Index: index,
 	})
@@ -140,7 +137,7 @@ func openWith(ctx context.Context, cfg *configs.Config, logger *slog.Logger, clo
 	}
 	m.closers = append(m.closers, func() { m.listener.Close() })
 	where := fmt.Sprintf("database=%s redis=%s", cfg.Database.Driver, "server")
-	if cfg.Embedded || embedded {
+	if cfg.Embedded || m.Redis.Embedded() {
 		where = fmt.Sprintf("database=%s (%s) redis=in-process", cfg.Database.Driver, cfg.Database.DSN)
 	}
 	logger.Info("weibao ready", "url", m.URL(), "storage", where, "demo_roster", cfg.Embedded)

@@ -40,13 +40,13 @@ func startWeCom(m *Main, handle inbox.Handler) (*WeCom, error) {
 	}
 	w := &WeCom{}
 	var err error
-	w.Inbox, err = inbox.New(inbox.Options{Store: m.DB, Journal: cfg.InboxJournal, Redis: m.Redis, Handler: handle, Parse: parse, Clock: m.Clock,
+	w.Inbox, err = inbox.New(inbox.Options{Store: m.DB, Journal: cfg.InboxJournal, Dedupe: m.Redis.Values(""), Handler: handle, Parse: parse, Clock: m.Clock,
 		Logger: m.Logger.With("component", "inbox"), Registerer: m.Registry})
 	if err != nil {
 		return nil, err
 	}
 	client, err := wecom.NewClient(wecom.ClientOptions{APIBase: cfg.APIBase, CorpID: cfg.CorpID, AgentID: cfg.AgentID,
-		Secret: cfg.Secret, Cache: wecom.NewTokenCache(m.Redis)})
+		Secret: cfg.Secret, Cache: wecom.NewTokenCache(m.Redis.Values(""))})
 	if err != nil {
 		return nil, err
 	}
@@ -60,7 +60,8 @@ func startWeCom(m *Main, handle inbox.Handler) (*WeCom, error) {
 	// uploaded at delivery; one WeCom cannot carry is named with its
 	// download address on the report API.
 	publicURL := strings.TrimRight(m.Config.Server.PublicURL, "/")
-	sopt := wecom.SenderOptions{Client: client, Inbound: m.DB.InboundEvent, Redis: m.Redis, Clock: m.Clock,
+	sopt := wecom.SenderOptions{Client: client, Inbound: m.DB.InboundEvent, Clock: m.Clock,
+		Limits: m.Redis.RateLog("weibao:wecom:rate:"), Claims: m.Redis.Values("weibao:wecom:response_url:"),
 		Files: m.DB, Texts: m.Catalog, FileURL: func(id int64) string { return fmt.Sprintf("%s/api/v1/files/%d", publicURL, id) },
 		// A command typed instead of a click redraws the card with the
 		// response code message/send gave it (kept as the outbox ref).
@@ -70,7 +71,7 @@ func startWeCom(m *Main, handle inbox.Handler) (*WeCom, error) {
 		owner := make([]byte, 8)
 		rand.Read(owner)
 		w.Conn, err = wecom.NewLongConn(wecom.LongConnOptions{URL: cfg.Bot.WSURL, BotID: cfg.Bot.ID, Secret: cfg.Bot.Secret,
-			Lock: wecom.NewRedisLock(m.Redis, "weibao:wecom:longconn:"+cfg.Bot.ID, hex.EncodeToString(owner)),
+			Lock: m.Redis.Lock("weibao:wecom:longconn:"+cfg.Bot.ID, hex.EncodeToString(owner)),
 			Received: func(ctx context.Context, frame []byte) error {
 				msg, _, err := wecom.Parse(wecom.SourceRobotWS, frame, m.Clock.Now())
 				if err != nil {

@@ -16,13 +16,13 @@ import (
 // per-key locks, and due-time sets for sweeps. Everything here can be lost
 // without losing a ticket: a lost dialogue is asked again.
 type Sessions struct {
-	rdb    redis.UniversalClient
+	st     *Store
 	prefix string
 }
 
-// NewSessions uses keys under prefix (e.g. "weibao:conv:").
-func NewSessions(rdb redis.UniversalClient, prefix string) *Sessions {
-	return &Sessions{rdb: rdb, prefix: prefix}
+// Sessions uses keys under prefix (e.g. "weibao:conv:").
+func (s *Store) Sessions(prefix string) *Sessions {
+	return &Sessions{st: s, prefix: prefix}
 }
 
 // ErrLocked means a lock stayed busy for the whole wait.
@@ -30,7 +30,7 @@ var ErrLocked = errors.New("redisstore: lock busy")
 
 // Load returns the value at key, or nil when there is none.
 func (s *Sessions) Load(ctx context.Context, key string) ([]byte, error) {
-	b, err := s.rdb.Get(ctx, s.prefix+"v:"+key).Bytes()
+	b, err := s.st.rdb.Get(ctx, s.prefix+"v:"+key).Bytes()
 	if errors.Is(err, redis.Nil) {
 		return nil, nil
 	}
@@ -42,7 +42,7 @@ func (s *Sessions) Load(ctx context.Context, key string) ([]byte, error) {
 
 // Save stores val at key for ttl.
 func (s *Sessions) Save(ctx context.Context, key string, val []byte, ttl time.Duration) error {
-	if err := s.rdb.Set(ctx, s.prefix+"v:"+key, val, ttl).Err(); err != nil {
+	if err := s.st.rdb.Set(ctx, s.prefix+"v:"+key, val, ttl).Err(); err != nil {
 		return fmt.Errorf("session %s: %w", key, err)
 	}
 	return nil
@@ -50,28 +50,26 @@ func (s *Sessions) Save(ctx context.Context, key string, val []byte, ttl time.Du
 
 // Delete removes key.
 func (s *Sessions) Delete(ctx context.Context, key string) error {
-	if err := s.rdb.Del(ctx, s.prefix+"v:"+key).Err(); err != nil {
+	if err := s.st.rdb.Del(ctx, s.prefix+"v:"+key).Err(); err != nil {
 		return fmt.Errorf("session %s: %w", key, err)
 	}
 	return nil
 }
-
-var unlockScript = redis.NewScript(`if redis.call("GET", KEYS[1]) == ARGV[1] then return redis.call("DEL", KEYS[1]) end return 0`)
 
 // Lock takes key's lock for at most ttl, waiting up to wait for it. The
 // returned func releases it (only if still ours).
 func (s *Sessions) Lock(ctx context.Context, key string, ttl, wait time.Duration) (func(), error) {
 	b := make([]byte, 8)
 	rand.Read(b)
-	token, k := hex.EncodeToString(b), s.prefix+"l:"+key
+	l := s.st.Lock(s.prefix+"l:"+key, hex.EncodeToString(b))
 	deadline := time.Now().Add(wait)
 	for {
-		ok, err := s.rdb.SetNX(ctx, k, token, ttl).Result()
+		ok, err := l.Claim(ctx, ttl)
 		if err != nil {
-			return nil, fmt.Errorf("lock %s: %w", key, err)
+			return nil, err
 		}
 		if ok {
-			return func() { unlockScript.Run(context.WithoutCancel(ctx), s.rdb, []string{k}, token) }, nil
+			return func() { l.Release(context.WithoutCancel(ctx)) }, nil
 		}
 		if time.Now().After(deadline) {
 			return nil, ErrLocked
@@ -87,7 +85,7 @@ func (s *Sessions) Lock(ctx context.Context, key string, ttl, wait time.Duration
 // Schedule puts member in the due set named set at time at (replacing an
 // earlier time).
 func (s *Sessions) Schedule(ctx context.Context, set, member string, at time.Time) error {
-	err := s.rdb.ZAdd(ctx, s.prefix+"z:"+set, redis.Z{Score: float64(at.UnixMilli()), Member: member}).Err()
+	err := s.st.rdb.ZAdd(ctx, s.prefix+"z:"+set, redis.Z{Score: float64(at.UnixMilli()), Member: member}).Err()
 	if err != nil {
 		return fmt.Errorf("schedule %s: %w", set, err)
 	}
@@ -96,7 +94,7 @@ func (s *Sessions) Schedule(ctx context.Context, set, member string, at time.Tim
 
 // Unschedule removes member from set.
 func (s *Sessions) Unschedule(ctx context.Context, set, member string) error {
-	if err := s.rdb.ZRem(ctx, s.prefix+"z:"+set, member).Err(); err != nil {
+	if err := s.st.rdb.ZRem(ctx, s.prefix+"z:"+set, member).Err(); err != nil {
 		return fmt.Errorf("unschedule %s: %w", set, err)
 	}
 	return nil
@@ -106,7 +104,7 @@ func (s *Sessions) Unschedule(ctx context.Context, set, member string) error {
 // stay in the set until Unschedule, so a sweeper that dies mid-way leaves
 // them for the next sweep.
 func (s *Sessions) Due(ctx context.Context, set string, now time.Time, limit int) ([]string, error) {
-	out, err := s.rdb.ZRangeByScore(ctx, s.prefix+"z:"+set, &redis.ZRangeBy{
+	out, err := s.st.rdb.ZRangeByScore(ctx, s.prefix+"z:"+set, &redis.ZRangeBy{
 		Min: "-inf", Max: strconv.FormatInt(now.UnixMilli(), 10), Count: int64(limit)}).Result()
 	if err != nil {
 		return nil, fmt.Errorf("due %s: %w", set, err)

@@ -8,19 +8,23 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"net"
 	"os"
 	"testing"
 
 	"github.com/alicebob/miniredis/v2"
 	"github.com/redis/go-redis/v9"
+
+	"weibao/storage/redisstore"
 )
 
 // EnvRedis names the variable holding the test server's URL.
 const EnvRedis = "WEIBAO_TEST_REDIS_URL"
 
-// Open returns a client closed when the test ends. mr is nil on a real server.
-func Open(tb testing.TB) (client *redis.Client, mr *miniredis.Miniredis) {
+// Open returns a store closed when the test ends. mr is nil on a real server.
+func Open(tb testing.TB) (store *redisstore.Store, mr *miniredis.Miniredis) {
 	tb.Helper()
+	var client *redis.Client
 	url := os.Getenv(EnvRedis)
 	if url == "" {
 		mr = miniredis.RunT(tb)
@@ -35,8 +39,24 @@ func Open(tb testing.TB) (client *redis.Client, mr *miniredis.Miniredis) {
 			tb.Fatalf("redistest: Redis at %s unreachable: %v", opt.Addr, err)
 		}
 	}
-	tb.Cleanup(func() { client.Close() })
-	return client, mr
+	store = redisstore.New(client)
+	tb.Cleanup(func() { store.Close() })
+	return store, mr
+}
+
+// Down returns a store whose server is gone: every command fails the way
+// it does when Redis is down (connection refused).
+func Down(tb testing.TB) *redisstore.Store {
+	tb.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatalf("redistest: %v", err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	store := redisstore.New(redis.NewClient(&redis.Options{Addr: addr, MaxRetries: -1, DialerRetries: 1}))
+	tb.Cleanup(func() { store.Close() })
+	return store
 }
 
 // Prefix returns a key prefix unique to this test run, so tests sharing a
