@@ -80,7 +80,6 @@ func migrateReports(tx *gorm.DB) error {
 // another ticket and reports cancelled as mistaken.
 var excluded = []string{string(bot.StatusCancelled), string(bot.StatusMerged)}
 
-
 func dimColumn(d bot.Dimension) (string, error) {
 	switch d {
 	case bot.DimAll:
