@@ -67,8 +67,8 @@ func ParseRobotEnvelope(body []byte) (string, error) {
 	return env.Encrypt, nil
 }
 
-// Reply is what a channel needs to answer an inbound message: it is derived
-// from the stored payload, so it survives restarts.
+// Reply is what a channel needs to answer an inbound message. Parse writes
+// it into the message's Route, which replies carry back to the Sender.
 type Reply struct {
 	Source       string
 	ResponseURL  string // robot callback: one-shot, valid 1 h
@@ -80,9 +80,44 @@ type Reply struct {
 	From         string
 }
 
-// Parse turns a stored payload into the channel-neutral message and its reply
-// route. now stands in for payloads that carry no time.
+// route is bot.Message.Route for WeCom: the Reply and what else of the
+// message a reply depends on.
+type route struct {
+	Reply
+	Welcome bool   `json:",omitempty"` // an enter_chat event, answered with a welcome
+	TaskID  string `json:",omitempty"` // the clicked card's task id
+}
+
+// readRoute decodes a bot.Message.Route; false when there is none.
+func readRoute(s string) (route, bool) {
+	var r route
+	if s == "" || json.Unmarshal([]byte(s), &r) != nil {
+		return route{}, false
+	}
+	return r, true
+}
+
+// Parse turns a payload into the channel-neutral message, with its reply
+// route in m.Route, and the route itself. now stands in for payloads that
+// carry no time.
 func Parse(source string, payload []byte, now time.Time) (bot.Message, Reply, error) {
+	m, r, err := parse(source, payload, now)
+	if err != nil {
+		return bot.Message{}, Reply{}, err
+	}
+	rt := route{Reply: r, Welcome: m.Event == "enter_chat"}
+	if m.Button != nil {
+		rt.TaskID = m.Button.TaskID
+	}
+	b, err := json.Marshal(rt)
+	if err != nil {
+		return bot.Message{}, Reply{}, fmt.Errorf("wecom: reply route: %w", err)
+	}
+	m.Route = string(b)
+	return m, r, nil
+}
+
+func parse(source string, payload []byte, now time.Time) (bot.Message, Reply, error) {
 	if !utf8.Valid(payload) {
 		return bot.Message{}, Reply{}, fmt.Errorf("%w: invalid UTF-8", ErrMalformed)
 	}
