@@ -70,14 +70,14 @@ func ParseRobotEnvelope(body []byte) (string, error) {
 // Reply is what a channel needs to answer an inbound message. Parse writes
 // it into the message's Route, which replies carry back to the Sender.
 type Reply struct {
-	Source       string
-	ResponseURL  string // robot callback: one-shot, valid 1 h
-	ReqID        string // robot long connection: echoed by replies
-	ResponseCode string // app card click: updates the card (72 h)
-	CardEvent    bool   // a card click: its reply updates the card
-	ChatID       string
-	ChatType     bot.ChatType
-	From         string
+	Source       string       `json:",omitempty"`
+	ResponseURL  string       `json:",omitempty"` // robot callback: one-shot, valid 1 h
+	ReqID        string       `json:",omitempty"` // robot long connection: echoed by replies
+	ResponseCode string       `json:",omitempty"` // app card click: updates the card (72 h)
+	CardEvent    bool         `json:",omitempty"` // a card click: its reply updates the card
+	ChatID       string       `json:",omitempty"`
+	ChatType     bot.ChatType `json:",omitempty"`
+	From         string       `json:",omitempty"`
 }
 
 // route is bot.Message.Route for WeCom: the Reply and what else of the

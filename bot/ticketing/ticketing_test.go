@@ -800,3 +800,30 @@ func replyTo(id string) *bot.Message {
 	}
 	return &bot.Message{ID: id}
 }
+
+// TestRepliesCarryTheRoute: the answer to a message carries that message's
+// reply route, so the channel answers it without looking the message up.
+func TestRepliesCarryTheRoute(t *testing.T) {
+	e := setup(t, "eng1")
+	ctx := context.Background()
+	in := &bot.Message{ID: "m-route", Route: `{"ResponseURL":"https://x/r"}`}
+	tk, err := e.svc.Report(ctx, ticketing.ReportInput{Reporter: "nurse1", ChatID: "chat-med", ReplyTo: in, WardCode: "med-icu",
+		Category: "login", Description: "护士站电脑登不上",
+		Class: bot.Classification{Scope: bot.ScopePersonal, Type: bot.TypeSoftware, Severity: bot.SeverityDaily, Difficulty: bot.DifficultySimple}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ds, err := e.db.ClaimDeliveries(ctx, time.Now().Add(time.Hour), time.Now().Add(2*time.Hour), 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var replies []bot.Outgoing
+	for _, d := range ds {
+		if d.Message.TicketNo == tk.No && d.Message.ReplyTo != "" {
+			replies = append(replies, d.Message)
+		}
+	}
+	if len(replies) != 1 || replies[0].ReplyTo != in.ID || replies[0].Route != in.Route {
+		t.Errorf("replies %+v, want one to %s with its route", replies, in.ID)
+	}
+}
