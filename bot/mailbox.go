@@ -15,6 +15,10 @@ type InboundEvent struct {
 	Payload    []byte // the channel's decrypted payload as received
 	ReceivedAt time.Time
 	Attempts   int
+	// Message is Payload parsed once, on arrival, with its reply route. It
+	// is nil for an event stored or journaled before messages were kept
+	// with their payload; such a payload is parsed when it is handled.
+	Message *Message `json:",omitempty"`
 }
 
 // Inbox keeps inbound events from arrival until they are handled. Leases let

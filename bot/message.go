@@ -31,6 +31,10 @@ type Message struct {
 	Button *ButtonClick
 	// Event names a non-message event ("enter_chat", "feedback"); empty for messages.
 	Event string
+	// Route is how the channel answers this message (a WeCom reply URL or
+	// request id), written by the channel when it parses the message. The
+	// bot does not read it: replies carry it back (Outgoing.Route).
+	Route string `json:",omitempty"`
 }
 
 // Attachment is a picture, voice note or file that came with a message.
@@ -74,6 +78,9 @@ type Outgoing struct {
 	// ReplyTo is the inbound Message.ID this answers, so a channel that can
 	// only reply (the robot's response_url or req_id) knows where to.
 	ReplyTo string
+	// Route is the Route of the message ReplyTo names, so the channel needs
+	// nothing but this message to answer it.
+	Route string `json:",omitempty"`
 
 	Format Format
 	Text   string

@@ -15,12 +15,6 @@ import (
 	"weibao/wecom"
 )
 
-// Acceptor keeps a verified inbound event safe before it is acknowledged
-// (inbox.Inbox); retries are accepted too and dropped behind the answer.
-type Acceptor interface {
-	Accept(ctx context.Context, ev bot.InboundEvent, m bot.Message) error
-}
-
 // WeComOptions configure the WeCom callback routes.
 type WeComOptions struct {
 	// App verifies the self-built app's callbacks (receive id = CorpID); nil
@@ -29,7 +23,7 @@ type WeComOptions struct {
 	// Robot verifies the intelligent robot's callbacks (receive id ""); nil
 	// (long-connection mode) leaves /wecom/bot unregistered.
 	Robot *wecom.Crypto
-	Inbox Acceptor
+	Inbox wecom.Acceptor
 	// Passive lets a robot card click wait for its card update, which the
 	// robot accepts only in the click's HTTP answer.
 	Passive     *wecom.Passive
@@ -72,8 +66,8 @@ func (h *wecomHandler) verify(c *wecom.Crypto) gin.HandlerFunc {
 	}
 }
 
-// receive is verify → decrypt → parse → dedupe + persist → answer; the bot
-// works on the event after the answer.
+// receive is verify → decrypt → wecom.Receive (parse, keep) → answer; the
+// bot works on the event after the answer.
 func (h *wecomHandler) receive(c *wecom.Crypto, source string) gin.HandlerFunc {
 	return func(g *gin.Context) {
 		body, err := io.ReadAll(g.Request.Body)
@@ -98,19 +92,12 @@ func (h *wecomHandler) receive(c *wecom.Crypto, source string) gin.HandlerFunc {
 			h.reject(g, err)
 			return
 		}
-		now := h.opt.Clock.Now()
-		m, reply, err := wecom.Parse(source, plain, now)
-		if errors.Is(err, wecom.ErrIgnored) {
-			g.Status(http.StatusOK)
-			return
-		}
-		if err != nil {
+		m, reply, err := wecom.Receive(g.Request.Context(), h.opt.Inbox, source, plain, h.opt.Clock.Now())
+		if errors.Is(err, wecom.ErrMalformed) {
 			h.reject(g, err)
 			return
 		}
-		ctx := g.Request.Context()
-		ev := bot.InboundEvent{ID: m.ID, Source: source, Payload: plain, ReceivedAt: now}
-		if err := h.opt.Inbox.Accept(ctx, ev, m); err != nil {
+		if err != nil {
 			h.opt.Logger.Error("wecom callback not stored", "msg_id", m.ID, "err", err, "request_id", RequestID(g))
 			g.AbortWithStatus(http.StatusServiceUnavailable)
 			return

@@ -2,6 +2,7 @@ package storage
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -19,6 +20,7 @@ type inboxRow struct {
 	MsgID      string    `gorm:"size:191;not null;uniqueIndex"`
 	Source     string    `gorm:"size:16;not null"`
 	Payload    []byte    `gorm:"type:mediumblob;not null"`
+	Message    []byte    `gorm:"type:mediumblob"` // the payload parsed on arrival, as JSON; NULL if stored before 0006
 	Status     string    `gorm:"size:8;not null;index:idx_inbox_due,priority:1"`
 	LeaseUntil time.Time `gorm:"not null;index:idx_inbox_due,priority:2"`
 	Attempts   int       `gorm:"not null"`
@@ -31,6 +33,16 @@ func (inboxRow) TableName() string { return "inbox" }
 
 func migrateWeComMailbox(tx *gorm.DB) error {
 	return tx.AutoMigrate(&inboxRow{})
+}
+
+// migrateInboxMessage keeps each event's parsed message (and with it the
+// reply route) beside its payload. A database created since has the column
+// from 0002 already.
+func migrateInboxMessage(tx *gorm.DB) error {
+	if tx.Migrator().HasColumn(&inboxRow{}, "Message") {
+		return nil
+	}
+	return tx.Migrator().AddColumn(&inboxRow{}, "Message")
 }
 
 var _ bot.Inbox = (*DB)(nil)
@@ -67,19 +79,26 @@ func (db *DB) AddInbound(ctx context.Context, leaseUntil time.Time, evs ...bot.I
 	return errs
 }
 
-const inboxInsert = "INSERT INTO inbox (msg_id, source, payload, status, lease_until, attempts, last_error, received_at) VALUES "
+const inboxInsert = "INSERT INTO inbox (msg_id, source, payload, message, status, lease_until, attempts, last_error, received_at) VALUES "
 
 func (db *DB) insertInbound(ctx context.Context, leaseUntil time.Time, evs []bot.InboundEvent) error {
 	var q strings.Builder
 	q.Grow(len(inboxInsert) + len(evs)*18)
 	q.WriteString(inboxInsert)
-	args := make([]any, 0, len(evs)*8)
+	args := make([]any, 0, len(evs)*9)
 	for i, ev := range evs {
 		if i > 0 {
 			q.WriteByte(',')
 		}
-		q.WriteString("(?,?,?,?,?,?,?,?)")
-		args = append(args, ev.ID, ev.Source, ev.Payload, inboxPending, ms(leaseUntil), ev.Attempts, "", ms(ev.ReceivedAt))
+		var msg []byte // NULL without a message
+		if ev.Message != nil {
+			var err error
+			if msg, err = json.Marshal(ev.Message); err != nil {
+				return fmt.Errorf("message of %s: %w", ev.ID, err)
+			}
+		}
+		q.WriteString("(?,?,?,?,?,?,?,?,?)")
+		args = append(args, ev.ID, ev.Source, ev.Payload, msg, inboxPending, ms(leaseUntil), ev.Attempts, "", ms(ev.ReceivedAt))
 	}
 	return translate(db.gdb.WithContext(ctx).Exec(q.String(), args...).Error)
 }
@@ -92,7 +111,7 @@ func (db *DB) ClaimInbound(ctx context.Context, now, leaseUntil time.Time, limit
 	}
 	evs := make([]bot.InboundEvent, len(rows))
 	for i, r := range rows {
-		evs[i] = bot.InboundEvent{ID: r.MsgID, Source: r.Source, Payload: r.Payload, ReceivedAt: r.ReceivedAt.UTC(), Attempts: r.Attempts}
+		evs[i] = r.toDomain()
 	}
 	return evs, nil
 }
@@ -136,5 +155,20 @@ func (db *DB) InboundEvent(ctx context.Context, id string) (*bot.InboundEvent, e
 		}
 		return nil, fmt.Errorf("inbound %s: %w", id, err)
 	}
-	return &bot.InboundEvent{ID: r.MsgID, Source: r.Source, Payload: r.Payload, ReceivedAt: r.ReceivedAt.UTC(), Attempts: r.Attempts}, nil
+	ev := r.toDomain()
+	return &ev, nil
+}
+
+// toDomain reads the row; a message that does not decode is left out, so
+// the event is handled from its payload (as rows stored before messages
+// were) rather than failing every claim.
+func (r inboxRow) toDomain() bot.InboundEvent {
+	ev := bot.InboundEvent{ID: r.MsgID, Source: r.Source, Payload: r.Payload, ReceivedAt: r.ReceivedAt.UTC(), Attempts: r.Attempts}
+	if len(r.Message) > 0 {
+		var m bot.Message
+		if json.Unmarshal(r.Message, &m) == nil {
+			ev.Message = &m
+		}
+	}
+	return ev
 }

@@ -2,6 +2,7 @@ package storage_test
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"testing"
 	"time"
@@ -9,6 +10,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"weibao/bot"
+	"weibao/storage"
 	"weibao/storage/storagetest"
 )
 
@@ -72,5 +74,53 @@ func TestInboxDeadEventIsNotClaimed(t *testing.T) {
 	}
 	if got, _ := db.ClaimInbound(ctx, now.Add(time.Hour), now.Add(2*time.Hour), 10); len(got) != 0 {
 		t.Errorf("claimed a dead event: %+v", got)
+	}
+}
+
+// TestInboxKeepsTheMessage: an event's parsed message is stored beside its
+// payload, also in a database migrated from before 0006_inbox_message,
+// whose rows have none.
+func TestInboxKeepsTheMessage(t *testing.T) {
+	ctx := context.Background()
+	driver, dsn := storagetest.DSN(t)
+	now := t0.Truncate(time.Millisecond)
+	db, err := storage.Open(ctx, driver, dsn, storage.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := bot.InboundEvent{ID: "robot:old", Source: "robot", Payload: []byte(`{"msgid":"old"}`), ReceivedAt: now, Attempts: 1}
+	if errs := db.AddInbound(ctx, now, old); errs[0] != nil {
+		t.Fatal(errs[0])
+	}
+	db.Close()
+	// Back to the schema before 0006.
+	raw, err := sql.Open(driver, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{"ALTER TABLE inbox DROP COLUMN message", "DELETE FROM schema_migrations WHERE id = '0006_inbox_message'"} {
+		if _, err := raw.Exec(q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	raw.Close()
+	db, err = storage.Open(ctx, driver, dsn, storage.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	m := &bot.Message{ID: "robot:new", Channel: "robot", From: "nurse1", ChatType: bot.ChatSingle, Text: "黑屏", At: now,
+		Button: &bot.ButtonClick{Key: "ack:F1", TaskID: "t1"}, Route: `{"ReqID":"r1"}`}
+	ev := bot.InboundEvent{ID: "robot:new", Source: "robot", Payload: []byte(`{"msgid":"new"}`), ReceivedAt: now, Attempts: 1, Message: m}
+	if errs := db.AddInbound(ctx, now, ev); errs[0] != nil {
+		t.Fatal(errs[0])
+	}
+	got, err := db.ClaimInbound(ctx, now, now.Add(time.Minute), 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	old.Attempts, ev.Attempts = 2, 2
+	if diff := cmp.Diff([]bot.InboundEvent{old, ev}, got); diff != "" {
+		t.Errorf("claimed (-want +got):\n%s", diff)
 	}
 }

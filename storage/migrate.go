@@ -32,6 +32,7 @@ var migrations = []migration{
 	{"0003_reports", migrateReports},
 	{"0004_roster", migrateRoster},
 	{"0005_pages", migratePages},
+	{"0006_inbox_message", migrateInboxMessage},
 }
 
 func (db *DB) migrate(ctx context.Context) error {

@@ -67,22 +67,57 @@ func ParseRobotEnvelope(body []byte) (string, error) {
 	return env.Encrypt, nil
 }
 
-// Reply is what a channel needs to answer an inbound message: it is derived
-// from the stored payload, so it survives restarts.
+// Reply is what a channel needs to answer an inbound message. Parse writes
+// it into the message's Route, which replies carry back to the Sender.
 type Reply struct {
-	Source       string
-	ResponseURL  string // robot callback: one-shot, valid 1 h
-	ReqID        string // robot long connection: echoed by replies
-	ResponseCode string // app card click: updates the card (72 h)
-	CardEvent    bool   // a card click: its reply updates the card
-	ChatID       string
-	ChatType     bot.ChatType
-	From         string
+	Source       string       `json:",omitempty"`
+	ResponseURL  string       `json:",omitempty"` // robot callback: one-shot, valid 1 h
+	ReqID        string       `json:",omitempty"` // robot long connection: echoed by replies
+	ResponseCode string       `json:",omitempty"` // app card click: updates the card (72 h)
+	CardEvent    bool         `json:",omitempty"` // a card click: its reply updates the card
+	ChatID       string       `json:",omitempty"`
+	ChatType     bot.ChatType `json:",omitempty"`
+	From         string       `json:",omitempty"`
 }
 
-// Parse turns a stored payload into the channel-neutral message and its reply
-// route. now stands in for payloads that carry no time.
+// route is bot.Message.Route for WeCom: the Reply and what else of the
+// message a reply depends on.
+type route struct {
+	Reply
+	Welcome bool   `json:",omitempty"` // an enter_chat event, answered with a welcome
+	TaskID  string `json:",omitempty"` // the clicked card's task id
+}
+
+// readRoute decodes a bot.Message.Route; false when there is none.
+func readRoute(s string) (route, bool) {
+	var r route
+	if s == "" || json.Unmarshal([]byte(s), &r) != nil {
+		return route{}, false
+	}
+	return r, true
+}
+
+// Parse turns a payload into the channel-neutral message, with its reply
+// route in m.Route, and the route itself. now stands in for payloads that
+// carry no time.
 func Parse(source string, payload []byte, now time.Time) (bot.Message, Reply, error) {
+	m, r, err := parse(source, payload, now)
+	if err != nil {
+		return bot.Message{}, Reply{}, err
+	}
+	rt := route{Reply: r, Welcome: m.Event == "enter_chat"}
+	if m.Button != nil {
+		rt.TaskID = m.Button.TaskID
+	}
+	b, err := json.Marshal(rt)
+	if err != nil {
+		return bot.Message{}, Reply{}, fmt.Errorf("wecom: reply route: %w", err)
+	}
+	m.Route = string(b)
+	return m, r, nil
+}
+
+func parse(source string, payload []byte, now time.Time) (bot.Message, Reply, error) {
 	if !utf8.Valid(payload) {
 		return bot.Message{}, Reply{}, fmt.Errorf("%w: invalid UTF-8", ErrMalformed)
 	}

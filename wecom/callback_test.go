@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"weibao/bot"
 )
@@ -110,11 +111,16 @@ func TestParse(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if diff := cmp.Diff(tt.want, got); diff != "" {
+			if diff := cmp.Diff(tt.want, got, cmpopts.IgnoreFields(bot.Message{}, "Route")); diff != "" {
 				t.Errorf("message (-want +got):\n%s", diff)
 			}
 			if diff := cmp.Diff(tt.wantReply, reply); diff != "" {
 				t.Errorf("reply (-want +got):\n%s", diff)
+			}
+			// The route a reply carries back is the same Reply.
+			r, ok := readRoute(got.Route)
+			if diff := cmp.Diff(tt.wantReply, r.Reply); !ok || diff != "" {
+				t.Errorf("route %q (-want +got):\n%s", got.Route, diff)
 			}
 		})
 	}
@@ -178,4 +184,35 @@ func FuzzParseEnvelope(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestParseRoute pins what the route keeps beyond the Reply: whether an
+// event is a welcome, and which card a click came from.
+func TestParseRoute(t *testing.T) {
+	tests := []struct {
+		name, source, payload string
+		want                  route
+	}{
+		{"robot enter_chat", SourceRobot, `{"msgid":"e2","chattype":"single","from":{"userid":"nurse1"},"msgtype":"event","event":{"eventtype":"enter_chat"}}`,
+			route{Reply: Reply{Source: SourceRobot, ChatType: bot.ChatSingle, From: "nurse1"}, Welcome: true}},
+		{"robot card click", SourceRobot, `{"msgid":"e1","chatid":"wrdA","chattype":"group","from":{"userid":"eng1"},"response_url":"https://x/r","msgtype":"event","event":{"eventtype":"template_card_event","template_card_event":{"event_key":"ack:F1","task_id":"t1"}}}`,
+			route{Reply: Reply{Source: SourceRobot, ResponseURL: "https://x/r", CardEvent: true, ChatID: "wrdA", ChatType: bot.ChatGroup, From: "eng1"}, TaskID: "t1"}},
+		{"robot text", SourceRobot, `{"msgid":"m1","chattype":"single","from":{"userid":"nurse1"},"msgtype":"text","text":{"content":"hi"}}`,
+			route{Reply: Reply{Source: SourceRobot, ChatType: bot.ChatSingle, From: "nurse1"}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m, _, err := Parse(tt.source, []byte(tt.payload), time.Now())
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, ok := readRoute(m.Route)
+			if diff := cmp.Diff(tt.want, got); !ok || diff != "" {
+				t.Errorf("route %q (-want +got):\n%s", m.Route, diff)
+			}
+		})
+	}
+	if _, ok := readRoute(""); ok {
+		t.Error("an empty route reads as a route")
+	}
 }

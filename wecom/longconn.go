@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+
+	"weibao/bot"
 )
 
 // Long-connection commands (doc 101463).
@@ -71,15 +73,17 @@ type LongConnOptions struct {
 	AckTimeout time.Duration // wait for each ack, default 5 s
 	MaxBackoff time.Duration // reconnect backoff cap, default 1 min
 	// Lock elects the replica that connects; nil means this one always does.
-	Lock     Lock
-	LockTTL  time.Duration // default 15 s
-	Standby  time.Duration // how often a standby replica tries the lock, default 5 s
-	Received func(ctx context.Context, payload []byte) error
+	Lock    Lock
+	LockTTL time.Duration // default 15 s
+	Standby time.Duration // how often a standby replica tries the lock, default 5 s
+	// Inbox keeps the callback frames, through Receive.
+	Inbox Acceptor
+	Clock bot.Clock
 }
 
 // LongConn is the robot's long-connection client: it subscribes with the bot
 // id and secret, keeps the connection alive, reconnects with backoff, hands
-// each callback frame to Received, and sends commands for the Sender.
+// each callback frame to the inbox, and sends commands for the Sender.
 type LongConn struct {
 	opt LongConnOptions
 	log *slog.Logger
@@ -94,8 +98,11 @@ func NewLongConn(opt LongConnOptions, logger *slog.Logger) (*LongConn, error) {
 	if opt.BotID == "" || opt.Secret == "" {
 		return nil, errors.New("wecom: long connection needs wecom.bot.id and wecom.bot.secret")
 	}
-	if opt.Received == nil {
-		return nil, errors.New("wecom: long connection needs a Received func")
+	if opt.Inbox == nil {
+		return nil, errors.New("wecom: long connection needs an Inbox")
+	}
+	if opt.Clock == nil {
+		opt.Clock = bot.SystemClock{}
 	}
 	if opt.URL == "" {
 		opt.URL = DefaultWSURL
@@ -266,7 +273,11 @@ func isDisconnected(body []byte) bool {
 func (c *LongConn) receive(ctx context.Context, reqID string, data []byte) {
 	wait := 100 * time.Millisecond
 	for attempt := 1; ; attempt++ {
-		err := c.opt.Received(ctx, data)
+		_, _, err := Receive(ctx, c.opt.Inbox, SourceRobotWS, data, c.opt.Clock.Now())
+		if errors.Is(err, ErrMalformed) {
+			c.log.Warn("robot frame rejected", "len", len(data), "err", err)
+			return
+		}
 		if err == nil {
 			return
 		}

@@ -35,8 +35,6 @@ type SenderOptions struct {
 	Conn *LongConn
 	// Passive hands card updates to callbacks still waiting (callback mode).
 	Passive *Passive
-	// Inbound finds the event a message replies to (bot.Inbox.InboundEvent).
-	Inbound func(ctx context.Context, id string) (*bot.InboundEvent, error)
 	// Limits counts the messages per destination across replicas
 	// (redisstore.RateLog).
 	Limits RateLimiter
@@ -92,8 +90,8 @@ type Sender struct {
 
 // NewSender returns a Sender.
 func NewSender(opt SenderOptions) (*Sender, error) {
-	if opt.Client == nil || opt.Inbound == nil || opt.Limits == nil || opt.Claims == nil {
-		return nil, errors.New("wecom: sender needs Client, Inbound, Limits and Claims")
+	if opt.Client == nil || opt.Limits == nil || opt.Claims == nil {
+		return nil, errors.New("wecom: sender needs Client, Limits and Claims")
 	}
 	if opt.Files != nil && opt.Texts == nil {
 		return nil, errors.New("wecom: a sender with Files needs Texts")
@@ -157,25 +155,19 @@ func (s *Sender) Deliver(ctx context.Context, m bot.Outgoing) (string, error) {
 	return "", &RouteError{"no recipient"}
 }
 
-// reply answers through the route the inbound event offers; done=false
-// means there is none left and the message goes out proactively.
+// reply answers through the route the message carries from the inbound
+// one (m.Route); done=false means there is none left and the message goes
+// out proactively.
 func (s *Sender) reply(ctx context.Context, m bot.Outgoing) (ref string, done bool, err error) {
-	ev, err := s.opt.Inbound(ctx, m.ReplyTo)
-	if errors.Is(err, bot.ErrNotFound) {
-		return "", false, nil
-	}
-	if err != nil {
-		return "", false, err
-	}
-	msg, r, err := Parse(ev.Source, ev.Payload, ev.ReceivedAt)
-	if err != nil {
+	r, ok := readRoute(m.Route)
+	if !ok {
 		return "", false, nil
 	}
 	if m.CardUpdate != nil {
 		if !r.CardEvent {
 			return "", true, &RouteError{"card update replies to " + m.ReplyTo + ", which is not a card click"}
 		}
-		return s.updateCard(ctx, m, msg, r)
+		return s.updateCard(ctx, m, r)
 	}
 	if r.Source == SourceApp {
 		return "", false, nil // the app has no reply route: message/send to the user
@@ -189,7 +181,7 @@ func (s *Sender) reply(ctx context.Context, m bot.Outgoing) (ref string, done bo
 	switch r.Source {
 	case SourceRobotWS:
 		cmd, payload := CmdRespondMsg, any(body)
-		if msg.Event == "enter_chat" {
+		if r.Welcome {
 			cmd = CmdRespondWelcome
 		} else if body.MsgType == "markdown" {
 			// A reply to a user message is a finished stream (doc 101031).
@@ -230,7 +222,7 @@ func (s *Sender) reply(ctx context.Context, m bot.Outgoing) (ref string, done bo
 
 func oneUser(users []string, u string) bool { return len(users) == 1 && users[0] == u }
 
-func (s *Sender) updateCard(ctx context.Context, m bot.Outgoing, msg bot.Message, r Reply) (string, bool, error) {
+func (s *Sender) updateCard(ctx context.Context, m bot.Outgoing, r route) (string, bool, error) {
 	cu := m.CardUpdate
 	users := cu.UserIDs
 	switch r.Source {
@@ -242,9 +234,9 @@ func (s *Sender) updateCard(ctx context.Context, m bot.Outgoing, msg bot.Message
 			Button: &ReplaceName{ReplaceName: cu.Replaced}})
 		return "", true, err
 	case SourceRobotWS:
-		return "", true, s.ws(ctx, CmdRespondUpdate, r.ReqID, robotCardUpdate(cu, msg))
+		return "", true, s.ws(ctx, CmdRespondUpdate, r.ReqID, robotCardUpdate(cu, r.TaskID))
 	case SourceRobot:
-		b, err := json.Marshal(robotCardUpdate(cu, msg))
+		b, err := json.Marshal(robotCardUpdate(cu, r.TaskID))
 		if err != nil {
 			return "", true, err
 		}
@@ -283,11 +275,12 @@ func (s *Sender) redraw(ctx context.Context, m bot.Outgoing) (string, error) {
 }
 
 // robotCardUpdate is the passive/long-connection body that redraws a card
-// for everyone (or for cu.UserIDs) with its buttons greyed out.
-func robotCardUpdate(cu *bot.CardUpdate, clicked bot.Message) map[string]any {
+// for everyone (or for cu.UserIDs) with its buttons greyed out; clicked is
+// the task id of the card the click came from.
+func robotCardUpdate(cu *bot.CardUpdate, clicked string) map[string]any {
 	taskID := cu.TaskID
-	if taskID == "" && clicked.Button != nil {
-		taskID = clicked.Button.TaskID
+	if taskID == "" {
+		taskID = clicked
 	}
 	out := map[string]any{
 		"response_type": "update_template_card",

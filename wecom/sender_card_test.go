@@ -22,7 +22,6 @@ func TestSenderRedrawsCardWithoutClick(t *testing.T) {
 	client, fake := newClient(t, time.Second)
 	codes := map[string]string{} // task id → ref, as the outbox keeps it
 	s, err := wecom.NewSender(wecom.SenderOptions{Client: client, Limits: limits(t), Claims: claims(t),
-		Inbound: func(context.Context, string) (*bot.InboundEvent, error) { return nil, bot.ErrNotFound },
 		CardCode: func(_ context.Context, no, task string) (string, error) {
 			if c, ok := codes[no+"/"+task]; ok {
 				return c, nil

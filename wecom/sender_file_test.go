@@ -40,19 +40,23 @@ func fileSender(t *testing.T, fake *wecomtest.Server, client *wecom.Client, conn
 	t.Helper()
 	s, err := wecom.NewSender(wecom.SenderOptions{Client: client, Conn: conn, Limits: limits(t), Claims: claims(t), Files: fs, Texts: catalog.Default(),
 		Webhooks: map[string]string{"wrd-a": wecomtest.WebhookKey},
-		FileURL:  func(id int64) string { return fmt.Sprintf("https://weibao.example/api/v1/files/%d", id) },
-		Inbound:  func(context.Context, string) (*bot.InboundEvent, error) { return nil, bot.ErrNotFound }})
+		FileURL:  func(id int64) string { return fmt.Sprintf("https://weibao.example/api/v1/files/%d", id) }})
 	if err != nil {
 		t.Fatal(err)
 	}
 	return s
 }
 
+// discard is an inbox that keeps nothing.
+type discard struct{}
+
+func (discard) Accept(context.Context, bot.InboundEvent, bot.Message) error { return nil }
+
 // connect runs a long connection to the fake until the test ends.
 func connect(t *testing.T, fake *wecomtest.Server) *wecom.LongConn {
 	t.Helper()
 	conn, err := wecom.NewLongConn(wecom.LongConnOptions{URL: fake.WSURL(), BotID: wecomtest.BotID, Secret: wecomtest.BotSecret,
-		Received: func(context.Context, []byte) error { return nil }}, slog.New(slog.DiscardHandler))
+		Inbox: discard{}}, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -33,8 +33,7 @@ func TestSenderRateLimit(t *testing.T) {
 	lim := limits(t)
 	replica := func() *wecom.Sender {
 		s, err := wecom.NewSender(wecom.SenderOptions{Client: client, Limits: lim, Claims: claims(t), Clock: c,
-			Webhooks: map[string]string{"wrd-a": wecomtest.WebhookKey},
-			Inbound:  func(context.Context, string) (*bot.InboundEvent, error) { return nil, bot.ErrNotFound }})
+			Webhooks: map[string]string{"wrd-a": wecomtest.WebhookKey}})
 		if err != nil {
 			t.Fatal(err)
 		}

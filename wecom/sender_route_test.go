@@ -25,19 +25,15 @@ func TestSenderCallbackModeGroupRoutes(t *testing.T) {
 	ctx := context.Background()
 	client, fake := newClient(t, time.Second)
 	run := redistest.Prefix()
-	inbound := map[string]*bot.InboundEvent{}
-	msgID := "robot:m1" + run
-	inbound[msgID] = &bot.InboundEvent{ID: msgID, Source: wecom.SourceRobot, ReceivedAt: time.Now(), Payload: fmt.Appendf(nil,
+	in, _, err := wecom.Parse(wecom.SourceRobot, fmt.Appendf(nil,
 		`{"msgid":"m1%s","chatid":"wrd-a","chattype":"group","from":{"userid":"nurse1"},"response_url":%q,"msgtype":"text","text":{"content":"@bot 1"}}`,
-		run, fake.ResponseURL("rc-m1"+run))}
+		run, fake.ResponseURL("rc-m1"+run)), time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	msgID, route := in.ID, in.Route
 	s, err := wecom.NewSender(wecom.SenderOptions{Client: client, Limits: limits(t), Claims: claims(t),
-		Webhooks: map[string]string{"wrd-a": wecomtest.WebhookKey},
-		Inbound: func(ctx context.Context, id string) (*bot.InboundEvent, error) {
-			if ev, ok := inbound[id]; ok {
-				return ev, nil
-			}
-			return nil, bot.ErrNotFound
-		}})
+		Webhooks: map[string]string{"wrd-a": wecomtest.WebhookKey}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -51,9 +47,9 @@ func TestSenderCallbackModeGroupRoutes(t *testing.T) {
 		want       *call // nil: nothing reaches WeCom
 		unroutable bool
 	}{
-		{"reply through the response_url", bot.Outgoing{Key: "k1" + run, ReplyTo: msgID, ToChat: "wrd-a", Mentions: []string{"nurse1"}, Format: bot.FormatText, Text: "已确认"},
+		{"reply through the response_url", bot.Outgoing{Key: "k1" + run, ReplyTo: msgID, Route: route, ToChat: "wrd-a", Mentions: []string{"nurse1"}, Format: bot.FormatText, Text: "已确认"},
 			&call{"aibot/response", map[string]any{"msgtype": "markdown", "markdown": map[string]any{"content": "已确认 <@nurse1>"}}}, false},
-		{"second answer to the same message: webhook", bot.Outgoing{Key: "k2" + run, ReplyTo: msgID, ToChat: "wrd-a", Mentions: []string{"nurse1"}, Format: bot.FormatText, Text: "请打分"},
+		{"second answer to the same message: webhook", bot.Outgoing{Key: "k2" + run, ReplyTo: msgID, Route: route, ToChat: "wrd-a", Mentions: []string{"nurse1"}, Format: bot.FormatText, Text: "请打分"},
 			&call{"webhook/send", map[string]any{"msgtype": "text", "text": map[string]any{"content": "请打分", "mentioned_list": []any{"nurse1"}}}}, false},
 		{"resolution notice weibao starts: webhook", bot.Outgoing{Key: "k3" + run, ToChat: "wrd-a", Mentions: []string{"nurse1", "nurse2"}, Format: bot.FormatText, Text: "工单已处理完毕"},
 			&call{"webhook/send", map[string]any{"msgtype": "text", "text": map[string]any{"content": "工单已处理完毕", "mentioned_list": []any{"nurse1", "nurse2"}}}}, false},

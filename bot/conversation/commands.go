@@ -265,7 +265,7 @@ func (e *Engine) digest(ctx context.Context, date string, r *replier) error {
 	if err != nil {
 		return err
 	}
-	r.out = append(r.out, bot.Outgoing{Key: "reply/" + r.msg.ID + "/digest", ReplyTo: r.msg.ID, ToChat: r.msg.ChatID,
+	r.out = append(r.out, bot.Outgoing{Key: "reply/" + r.msg.ID + "/digest", ReplyTo: r.msg.ID, Route: r.msg.Route, ToChat: r.msg.ChatID,
 		ToUsers: direct(r.msg), Format: bot.FormatMarkdown, Text: md})
 	return nil
 }

@@ -36,11 +36,11 @@ type Tickets interface {
 	Escalate(ctx context.Context, actor, no, reason string) (*bot.Ticket, error)
 	Reclassify(ctx context.Context, actor, no string, p bot.Priority, reason string) (*bot.Ticket, error)
 	Note(ctx context.Context, actor, no, text string) (*bot.Ticket, error)
-	Amend(ctx context.Context, reporter, no, replyTo string, a ticketing.Answers) (*bot.Ticket, error)
+	Amend(ctx context.Context, reporter, no string, replyTo *bot.Message, a ticketing.Answers) (*bot.Ticket, error)
 	Attach(ctx context.Context, reporter, no string, as []bot.Attachment) (*bot.Ticket, error)
-	Link(ctx context.Context, reporter, no, replyTo string) (*bot.Ticket, error)
-	Confirm(ctx context.Context, actor, no, replyTo string) (*bot.Ticket, error)
-	Reopen(ctx context.Context, actor, no, reason, replyTo string) (*bot.Ticket, error)
+	Link(ctx context.Context, reporter, no string, replyTo *bot.Message) (*bot.Ticket, error)
+	Confirm(ctx context.Context, actor, no string, replyTo *bot.Message) (*bot.Ticket, error)
+	Reopen(ctx context.Context, actor, no, reason string, replyTo *bot.Message) (*bot.Ticket, error)
 	Rate(ctx context.Context, actor, no string, rating int) (*bot.Ticket, error)
 	AutoConfirm(ctx context.Context, window time.Duration) (int, error)
 
@@ -199,7 +199,7 @@ type replier struct {
 func (r *replier) say(key string, f map[string]any) { r.raw(r.e.text(key, f)) }
 
 func (r *replier) raw(text string) {
-	m := bot.Outgoing{Key: fmt.Sprintf("reply/%s/%d", r.msg.ID, len(r.out)), ReplyTo: r.msg.ID, Format: bot.FormatText, Text: text}
+	m := bot.Outgoing{Key: fmt.Sprintf("reply/%s/%d", r.msg.ID, len(r.out)), ReplyTo: r.msg.ID, Route: r.msg.Route, Format: bot.FormatText, Text: text}
 	if r.msg.ChatID != "" {
 		m.ToChat, m.Mentions = r.msg.ChatID, []string{r.msg.From}
 	} else {

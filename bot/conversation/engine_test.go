@@ -2,6 +2,7 @@ package conversation
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -432,5 +433,36 @@ func TestSurveyRequests(t *testing.T) {
 	h.eng.Tick(ctx, nil)
 	if out := h.drain(); len(out) != 0 {
 		t.Errorf("a started survey was asked again:\n%s", render(out))
+	}
+}
+
+// TestRepliesCarryTheirMessagesRoute: every answer to a message, from the
+// dialogue, from ticketing or as a card update, carries that message's
+// reply route for the channel.
+func TestRepliesCarryTheirMessagesRoute(t *testing.T) {
+	h := newHarness(t)
+	route := func(id string) string { return "route-of-" + id }
+	send := func(m bot.Message) []bot.Outgoing {
+		m.Route = route(m.ID)
+		return h.send(m)
+	}
+	var out []bot.Outgoing
+	for i, a := range []string{"系统很卡", "2", "1", "3"} {
+		out = append(out, send(bot.Message{ID: fmt.Sprintf("r%d", i), From: "nurse1", ChatID: medChat, Text: a})...)
+	}
+	no := h.onlyTicket().No
+	out = append(out, send(bot.Message{ID: "click", From: "eng1", Button: &bot.ButtonClick{Key: "ack:" + no, TaskID: "weibao-" + no}})...)
+	replies := 0
+	for _, m := range out {
+		if m.ReplyTo == "" {
+			continue
+		}
+		replies++
+		if m.Route != route(m.ReplyTo) {
+			t.Errorf("reply %s to %s carries route %q, want %q", m.Key, m.ReplyTo, m.Route, route(m.ReplyTo))
+		}
+	}
+	if replies < 5 {
+		t.Errorf("%d replies, want one at least to each message", replies)
 	}
 }

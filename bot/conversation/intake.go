@@ -122,12 +122,12 @@ func (e *Engine) step(ctx context.Context, env dialog.Env, sess *session, st dia
 	}
 	switch {
 	case out.Link:
-		if _, err := e.opt.Tickets.Link(ctx, msg.From, st.Duplicate, msg.ID); err != nil {
+		if _, err := e.opt.Tickets.Link(ctx, msg.From, st.Duplicate, &msg); err != nil {
 			return err
 		}
 		return e.endSession(ctx, sess.ChatID, sess.UserID)
 	case out.Create:
-		t, err := e.create(ctx, env, st, sess, msg.ID, "")
+		t, err := e.create(ctx, env, st, sess, &msg, "")
 		if err != nil {
 			return err
 		}
@@ -137,7 +137,7 @@ func (e *Engine) step(ctx context.Context, env dialog.Env, sess *session, st dia
 	if out.Done {
 		if st.TicketNo != "" && !out.Create {
 			// Fast path: the answers given after the ticket complete it.
-			if _, err := e.opt.Tickets.Amend(ctx, msg.From, st.TicketNo, msg.ID, answers(st)); err != nil {
+			if _, err := e.opt.Tickets.Amend(ctx, msg.From, st.TicketNo, &msg, answers(st)); err != nil {
 				return err
 			}
 		}
@@ -148,8 +148,9 @@ func (e *Engine) step(ctx context.Context, env dialog.Env, sess *session, st dia
 	return e.saveSession(ctx, sess)
 }
 
-// create tickets a dialogue (completed, fast path, or expired).
-func (e *Engine) create(ctx context.Context, env dialog.Env, st dialog.State, sess *session, msgID, note string) (*bot.Ticket, error) {
+// create tickets a dialogue (completed, fast path, or expired), answering
+// replyTo unless it is nil.
+func (e *Engine) create(ctx context.Context, env dialog.Env, st dialog.State, sess *session, replyTo *bot.Message, note string) (*bot.Ticket, error) {
 	full := dialog.Fill(env, st)
 	ward := full.WardCode
 	if ward == "" {
@@ -158,7 +159,7 @@ func (e *Engine) create(ctx context.Context, env dialog.Env, st dialog.State, se
 		ward = unknownWard
 	}
 	return e.opt.Tickets.Intake(ctx, ticketing.IntakeInput{
-		Reporter: sess.UserID, ChatID: sess.ChatID, MsgID: msgID, WardCode: ward, Category: full.Category,
+		Reporter: sess.UserID, ChatID: sess.ChatID, ReplyTo: replyTo, WardCode: ward, Category: full.Category,
 		Description: full.Text, Class: full.Classification(env), Attachments: full.Attachments, Note: note,
 	})
 }
@@ -232,7 +233,7 @@ func (e *Engine) expire(ctx context.Context, chat, user string) (bool, error) {
 	switch {
 	case st.TicketNo != "":
 		// What she answered before falling silent still corrects the ticket.
-		if _, err := e.opt.Tickets.Amend(ctx, user, st.TicketNo, "", answers(st)); err != nil {
+		if _, err := e.opt.Tickets.Amend(ctx, user, st.TicketNo, nil, answers(st)); err != nil {
 			return false, err
 		}
 	case strings.TrimSpace(st.Text) == "":
@@ -240,7 +241,7 @@ func (e *Engine) expire(ctx context.Context, chat, user string) (bool, error) {
 		r.say("dlg.timeout_nothing", nil)
 	default:
 		full := dialog.Expire(env, st)
-		t, err := e.create(ctx, env, full, sess, "", e.text("dlg.timeout_note", nil))
+		t, err := e.create(ctx, env, full, sess, nil, e.text("dlg.timeout_note", nil))
 		if err != nil {
 			return false, err
 		}
@@ -299,13 +300,13 @@ func (e *Engine) answerPending(ctx context.Context, person *bot.Person, msg bot.
 		}
 	}
 	if yes {
-		if _, err := e.opt.Tickets.Confirm(ctx, msg.From, target, msg.ID); err != nil {
+		if _, err := e.opt.Tickets.Confirm(ctx, msg.From, target, &msg); err != nil {
 			return true, err
 		}
 		e.savePending(ctx, msg.ChatID, msg.From, pending{Kind: "rate", No: target}, ratingTTL)
 		return true, nil
 	}
-	if _, err := e.opt.Tickets.Reopen(ctx, msg.From, target, "", msg.ID); err != nil {
+	if _, err := e.opt.Tickets.Reopen(ctx, msg.From, target, "", &msg); err != nil {
 		return true, err
 	}
 	e.opt.Sessions.Delete(ctx, pendingKey(msg.ChatID, msg.From))

@@ -24,7 +24,9 @@ import (
 // Handler is the bot: it must be idempotent, events arrive at least once.
 type Handler func(ctx context.Context, m bot.Message) error
 
-// ParseFunc turns a stored payload back into a message (wecom.Parse).
+// ParseFunc turns a payload into its message (wecom.Parse). The inbox needs
+// it only for events kept without their message, by a version that stored
+// payloads alone: records of its journal and rows of its inbox table.
 type ParseFunc func(source string, payload []byte, now time.Time) (bot.Message, error)
 
 // Deduper remembers keys across replicas for a while (redisstore.Values).
@@ -171,11 +173,12 @@ func New(opt Options) (*Inbox, error) {
 	}
 	in.j = j
 	for _, ev := range left {
-		m, err := opt.Parse(ev.Source, ev.Payload, ev.ReceivedAt)
+		m, err := in.message(ev)
 		if err != nil {
 			opt.Logger.Error("inbox: journaled event does not parse; dropped", "msg_id", ev.ID, "err", err)
 			continue
 		}
+		ev.Message = &m
 		in.unmoved = append(in.unmoved, item{ev: ev, m: m, again: true})
 	}
 	in.inFlight = len(in.unmoved)
@@ -202,7 +205,8 @@ func (in *Inbox) Close() error {
 	return in.j.close()
 }
 
-// Accept journals ev (whose payload parses to m) and hands it to the mover.
+// Accept journals ev with m, the message its payload parses to, and hands
+// it to the mover; m is stored with it and handled without parsing again.
 // Once it returns nil the event survives a crash: acknowledge it. An error
 // means it is not kept and the channel should deliver it again. Retries are
 // accepted too; the mover drops them.
@@ -210,6 +214,7 @@ func (in *Inbox) Accept(ctx context.Context, ev bot.InboundEvent, m bot.Message)
 	if ev.ReceivedAt.IsZero() {
 		ev.ReceivedAt = in.opt.Clock.Now()
 	}
+	ev.Message = &m
 	ev.Attempts = 1 // this replica handles it first
 	c := &call{it: item{ev: ev, m: m}, done: make(chan error, 1)}
 	in.mu.Lock()
@@ -458,7 +463,7 @@ func (in *Inbox) sweep(ctx context.Context) {
 			return
 		}
 		for _, ev := range evs {
-			m, err := in.opt.Parse(ev.Source, ev.Payload, ev.ReceivedAt)
+			m, err := in.message(ev)
 			if err != nil {
 				in.opt.Logger.Error("inbox: stored event does not parse", "msg_id", ev.ID, "err", err)
 				in.opt.Store.InboundFailed(ctx, ev.ID, err.Error(), now, true)
@@ -474,6 +479,15 @@ func (in *Inbox) sweep(ctx context.Context) {
 			return
 		}
 	}
+}
+
+// message is the event's stored message, or for an event kept without one
+// (by an older version) its payload parsed.
+func (in *Inbox) message(ev bot.InboundEvent) (bot.Message, error) {
+	if ev.Message != nil {
+		return *ev.Message, nil
+	}
+	return in.opt.Parse(ev.Source, ev.Payload, ev.ReceivedAt)
 }
 
 func (in *Inbox) work(ctx context.Context) {

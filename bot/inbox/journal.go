@@ -23,7 +23,8 @@ import (
 // already there).
 //
 // A record is a 4-byte big-endian length, the CRC-32C of the body, and the
-// body: the event as JSON.
+// body: the event as JSON, with its parsed message (records written before
+// messages were kept hold the payload alone, and are parsed when read).
 type journal struct {
 	f    *os.File
 	size int64

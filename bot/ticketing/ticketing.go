@@ -97,7 +97,6 @@ func (s *Service) text(key string, f map[string]any) string { return s.opt.Catal
 type IntakeInput struct {
 	Reporter    string
 	ChatID      string // the group it came from; "" for 1:1
-	MsgID       string // the message the ticket answers (reply routing)
 	WardCode    string
 	Category    string
 	Description string
@@ -106,6 +105,8 @@ type IntakeInput struct {
 	Attachments []bot.Attachment
 	// Note is added to the reported event's timeline (e.g. "超时自动登记").
 	Note string
+	// ReplyTo is the message the ticket answers (reply routing); nil for none.
+	ReplyTo *bot.Message
 }
 
 // people is a name lookup loaded before a transaction.
@@ -196,7 +197,7 @@ func (s *Service) Intake(ctx context.Context, in IntakeInput) (*bot.Ticket, erro
 		if cat.SelfHelp != "" {
 			reply += "\n" + s.text("msg.self_help", map[string]any{"tip": cat.SelfHelp})
 		}
-		fx.Messages = append(fx.Messages, s.toPerson(t, in.Reporter, in.MsgID, "reported", reply))
+		fx.Messages = append(fx.Messages, s.toPerson(t, in.Reporter, in.ReplyTo, "reported", reply))
 		if engineer != nil {
 			fx.Messages = append(fx.Messages, s.page(t, engineer.UserID, f, "page"))
 			if t.ChatID != "" {
@@ -256,9 +257,13 @@ func key4(t *bot.Ticket, kind, recipient string) string {
 	return fmt.Sprintf("%s/%s/%d/%s", t.No, kind, t.Version, recipient)
 }
 
-// toPerson answers one person: in the ticket's group with an @-mention, or 1:1.
-func (s *Service) toPerson(t *bot.Ticket, userID, replyTo, kind, text string) bot.Outgoing {
-	m := bot.Outgoing{Key: key4(t, kind, userID), ReplyTo: replyTo, Format: bot.FormatText, Text: text}
+// toPerson answers one person: in the ticket's group with an @-mention, or
+// 1:1; as a reply to replyTo, through its route, unless that is nil.
+func (s *Service) toPerson(t *bot.Ticket, userID string, replyTo *bot.Message, kind, text string) bot.Outgoing {
+	m := bot.Outgoing{Key: key4(t, kind, userID), Format: bot.FormatText, Text: text}
+	if replyTo != nil {
+		m.ReplyTo, m.Route = replyTo.ID, replyTo.Route
+	}
 	if t.ChatID != "" {
 		m.ToChat, m.Mentions = t.ChatID, []string{userID}
 	} else {
@@ -429,7 +434,7 @@ func (s *Service) cardDone(t *bot.Ticket, click *bot.Message, f map[string]any) 
 	if t.Status == bot.StatusOnSite {
 		key = "card.arrived"
 	}
-	return bot.Outgoing{Key: key4(t, "card", click.From), ReplyTo: click.ID,
+	return bot.Outgoing{Key: key4(t, "card", click.From), ReplyTo: click.ID, Route: click.Route,
 		CardUpdate: &bot.CardUpdate{TaskID: click.Button.TaskID, Replaced: s.text(key, f)}}
 }
 
@@ -662,7 +667,7 @@ type Answers struct {
 // nurse's later "仅使用不便" cannot slow the response the fast path began.
 // Answers that change nothing change nothing. She is told the result (in
 // answer to replyTo) when she just answered, or when the ticket changed.
-func (s *Service) Amend(ctx context.Context, reporter, no, replyTo string, a Answers) (*bot.Ticket, error) {
+func (s *Service) Amend(ctx context.Context, reporter, no string, replyTo *bot.Message, a Answers) (*bot.Ticket, error) {
 	if err := s.reporterOnly(ctx, reporter, no); err != nil {
 		return nil, err
 	}
@@ -700,7 +705,7 @@ func (s *Service) Amend(ctx context.Context, reporter, no, replyTo string, a Ans
 				Class: class, Category: a.Category, WardCode: a.WardCode}}, nil
 		},
 		msgs: func(t *bot.Ticket, f map[string]any, rep []string) []bot.Outgoing {
-			if !changed && replyTo == "" {
+			if !changed && replyTo == nil {
 				return nil
 			}
 			if wardName != "" {
@@ -731,7 +736,7 @@ func (s *Service) Attach(ctx context.Context, reporter, no string, as []bot.Atta
 
 // Link adds a nurse who reported the same fault again; she hears the
 // resolution like the first reporter.
-func (s *Service) Link(ctx context.Context, reporter, no, replyTo string) (*bot.Ticket, error) {
+func (s *Service) Link(ctx context.Context, reporter, no string, replyTo *bot.Message) (*bot.Ticket, error) {
 	return s.apply(ctx, change{actor: reporter, no: no,
 		build: func(t *bot.Ticket) ([]bot.Change, error) {
 			return []bot.Change{{Kind: bot.EventLinked, Actor: reporter, At: s.now(), Text: reporter}}, nil
@@ -765,7 +770,7 @@ func (s *Service) reporterOnly(ctx context.Context, user, no string) error {
 // Confirm is the reporter's "1 已解决": the ticket is confirmed and closed,
 // and a 1–5 rating is asked once. actor bot.ActorSystem auto-confirms.
 // replyTo is the message that answered (the reply then uses its route).
-func (s *Service) Confirm(ctx context.Context, actor, no, replyTo string) (*bot.Ticket, error) {
+func (s *Service) Confirm(ctx context.Context, actor, no string, replyTo *bot.Message) (*bot.Ticket, error) {
 	if err := s.reporterOnly(ctx, actor, no); err != nil {
 		return nil, err
 	}
@@ -794,7 +799,7 @@ func (s *Service) Confirm(ctx context.Context, actor, no, replyTo string) (*bot.
 
 // Reopen is the reporter's "2 仍有问题": the resolve clock starts again and
 // the engineer is paged again.
-func (s *Service) Reopen(ctx context.Context, actor, no, reason, replyTo string) (*bot.Ticket, error) {
+func (s *Service) Reopen(ctx context.Context, actor, no, reason string, replyTo *bot.Message) (*bot.Ticket, error) {
 	if err := s.reporterOnly(ctx, actor, no); err != nil {
 		return nil, err
 	}
@@ -845,7 +850,7 @@ func (s *Service) AutoConfirm(ctx context.Context, window time.Duration) (int, e
 		if t.ResolvedAt.IsZero() || s.now().Sub(t.ResolvedAt) < window {
 			continue
 		}
-		if _, err := s.Confirm(ctx, bot.ActorSystem, t.No, ""); err != nil {
+		if _, err := s.Confirm(ctx, bot.ActorSystem, t.No, nil); err != nil {
 			errs = append(errs, fmt.Errorf("auto-confirm %s: %w", t.No, err))
 			continue
 		}

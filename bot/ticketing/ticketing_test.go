@@ -147,7 +147,7 @@ func (e *env) report(t *testing.T, sev bot.Severity) *bot.Ticket {
 	t.Helper()
 	e.n++
 	tk, err := e.svc.Intake(context.Background(), ticketing.IntakeInput{Reporter: "nurse1", ChatID: "chat-med",
-		MsgID: fmt.Sprintf("m%d", e.n), WardCode: "med-icu", Category: "login", Description: "护士站电脑登不上",
+		ReplyTo: &bot.Message{ID: fmt.Sprintf("m%d", e.n)}, WardCode: "med-icu", Category: "login", Description: "护士站电脑登不上",
 		Class: bot.Classification{Scope: bot.ScopePersonal, Type: bot.TypeSoftware, Severity: sev, Difficulty: bot.DifficultySimple}})
 	if err != nil {
 		t.Fatal(err)
@@ -396,7 +396,7 @@ func TestActionsRefused(t *testing.T) {
 		if err := res(e, no); err != nil {
 			return err
 		}
-		_, err := e.svc.Confirm(ctx, "nurse1", no, "")
+		_, err := e.svc.Confirm(ctx, "nurse1", no, nil)
 		return err
 	}
 	tests := []struct {
@@ -437,9 +437,9 @@ func TestActionsRefused(t *testing.T) {
 		{"unknown button", nil, func(no string) (*bot.Ticket, error) {
 			return e.svc.Press(ctx, "eng1", bot.Message{ID: "c", Button: &bot.ButtonClick{Key: "dance:" + no}})
 		}, bot.ErrInvalid, "cmd.unknown_button"},
-		{"confirm before resolve", nil, func(no string) (*bot.Ticket, error) { return e.svc.Confirm(ctx, "nurse1", no, "") },
+		{"confirm before resolve", nil, func(no string) (*bot.Ticket, error) { return e.svc.Confirm(ctx, "nurse1", no, nil) },
 			bot.ErrInvalid, "err.transition"},
-		{"reopen an open ticket", nil, func(no string) (*bot.Ticket, error) { return e.svc.Reopen(ctx, "nurse1", no, "", "") },
+		{"reopen an open ticket", nil, func(no string) (*bot.Ticket, error) { return e.svc.Reopen(ctx, "nurse1", no, "", nil) },
 			bot.ErrInvalid, "err.transition"},
 		{"rate before closing", nil, func(no string) (*bot.Ticket, error) { return e.svc.Rate(ctx, "nurse1", no, 5) },
 			bot.ErrInvalid, "err.transition"},
@@ -489,24 +489,24 @@ func TestReporterActions(t *testing.T) {
 		wantErr error
 		keys    []string
 	}{
-		{"confirm", "nurse1", []func(*env, string) error{ack, res}, func(a, no string) (*bot.Ticket, error) { return e.svc.Confirm(ctx, a, no, "m9") },
+		{"confirm", "nurse1", []func(*env, string) error{ack, res}, func(a, no string) (*bot.Ticket, error) { return e.svc.Confirm(ctx, a, no, replyTo("m9")) },
 			bot.StatusClosed, nil, []string{"NO/confirm_eng/V/eng1", "NO/confirm/V/nurse1"}},
-		{"confirm by the system", bot.ActorSystem, []func(*env, string) error{res}, func(a, no string) (*bot.Ticket, error) { return e.svc.Confirm(ctx, a, no, "") },
+		{"confirm by the system", bot.ActorSystem, []func(*env, string) error{res}, func(a, no string) (*bot.Ticket, error) { return e.svc.Confirm(ctx, a, no, nil) },
 			bot.StatusClosed, nil, []string{"NO/autoconfirm/V/group"}},
-		{"confirm by another nurse", "nurse2", []func(*env, string) error{res}, func(a, no string) (*bot.Ticket, error) { return e.svc.Confirm(ctx, a, no, "") },
+		{"confirm by another nurse", "nurse2", []func(*env, string) error{res}, func(a, no string) (*bot.Ticket, error) { return e.svc.Confirm(ctx, a, no, nil) },
 			"", bot.ErrForbidden, nil},
-		{"reopen", "nurse1", []func(*env, string) error{res}, func(a, no string) (*bot.Ticket, error) { return e.svc.Reopen(ctx, a, no, "", "m9") },
+		{"reopen", "nurse1", []func(*env, string) error{res}, func(a, no string) (*bot.Ticket, error) { return e.svc.Reopen(ctx, a, no, "", replyTo("m9")) },
 			bot.StatusInProgress, nil, []string{"NO/reopen/V/nurse1", "NO/repage/V/eng1", "NO/reopen_group/V/eng1"}},
-		{"reopen by an engineer", "eng2", []func(*env, string) error{res}, func(a, no string) (*bot.Ticket, error) { return e.svc.Reopen(ctx, a, no, "", "") },
+		{"reopen by an engineer", "eng2", []func(*env, string) error{res}, func(a, no string) (*bot.Ticket, error) { return e.svc.Reopen(ctx, a, no, "", nil) },
 			"", bot.ErrForbidden, nil},
 		{"rate", "nurse1", []func(*env, string) error{res, func(e *env, no string) error {
-			_, err := e.svc.Confirm(ctx, "nurse1", no, "")
+			_, err := e.svc.Confirm(ctx, "nurse1", no, nil)
 			return err
 		}}, func(a, no string) (*bot.Ticket, error) { return e.svc.Rate(ctx, a, no, 5) }, bot.StatusClosed, nil, nil},
 		{"amend by another nurse", "nurse2", nil, func(a, no string) (*bot.Ticket, error) {
-			return e.svc.Amend(ctx, a, no, "", ticketing.Answers{Scope: bot.ScopeHospital})
+			return e.svc.Amend(ctx, a, no, nil, ticketing.Answers{Scope: bot.ScopeHospital})
 		}, "", bot.ErrForbidden, nil},
-		{"link a second reporter", "nurse2", nil, func(a, no string) (*bot.Ticket, error) { return e.svc.Link(ctx, a, no, "m9") },
+		{"link a second reporter", "nurse2", nil, func(a, no string) (*bot.Ticket, error) { return e.svc.Link(ctx, a, no, replyTo("m9")) },
 			bot.StatusNew, nil, []string{"NO/linked/V/nurse2"}},
 	}
 	for _, tt := range tests {
@@ -543,13 +543,13 @@ func TestReporterActions(t *testing.T) {
 	}
 	// A linked reporter hears the resolution and may confirm.
 	tk := e.report(t, bot.SeverityDaily)
-	if _, err := e.svc.Link(ctx, "nurse2", tk.No, ""); err != nil {
+	if _, err := e.svc.Link(ctx, "nurse2", tk.No, nil); err != nil {
 		t.Fatal(err)
 	}
 	if rep, _ := e.svc.Reporters(ctx, tk.No); !slices.Equal(rep, []string{"nurse1", "nurse2"}) {
 		t.Errorf("reporters %v", rep)
 	}
-	if _, err := e.svc.Confirm(ctx, "nurse2", tk.No, ""); !errors.Is(err, bot.ErrInvalid) {
+	if _, err := e.svc.Confirm(ctx, "nurse2", tk.No, nil); !errors.Is(err, bot.ErrInvalid) {
 		t.Errorf("linked reporter's confirm of an open ticket: %v, want a transition refusal (not forbidden)", err)
 	}
 }
@@ -591,7 +591,7 @@ func TestAmend(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			tk := e.report(t, tt.sev)
 			n, events := len(e.outbox(t, tk.No)), len(e.kinds(t, tk.No))
-			got, err := e.svc.Amend(ctx, "nurse1", tk.No, tt.replyTo, tt.answers)
+			got, err := e.svc.Amend(ctx, "nurse1", tk.No, replyTo(tt.replyTo), tt.answers)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -643,9 +643,9 @@ func TestKeysAreStableAndUnique(t *testing.T) {
 	steps := []func() error{
 		func() error { return ack(e, tk.No) },
 		func() error { return res(e, tk.No) },
-		func() error { _, err := e.svc.Reopen(ctx, "nurse1", tk.No, "", "m2"); return err },
+		func() error { _, err := e.svc.Reopen(ctx, "nurse1", tk.No, "", replyTo("m2")); return err },
 		func() error { return res(e, tk.No) },
-		func() error { _, err := e.svc.Confirm(ctx, "nurse1", tk.No, "m3"); return err },
+		func() error { _, err := e.svc.Confirm(ctx, "nurse1", tk.No, replyTo("m3")); return err },
 	}
 	for _, s := range steps {
 		if err := s(); err != nil {
@@ -796,4 +796,39 @@ func TestTypedCommandsRedrawCards(t *testing.T) {
 			t.Errorf("arrive 73 h after the card queued %+v", got)
 		}
 	})
+}
+
+// replyTo is the message a call answers; "" for none.
+func replyTo(id string) *bot.Message {
+	if id == "" {
+		return nil
+	}
+	return &bot.Message{ID: id}
+}
+
+// TestRepliesCarryTheRoute: the answer to a message carries that message's
+// reply route, so the channel answers it without looking the message up.
+func TestRepliesCarryTheRoute(t *testing.T) {
+	e := setup(t, "eng1")
+	ctx := context.Background()
+	in := &bot.Message{ID: "m-route", Route: `{"ResponseURL":"https://x/r"}`}
+	tk, err := e.svc.Intake(ctx, ticketing.IntakeInput{Reporter: "nurse1", ChatID: "chat-med", ReplyTo: in, WardCode: "med-icu",
+		Category: "login", Description: "护士站电脑登不上",
+		Class: bot.Classification{Scope: bot.ScopePersonal, Type: bot.TypeSoftware, Severity: bot.SeverityDaily, Difficulty: bot.DifficultySimple}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ds, err := e.db.ClaimDeliveries(ctx, time.Now().Add(time.Hour), time.Now().Add(2*time.Hour), 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var replies []bot.Outgoing
+	for _, d := range ds {
+		if d.Message.TicketNo == tk.No && d.Message.ReplyTo != "" {
+			replies = append(replies, d.Message)
+		}
+	}
+	if len(replies) != 1 || replies[0].ReplyTo != in.ID || replies[0].Route != in.Route {
+		t.Errorf("replies %+v, want one to %s with its route", replies, in.ID)
+	}
 }

@@ -34,6 +34,7 @@ type WeCom struct {
 func startWeCom(m *Main, handle inbox.Handler) (*WeCom, error) {
 	cfg := m.Config.WeCom
 	log := m.Logger.With("component", "wecom")
+	// Events arrive parsed; only those kept by an older version need parsing.
 	parse := func(source string, payload []byte, now time.Time) (bot.Message, error) {
 		msg, _, err := wecom.Parse(source, payload, now)
 		return msg, err
@@ -60,7 +61,7 @@ func startWeCom(m *Main, handle inbox.Handler) (*WeCom, error) {
 	// uploaded at delivery; one WeCom cannot carry is named with its
 	// download address on the report API.
 	publicURL := strings.TrimRight(m.Config.Server.PublicURL, "/")
-	sopt := wecom.SenderOptions{Client: client, Inbound: m.DB.InboundEvent, Clock: m.Clock,
+	sopt := wecom.SenderOptions{Client: client, Clock: m.Clock,
 		Limits: m.Redis.RateLog("weibao:wecom:rate:"), Claims: m.Redis.Values("weibao:wecom:response_url:"),
 		Files: m.DB, Texts: m.Catalog, FileURL: func(id int64) string { return fmt.Sprintf("%s/api/v1/files/%d", publicURL, id) },
 		// A command typed instead of a click redraws the card with the
@@ -71,18 +72,8 @@ func startWeCom(m *Main, handle inbox.Handler) (*WeCom, error) {
 		owner := make([]byte, 8)
 		rand.Read(owner)
 		w.Conn, err = wecom.NewLongConn(wecom.LongConnOptions{URL: cfg.Bot.WSURL, BotID: cfg.Bot.ID, Secret: cfg.Bot.Secret,
-			Lock: m.Redis.Lock("weibao:wecom:longconn:"+cfg.Bot.ID, hex.EncodeToString(owner)),
-			Received: func(ctx context.Context, frame []byte) error {
-				msg, _, err := wecom.Parse(wecom.SourceRobotWS, frame, m.Clock.Now())
-				if err != nil {
-					if errors.Is(err, wecom.ErrIgnored) {
-						return nil
-					}
-					log.Warn("robot frame rejected", "len", len(frame), "err", err)
-					return nil
-				}
-				return w.Inbox.Accept(ctx, bot.InboundEvent{ID: msg.ID, Source: wecom.SourceRobotWS, Payload: frame}, msg)
-			}}, log.With("part", "longconn"))
+			Lock:  m.Redis.Lock("weibao:wecom:longconn:"+cfg.Bot.ID, hex.EncodeToString(owner)),
+			Inbox: w.Inbox, Clock: m.Clock}, log.With("part", "longconn"))
 		if err != nil {
 			return nil, err
 		}

@@ -41,7 +41,7 @@ func (b *fakeBot) handle(ctx context.Context, msg bot.Message) error {
 		return nil // the load test's bot only counts
 	}
 	b.seen <- msg
-	out := bot.Outgoing{Key: "reply:" + msg.ID, ReplyTo: msg.ID, Format: bot.FormatText, Text: "已收到，工单 F1"}
+	out := bot.Outgoing{Key: "reply:" + msg.ID, ReplyTo: msg.ID, Route: msg.Route, Format: bot.FormatText, Text: "已收到，工单 F1"}
 	if msg.ChatID != "" {
 		out.ToChat = msg.ChatID
 	} else {
@@ -188,7 +188,8 @@ func TestWeComCallbackModeEndToEnd(t *testing.T) {
 		t.Fatalf("POST /wecom/bot = %d", code)
 	}
 	got := waitMessage(t, fb)
-	want := bot.Message{ID: "robot:g1" + run, Channel: "robot", From: "nurse1", ChatID: "wrdA", ChatType: bot.ChatGroup, Text: "监护仪黑屏", At: got.At}
+	// Route is the channel's own; the reply below shows it works.
+	want := bot.Message{ID: "robot:g1" + run, Channel: "robot", From: "nurse1", ChatID: "wrdA", ChatType: bot.ChatGroup, Text: "监护仪黑屏", At: got.At, Route: got.Route}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("message (-want +got):\n%s", diff)
 	}
