@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"time"
 
@@ -67,38 +68,8 @@ func startWeCom(m *Main, handle inbox.Handler) (*WeCom, error) {
 		// A command typed instead of a click redraws the card with the
 		// response code message/send gave it (kept as the outbox ref).
 		CardCode: m.DB.CardCode}
-	switch cfg.Bot.Mode {
-	case "websocket":
-		owner := make([]byte, 8)
-		rand.Read(owner)
-		w.Conn, err = wecom.NewLongConn(wecom.LongConnOptions{URL: cfg.Bot.WSURL, BotID: cfg.Bot.ID, Secret: cfg.Bot.Secret,
-			Lock:  m.Redis.Lock("weibao:wecom:longconn:"+cfg.Bot.ID, hex.EncodeToString(owner)),
-			Inbox: w.Inbox, Clock: m.Clock}, log.With("part", "longconn"))
-		if err != nil {
-			return nil, err
-		}
-		sopt.Conn = w.Conn
-	default: // callback
-		// The robot only answers callbacks: what weibao says first in a
-		// ward group goes through that group's robot webhook.
-		sopt.Webhooks = map[string]string{}
-		for _, wd := range m.Config.Wards {
-			switch {
-			case wd.ChatID == "":
-			case wd.WebhookKey == "":
-				log.Warn("ward group has no robot webhook key: notices weibao starts there will fail",
-					"ward", wd.Code, "chat_id", wd.ChatID, "set", "wards[].webhook_key or "+configs.WardWebhookEnv(wd.Code))
-			default:
-				sopt.Webhooks[wd.ChatID] = wd.WebhookKey
-			}
-		}
-		if cfg.Bot.Token != "" {
-			if routes.Robot, err = wecom.NewCrypto(cfg.Bot.Token, cfg.Bot.EncodingAESKey, ""); err != nil {
-				return nil, fmt.Errorf("wecom robot: %w", err)
-			}
-			sopt.Passive = wecom.NewPassive()
-			routes.Passive = sopt.Passive
-		}
+	if err := w.connectRobot(m, &sopt, &routes, log); err != nil {
+		return nil, err
 	}
 	if w.Sender, err = wecom.NewSender(sopt); err != nil {
 		return nil, err
@@ -110,6 +81,45 @@ func startWeCom(m *Main, handle inbox.Handler) (*WeCom, error) {
 	m.DB.Subscribe(w.Outbox.Committed)
 	m.Server.RegisterWeCom(routes)
 	return w, nil
+}
+
+// connectRobot sets up the intelligent robot: its long connection, or in
+// callback mode its callback crypto, passive replies and ward webhooks.
+func (w *WeCom) connectRobot(m *Main, sopt *wecom.SenderOptions, routes *handlers.WeComOptions, log *slog.Logger) error {
+	cfg := m.Config.WeCom.Bot
+	if cfg.Mode == "websocket" {
+		owner := make([]byte, 8)
+		rand.Read(owner)
+		var err error
+		w.Conn, err = wecom.NewLongConn(wecom.LongConnOptions{URL: cfg.WSURL, BotID: cfg.ID, Secret: cfg.Secret,
+			Lock:  m.Redis.Lock("weibao:wecom:longconn:"+cfg.ID, hex.EncodeToString(owner)),
+			Inbox: w.Inbox, Clock: m.Clock}, log.With("part", "longconn"))
+		sopt.Conn = w.Conn
+		return err
+	}
+	// The robot only answers callbacks: what weibao says first in a ward
+	// group goes through that group's robot webhook.
+	sopt.Webhooks = map[string]string{}
+	for _, wd := range m.Config.Wards {
+		switch {
+		case wd.ChatID == "":
+		case wd.WebhookKey == "":
+			log.Warn("ward group has no robot webhook key: notices weibao starts there will fail",
+				"ward", wd.Code, "chat_id", wd.ChatID, "set", "wards[].webhook_key or "+configs.WardWebhookEnv(wd.Code))
+		default:
+			sopt.Webhooks[wd.ChatID] = wd.WebhookKey
+		}
+	}
+	if cfg.Token == "" {
+		return nil
+	}
+	var err error
+	if routes.Robot, err = wecom.NewCrypto(cfg.Token, cfg.EncodingAESKey, ""); err != nil {
+		return fmt.Errorf("wecom robot: %w", err)
+	}
+	sopt.Passive = wecom.NewPassive()
+	routes.Passive = sopt.Passive
+	return nil
 }
 
 // Run runs the inbox workers, the outbox worker and the long connection
