@@ -98,7 +98,7 @@ func connectTerminal(m *Main, clock *terminal.Clock, out io.Writer) (*terminal.T
 	if err != nil {
 		return nil, err
 	}
-	m.DB.OnQueued(w.Kick)
+	m.DB.Subscribe(w.Committed)
 	m.workers = append(m.workers, w.Run)
 	return t, nil
 }
