@@ -259,11 +259,34 @@ func joinDetail(a, b string) string {
 	return a + ": " + b
 }
 
+// Deadliner computes a ticket's SLA deadlines from its timeline
+// (escalation.SLA over package sla). Pure.
+type Deadliner interface {
+	Deadlines(t *Ticket, timeline []Event) Deadlines
+}
+
+// Step is how a stored ticket changes: it applies cs in order through the
+// state machine (Apply) and recomputes the deadlines (t.Due) from timeline,
+// the ticket's timeline before the change, plus the new events, which it
+// returns to be appended in the same transaction. On error the caller drops
+// the ticket (the transaction rolls back).
+func (t *Ticket) Step(d Deadliner, timeline []Event, cs ...Change) ([]Event, error) {
+	evs := make([]Event, 0, len(cs))
+	for _, c := range cs {
+		ev, err := t.Apply(c)
+		if err != nil {
+			return nil, err
+		}
+		evs = append(evs, ev)
+	}
+	t.Due = d.Deadlines(t, append(timeline[:len(timeline):len(timeline)], evs...))
+	return evs, nil
+}
+
 // Apply is the ticket's one state machine. It checks c against the current
 // status, applies it, and returns the timeline event to append with it. On
-// error the ticket is left exactly as it was. Deadlines (t.Due) are derived:
-// the caller recomputes them from the SLA policy after a change, in the same
-// transaction.
+// error the ticket is left exactly as it was. Deadlines (t.Due) are derived
+// from the timeline: Step applies and recomputes them in one step.
 func (t *Ticket) Apply(c Change) (Event, error) {
 	r, ok := rules[c.Kind]
 	if !ok {

@@ -13,12 +13,14 @@ type Effects struct {
 }
 
 // Committed is one committed write as the feed hands it to subscribers: the
-// ticket as committed (nil when the write only queued messages), the timeline
-// events the transaction appended and how many outbox messages it queued.
+// ticket as committed (nil when the write only queued messages), its whole
+// timeline as committed, the events the transaction appended (the end of
+// Timeline) and how many outbox messages it queued.
 type Committed struct {
-	Ticket *Ticket
-	Events []Event
-	Queued int
+	Ticket   *Ticket
+	Timeline []Event
+	Events   []Event
+	Queued   int
 }
 
 // Has reports whether the write appended an event of kind k.
@@ -49,11 +51,12 @@ type TicketStore interface {
 	CreateTicket(ctx context.Context, t *Ticket, fx Effects) error
 	// Ticket returns ErrNotFound for an unknown number.
 	Ticket(ctx context.Context, no string) (*Ticket, error)
-	// UpdateTicket loads the ticket, calls fn on it and stores the result with
-	// fn's effects, guarded by the ticket's version. When someone else changed
-	// the ticket in between, it reloads and calls fn again, a few times, then
-	// returns ErrConflict. fn must only change t through t.Apply.
-	UpdateTicket(ctx context.Context, no string, fn func(t *Ticket) (Effects, error)) (*Ticket, error)
+	// UpdateTicket loads the ticket and its timeline in one transaction, calls
+	// fn on them and stores the result with fn's effects, guarded by the
+	// ticket's version. When someone else changed the ticket in between, it
+	// reloads and calls fn again, a few times, then returns ErrConflict. fn
+	// must only change t through t.Step.
+	UpdateTicket(ctx context.Context, no string, fn func(t *Ticket, timeline []Event) (Effects, error)) (*Ticket, error)
 	Timeline(ctx context.Context, no string) ([]Event, error)
 	Tickets(ctx context.Context, f TicketFilter) ([]*Ticket, error)
 }

@@ -137,7 +137,7 @@ func TestOutboxCards(t *testing.T) {
 
 // TestFeed: every commit that stored a ticket change or queued messages is
 // handed to each subscriber once, after the commit, with the committed ticket,
-// its new events and the number of messages; a write that fails or changes
+// its whole timeline as stored, its new events and the number of messages; a write that fails or changes
 // nothing is not.
 func TestFeed(t *testing.T) {
 	ctx := context.Background()
@@ -148,7 +148,9 @@ func TestFeed(t *testing.T) {
 			s := fmt.Sprintf("%s queued=%d", name, c.Queued)
 			if c.Ticket != nil {
 				stored, err := db.Ticket(ctx, c.Ticket.No)
-				s += fmt.Sprintf(" %s v%d committed=%v", c.Ticket.Status, c.Ticket.Version, err == nil && stored.Version == c.Ticket.Version)
+				tl, _ := db.Timeline(ctx, c.Ticket.No)
+				s += fmt.Sprintf(" %s v%d committed=%v timeline=%v", c.Ticket.Status, c.Ticket.Version,
+					err == nil && stored.Version == c.Ticket.Version, cmp.Equal(tl, c.Timeline))
 			}
 			for _, e := range c.Events {
 				s += fmt.Sprintf(" %s@%s", e.Kind, e.TicketNo)
@@ -170,26 +172,26 @@ func TestFeed(t *testing.T) {
 	step("enqueue nothing", nil, func() error { return db.Enqueue(ctx) })
 	step("enqueue without key", nil, func() error { return db.Enqueue(ctx, bot.Outgoing{ToChat: "wr1", Text: "x"}) })
 	var no string
-	step("create ticket", []string{"a queued=1 new v1 committed=true reported@F20261126-0001", "b queued=1 new v1 committed=true reported@F20261126-0001"},
+	step("create ticket", []string{"a queued=1 new v1 committed=true timeline=true reported@F20261126-0001", "b queued=1 new v1 committed=true timeline=true reported@F20261126-0001"},
 		func() error { tk := create(t, db, t0); no = tk.No; return nil })
-	step("update without messages", []string{"a queued=0 acknowledged v2 committed=true acknowledged@" + no,
-		"b queued=0 acknowledged v2 committed=true acknowledged@" + no}, func() error {
-		_, err := db.UpdateTicket(ctx, no, func(tk *bot.Ticket) (bot.Effects, error) {
+	step("update without messages", []string{"a queued=0 acknowledged v2 committed=true timeline=true acknowledged@" + no,
+		"b queued=0 acknowledged v2 committed=true timeline=true acknowledged@" + no}, func() error {
+		_, err := db.UpdateTicket(ctx, no, func(tk *bot.Ticket, _ []bot.Event) (bot.Effects, error) {
 			ev, err := tk.Apply(bot.Change{Kind: bot.EventAcknowledged, Actor: "eng1", At: t0.Add(time.Minute)})
 			return bot.Effects{Events: []bot.Event{ev}}, err
 		})
 		return err
 	})
-	step("update with a message", []string{"a queued=1 acknowledged v3 committed=true workaround@" + no,
-		"b queued=1 acknowledged v3 committed=true workaround@" + no}, func() error {
-		_, err := db.UpdateTicket(ctx, no, func(tk *bot.Ticket) (bot.Effects, error) {
+	step("update with a message", []string{"a queued=1 acknowledged v3 committed=true timeline=true workaround@" + no,
+		"b queued=1 acknowledged v3 committed=true timeline=true workaround@" + no}, func() error {
+		_, err := db.UpdateTicket(ctx, no, func(tk *bot.Ticket, _ []bot.Event) (bot.Effects, error) {
 			ev, err := tk.Apply(bot.Change{Kind: bot.EventWorkaround, Actor: "eng1", Text: "先用纸质记录", At: t0.Add(2 * time.Minute)})
 			return bot.Effects{Events: []bot.Event{ev}, Messages: []bot.Outgoing{{Key: "wa", ToChat: "wr1", Text: "临时方案"}}}, err
 		})
 		return err
 	})
 	step("rejected update", nil, func() error {
-		_, err := db.UpdateTicket(ctx, no, func(tk *bot.Ticket) (bot.Effects, error) {
+		_, err := db.UpdateTicket(ctx, no, func(tk *bot.Ticket, _ []bot.Event) (bot.Effects, error) {
 			return bot.Effects{Messages: []bot.Outgoing{{Key: "never", ToChat: "wr1", Text: "x"}}}, errors.New("refused")
 		})
 		return err

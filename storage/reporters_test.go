@@ -80,7 +80,7 @@ func TestCreateTicketFunc(t *testing.T) {
 // link records that user reported the same fault again, as ticketing.Link does.
 func link(t *testing.T, db *storage.DB, no, user string, at time.Time) {
 	t.Helper()
-	_, err := db.UpdateTicket(context.Background(), no, func(tk *bot.Ticket) (bot.Effects, error) {
+	_, err := db.UpdateTicket(context.Background(), no, func(tk *bot.Ticket, _ []bot.Event) (bot.Effects, error) {
 		ev, err := tk.Apply(bot.Change{Kind: bot.EventLinked, Actor: user, At: at, Text: user})
 		return bot.Effects{Events: []bot.Event{ev}}, err
 	})
@@ -127,7 +127,7 @@ func TestReportedTickets(t *testing.T) {
 	second := create(t, db, t0.Add(time.Minute))  // nurse1's, resolved below
 	third := create(t, db, t0.Add(2*time.Minute)) // nurse1's, nurse2 linked
 	link(t, db, third.No, "nurse2", t0.Add(3*time.Minute))
-	_, err := db.UpdateTicket(ctx, second.No, func(tk *bot.Ticket) (bot.Effects, error) {
+	_, err := db.UpdateTicket(ctx, second.No, func(tk *bot.Ticket, _ []bot.Event) (bot.Effects, error) {
 		ev, err := tk.Apply(bot.Change{Kind: bot.EventResolved, Actor: "eng1", At: t0.Add(4 * time.Minute), Cause: "c", Solution: "s"})
 		return bot.Effects{Events: []bot.Event{ev}}, err
 	})

@@ -14,7 +14,7 @@ import (
 
 func apply(t *testing.T, db *storage.DB, no string, c bot.Change) {
 	t.Helper()
-	_, err := db.UpdateTicket(context.Background(), no, func(tk *bot.Ticket) (bot.Effects, error) {
+	_, err := db.UpdateTicket(context.Background(), no, func(tk *bot.Ticket, _ []bot.Event) (bot.Effects, error) {
 		ev, err := tk.Apply(c)
 		return bot.Effects{Events: []bot.Event{ev}}, err
 	})

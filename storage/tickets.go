@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"gorm.io/gorm"
@@ -52,7 +53,7 @@ func (db *DB) CreateTicketFunc(ctx context.Context, t *bot.Ticket, fn func(t *bo
 			return fmt.Errorf("create ticket: %w", err)
 		}
 		c.ID = row.ID
-		if err := writeEffects(tx, &c, fx); err != nil {
+		if fx.Events, err = writeEffects(tx, &c, fx); err != nil {
 			return err
 		}
 		stored = c
@@ -62,7 +63,7 @@ func (db *DB) CreateTicketFunc(ctx context.Context, t *bot.Ticket, fn func(t *bo
 		return err
 	}
 	*t = stored
-	db.publish(ctx, committed(&stored, fx))
+	db.publish(ctx, committed(&stored, nil, fx))
 	return nil
 }
 
@@ -105,16 +106,20 @@ func loadTicket(tx *gorm.DB, no string) (*bot.Ticket, error) {
 }
 
 // UpdateTicket applies fn under the ticket's version (see bot.TicketStore).
-func (db *DB) UpdateTicket(ctx context.Context, no string, fn func(t *bot.Ticket) (bot.Effects, error)) (*bot.Ticket, error) {
+func (db *DB) UpdateTicket(ctx context.Context, no string, fn func(t *bot.Ticket, timeline []bot.Event) (bot.Effects, error)) (*bot.Ticket, error) {
 	for range updateAttempts {
 		var out *bot.Ticket
+		var timeline []bot.Event
 		var fx bot.Effects
 		err := db.transaction(ctx, func(tx *gorm.DB) error {
 			t, err := loadTicket(tx, no)
 			if err != nil {
 				return err
 			}
-			if fx, err = fn(t); err != nil {
+			if timeline, err = loadTimeline(tx, t.ID, no); err != nil {
+				return err
+			}
+			if fx, err = fn(t, slices.Clip(timeline)); err != nil {
 				return err
 			}
 			normalize(t)
@@ -129,7 +134,7 @@ func (db *DB) UpdateTicket(ctx context.Context, no string, fn func(t *bot.Ticket
 				return errStale
 			}
 			t.Version = row.Version
-			if err := writeEffects(tx, t, fx); err != nil {
+			if fx.Events, err = writeEffects(tx, t, fx); err != nil {
 				return err
 			}
 			out = t
@@ -140,25 +145,25 @@ func (db *DB) UpdateTicket(ctx context.Context, no string, fn func(t *bot.Ticket
 		}
 		if err == nil {
 			c := *out
-			db.publish(ctx, committed(&c, fx))
+			db.publish(ctx, committed(&c, timeline, fx))
 		}
 		return out, err
 	}
 	return nil, bot.Errorf(bot.ErrConflict, "err.conflict", map[string]any{"no": no}, "ticket %s: changed concurrently %d times", no, updateAttempts)
 }
 
-// committed is what the feed hands on for a ticket write: the events as
-// stored (with the ticket's number) and the count of messages queued.
-func committed(t *bot.Ticket, fx bot.Effects) bot.Committed {
-	evs := make([]bot.Event, len(fx.Events))
-	for i, e := range fx.Events {
-		e.TicketNo = t.No
-		evs[i] = e
-	}
-	return bot.Committed{Ticket: t, Events: evs, Queued: len(fx.Messages)}
+// committed is what the feed hands on for a ticket write: the timeline it
+// was made on followed by the new events as stored (writeEffects), and the
+// count of messages queued.
+func committed(t *bot.Ticket, before []bot.Event, fx bot.Effects) bot.Committed {
+	all := append(slices.Clone(before), fx.Events...)
+	return bot.Committed{Ticket: t, Timeline: all, Events: all[len(before):], Queued: len(fx.Messages)}
 }
 
-func writeEffects(tx *gorm.DB, t *bot.Ticket, fx bot.Effects) error {
+// writeEffects appends fx's events and queues its messages; it returns the
+// events as stored (ids, number, the database's time precision).
+func writeEffects(tx *gorm.DB, t *bot.Ticket, fx bot.Effects) ([]bot.Event, error) {
+	stored := make([]bot.Event, len(fx.Events))
 	if len(fx.Events) > 0 {
 		rows := make([]eventRow, len(fx.Events))
 		for i, e := range fx.Events {
@@ -166,16 +171,19 @@ func writeEffects(tx *gorm.DB, t *bot.Ticket, fx bot.Effects) error {
 				FromStatus: string(e.From), ToStatus: string(e.To), Detail: e.Detail, Clock: string(e.Clock)}
 		}
 		if err := tx.Create(&rows).Error; err != nil {
-			return fmt.Errorf("append events: %w", err)
+			return nil, fmt.Errorf("append events: %w", err)
+		}
+		for i := range rows {
+			stored[i] = rows[i].toEvent()
 		}
 	}
 	for _, m := range fx.Messages {
 		m.TicketNo = t.No
 		if err := enqueue(tx, m); err != nil {
-			return err
+			return nil, err
 		}
 	}
-	return nil
+	return stored, nil
 }
 
 // enqueue writes m to the outbox once per key: a handler that runs twice
@@ -202,8 +210,12 @@ func (db *DB) Timeline(ctx context.Context, no string) ([]bot.Event, error) {
 	if err != nil {
 		return nil, err
 	}
+	return loadTimeline(db.gdb.WithContext(ctx), t.ID, no)
+}
+
+func loadTimeline(tx *gorm.DB, ticketID int64, no string) ([]bot.Event, error) {
 	var rows []eventRow
-	if err := db.gdb.WithContext(ctx).Where("ticket_id = ?", t.ID).Order("at, id").Find(&rows).Error; err != nil {
+	if err := tx.Where("ticket_id = ?", ticketID).Order("at, id").Find(&rows).Error; err != nil {
 		return nil, fmt.Errorf("timeline %s: %w", no, err)
 	}
 	evs := make([]bot.Event, len(rows))

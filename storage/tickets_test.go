@@ -109,7 +109,7 @@ func TestUpdateAppendsTimeline(t *testing.T) {
 	ctx := context.Background()
 	tk := create(t, db, t0)
 	apply := func(c bot.Change) (*bot.Ticket, error) {
-		return db.UpdateTicket(ctx, tk.No, func(t *bot.Ticket) (bot.Effects, error) {
+		return db.UpdateTicket(ctx, tk.No, func(t *bot.Ticket, _ []bot.Event) (bot.Effects, error) {
 			ev, err := t.Apply(c)
 			return bot.Effects{Events: []bot.Event{ev}}, err
 		})
@@ -170,7 +170,7 @@ func TestConcurrentAcknowledgeHasOneWinner(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			<-start
-			_, err := db.UpdateTicket(ctx, tk.No, func(t *bot.Ticket) (bot.Effects, error) {
+			_, err := db.UpdateTicket(ctx, tk.No, func(t *bot.Ticket, _ []bot.Event) (bot.Effects, error) {
 				ev, err := t.Apply(bot.Change{Kind: bot.EventAcknowledged, Actor: fmt.Sprintf("eng%d", i), At: t0.Add(time.Minute)})
 				return bot.Effects{Events: []bot.Event{ev}, Messages: []bot.Outgoing{{Key: "ack:" + tk.No, Text: "已接单"}}}, err
 			})
@@ -213,7 +213,7 @@ func TestOutboxKeyIsIdempotent(t *testing.T) {
 	ctx := context.Background()
 	tk := create(t, db, t0)
 	for range 3 {
-		_, err := db.UpdateTicket(ctx, tk.No, func(t *bot.Ticket) (bot.Effects, error) {
+		_, err := db.UpdateTicket(ctx, tk.No, func(t *bot.Ticket, _ []bot.Event) (bot.Effects, error) {
 			ev, err := t.Apply(bot.Change{Kind: bot.EventNoted, Actor: "eng1", At: t0, Text: "备注"})
 			return bot.Effects{Events: []bot.Event{ev}, Messages: []bot.Outgoing{{Key: "same-key", Text: "x"}}}, err
 		})
@@ -235,7 +235,7 @@ func TestTicketsFilter(t *testing.T) {
 	ctx := context.Background()
 	a := create(t, db, t0)
 	create(t, db, t0.Add(time.Hour))
-	db.UpdateTicket(ctx, a.No, func(t *bot.Ticket) (bot.Effects, error) {
+	db.UpdateTicket(ctx, a.No, func(t *bot.Ticket, _ []bot.Event) (bot.Effects, error) {
 		ev, err := t.Apply(bot.Change{Kind: bot.EventAcknowledged, Actor: "eng1", At: t0})
 		return bot.Effects{Events: []bot.Event{ev}}, err
 	})

@@ -217,7 +217,7 @@ func (r *recorder) Ticket(ctx context.Context, no string) (*bot.Ticket, error) {
 	return r.DB.Ticket(ctx, no)
 }
 
-func (r *recorder) UpdateTicket(ctx context.Context, no string, fn func(*bot.Ticket) (bot.Effects, error)) (*bot.Ticket, error) {
+func (r *recorder) UpdateTicket(ctx context.Context, no string, fn func(*bot.Ticket, []bot.Event) (bot.Effects, error)) (*bot.Ticket, error) {
 	begin := time.Now()
 	t, err := r.DB.UpdateTicket(ctx, no, fn)
 	if err == nil {

@@ -182,19 +182,12 @@ func (e *Engine) Committed(ctx context.Context, c bot.Committed) {
 	if c.Ticket == nil {
 		return
 	}
-	if err := e.arm(ctx, c.Ticket); err != nil {
+	if err := e.arm(ctx, c.Ticket, c.Timeline); err != nil {
 		e.opt.Logger.Warn("arm timers", "ticket", c.Ticket.No, "err", err)
 	}
 }
 
-func (e *Engine) arm(ctx context.Context, t *bot.Ticket) error {
-	var timeline []bot.Event
-	if t.Status.Active() {
-		var err error
-		if timeline, err = e.opt.Tickets.Timeline(ctx, t.No); err != nil {
-			return err
-		}
-	}
+func (e *Engine) arm(ctx context.Context, t *bot.Ticket, timeline []bot.Event) error {
 	want := e.plan(t, timeline)
 	if len(want) > 0 {
 		if _, err := e.opt.Wheel.Reconcile(ctx, want...); err != nil {

@@ -77,20 +77,12 @@ func (e *Engine) fire(ctx context.Context, tm timerwheel.Timer) error {
 			e.fires.WithLabelValues("stale").Inc()
 			return nil
 		}
-		stored, err := e.opt.Tickets.UpdateTicket(ctx, ref.no, func(cur *bot.Ticket) (bot.Effects, error) {
+		stored, err := e.opt.Tickets.UpdateTicket(ctx, ref.no, func(cur *bot.Ticket, timeline []bot.Event) (bot.Effects, error) {
 			if cur.Version != t.Version {
 				return bot.Effects{}, errChanged
 			}
-			var fx bot.Effects
-			for _, c := range act.changes {
-				ev, err := cur.Apply(c)
-				if err != nil {
-					return bot.Effects{}, err
-				}
-				fx.Events = append(fx.Events, ev)
-			}
-			fx.Messages = act.messages
-			return fx, nil
+			evs, err := cur.Step(SLA{Policy: e.opt.SLA}, timeline, act.changes...)
+			return bot.Effects{Events: evs, Messages: act.messages}, err
 		})
 		if errors.Is(err, errChanged) {
 			continue

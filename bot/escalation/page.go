@@ -87,16 +87,13 @@ func (e *Engine) note(ctx context.Context, no string, kind bot.EventKind, detail
 		return nil
 	}
 	at := e.opt.Clock.Now()
-	_, err := e.opt.Tickets.UpdateTicket(ctx, no, func(t *bot.Ticket) (bot.Effects, error) {
-		var fx bot.Effects
-		for _, d := range details {
-			ev, err := t.Apply(bot.Change{Kind: kind, Actor: bot.ActorSystem, At: at, Text: d})
-			if err != nil {
-				return bot.Effects{}, err
-			}
-			fx.Events = append(fx.Events, ev)
+	_, err := e.opt.Tickets.UpdateTicket(ctx, no, func(t *bot.Ticket, timeline []bot.Event) (bot.Effects, error) {
+		cs := make([]bot.Change, len(details))
+		for i, d := range details {
+			cs[i] = bot.Change{Kind: kind, Actor: bot.ActorSystem, At: at, Text: d}
 		}
-		return fx, nil
+		evs, err := t.Step(SLA{Policy: e.opt.SLA}, timeline, cs...)
+		return bot.Effects{Events: evs}, err
 	})
 	if errors.Is(err, bot.ErrInvalid) {
 		e.opt.Logger.Info("timeline note refused", "ticket", no, "kind", kind, "err", err)

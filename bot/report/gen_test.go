@@ -93,7 +93,7 @@ func generate(t testing.TB, db *storage.DB, from, to time.Time) generated {
 
 func (g *gen) update(no string, c bot.Change, fn func(t *bot.Ticket)) {
 	g.t.Helper()
-	_, err := g.db.UpdateTicket(context.Background(), no, func(t *bot.Ticket) (bot.Effects, error) {
+	_, err := g.db.UpdateTicket(context.Background(), no, func(t *bot.Ticket, _ []bot.Event) (bot.Effects, error) {
 		ev, err := t.Apply(c)
 		if err != nil {
 			return bot.Effects{}, err

@@ -36,11 +36,6 @@ type Store interface {
 	RedrawableCards(ctx context.Context, no string, since time.Time) ([]bot.Outgoing, error)
 }
 
-// SLA computes deadlines (escalation.SLA over package sla). Pure.
-type SLA interface {
-	Deadlines(t *bot.Ticket, timeline []bot.Event) bot.Deadlines
-}
-
 // Classifier turns the five dimensions into priority, SLA class and urgency
 // (classify.Rules).
 type Classifier interface {
@@ -52,7 +47,7 @@ type Classifier interface {
 type Options struct {
 	Store      Store
 	Directory  bot.Directory
-	SLA        SLA
+	SLA        bot.Deadliner
 	Roster     bot.Roster
 	Classifier Classifier
 	Catalog    *catalog.Catalog
@@ -168,22 +163,18 @@ func (s *Service) Intake(ctx context.Context, in IntakeInput) (*bot.Ticket, erro
 	}
 	err = s.opt.Store.CreateTicketFunc(ctx, t, func(t *bot.Ticket) (bot.Effects, error) {
 		reported.TicketNo = t.No
-		fx := bot.Effects{Events: []bot.Event{reported}}
+		var cs []bot.Change
 		for _, a := range in.Attachments {
-			ev, err := t.Apply(bot.Change{Kind: bot.EventAttached, Actor: in.Reporter, At: now, Text: a.Kind + " " + a.URL})
-			if err != nil {
-				return fx, err
-			}
-			fx.Events = append(fx.Events, ev)
+			cs = append(cs, bot.Change{Kind: bot.EventAttached, Actor: in.Reporter, At: now, Text: a.Kind + " " + a.URL})
 		}
 		if engineer != nil {
-			ev, err := t.Apply(bot.Change{Kind: bot.EventPaged, Actor: bot.ActorSystem, At: now, Text: "L0 wecom " + engineer.UserID})
-			if err != nil {
-				return fx, err
-			}
-			fx.Events = append(fx.Events, ev)
+			cs = append(cs, bot.Change{Kind: bot.EventPaged, Actor: bot.ActorSystem, At: now, Text: "L0 wecom " + engineer.UserID})
 		}
-		t.Due = s.opt.SLA.Deadlines(t, fx.Events)
+		evs, err := t.Step(s.opt.SLA, []bot.Event{reported}, cs...)
+		fx := bot.Effects{Events: append([]bot.Event{reported}, evs...)}
+		if err != nil {
+			return fx, err
+		}
 		f := s.fields(t, ppl)
 		f["ward"], f["category"], f["reason"] = wardName, cat.Name, reason
 		// The nurse's answer.
@@ -368,10 +359,6 @@ func (s *Service) apply(ctx context.Context, c change) (*bot.Ticket, error) {
 		return nil, bot.Errorf(bot.ErrNotFound, "err.not_found", map[string]any{"no": c.no}, "bad ticket number %q", c.no)
 	}
 	// Loaded before the transaction: with SQLite the pool has one connection.
-	timeline, err := s.opt.Store.Timeline(ctx, c.no)
-	if err != nil {
-		return nil, err
-	}
 	reporters, err := s.opt.Store.Reporters(ctx, c.no)
 	if err != nil {
 		return nil, err
@@ -391,20 +378,15 @@ func (s *Service) apply(ctx context.Context, c change) (*bot.Ticket, error) {
 			return nil, err
 		}
 	}
-	t, err := s.opt.Store.UpdateTicket(ctx, c.no, func(t *bot.Ticket) (bot.Effects, error) {
+	t, err := s.opt.Store.UpdateTicket(ctx, c.no, func(t *bot.Ticket, timeline []bot.Event) (bot.Effects, error) {
 		changes, err := c.build(t)
 		if err != nil {
 			return bot.Effects{}, err
 		}
 		var fx bot.Effects
-		for _, ch := range changes {
-			ev, err := t.Apply(ch)
-			if err != nil {
-				return bot.Effects{}, err
-			}
-			fx.Events = append(fx.Events, ev)
+		if fx.Events, err = t.Step(s.opt.SLA, timeline, changes...); err != nil {
+			return bot.Effects{}, err
 		}
-		t.Due = s.opt.SLA.Deadlines(t, append(timeline[:len(timeline):len(timeline)], fx.Events...))
 		if c.msgs != nil {
 			f := s.fields(t, ppl)
 			f["ward"], f["category"] = wardName, catName

@@ -25,7 +25,7 @@ type Bot struct {
 
 // newTickets builds the ticketing use cases over the database, the on-call
 // roster and the SLA deadlines; the escalation engine acknowledges through it.
-func newTickets(m *Main, ros bot.Roster, deadlines ticketing.SLA) (*ticketing.Service, error) {
+func newTickets(m *Main, ros bot.Roster, deadlines bot.Deadliner) (*ticketing.Service, error) {
 	rules := classify.Default()
 	if b, err := os.ReadFile(ClassificationPath); err == nil {
 		if rules, err = classify.Parse(b); err != nil {
