@@ -205,12 +205,21 @@ func enqueue(tx *gorm.DB, m bot.Outgoing) error {
 }
 
 // Timeline returns the ticket's events in the order they happened.
+// One query finds the ticket's events by its number; every ticket has at
+// least its reported event, so none means an unknown number.
 func (db *DB) Timeline(ctx context.Context, no string) ([]bot.Event, error) {
-	t, err := db.Ticket(ctx, no)
+	var rows []eventRow
+	err := db.gdb.WithContext(ctx).Select("ticket_events.*").Joins("JOIN tickets ON tickets.id = ticket_events.ticket_id").
+		Where("tickets.no = ?", no).Order("ticket_events.at, ticket_events.id").Find(&rows).Error
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("timeline %s: %w", no, err)
 	}
-	return loadTimeline(db.gdb.WithContext(ctx), t.ID, no)
+	if len(rows) == 0 {
+		if _, err := db.Ticket(ctx, no); err != nil {
+			return nil, err
+		}
+	}
+	return toEvents(rows), nil
 }
 
 func loadTimeline(tx *gorm.DB, ticketID int64, no string) ([]bot.Event, error) {
@@ -218,11 +227,15 @@ func loadTimeline(tx *gorm.DB, ticketID int64, no string) ([]bot.Event, error) {
 	if err := tx.Where("ticket_id = ?", ticketID).Order("at, id").Find(&rows).Error; err != nil {
 		return nil, fmt.Errorf("timeline %s: %w", no, err)
 	}
+	return toEvents(rows), nil
+}
+
+func toEvents(rows []eventRow) []bot.Event {
 	evs := make([]bot.Event, len(rows))
 	for i := range rows {
 		evs[i] = rows[i].toEvent()
 	}
-	return evs, nil
+	return evs
 }
 
 // Tickets lists tickets matching f, most recent report first.

@@ -64,6 +64,9 @@ func TestCreateAndLoad(t *testing.T) {
 	if _, err := db.Ticket(ctx, "F20261126-9999"); !errors.Is(err, bot.ErrNotFound) {
 		t.Errorf("unknown ticket: err = %v, want ErrNotFound", err)
 	}
+	if _, err := db.Timeline(ctx, "F20261126-9999"); !errors.Is(err, bot.ErrNotFound) {
+		t.Errorf("unknown ticket's timeline: err = %v, want ErrNotFound", err)
+	}
 }
 
 func TestConcurrentNumbersAreUnique(t *testing.T) {
