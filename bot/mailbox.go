@@ -37,8 +37,6 @@ type Inbox interface {
 	// InboundFailed records a failed attempt; the event is claimable again at
 	// retryAt, or never when dead.
 	InboundFailed(ctx context.Context, id, reason string, retryAt time.Time, dead bool) error
-	// InboundEvent returns a stored event (handled or not); ErrNotFound if none.
-	InboundEvent(ctx context.Context, id string) (*InboundEvent, error)
 }
 
 // Delivery is an outbox entry claimed for delivery.

@@ -23,37 +23,6 @@ import (
 	"weibao/catalog"
 )
 
-// Tickets is the use-case layer (ticketing.Service).
-type Tickets interface {
-	Intake(ctx context.Context, in ticketing.IntakeInput) (*bot.Ticket, error)
-	Acknowledge(ctx context.Context, actor, no string) (*bot.Ticket, error)
-	Arrive(ctx context.Context, actor, no string, loc *bot.Location) (*bot.Ticket, error)
-	Press(ctx context.Context, actor string, click bot.Message) (*bot.Ticket, error)
-	RemoteFailed(ctx context.Context, actor, no string) (*bot.Ticket, error)
-	Workaround(ctx context.Context, actor, no, text string) (*bot.Ticket, error)
-	Resolve(ctx context.Context, actor, no, cause, solution string) (*bot.Ticket, error)
-	Transfer(ctx context.Context, actor, no, to, reason string) (*bot.Ticket, error)
-	Escalate(ctx context.Context, actor, no, reason string) (*bot.Ticket, error)
-	Reclassify(ctx context.Context, actor, no string, p bot.Priority, reason string) (*bot.Ticket, error)
-	Note(ctx context.Context, actor, no, text string) (*bot.Ticket, error)
-	Amend(ctx context.Context, reporter, no string, replyTo *bot.Message, a ticketing.Answers) (*bot.Ticket, error)
-	Attach(ctx context.Context, reporter, no string, as []bot.Attachment) (*bot.Ticket, error)
-	Link(ctx context.Context, reporter, no string, replyTo *bot.Message) (*bot.Ticket, error)
-	Confirm(ctx context.Context, actor, no string, replyTo *bot.Message) (*bot.Ticket, error)
-	Reopen(ctx context.Context, actor, no, reason string, replyTo *bot.Message) (*bot.Ticket, error)
-	Rate(ctx context.Context, actor, no string, rating int) (*bot.Ticket, error)
-	AutoConfirm(ctx context.Context, window time.Duration) (int, error)
-
-	Ticket(ctx context.Context, no string) (*bot.Ticket, error)
-	Active(ctx context.Context, engineer string) ([]*bot.Ticket, error)
-	Unclaimed(ctx context.Context, ward string) ([]*bot.Ticket, error)
-	Reported(ctx context.Context, user string, statuses ...bot.Status) ([]*bot.Ticket, error)
-	OpenInWard(ctx context.Context, ward, category string, since time.Time) ([]*bot.Ticket, error)
-	Reporters(ctx context.Context, no string) ([]string, error)
-	Progress(ctx context.Context, t *bot.Ticket) string
-	Line(ctx context.Context, t *bot.Ticket) string
-}
-
 // Outbox queues replies caused by no ticket change (storage.DB).
 type Outbox interface {
 	Enqueue(ctx context.Context, msgs ...bot.Outgoing) error
@@ -77,7 +46,7 @@ type Digester interface {
 
 // Options configure an Engine.
 type Options struct {
-	Tickets   Tickets
+	Tickets   *ticketing.Service
 	Directory bot.Directory
 	Outbox    Outbox
 	Sessions  Sessions

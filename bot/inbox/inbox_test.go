@@ -15,6 +15,7 @@ import (
 
 	"weibao/bot"
 	"weibao/bot/inbox"
+	"weibao/storage"
 	"weibao/storage/redisstore/redistest"
 	"weibao/storage/storagetest"
 )
@@ -47,7 +48,7 @@ func (r *recorder) seen() []string {
 }
 
 type fixture struct {
-	db      bot.Inbox
+	db      *storage.DB
 	opt     inbox.Options
 	journal string
 }
