@@ -264,6 +264,17 @@ func TestP1Scenario(t *testing.T) {
 	if want := acked.AcknowledgedAt.Add(20 * time.Minute); !acked.Due.OnSite.Equal(want) {
 		t.Errorf("on-site deadline %v, want %v (P1: from acknowledgement)", acked.Due.OnSite, want)
 	}
+	// The key press is 接单 (ticketing.Acknowledge): the ward group hears who
+	// took it and the paging cards are redrawn.
+	entries, err := h.db.OutboxEntries(ctx, tk.No)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, part := range []string{"/ack/", "level0/redraw/"} {
+		if !slices.ContainsFunc(entries, func(e storage.OutboxEntry) bool { return strings.Contains(e.Key, part) }) {
+			t.Errorf("the key press queued no %q message: %+v", part, entries)
+		}
+	}
 
 	// Resolve reminder at 50 %, then both resolve and on-site clocks run out.
 	h.clock.Set(start.Add(5*time.Minute + time.Second))
