@@ -82,6 +82,16 @@ type rule struct {
 var active = ActiveStatuses
 var worked = []Status{StatusAcknowledged, StatusInProgress, StatusOnSite}
 
+// accept is 接单: whoever accepts takes the ticket, also one transferred to
+// someone else. A ticket acknowledged before a transfer keeps its first
+// acknowledgement: the response clock was met then.
+func accept(t *Ticket, c *Change) {
+	if t.AcknowledgedAt.IsZero() {
+		t.AcknowledgedAt = c.At
+	}
+	t.AssigneeID = c.Actor
+}
+
 // claim records an implicit acknowledgement: an engineer who arrives or
 // resolves without typing 接单 first has still taken the ticket.
 func claim(t *Ticket, c *Change) {
@@ -101,7 +111,7 @@ func need(field, v string) error {
 }
 
 var rules = map[EventKind]rule{
-	EventAcknowledged: {from: []Status{StatusNew}, to: StatusAcknowledged, apply: claim},
+	EventAcknowledged: {from: []Status{StatusNew}, to: StatusAcknowledged, apply: accept},
 	EventRemoteFailed: {from: []Status{StatusAcknowledged, StatusInProgress}, to: StatusInProgress,
 		check: func(t *Ticket, c *Change) error {
 			if !t.RemoteFailedAt.IsZero() {
@@ -144,7 +154,9 @@ var rules = map[EventKind]rule{
 			return nil
 		},
 		apply: func(t *Ticket, c *Change) { t.MergedInto, t.ClosedAt = c.MergedInto, c.At; c.Text = c.MergedInto }},
-	EventAssigned: {from: active,
+	// A transfer hands the ticket to someone who has not accepted it yet: it
+	// waits for his 接单 again (待接单), whatever the last engineer had done.
+	EventAssigned: {from: active, to: StatusNew,
 		check: func(t *Ticket, c *Change) error {
 			if err := need("assignee", c.Assignee); err != nil {
 				return err

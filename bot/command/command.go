@@ -34,6 +34,8 @@ const (
 	Progress   Name = "progress"   // 进度 [no]
 	Digest     Name = "digest"     // 日报 [date]
 	Report     Name = "report"     // 报修 <text>: starts a report, for anyone
+	Withdraw   Name = "withdraw"   // 撤销 / 取消 [no]: the reporter withdraws, an engineer cancels
+	Phone      Name = "phone"      // 电话报修 <ward> <text>: an engineer logs a fault reported by phone
 )
 
 // ActsOnTicket reports whether the command changes a ticket, so only
@@ -54,6 +56,7 @@ type Command struct {
 	Cause    string // resolve
 	Solution string // resolve
 	Assignee string // transfer: a user id or name as typed, without the @
+	Ward     string // phone: the ward as typed (name or code)
 	Priority bot.Priority
 	Date     string // digest: as typed ("2026-11-26", "昨天"), empty for yesterday
 }
@@ -84,6 +87,8 @@ var words = []word{
 	{"进度", Progress}, {"查询", Progress}, {"status", Progress},
 	{"日报", Digest}, {"digest", Digest},
 	{"报修", Report}, {"report", Report},
+	{"撤销", Withdraw}, {"取消", Withdraw}, {"withdraw", Withdraw},
+	{"电话报修", Phone}, {"phone", Phone},
 }
 
 var noRE = regexp.MustCompile(`(?i)#?\bF\d{8}-\d{4,}\b`)
@@ -157,6 +162,18 @@ func Parse(text string) (Command, error) {
 		c.Text = rest
 	case Escalate, Progress:
 		c.Text = rest
+	case Withdraw:
+		// "取消 医嘱后系统报错" describes a fault; only a bare word or a
+		// number withdraws.
+		if rest != "" {
+			return Command{}, ErrNotCommand
+		}
+	case Phone:
+		ward, text, _ := strings.Cut(rest, " ")
+		c.Ward, c.Text = ward, strings.TrimSpace(text)
+		if c.Ward == "" || c.Text == "" {
+			return c, usage()
+		}
 	case Resolve:
 		c.Cause, c.Solution = fields(rest)
 		if c.Cause == "" || c.Solution == "" {

@@ -2,6 +2,7 @@ package conversation
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"time"
 
@@ -69,6 +70,10 @@ func (e *Engine) command(ctx context.Context, person *bot.Person, msg bot.Messag
 			return nil
 		}
 		return e.startIntake(ctx, person, msg, c.Text, r)
+	case command.Withdraw:
+		return e.withdraw(ctx, person, msg, c, r)
+	case command.Phone:
+		return e.phoneReport(ctx, person, msg, c, r)
 	default:
 		r.say("cmd.unknown", nil)
 	}
@@ -284,4 +289,103 @@ func contains(xs []string, x string) bool {
 		}
 	}
 	return false
+}
+
+// withdraw is 撤销 / 取消 [no]: a reporter's own ticket (the one she has open
+// when she types no number), or for an engineer any ticket (see which).
+func (e *Engine) withdraw(ctx context.Context, person *bot.Person, msg bot.Message, c parsed, r *replier) error {
+	no := c.TicketNo
+	switch {
+	case no != "":
+	case person.Role.ActsOnTickets():
+		n, err := e.which(ctx, person, msg, c, r)
+		if err != nil || n == "" {
+			return err
+		}
+		no = n
+	default:
+		ts, err := e.opt.Tickets.Reported(ctx, person.UserID, bot.ActiveStatuses...)
+		if err != nil {
+			return err
+		}
+		switch len(ts) {
+		case 0:
+			r.say("msg.nothing_to_withdraw", nil)
+			return nil
+		case 1:
+			no = ts[0].No
+		default:
+			nos := make([]string, len(ts))
+			for i, t := range ts {
+				nos[i] = t.No
+			}
+			r.say("msg.which_withdraw", map[string]any{"nos": strings.Join(nos, "、")})
+			return nil
+		}
+	}
+	t, err := e.opt.Tickets.Withdraw(ctx, person.UserID, no, &msg)
+	if err != nil {
+		return err
+	}
+	if person.Role.ActsOnTickets() && t.Status == bot.StatusCancelled {
+		r.say("cmd.done.withdraw", map[string]any{"no": t.No})
+	}
+	return nil
+}
+
+// phoneReport is 电话报修 <ward> <text>: the engineer who took the call is
+// asked the nurse's questions, for that ward, and is the ticket's reporter.
+func (e *Engine) phoneReport(ctx context.Context, person *bot.Person, msg bot.Message, c parsed, r *replier) error {
+	if !person.Role.ActsOnTickets() {
+		r.say("err.engineers_only", nil)
+		return nil
+	}
+	ws, err := e.opt.Directory.Wards(ctx)
+	if err != nil {
+		return err
+	}
+	var ward *bot.Ward
+	names := make([]string, len(ws))
+	for i := range ws {
+		names[i] = ws[i].Name
+		if strings.EqualFold(ws[i].Name, c.Ward) || strings.EqualFold(ws[i].Code, c.Ward) {
+			ward = &ws[i]
+		}
+	}
+	if ward == nil {
+		r.say("msg.phone_unknown_ward", map[string]any{"ward": c.Ward, "options": strings.Join(names, "、")})
+		return nil
+	}
+	caller := *person
+	caller.WardCode = ward.Code
+	return e.startReport(ctx, &caller, msg, c.Text, true, r)
+}
+
+// stranger takes an unknown sender in a mapped ward group as a reporter of
+// that ward, and asks the lead once (the outbox keeps one message per key)
+// to add the person to the roster. It returns nil when the sender stays
+// unknown: a 1:1 message, an unmapped group, an inactive person.
+func (e *Engine) stranger(ctx context.Context, msg bot.Message, lookup error, r *replier) *bot.Person {
+	if !errors.Is(lookup, bot.ErrNotFound) || msg.ChatID == "" {
+		return nil
+	}
+	w, err := e.opt.Directory.WardByChat(ctx, msg.ChatID)
+	if err != nil {
+		return nil
+	}
+	// No WeCom user lookup yet: the name is the user id.
+	p := &bot.Person{UserID: msg.From, Name: msg.From, Role: bot.RoleNurse, WardCode: w.Code, Active: true}
+	leads, err := e.opt.Directory.People(ctx, bot.RoleLead)
+	if err != nil {
+		e.opt.Logger.Warn("lead not loaded", "err", err)
+		return p
+	}
+	for _, l := range leads {
+		if l.Active {
+			r.out = append(r.out, bot.Outgoing{Key: "roster/stranger/" + msg.From + "/" + l.UserID, ToUsers: []string{l.UserID},
+				Format: bot.FormatText, Text: e.text("msg.stranger_lead", map[string]any{"user": msg.From, "ward": w.Name})})
+			break
+		}
+	}
+	return p
 }

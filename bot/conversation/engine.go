@@ -124,6 +124,7 @@ const (
 // session is the state kept per (chat, user).
 type session struct {
 	Intake  *dialog.State `json:"report,omitempty"` // the fault report (报修) in progress
+	Phone   bool          `json:"phone,omitempty"`  // an engineer logs a report phoned in (电话报修)
 	Survey  *surveyState  `json:"survey,omitempty"`
 	MsgID   string        `json:"msg,omitempty"` // the last message handled, for redeliveries
 	Started time.Time     `json:"started"`
@@ -244,8 +245,10 @@ func (e *Engine) handle(ctx context.Context, msg bot.Message, r *replier) error 
 		if err != nil && !errors.Is(err, bot.ErrNotFound) {
 			return err
 		}
-		r.say("msg.unknown_person", nil)
-		return nil
+		if person = e.stranger(ctx, msg, err, r); person == nil {
+			r.say("msg.unknown_person", nil)
+			return nil
+		}
 	}
 	text := normalize(msg.Text)
 	if text == "" && len(msg.Attachments) == 0 && msg.Location == nil && msg.Button == nil {
@@ -354,6 +357,11 @@ func (e *Engine) endSession(ctx context.Context, chat, user string) error {
 func (e *Engine) cancel(ctx context.Context, sess *session, msg bot.Message, r *replier) error {
 	switch {
 	case sess == nil:
+		// No dialogue to stop; a ticket of hers is withdrawn by its number.
+		if ts, err := e.opt.Tickets.Reported(ctx, msg.From, bot.ActiveStatuses...); err == nil && len(ts) > 0 {
+			r.say("msg.withdraw_hint", map[string]any{"no": ts[0].No})
+			return nil
+		}
 		r.say("msg.nothing_to_cancel", nil)
 	case sess.Intake != nil && sess.Intake.TicketNo != "":
 		// The ticket exists and stays: cancelling only stops the questions.

@@ -53,7 +53,8 @@ func TestSafetyFastPathPagesBeforeAnyQuestion(t *testing.T) {
 	if page < 0 || question < 0 || page > question {
 		t.Fatalf("the page must be queued before the next question:\n%s", s)
 	}
-	h.expect(got, "已登记工单 F20261126-0001", "P1（仅本人·影响患者安全）")
+	// Scope is not answered yet: 未确认, not the 仅本人 the classifier assumed.
+	h.expect(got, "已登记工单 F20261126-0001", "P1（范围未确认·影响患者安全）")
 	got = h.say("nurse3", edChat, "3")
 	h.expect(got, "谢谢，工单 F20261126-0001 已按您的补充更新：急诊ICU · 监护设备数据未采集，分级 P1（全院")
 	if n := len(h.tickets()); n != 1 {
@@ -268,7 +269,7 @@ func TestBadInputsChangeNothing(t *testing.T) {
 		{"English to an engineer", "eng1", "", "please fix it", "没有这个命令"},
 		{"empty", "nurse1", medChat, "   ", "没有收到内容"},
 		{"only a mention", "nurse1", medChat, "@维保", "没有收到内容"},
-		{"stranger", "nobody", medChat, "电脑坏了", "您还不在维保名单中"},
+		{"stranger 1:1", "nobody", "", "电脑坏了", "您还不在维保名单中"},
 		{"reclass without reason", "eng1", "", "改级 " + open + " P1", "用法：改级"},
 		{"transfer to a stranger", "eng1", "", "转派 " + open + " @王五", "名单中没有「王五」"},
 		{"other ward's progress", "nurse3", edChat, "进度 " + open, "不属于您的科室"},

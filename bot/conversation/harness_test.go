@@ -81,6 +81,7 @@ type harness struct {
 	seq      int
 	resolved []string
 	surveys  map[string]Survey // the engine's, set before build
+	hours    ticketing.Hours   // the working time, set before build; nil: always
 }
 
 const (
@@ -142,7 +143,7 @@ func (h *harness) build(t *testing.T) {
 	cat := catalog.Default()
 	var err error
 	h.svc, err = ticketing.New(ticketing.Options{Store: h.db, Directory: h.db, SLA: fixedSLA{}, Roster: fixedRoster{h.db},
-		Classifier: classify.Default(), Catalog: cat, Clock: h.clock, Location: storagetest.Shanghai})
+		Classifier: classify.Default(), Catalog: cat, Clock: h.clock, Location: storagetest.Shanghai, Hours: h.hours})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -58,12 +58,17 @@ func (e *Engine) contextWard(ctx context.Context, person *bot.Person, chat strin
 }
 
 func (e *Engine) startIntake(ctx context.Context, person *bot.Person, msg bot.Message, text string, r *replier) error {
+	return e.startReport(ctx, person, msg, text, false, r)
+}
+
+// startReport opens the dialogue; phone marks an engineer's 电话报修.
+func (e *Engine) startReport(ctx context.Context, person *bot.Person, msg bot.Message, text string, phone bool, r *replier) error {
 	env, err := e.env(ctx)
 	if err != nil {
 		return err
 	}
 	st, out := dialog.Start(env, text, e.contextWard(ctx, person, msg.ChatID), msg.Attachments)
-	sess := &session{Intake: &st, Started: e.now(), ChatID: msg.ChatID, UserID: msg.From}
+	sess := &session{Intake: &st, Phone: phone, Started: e.now(), ChatID: msg.ChatID, UserID: msg.From}
 	if !out.Create {
 		// The bot answers at once; the first question comes with it.
 		r.say("dlg.received", nil)
@@ -152,6 +157,8 @@ func (e *Engine) step(ctx context.Context, env dialog.Env, sess *session, st dia
 // replyTo unless it is nil.
 func (e *Engine) create(ctx context.Context, env dialog.Env, st dialog.State, sess *session, replyTo *bot.Message, note string) (*bot.Ticket, error) {
 	full := dialog.Fill(env, st)
+	// What Fill assumed was not answered: the messages say 未确认 there.
+	unconfirmed := ticketing.Unconfirmed{Scope: st.Scope == "", Category: st.Category == "", Severity: st.Severity == ""}
 	ward := full.WardCode
 	if ward == "" {
 		// Nobody said which ward and the context does not know: the ticket
@@ -161,6 +168,7 @@ func (e *Engine) create(ctx context.Context, env dialog.Env, st dialog.State, se
 	return e.opt.Tickets.Intake(ctx, ticketing.IntakeInput{
 		Reporter: sess.UserID, ChatID: sess.ChatID, ReplyTo: replyTo, WardCode: ward, Category: full.Category,
 		Description: full.Text, Class: full.Classification(env), Attachments: full.Attachments, Note: note,
+		Unconfirmed: unconfirmed, ByPhone: sess.Phone,
 	})
 }
 

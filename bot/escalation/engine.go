@@ -269,10 +269,11 @@ func (e *Engine) plan(t *bot.Ticket, timeline []bot.Event) []timerwheel.Timer {
 			Due: p.At, Payload: gen(due)})
 	}
 	if t.Status == bot.StatusNew {
+		since := waitingSince(t, timeline)
 		for _, l := range e.opt.Policy.Levels {
 			if l.Level > t.EscalationLevel {
 				out = append(out, timerwheel.Timer{ID: t.No + "/" + escKind + "/" + strconv.Itoa(l.Level),
-					Due: e.stepDue(t, l), Payload: gen(t.ReportedAt)})
+					Due: e.stepDue(t, since, l), Payload: gen(since)})
 			}
 		}
 	}
@@ -283,14 +284,27 @@ func (e *Engine) plan(t *bot.Ticket, timeline []bot.Event) []timerwheel.Timer {
 // P1 (the tender's patient-safety and hospital-wide faults: the phone rings at
 // once), After around the clock for other urgent faults, After in working
 // time for the rest (nobody's phone rings at 3 a.m. for a slow printer).
-func (e *Engine) stepDue(t *bot.Ticket, l Level) time.Time {
+func (e *Engine) stepDue(t *bot.Ticket, since time.Time, l Level) time.Time {
 	switch {
 	case t.Priority == bot.P1:
-		return t.ReportedAt.Add(l.UrgentAfter)
+		return since.Add(l.UrgentAfter)
 	case Urgent(t) || e.opt.SLA.Calendar == nil:
-		return t.ReportedAt.Add(l.After)
+		return since.Add(l.After)
 	}
-	return e.opt.SLA.Calendar.Add(t.ReportedAt, l.After)
+	return e.opt.SLA.Calendar.Add(since, l.After)
+}
+
+// waitingSince is when an unacknowledged ticket started waiting for its
+// engineer: its report, or its last transfer (转派), after which the new
+// engineer's 接单 is awaited like a new ticket's.
+func waitingSince(t *bot.Ticket, timeline []bot.Event) time.Time {
+	since := t.ReportedAt
+	for _, ev := range timeline {
+		if ev.Kind == bot.EventAssigned && ev.At.After(since) {
+			since = ev.At
+		}
+	}
+	return since
 }
 
 // pointDone reports whether a reminder or breach point's effect is already

@@ -140,7 +140,7 @@ func (e *Engine) decide(ctx context.Context, t *bot.Ticket, timeline []bot.Event
 	level := 0
 	if ref.clock == "" {
 		level = ref.level
-		f["minutes"] = int(now.Sub(t.ReportedAt).Round(time.Minute) / time.Minute)
+		f["minutes"] = int(now.Sub(waitingSince(t, timeline)).Round(time.Minute) / time.Minute)
 		f["reason"] = e.opt.Texts.Text("sla.reason.unacknowledged", f)
 		if f["minutes"] == 0 {
 			f["reason"] = e.opt.Texts.Text("sla.reason.urgent", f)

@@ -87,3 +87,25 @@ func TestEscalationStepTimes(t *testing.T) {
 		})
 	}
 }
+
+// A transferred ticket waits for its new engineer's 接单 from the transfer on,
+// as a new ticket does from its report: its escalation does not fire at once
+// for the hours it was worked on before.
+func TestTransferRestartsEscalation(t *testing.T) {
+	e := &Engine{opt: Options{SLA: sla.DefaultPolicy(), Policy: DefaultPolicy()}}
+	reported := time.Date(2026, 11, 26, 3, 0, 0, 0, time.UTC)
+	moved := reported.Add(2 * time.Hour)
+	tk := bot.Ticket{No: "F20261126-0003", Status: bot.StatusNew, ReportedAt: reported, AcknowledgedAt: reported.Add(time.Minute),
+		AssigneeID: "eng2", Classification: bot.Classification{Priority: bot.P2, SLAClass: "routine", Urgent: true}}
+	timeline := []bot.Event{{Kind: bot.EventReported, At: reported}, {Kind: bot.EventAcknowledged, At: reported.Add(time.Minute)},
+		{Kind: bot.EventAssigned, At: moved}}
+	for _, tm := range e.plan(&tk, timeline) {
+		if tm.ID == tk.No+"/esc/1" {
+			if want := moved.Add(5 * time.Minute); !tm.Due.Equal(want) {
+				t.Errorf("level 1 due %v, want %v", tm.Due, want)
+			}
+			return
+		}
+	}
+	t.Error("no level-1 timer armed")
+}

@@ -54,6 +54,15 @@ type Options struct {
 	Clock      bot.Clock
 	Location   *time.Location // for the times people read; default Asia/Shanghai
 	Logger     *slog.Logger
+	// Hours is the SLA calendar's working time: a P3/P4 reported outside it
+	// waits for the morning without an @ in the ward group. Nil: always working.
+	Hours Hours
+}
+
+// Hours is the working-time calendar (calendar.Calendar).
+type Hours interface {
+	// Add returns the instant at which d of working time has passed since t.
+	Add(t time.Time, d time.Duration) time.Time
 }
 
 // Service runs the use cases.
@@ -102,7 +111,17 @@ type IntakeInput struct {
 	Note string
 	// ReplyTo is the message the ticket answers (reply routing); nil for none.
 	ReplyTo *bot.Message
+	// Unconfirmed marks what the reporter has not answered yet: a fast-path
+	// ticket exists before its questions, and its messages say 未确认 there
+	// instead of the assumption the classifier used.
+	Unconfirmed Unconfirmed
+	// ByPhone is a fault an engineer logs for a ward that phoned it in
+	// (电话报修): he is the reporter, shown as taking the call.
+	ByPhone bool
 }
+
+// Unconfirmed names the questions not answered yet.
+type Unconfirmed struct{ Scope, Category, Severity bool }
 
 // people is a name lookup loaded before a transaction.
 type people map[string]bot.Person
@@ -158,9 +177,16 @@ func (s *Service) Intake(ctx context.Context, in IntakeInput) (*bot.Ticket, erro
 	if err != nil {
 		return nil, err
 	}
+	if in.ByPhone {
+		in.Note = strings.TrimSpace(s.text("msg.phone_note", map[string]any{"ward": wardName}) + "\n" + in.Note)
+	}
 	if in.Note != "" {
 		reported.Detail = strings.TrimSpace(reported.Detail + "\n" + in.Note)
 	}
+	// Night rule: a P3/P4 that is not 7×24 waits for working hours; nobody is
+	// @-mentioned in the ward group at 3 a.m. for it.
+	night := s.opt.Hours != nil && !class.Urgent && (class.Priority == bot.P3 || class.Priority == bot.P4) &&
+		!s.opt.Hours.Add(now, time.Nanosecond).Equal(now.Add(time.Nanosecond))
 	err = s.opt.Store.CreateTicketFunc(ctx, t, func(t *bot.Ticket) (bot.Effects, error) {
 		reported.TicketNo = t.No
 		var cs []bot.Change
@@ -177,6 +203,10 @@ func (s *Service) Intake(ctx context.Context, in IntakeInput) (*bot.Ticket, erro
 		}
 		f := s.fields(t, ppl)
 		f["ward"], f["category"], f["reason"] = wardName, cat.Name, reason
+		s.unconfirmed(t, f, in.Unconfirmed)
+		if in.ByPhone {
+			f["reporter"] = s.text("msg.phone_reporter", f)
+		}
 		// The nurse's answer.
 		key := "msg.reported"
 		if engineer == nil {
@@ -185,13 +215,17 @@ func (s *Service) Intake(ctx context.Context, in IntakeInput) (*bot.Ticket, erro
 			f["engineer"] = engineer.Name
 		}
 		reply := s.text(key, f)
+		if night {
+			f["morning"] = s.clock(s.opt.Hours.Add(now, time.Nanosecond).Truncate(time.Minute))
+			reply += "\n" + s.text("msg.reported_night", f)
+		}
 		if cat.SelfHelp != "" {
 			reply += "\n" + s.text("msg.self_help", map[string]any{"tip": cat.SelfHelp})
 		}
 		fx.Messages = append(fx.Messages, s.toPerson(t, in.Reporter, in.ReplyTo, "reported", reply))
 		if engineer != nil {
 			fx.Messages = append(fx.Messages, s.page(t, engineer.UserID, f, "page"))
-			if t.ChatID != "" {
+			if t.ChatID != "" && !night {
 				fx.Messages = append(fx.Messages, bot.Outgoing{Key: key4(t, "page_group", engineer.UserID), ToChat: t.ChatID,
 					Mentions: []string{engineer.UserID}, Format: bot.FormatText, Text: s.text("msg.page_group", f)})
 			}
@@ -202,6 +236,23 @@ func (s *Service) Intake(ctx context.Context, in IntakeInput) (*bot.Ticket, erro
 		return nil, err
 	}
 	return t, nil
+}
+
+// unconfirmed says 未确认 for what the reporter has not answered yet.
+func (s *Service) unconfirmed(t *bot.Ticket, f map[string]any, u Unconfirmed) {
+	if u.Category {
+		f["category"] = s.text("msg.unconfirmed", nil)
+	}
+	if u.Scope || u.Severity {
+		c := map[string]any{"priority": t.Priority, "scope": t.Scope, "severity": t.Severity}
+		if u.Scope {
+			c["scope"] = "unconfirmed"
+		}
+		if u.Severity {
+			c["severity"] = "unconfirmed"
+		}
+		f["class"] = s.text("msg.class", c)
+	}
 }
 
 // page is the level-0 paging card to one engineer.
@@ -839,4 +890,63 @@ func (s *Service) AutoConfirm(ctx context.Context, window time.Duration) (int, e
 		n++
 	}
 	return n, errors.Join(errs...)
+}
+
+// Withdraw is 撤销 / 取消 <no>. The reporter withdraws her own ticket while
+// nobody has accepted it: it is cancelled (its timers stop with it) and the
+// paged engineer's cards say so. Once an engineer has accepted it, only he
+// knows whether work is under way: the request goes to him as a message and
+// a timeline note, and his own 撤销 <no> cancels it. An engineer or the lead
+// may withdraw any active ticket.
+func (s *Service) Withdraw(ctx context.Context, actor, no string, replyTo *bot.Message) (*bot.Ticket, error) {
+	p, err := s.opt.Directory.Person(ctx, actor)
+	engineer := err == nil && p.Active && p.Role.ActsOnTickets()
+	if !engineer {
+		if err := s.reporterOnly(ctx, actor, no); err != nil {
+			return nil, err
+		}
+	}
+	cur, err := s.Ticket(ctx, no)
+	if err != nil {
+		return nil, err
+	}
+	if !engineer && (cur.Status != bot.StatusNew || !cur.AcknowledgedAt.IsZero()) {
+		return s.askWithdraw(ctx, actor, no, replyTo)
+	}
+	reason := s.text("msg.withdraw_reason", nil)
+	if engineer {
+		reason = s.text("msg.withdraw_reason_engineer", nil)
+	}
+	return s.apply(ctx, change{actor: actor, no: no, card: "card.withdrawn",
+		build: func(t *bot.Ticket) ([]bot.Change, error) {
+			return []bot.Change{{Kind: bot.EventCancelled, Actor: actor, At: s.now(), Text: reason}}, nil
+		},
+		msgs: func(t *bot.Ticket, f map[string]any, rep []string) []bot.Outgoing {
+			out := s.toReporters(t, rep, "withdraw", s.text("msg.withdrawn", f))
+			if t.AssigneeID != "" && t.AssigneeID != actor {
+				out = append(out, bot.Outgoing{Key: key4(t, "withdraw_eng", t.AssigneeID), ToUsers: []string{t.AssigneeID},
+					Format: bot.FormatText, Text: s.text("msg.withdrawn_engineer", f)})
+			}
+			return out
+		}})
+}
+
+// askWithdraw passes a reporter's 撤销 of an accepted ticket to its engineer.
+func (s *Service) askWithdraw(ctx context.Context, reporter, no string, replyTo *bot.Message) (*bot.Ticket, error) {
+	return s.apply(ctx, change{actor: reporter, no: no,
+		build: func(t *bot.Ticket) ([]bot.Change, error) {
+			if !t.Status.Active() {
+				return nil, bot.Errorf(bot.ErrInvalid, "err.transition", map[string]any{"no": t.No, "status": t.Status, "kind": bot.EventCancelled},
+					"ticket %s: cannot withdraw when %s", t.No, t.Status)
+			}
+			return []bot.Change{{Kind: bot.EventNoted, Actor: reporter, At: s.now(), Text: s.text("msg.withdraw_requested_note", nil)}}, nil
+		},
+		msgs: func(t *bot.Ticket, f map[string]any, rep []string) []bot.Outgoing {
+			out := []bot.Outgoing{s.toPerson(t, reporter, replyTo, "withdraw_ask", s.text("msg.withdraw_asked", f))}
+			if t.AssigneeID != "" {
+				out = append(out, bot.Outgoing{Key: key4(t, "withdraw_ask_eng", t.AssigneeID), ToUsers: []string{t.AssigneeID},
+					Format: bot.FormatText, Text: s.text("msg.withdraw_request", f)})
+			}
+			return out
+		}})
 }
