@@ -83,6 +83,7 @@ func (e *Engine) startRequested(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	at := e.workingAt(now)
 	var errs []error
 	for _, m := range due {
 		f := strings.Split(m, memberSep)
@@ -90,7 +91,7 @@ func (e *Engine) startRequested(ctx context.Context) error {
 			e.opt.Sessions.Unschedule(ctx, surveySet, m)
 			continue
 		}
-		if at := e.workingAt(now); at.After(now) {
+		if at.After(now) {
 			// Nobody is asked at night: the request waits for the morning.
 			if err := e.opt.Sessions.Schedule(ctx, surveySet, m, at); err != nil {
 				errs = append(errs, err)
