@@ -55,6 +55,8 @@ type Config struct {
 	SLA sla.Policy `yaml:"-"`
 	// Calendar is the working-hours calendar of the same file.
 	Calendar *calendar.Calendar `yaml:"-"`
+	// AnalysisHours is Calendar with Reports.AnalysisHours as its hours.
+	AnalysisHours *calendar.Calendar `yaml:"-"`
 }
 
 type Server struct {
@@ -187,6 +189,12 @@ func Load(path string, getenv func(string) string) (*Config, error) {
 	}
 	if c.SLA, c.Calendar, err = loadSLA(c.Escalation.SLAFile); err != nil {
 		return nil, fmt.Errorf("config: escalation.sla_file: %w", err)
+	}
+	c.AnalysisHours = c.Calendar
+	if len(c.Reports.AnalysisHours) > 0 {
+		if c.AnalysisHours, err = c.Calendar.WithHours(c.Reports.AnalysisHours); err != nil {
+			return nil, fmt.Errorf("config: reports.analysis_hours: %w", err)
+		}
 	}
 	c.Reports.Jobs = c.Reports.Jobs.withDefaults()
 	return &c, nil

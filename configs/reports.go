@@ -10,7 +10,10 @@ type Reports struct {
 	LeadChatID string `yaml:"lead_chat_id"`
 	// AnalysisDue is how long an engineer has for a fault analysis (3 days).
 	AnalysisDue time.Duration `yaml:"analysis_due"`
-	Jobs        ReportJobs    `yaml:"jobs"`
+	// AnalysisHours are when engineers are asked the analysis questions
+	// ("HH:MM-HH:MM" on working days); empty: the SLA calendar's hours.
+	AnalysisHours []string   `yaml:"analysis_hours"`
+	Jobs          ReportJobs `yaml:"jobs"`
 }
 
 // ReportJobs are the scheduled jobs, each with its cron spec.

@@ -18,6 +18,7 @@ import (
 	"unicode/utf8"
 
 	"weibao/bot"
+	"weibao/bot/command"
 	"weibao/bot/dialog"
 	"weibao/bot/ticketing"
 	"weibao/catalog"
@@ -72,6 +73,9 @@ type Options struct {
 	// Surveys are the guided question-and-answers other packages run with a
 	// person, by name (the fault analysis); see SurveyRequests.
 	Surveys map[string]Survey
+	// SurveyHours are when surveys are asked (the engineers' working hours);
+	// nil: at any time.
+	SurveyHours WorkingHours
 }
 
 // Engine handles messages.
@@ -125,8 +129,7 @@ const (
 type session struct {
 	Intake  *dialog.State `json:"report,omitempty"` // the fault report (报修) in progress
 	Phone   bool          `json:"phone,omitempty"`  // an engineer logs a report phoned in (电话报修)
-	Survey  *surveyState  `json:"survey,omitempty"`
-	MsgID   string        `json:"msg,omitempty"` // the last message handled, for redeliveries
+	MsgID   string        `json:"msg,omitempty"`    // the last message handled, for redeliveries
 	Started time.Time     `json:"started"`
 	Due     time.Time     `json:"due,omitempty"` // when a report dialogue times out
 	Created bool          `json:"created,omitempty"`
@@ -264,11 +267,20 @@ func (e *Engine) handle(ctx context.Context, msg bot.Message, r *replier) error 
 	if err != nil {
 		return err
 	}
-	if sess != nil && sess.MsgID == msg.ID {
+	sv, err := e.loadSurvey(ctx, msg.ChatID, msg.From)
+	if err != nil {
+		return err
+	}
+	if (sess != nil && sess.MsgID == msg.ID) || (sv != nil && sv.MsgID == msg.ID) {
 		return nil // redelivered: its replies are already queued under the same keys
 	}
 	if msg.Button != nil {
 		return e.button(ctx, person, msg, r)
+	}
+	if sv != nil && (sess == nil || sess.Intake == nil) {
+		if done, err := e.onSurvey(ctx, person, sv, msg, text, r); done || err != nil {
+			return err
+		}
 	}
 	switch text {
 	case "取消", "cancel", "算了", "不报了":
@@ -276,13 +288,23 @@ func (e *Engine) handle(ctx context.Context, msg bot.Message, r *replier) error 
 	case "重新开始", "restart", "重来", "重新报修":
 		return e.restart(ctx, sess, person, msg, r)
 	}
-	if sess != nil && sess.Survey != nil {
-		if cmd, perr := parse(text); perr == nil && cmd.Name.ActsOnTicket() && person.Role.ActsOnTickets() {
-			return e.command(ctx, person, msg, cmd, r)
-		}
-		return e.answerSurvey(ctx, sess, msg, text, r)
-	}
 	if sess != nil && sess.Intake != nil {
+		if c, perr := parse(text); perr != nil || c.Name != command.Report {
+			// A command word is never an answer: it runs, and the question
+			// waiting on her comes again after its reply.
+			if ran, err := e.commandInQuestion(ctx, person, msg, text, r); ran || err != nil {
+				if err != nil {
+					return err
+				}
+				env, err := e.env(ctx)
+				if err != nil {
+					return err
+				}
+				out := dialog.Again(env, *sess.Intake)
+				r.say(out.Prompt.Key, out.Prompt.Fields)
+				return nil
+			}
+		}
 		return e.answerIntake(ctx, sess, person, msg, text, r)
 	}
 	if done, err := e.answerPending(ctx, person, msg, text, r); done || err != nil {
@@ -366,8 +388,6 @@ func (e *Engine) cancel(ctx context.Context, sess *session, msg bot.Message, r *
 	case sess.Intake != nil && sess.Intake.TicketNo != "":
 		// The ticket exists and stays: cancelling only stops the questions.
 		r.say("dlg.cancel_after_ticket", map[string]any{"no": sess.Intake.TicketNo})
-	case sess.Survey != nil:
-		r.say("survey.cancelled", nil)
 	default:
 		r.say("dlg.cancelled", nil)
 	}
@@ -375,6 +395,36 @@ func (e *Engine) cancel(ctx context.Context, sess *session, msg bot.Message, r *
 		return nil
 	}
 	return e.endSession(ctx, msg.ChatID, msg.From)
+}
+
+// commandInQuestion runs text if it is a command (or a bare ticket number)
+// typed while a question waits on the person, and reports whether it was. A
+// domain error is answered here, so that the caller can repeat its question
+// after the reply.
+func (e *Engine) commandInQuestion(ctx context.Context, person *bot.Person, msg bot.Message, text string, r *replier) (bool, error) {
+	c, perr := parse(text)
+	var err error
+	switch {
+	case perr == nil:
+		err = e.command(ctx, person, msg, c, r)
+	case !errors.Is(perr, errNotCommand):
+		err = perr
+	case bareTicketNo(text) != "":
+		err = e.progress(ctx, person, msg, bareTicketNo(text), r)
+	default:
+		return false, nil
+	}
+	if err != nil {
+		key, f := bot.UserText(err)
+		if key == "" {
+			return true, err
+		}
+		if key == "cmd.usage.resolve" && !person.Role.ActsOnTickets() {
+			key, f = "err.engineers_only", nil
+		}
+		r.say(key, f)
+	}
+	return true, nil
 }
 
 func (e *Engine) restart(ctx context.Context, sess *session, person *bot.Person, msg bot.Message, r *replier) error {

@@ -384,7 +384,7 @@ func TestArriveWithLocationAndTransfer(t *testing.T) {
 func TestSurvey(t *testing.T) {
 	h := newHarness(t)
 	var got map[string]string
-	questions := []SurveyQuestion{{Key: "cause", Prompt: "根本原因是什么？"}, {Key: "lesson", Prompt: "有什么改进？"}}
+	questions := []SurveyQuestion{{Key: "cause", Label: "原因", Prompt: "根本原因是什么？"}, {Key: "lesson", Label: "改进", Prompt: "有什么改进？"}}
 	h.surveys = map[string]Survey{"analysis": {Questions: questions,
 		Done: func(ctx context.Context, subject string, answers map[string]string) error {
 			if subject != "F20261126-0001" {
@@ -394,7 +394,7 @@ func TestSurvey(t *testing.T) {
 			return nil
 		}}}
 	h.build(t)
-	if err := h.eng.StartSurvey(context.Background(), "analysis", "eng1", "", "F20261126-0001"); err != nil {
+	if err := h.eng.StartSurvey(context.Background(), "analysis", "eng1", "", "F20261126-0001", ""); err != nil {
 		t.Fatal(err)
 	}
 	h.expect(h.drain(), "（1/2）根本原因是什么？")
@@ -404,7 +404,7 @@ func TestSurvey(t *testing.T) {
 	if diff := cmp.Diff(map[string]string{"cause": "交换机端口故障", "lesson": "增加端口监控"}, got); diff != "" {
 		t.Errorf("answers (-want +got):\n%s", diff)
 	}
-	if err := h.eng.StartSurvey(context.Background(), "nope", "eng1", "", "x"); err == nil {
+	if err := h.eng.StartSurvey(context.Background(), "nope", "eng1", "", "x", ""); err == nil {
 		t.Error("unknown survey started")
 	}
 }
@@ -419,7 +419,7 @@ func TestSurveyRequests(t *testing.T) {
 	ctx := context.Background()
 	req := SurveyRequests{Sessions: h.sessions}
 	h.say("nurse1", "", "网络打印机打不出来")
-	if err := req.StartSurvey(ctx, "analysis", "nurse1", "", "F20261126-0009"); err != nil {
+	if err := req.StartSurvey(ctx, "analysis", "nurse1", "", "F20261126-0009", ""); err != nil {
 		t.Fatal(err)
 	}
 	h.drain()

@@ -3,10 +3,12 @@ package conversation
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"regexp"
 	"strings"
 	"time"
+	"unicode"
 
 	"weibao/bot"
 	"weibao/bot/command"
@@ -270,8 +272,13 @@ func (e *Engine) answerPending(ctx context.Context, person *bot.Person, msg bot.
 		return false, err
 	}
 	if p != nil && p.Kind == "rate" {
+		n, ok := dialog.ParseRating(text)
+		if !ok && triedAnswer(text) {
+			r.say("msg.again.rate", map[string]any{"no": p.No})
+			return true, nil
+		}
 		e.opt.Sessions.Delete(ctx, pendingKey(msg.ChatID, msg.From))
-		if n, ok := dialog.ParseRating(text); ok {
+		if ok {
 			if _, err := e.opt.Tickets.Rate(ctx, msg.From, p.No, n); err != nil {
 				return true, err
 			}
@@ -280,7 +287,7 @@ func (e *Engine) answerPending(ctx context.Context, person *bot.Person, msg bot.
 		}
 		// The rating is optional: anything else is handled as usual.
 	}
-	if !yes && !no {
+	if !yes && !no && !triedAnswer(text) {
 		return false, nil
 	}
 	target := ""
@@ -307,6 +314,10 @@ func (e *Engine) answerPending(ctx context.Context, person *bot.Person, msg bot.
 			return true, nil
 		}
 	}
+	if !yes && !no {
+		r.say("msg.again.confirm", map[string]any{"no": target})
+		return true, nil
+	}
 	if yes {
 		if _, err := e.opt.Tickets.Confirm(ctx, msg.From, target, &msg); err != nil {
 			return true, err
@@ -330,6 +341,18 @@ func confirmAnswer(text string) (yes, no bool) {
 		return false, true
 	}
 	return false, false
+}
+
+// triedAnswer reports whether text, though no option, was meant as the
+// answer to a numbered question: no Chinese word ("3", "7", an emoji) and no
+// command. A sentence is left to the usual handling, so a new fault is never
+// held up by an old question.
+func triedAnswer(text string) bool {
+	if text == "" || bareTicketNo(text) != "" || strings.ContainsFunc(text, func(r rune) bool { return unicode.Is(unicode.Han, r) }) {
+		return false
+	}
+	_, err := parse(text)
+	return errors.Is(err, errNotCommand)
 }
 
 func (e *Engine) loadPending(ctx context.Context, chat, user string) (*pending, error) {

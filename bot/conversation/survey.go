@@ -2,17 +2,25 @@ package conversation
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"weibao/bot"
+	"weibao/bot/command"
 )
 
 // SurveyQuestion is one question of a survey, already rendered in Chinese.
+// An answer that starts with Label and a colon ("原因：…") answers it
+// whichever question is being asked, so answers come in any order.
 type SurveyQuestion struct {
 	Key    string
+	Label  string
 	Prompt string
 }
 
@@ -25,45 +33,80 @@ type SurveyDone func(ctx context.Context, subject string, answers map[string]str
 type Survey struct {
 	Questions []SurveyQuestion
 	Done      SurveyDone
+	// Open reports whether subject still wants answers: one answered
+	// elsewhere (the analysis endpoint) is not asked again. Nil: always.
+	Open func(ctx context.Context, subject string) (bool, error)
+}
+
+// WorkingHours tells when surveys may be asked (calendar.Calendar).
+type WorkingHours interface {
+	// Next is the first working instant at or after t.
+	Next(t time.Time) time.Time
 }
 
 // surveySet is the due set of requested surveys (SurveyRequests).
 const surveySet = "surveys"
 
+// surveyTTL keeps a survey's answers across a paused weekend.
+const surveyTTL = 7 * 24 * time.Hour
+
+// surveyPause is how long 稍后 puts a survey off (then to working hours).
+const surveyPause = time.Hour
+
 // SurveyRequests asks for surveys without holding the engine: a request
-// waits in the sessions' due set until an engine's sweep starts it, so one
-// made while the person's chat is busy (the message that resolved the
-// ticket, a fault report in progress) starts on a later sweep, on whichever
-// replica sweeps. Redis may lose it; the requester asks again (the fault
-// analysis' daily reminder).
+// waits in the sessions' due set until an engine's sweep starts it in
+// working hours, so one made at night, or while the person's chat is busy
+// (the message that resolved the ticket, a fault report in progress),
+// starts on a later sweep, on whichever replica sweeps. Redis may lose it;
+// the requester asks again (the fault analysis' daily reminder).
 type SurveyRequests struct{ Sessions Sessions }
 
 // StartSurvey queues survey name about subject for userID in chatID ("" for
-// 1:1).
-func (q SurveyRequests) StartSurvey(ctx context.Context, name, userID, chatID, subject string) error {
-	m := strings.Join([]string{name, userID, chatKey(chatID), subject}, memberSep)
-	return q.Sessions.Schedule(ctx, surveySet, m, time.Unix(0, 0))
+// 1:1); intro, if any, is said before its first question.
+func (q SurveyRequests) StartSurvey(ctx context.Context, name, userID, chatID, subject, intro string) error {
+	return q.Sessions.Schedule(ctx, surveySet, requestMember(name, userID, chatID, subject, intro), time.Unix(0, 0))
 }
 
-// startRequested starts the queued surveys; one that cannot start yet (the
-// person is busy) stays queued for the next sweep.
+func requestMember(name, user, chat, subject, intro string) string {
+	f := []string{name, user, chatKey(chat), subject}
+	if intro != "" {
+		f = append(f, intro)
+	}
+	return strings.Join(f, memberSep)
+}
+
+// startRequested starts the queued surveys; one that cannot start yet (out
+// of working hours, the person is busy) stays queued for a later sweep.
 func (e *Engine) startRequested(ctx context.Context) error {
-	due, err := e.opt.Sessions.Due(ctx, surveySet, e.now(), sweepBatch)
+	now := e.now()
+	due, err := e.opt.Sessions.Due(ctx, surveySet, now, sweepBatch)
 	if err != nil {
 		return err
 	}
+	at := e.workingAt(now)
 	var errs []error
 	for _, m := range due {
 		f := strings.Split(m, memberSep)
-		if len(f) != 4 {
+		if len(f) != 4 && len(f) != 5 {
 			e.opt.Sessions.Unschedule(ctx, surveySet, m)
+			continue
+		}
+		if at.After(now) {
+			// Nobody is asked at night: the request waits for the morning.
+			if err := e.opt.Sessions.Schedule(ctx, surveySet, m, at); err != nil {
+				errs = append(errs, err)
+			}
 			continue
 		}
 		chat := f[2]
 		if chat == directChatID {
 			chat = ""
 		}
-		err := e.StartSurvey(ctx, f[0], f[1], chat, f[3])
+		intro := ""
+		if len(f) == 5 {
+			intro = f[4]
+		}
+		err := e.StartSurvey(ctx, f[0], f[1], chat, f[3], intro)
 		switch {
 		case errors.Is(err, bot.ErrConflict):
 			continue
@@ -78,18 +121,65 @@ func (e *Engine) startRequested(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
+// workingAt is the first instant at or after t a survey may be asked.
+func (e *Engine) workingAt(t time.Time) time.Time {
+	if e.opt.SurveyHours == nil {
+		return t
+	}
+	return e.opt.SurveyHours.Next(t)
+}
+
+// surveyState is a person's survey in progress, kept apart from the fault
+// report's session so that neither ever overwrites the other.
 type surveyState struct {
 	Name    string            `json:"name"`
 	Subject string            `json:"subject"`
-	Index   int               `json:"index"`
 	Answers map[string]string `json:"answers"`
+	// Asking is the key of the question asked; "" while paused (稍后).
+	Asking string `json:"asking,omitempty"`
+	MsgID  string `json:"msg,omitempty"` // the last message handled, for redeliveries
+	ChatID string `json:"chat,omitempty"`
+	UserID string `json:"user"`
 }
 
-// StartSurvey asks userID, in chatID ("" for 1:1), the first question of
-// survey name about subject. The person's next messages there answer it; 取消
-// stops it. It refuses (ErrConflict) while that person is reporting a fault
-// there: a nurse's report is never interrupted.
-func (e *Engine) StartSurvey(ctx context.Context, name, userID, chatID, subject string) error {
+func surveyKey(chat, user string) string { return "v:" + chatKey(chat) + ":" + user }
+
+func (e *Engine) loadSurvey(ctx context.Context, chat, user string) (*surveyState, error) {
+	b, err := e.opt.Sessions.Load(ctx, surveyKey(chat, user))
+	if err != nil || b == nil {
+		return nil, err
+	}
+	var s surveyState
+	if err := json.Unmarshal(b, &s); err != nil {
+		e.opt.Logger.Warn("dropping unreadable survey", "user", user, "err", err)
+		return nil, nil
+	}
+	return &s, nil
+}
+
+func (e *Engine) saveSurvey(ctx context.Context, s *surveyState) error {
+	b, err := json.Marshal(s)
+	if err != nil {
+		return err
+	}
+	return e.opt.Sessions.Save(ctx, surveyKey(s.ChatID, s.UserID), b, surveyTTL)
+}
+
+// endSurvey forgets the survey and any request queued for it.
+func (e *Engine) endSurvey(ctx context.Context, s *surveyState) error {
+	if err := e.opt.Sessions.Delete(ctx, surveyKey(s.ChatID, s.UserID)); err != nil {
+		return err
+	}
+	return e.opt.Sessions.Unschedule(ctx, surveySet, requestMember(s.Name, s.UserID, s.ChatID, s.Subject, ""))
+}
+
+// StartSurvey asks userID, in chatID ("" for 1:1), the next unanswered
+// question of survey name about subject, after intro if any; a survey of the
+// same subject already under way keeps its answers (a reminder resumes it).
+// The person's next messages there answer it; 稍后 pauses it, 取消 stops it.
+// It refuses (ErrConflict) while that person is reporting a fault there (a
+// nurse's report is never interrupted) or is in another survey.
+func (e *Engine) StartSurvey(ctx context.Context, name, userID, chatID, subject, intro string) error {
 	sv, ok := e.opt.Surveys[name]
 	if !ok || len(sv.Questions) == 0 {
 		return fmt.Errorf("start survey %q: %w", name, bot.ErrNotFound)
@@ -106,53 +196,234 @@ func (e *Engine) StartSurvey(ctx context.Context, name, userID, chatID, subject 
 	if sess != nil && sess.Intake != nil {
 		return fmt.Errorf("start survey %q for %s: a report is in progress: %w", name, userID, bot.ErrConflict)
 	}
-	ns := &session{Survey: &surveyState{Name: name, Subject: subject, Answers: map[string]string{}}, Started: e.now(),
-		ChatID: chatID, UserID: userID}
-	if err := e.saveSession(ctx, ns); err != nil {
+	st, err := e.loadSurvey(ctx, chatID, userID)
+	if err != nil {
 		return err
 	}
-	return e.opt.Outbox.Enqueue(ctx, e.surveyPrompt(ns, sv))
-}
-
-func (e *Engine) surveyPrompt(s *session, sv Survey) bot.Outgoing {
-	st := s.Survey
-	text := e.text("survey.question", map[string]any{"i": st.Index + 1, "n": len(sv.Questions), "q": sv.Questions[st.Index].Prompt})
-	m := bot.Outgoing{Key: fmt.Sprintf("survey/%s/%s/%s/%d/%d", st.Name, st.Subject, s.UserID, s.Started.UnixMilli(), st.Index),
-		Format: bot.FormatText, Text: text}
-	if s.ChatID != "" {
-		m.ToChat, m.Mentions = s.ChatID, []string{s.UserID}
-	} else {
-		m.ToUsers = []string{s.UserID}
+	if st != nil && (st.Name != name || st.Subject != subject) {
+		return fmt.Errorf("start survey %q for %s: survey %q about %s is in progress: %w", name, userID, st.Name, st.Subject, bot.ErrConflict)
 	}
-	return m
-}
-
-func (e *Engine) answerSurvey(ctx context.Context, sess *session, msg bot.Message, text string, r *replier) error {
-	sv, ok := e.opt.Surveys[sess.Survey.Name]
+	if st == nil {
+		st = &surveyState{Name: name, Subject: subject, Answers: map[string]string{}, ChatID: chatID, UserID: userID}
+	}
+	if sv.Open != nil {
+		open, err := sv.Open(ctx, subject)
+		if err != nil {
+			return err
+		}
+		if !open {
+			return e.endSurvey(ctx, st)
+		}
+	}
+	q, ok := nextQuestion(sv, st)
 	if !ok {
-		// Registered by a build that is gone: nothing can take the answers.
-		return e.endSession(ctx, sess.ChatID, sess.UserID)
-	}
-	if text == "" {
-		r.say("survey.need_text", nil)
 		return nil
 	}
-	st := sess.Survey
-	st.Answers[sv.Questions[st.Index].Key] = text
-	st.Index++
-	sess.MsgID = msg.ID
-	if st.Index < len(sv.Questions) {
-		r.out = append(r.out, e.surveyPrompt(sess, sv))
-		return e.saveSession(ctx, sess)
+	st.Asking = q.Key
+	if err := e.saveSurvey(ctx, st); err != nil {
+		return err
+	}
+	text := e.surveyQuestion(sv, q)
+	if intro != "" {
+		text = intro + "\n" + text
+	}
+	m := bot.Outgoing{Key: fmt.Sprintf("survey/%s/%s/%s/%d/%s", name, subject, userID, e.now().UnixMilli(), q.Key),
+		Format: bot.FormatText, Text: text}
+	if chatID != "" {
+		m.ToChat, m.Mentions = chatID, []string{userID}
+	} else {
+		m.ToUsers = []string{userID}
+	}
+	return e.opt.Outbox.Enqueue(ctx, m)
+}
+
+// nextQuestion is the first question not yet answered.
+func nextQuestion(sv Survey, st *surveyState) (SurveyQuestion, bool) {
+	for _, q := range sv.Questions {
+		if _, ok := st.Answers[q.Key]; !ok {
+			return q, true
+		}
+	}
+	return SurveyQuestion{}, false
+}
+
+func (e *Engine) surveyQuestion(sv Survey, q SurveyQuestion) string {
+	i := 0
+	labels := make([]string, len(sv.Questions))
+	for j, x := range sv.Questions {
+		if x.Key == q.Key {
+			i = j
+		}
+		labels[j] = x.Label + "：…"
+	}
+	return e.text("survey.question", map[string]any{"i": i + 1, "n": len(sv.Questions), "q": q.Prompt, "labels": strings.Join(labels, " / ")})
+}
+
+// Words that steer a survey rather than answer it.
+var (
+	pauseWords  = []string{"稍后", "晚点", "等会", "等一下", "later"}
+	resumeWords = []string{"分析", "继续", "continue"}
+	stopWords   = []string{"取消", "cancel", "算了"}
+)
+
+// onSurvey handles a message from a person with a survey under way and no
+// fault report in progress. It reports whether the message was the
+// survey's; a paused survey lets everything but its own words through.
+func (e *Engine) onSurvey(ctx context.Context, person *bot.Person, st *surveyState, msg bot.Message, text string, r *replier) (bool, error) {
+	sv, ok := e.opt.Surveys[st.Name]
+	if !ok {
+		// Registered by a build that is gone: nothing can take the answers.
+		return false, e.endSurvey(ctx, st)
+	}
+	word := strings.ToLower(strings.TrimRight(text, "。.!！~"))
+	switch {
+	case contains(stopWords, word):
+		r.say("survey.cancelled", nil)
+		return true, e.endSurvey(ctx, st)
+	case contains(pauseWords, word):
+		at := e.workingAt(e.now().Add(surveyPause))
+		st.Asking, st.MsgID = "", msg.ID
+		if err := e.saveSurvey(ctx, st); err != nil {
+			return true, err
+		}
+		r.say("survey.paused", map[string]any{"at": at.In(e.opt.Location).Format("01-02 15:04")})
+		return true, e.opt.Sessions.Schedule(ctx, surveySet, requestMember(st.Name, st.UserID, st.ChatID, st.Subject, ""), at)
+	case contains(resumeWords, word):
+		return true, e.askSurvey(ctx, sv, st, msg, r)
+	}
+	if got := labelled(sv, text); len(got) > 0 {
+		for k, v := range got {
+			st.Answers[k] = v
+		}
+		return true, e.askSurvey(ctx, sv, st, msg, r)
+	}
+	if st.Asking == "" {
+		return false, nil
+	}
+	if handled, err := e.commandInQuestion(ctx, person, msg, text, r); handled || err != nil {
+		if err == nil {
+			if c, perr := parse(text); perr == nil && c.Name == command.Report {
+				// A fault report now owns the chat; the survey resumes after it.
+				st.Asking = ""
+				if err := e.saveSurvey(ctx, st); err != nil {
+					return true, err
+				}
+				return true, e.opt.Sessions.Schedule(ctx, surveySet, requestMember(st.Name, st.UserID, st.ChatID, st.Subject, ""), time.Unix(0, 0))
+			}
+			r.raw(e.surveyQuestion(sv, askedQuestion(sv, st)))
+		}
+		return true, err
+	}
+	if !wordy(text) {
+		r.say("survey.need_text", nil)
+		r.raw(e.surveyQuestion(sv, askedQuestion(sv, st)))
+		return true, nil
+	}
+	st.Answers[st.Asking] = text
+	return true, e.askSurvey(ctx, sv, st, msg, r)
+}
+
+func askedQuestion(sv Survey, st *surveyState) SurveyQuestion {
+	for _, q := range sv.Questions {
+		if q.Key == st.Asking {
+			return q
+		}
+	}
+	q, _ := nextQuestion(sv, st)
+	return q
+}
+
+// askSurvey asks the next unanswered question, or hands the answers to Done
+// when none is left.
+func (e *Engine) askSurvey(ctx context.Context, sv Survey, st *surveyState, msg bot.Message, r *replier) error {
+	st.MsgID = msg.ID
+	if q, ok := nextQuestion(sv, st); ok {
+		st.Asking = q.Key
+		if err := e.opt.Sessions.Unschedule(ctx, surveySet, requestMember(st.Name, st.UserID, st.ChatID, st.Subject, "")); err != nil {
+			return err
+		}
+		r.raw(e.surveyQuestion(sv, q))
+		return e.saveSurvey(ctx, st)
 	}
 	if err := sv.Done(ctx, st.Subject, st.Answers); err != nil {
 		if errors.Is(err, bot.ErrInvalid) {
 			r.say("survey.rejected", nil)
-			return e.endSession(ctx, sess.ChatID, sess.UserID)
+			return e.endSurvey(ctx, st)
 		}
-		st.Index-- // ask the last question again on the retry
-		return err
+		return err // nothing saved: the retried message answers again
 	}
 	r.say("survey.done", nil)
-	return e.endSession(ctx, sess.ChatID, sess.UserID)
+	return e.endSurvey(ctx, st)
+}
+
+// labelled reads answers written as "原因：… 影响：…": the message starts
+// with a label and its colon (within a few characters: "原因分析：" is 原因),
+// and each label after a break starts the answer to its question, which runs
+// to the next label.
+func labelled(sv Survey, text string) map[string]string {
+	type mark struct {
+		at, end int
+		key     string
+	}
+	var ms []mark
+	for _, q := range sv.Questions {
+		if q.Label == "" {
+			continue
+		}
+		for from := 0; ; {
+			i := strings.Index(text[from:], q.Label)
+			if i < 0 {
+				break
+			}
+			i += from
+			from = i + len(q.Label)
+			if !separator(text[:i]) {
+				continue // inside a sentence: "…的原因：" is no label
+			}
+			n := 0
+			for k, r := range text[from:] {
+				if r == ':' || r == '：' {
+					ms = append(ms, mark{i, from + k + utf8.RuneLen(r), q.Key})
+					break
+				}
+				if n++; n > 4 {
+					break
+				}
+			}
+		}
+	}
+	slices.SortFunc(ms, func(a, b mark) int { return a.at - b.at })
+	if len(ms) == 0 || ms[0].at != 0 {
+		return nil
+	}
+	out := map[string]string{}
+	for i, m := range ms {
+		stop := len(text)
+		if i+1 < len(ms) {
+			stop = ms[i+1].at
+		}
+		if v := strings.Trim(strings.TrimSpace(text[m.end:stop]), "，,；;"); v != "" {
+			out[m.key] = v
+		}
+	}
+	return out
+}
+
+// separator reports whether a label after before starts an answer: at the
+// start, after a space or a clause break.
+func separator(before string) bool {
+	r, _ := utf8.DecodeLastRuneInString(before)
+	return before == "" || unicode.IsSpace(r) || strings.ContainsRune("；;。，,", r)
+}
+
+// wordy reports whether text can answer a survey question: words, not a
+// bare number, emoji or punctuation.
+func wordy(text string) bool {
+	n := 0
+	for _, r := range text {
+		if unicode.IsLetter(r) {
+			n++
+		}
+	}
+	return n >= 2
 }

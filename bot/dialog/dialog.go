@@ -165,7 +165,7 @@ func (s State) ask(env Env) (State, Outcome) {
 	switch {
 	case s.WardCode == "":
 		s.Step = StepWard
-		return s, Outcome{Prompt: Prompt{Key: "dlg.ask_ward", Fields: map[string]any{"options": wardOptions(env.Wards)}}}
+		return s, Outcome{Prompt: Prompt{Key: "dlg.ask_ward", Fields: map[string]any{"options": wardOptions(env.Wards, "\n")}}}
 	case s.Scope == "":
 		s.Step = StepScope
 		return s, Outcome{Prompt: Prompt{Key: "dlg.ask_scope"}}
@@ -174,7 +174,7 @@ func (s State) ask(env Env) (State, Outcome) {
 		return s, Outcome{Prompt: Prompt{Key: "dlg.confirm_category", Fields: map[string]any{"category": categoryName(env.Categories, s.Guess)}}}
 	case s.Category == "":
 		s.Step = StepCategory
-		return s, Outcome{Prompt: Prompt{Key: "dlg.ask_category", Fields: map[string]any{"options": categoryOptions(env.Categories)}}}
+		return s, Outcome{Prompt: Prompt{Key: "dlg.ask_category", Fields: map[string]any{"options": categoryOptions(env.Categories, "\n")}}}
 	case s.Severity == "":
 		s.Step = StepImpact
 		return s, Outcome{Prompt: Prompt{Key: "dlg.ask_impact"}}
@@ -186,9 +186,7 @@ func (s State) ask(env Env) (State, Outcome) {
 // Answer applies the nurse's reply to the question s waits on.
 func Answer(env Env, s State, text string) (State, Outcome) {
 	a := command.Normalize(text)
-	invalid := func(key string, n int) (State, Outcome) {
-		return s, Outcome{Invalid: true, Prompt: Prompt{Key: key, Fields: map[string]any{"n": n}}}
-	}
+	invalid := func() (State, Outcome) { return s, Again(env, s) }
 	switch s.Step {
 	case StepDescribe:
 		if !Describes(a) {
@@ -203,24 +201,26 @@ func Answer(env Env, s State, text string) (State, Outcome) {
 			w = matchWard(env.Wards, a)
 		}
 		if w == "" {
-			return invalid("dlg.invalid_choice", len(env.Wards))
+			return invalid()
 		}
 		s.WardCode = w
 	case StepScope:
 		sc, ok := parseScope(a)
 		if !ok {
-			return invalid("dlg.invalid_choice", 3)
+			return invalid()
 		}
 		s.Scope = sc
 	case StepConfirm:
 		yes, ok := yesNo(a)
 		if !ok {
-			// Naming another category answers the question too.
-			if c, ok := pickCategory(env.Categories, a); ok {
+			// Naming another category answers the question too; a number
+			// is not a name: "7" to "1 是 / 2 不是" is no item of a list
+			// she never saw.
+			if c, ok := namedCategory(env.Categories, a); ok {
 				s.Category, s.Guess = c, ""
 				break
 			}
-			return invalid("dlg.invalid_yesno", 2)
+			return invalid()
 		}
 		if yes {
 			s.Category = s.Guess
@@ -229,19 +229,19 @@ func Answer(env Env, s State, text string) (State, Outcome) {
 	case StepCategory:
 		c, ok := pickCategory(env.Categories, a)
 		if !ok {
-			return invalid("dlg.invalid_choice", len(env.Categories))
+			return invalid()
 		}
 		s.Category = c
 	case StepImpact:
 		sev, ok := parseImpact(a)
 		if !ok {
-			return invalid("dlg.invalid_choice", 4)
+			return invalid()
 		}
 		s.Severity = sev
 	case StepDuplicate:
 		yes, ok := yesNo(a)
 		if !ok {
-			return invalid("dlg.invalid_yesno", 2)
+			return invalid()
 		}
 		s.Step = StepDone
 		if yes {
@@ -252,6 +252,26 @@ func Answer(env Env, s State, text string) (State, Outcome) {
 		return s, Outcome{Done: true}
 	}
 	return s.next(env, false)
+}
+
+// Again re-asks the question s waits on with its options on one line: the
+// answer to an invalid reply, and the question repeated after a command
+// typed mid-dialogue.
+func Again(env Env, s State) Outcome {
+	f := map[string]any{}
+	switch s.Step {
+	case StepDescribe:
+		return Outcome{Invalid: true, Prompt: Prompt{Key: "dlg.describe"}}
+	case StepWard:
+		f["options"] = wardOptions(env.Wards, " / ")
+	case StepConfirm:
+		f["category"] = categoryName(env.Categories, s.Guess)
+	case StepCategory:
+		f["options"] = categoryOptions(env.Categories, " / ")
+	case StepDuplicate:
+		f["no"] = s.Duplicate
+	}
+	return Outcome{Invalid: true, Prompt: Prompt{Key: "dlg.again." + string(s.Step), Fields: f}}
 }
 
 // Expire completes an abandoned dialogue with the most severe answers
@@ -328,20 +348,20 @@ func fallbackCategory(cats []bot.Category) string {
 	return "other"
 }
 
-func wardOptions(ws []bot.Ward) string {
+func wardOptions(ws []bot.Ward, sep string) string {
 	parts := make([]string, len(ws))
 	for i, w := range ws {
 		parts[i] = fmt.Sprintf("%d %s", i+1, w.Name)
 	}
-	return strings.Join(parts, "\n")
+	return strings.Join(parts, sep)
 }
 
-func categoryOptions(cs []bot.Category) string {
+func categoryOptions(cs []bot.Category, sep string) string {
 	parts := make([]string, len(cs))
 	for i, c := range cs {
 		parts[i] = fmt.Sprintf("%d %s", i+1, c.Name)
 	}
-	return strings.Join(parts, "\n")
+	return strings.Join(parts, sep)
 }
 
 func categoryName(cs []bot.Category, code string) string {
@@ -398,6 +418,11 @@ func pickCategory(cs []bot.Category, a string) (string, bool) {
 	if n, ok := choice(a, len(cs)); ok {
 		return cs[n-1].Code, true
 	}
+	return namedCategory(cs, a)
+}
+
+// namedCategory finds the category a names, by name or keyword.
+func namedCategory(cs []bot.Category, a string) (string, bool) {
 	for _, c := range cs {
 		if strings.Contains(a, c.Name) || (utf8.RuneCountInString(a) >= 2 && strings.Contains(c.Name, a)) {
 			return c.Code, true

@@ -3,6 +3,8 @@ package dialog
 import (
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
+
 	"weibao/bot"
 )
 
@@ -53,6 +55,12 @@ func TestDialogues(t *testing.T) {
 			turns: []step{{answer: "hello", invalid: true, step: StepScope}, {answer: "7", invalid: true, step: StepScope},
 				{answer: "第1个", step: StepConfirm}, {answer: "嗯", step: StepImpact}, {answer: "😀", invalid: true, step: StepImpact}, {answer: "2", done: true, create: true}},
 			want: State{WardCode: "med-icu", Category: "slow", Severity: bot.SeverityClinical}},
+		{name: "only the options shown are taken", first: "打印机打不出", ward: "picu",
+			open: step{step: StepScope},
+			turns: []step{{answer: "7", invalid: true, step: StepScope}, {answer: "1", step: StepConfirm},
+				{answer: "4", invalid: true, step: StepConfirm}, {answer: "7", invalid: true, step: StepConfirm}, {answer: "1", step: StepImpact},
+				{answer: "5", invalid: true, step: StepImpact}, {answer: "3", done: true, create: true}},
+			want: State{Scope: bot.ScopePersonal, Category: "printing", Severity: bot.SeverityDaily}},
 		{name: "safety words: ticket first, questions after", first: "抢救室监护数据不显示，患者在抢救", ward: "ed-icu",
 			open:  step{step: StepScope, create: true},
 			turns: []step{{answer: "1", step: StepCategory}, {answer: "4", done: true}},
@@ -144,5 +152,42 @@ func TestParseRating(t *testing.T) {
 		if got, _ := ParseRating(in); got != want {
 			t.Errorf("ParseRating(%q) = %d, want %d", in, got, want)
 		}
+	}
+}
+
+// TestAgainRepeatsTheQuestionOnOneLine: an answer that is not an option gets
+// the same question back, its options on one line.
+func TestAgainRepeatsTheQuestionOnOneLine(t *testing.T) {
+	tests := []struct {
+		name   string
+		s      State
+		answer string
+		want   Prompt
+	}{
+		{"ward", State{Step: StepWard, Text: "电脑坏了"}, "9",
+			Prompt{Key: "dlg.again.ward", Fields: map[string]any{"options": "1 急诊ICU / 2 内科ICU / 3 小儿ICU"}}},
+		{"scope", State{Step: StepScope, WardCode: "picu"}, "4", Prompt{Key: "dlg.again.scope", Fields: map[string]any{}}},
+		{"confirm", State{Step: StepConfirm, WardCode: "picu", Scope: bot.ScopePersonal, Guess: "printing"}, "7",
+			Prompt{Key: "dlg.again.confirm", Fields: map[string]any{"category": "打印问题"}}},
+		{"category", State{Step: StepCategory, WardCode: "picu", Scope: bot.ScopePersonal}, "0",
+			Prompt{Key: "dlg.again.category", Fields: map[string]any{"options": "1 无法登录 / 2 系统卡顿 / 3 打印问题 / 4 其他"}}},
+		{"impact", State{Step: StepImpact, WardCode: "picu", Scope: bot.ScopePersonal, Category: "slow"}, "5",
+			Prompt{Key: "dlg.again.impact", Fields: map[string]any{}}},
+		{"duplicate", State{Step: StepDuplicate, WardCode: "picu", Scope: bot.ScopePersonal, Category: "slow", Duplicate: "F20261126-0001"}, "3",
+			Prompt{Key: "dlg.again.duplicate", Fields: map[string]any{"no": "F20261126-0001"}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, out := Answer(env, tt.s, tt.answer)
+			if !out.Invalid {
+				t.Fatalf("%q taken: %+v", tt.answer, s)
+			}
+			if diff := cmp.Diff(tt.s, s); diff != "" {
+				t.Errorf("state changed (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff(tt.want, out.Prompt); diff != "" {
+				t.Errorf("prompt (-want +got):\n%s", diff)
+			}
+		})
 	}
 }

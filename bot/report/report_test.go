@@ -77,7 +77,7 @@ type surveys struct {
 	ch      chan string
 }
 
-func (s *surveys) StartSurvey(ctx context.Context, name, userID, chatID, subject string) error {
+func (s *surveys) StartSurvey(ctx context.Context, name, userID, chatID, subject, intro string) error {
 	s.mu.Lock()
 	s.started = append(s.started, name+"/"+userID+"/"+subject)
 	s.mu.Unlock()

@@ -48,7 +48,8 @@ type Analyses interface {
 // dialogue knows the survey named SurveyName by its SurveyQuestions and
 // SurveyDone.
 type Surveys interface {
-	StartSurvey(ctx context.Context, name, userID, chatID, subject string) error
+	// StartSurvey asks in working hours; intro comes before the first question.
+	StartSurvey(ctx context.Context, name, userID, chatID, subject, intro string) error
 }
 
 // SurveyName is the fault analysis survey's name; its subject is the ticket number.
@@ -61,8 +62,9 @@ const (
 	AnswerConclusion = "conclusion"
 )
 
-// Question is one survey question with its rendered prompt.
-type Question struct{ Key, Prompt string }
+// Question is one survey question with its rendered prompt and the label an
+// answer to it may start with ("原因：…").
+type Question struct{ Key, Label, Prompt string }
 
 // Options configure a Service.
 type Options struct {
@@ -275,10 +277,24 @@ func (s *Service) AnalysisXLSX(a *Analysis) ([]byte, error) { return s.opt.Encod
 // SurveyQuestions are the fault analysis questions, rendered.
 func (s *Service) SurveyQuestions() []Question {
 	return []Question{
-		{AnswerCause, s.r.t("report.survey.cause", nil)},
-		{AnswerImpact, s.r.t("report.survey.impact", nil)},
-		{AnswerConclusion, s.r.t("report.survey.conclusion", nil)},
+		{AnswerCause, s.r.t("report.survey.label.cause", nil), s.r.t("report.survey.cause", nil)},
+		{AnswerImpact, s.r.t("report.survey.label.impact", nil), s.r.t("report.survey.impact", nil)},
+		{AnswerConclusion, s.r.t("report.survey.label.conclusion", nil), s.r.t("report.survey.conclusion", nil)},
 	}
+}
+
+// AnalysisOpen reports whether the ticket's fault analysis still waits for
+// the engineer's answers: once given (in chat or through the API) the
+// survey is not asked again.
+func (s *Service) AnalysisOpen(ctx context.Context, no string) (bool, error) {
+	a, err := s.opt.Builder.Source.Analysis(ctx, no)
+	if errors.Is(err, bot.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	return a.Status == bot.AnalysisPending, nil
 }
 
 // Committed is the service's subscription to storage's feed: a committed
@@ -322,19 +338,18 @@ func (s *Service) ask(ctx context.Context, no, engineer string, due time.Time, n
 	}
 	f := map[string]any{"no": no, "due": due.In(s.opt.Builder.Location).Format("01-02 15:04")}
 	text := s.r.t(key, f)
-	if s.opt.Surveys == nil {
-		var qs []string
-		for i, q := range s.SurveyQuestions() {
-			qs = append(qs, fmt.Sprintf("%d. %s", i+1, q.Prompt))
-		}
-		text += "\n" + strings.Join(qs, "\n")
+	if s.opt.Surveys != nil {
+		// The request and its first question go out together, in the
+		// engineer's working hours: a fix at 02:46 is asked in the morning.
+		return s.opt.Surveys.StartSurvey(ctx, SurveyName, engineer, "", no, text)
 	}
-	err := s.opt.Outbox.Enqueue(ctx, bot.Outgoing{Key: fmt.Sprintf("analysis/%s/ask/%d/%s", no, n, engineer), TicketNo: no,
+	var qs []string
+	for i, q := range s.SurveyQuestions() {
+		qs = append(qs, fmt.Sprintf("%d. %s", i+1, q.Prompt))
+	}
+	text += "\n" + strings.Join(qs, "\n")
+	return s.opt.Outbox.Enqueue(ctx, bot.Outgoing{Key: fmt.Sprintf("analysis/%s/ask/%d/%s", no, n, engineer), TicketNo: no,
 		ToUsers: []string{engineer}, Format: bot.FormatText, Text: text})
-	if err != nil || s.opt.Surveys == nil {
-		return err
-	}
-	return s.opt.Surveys.StartSurvey(ctx, SurveyName, engineer, "", no)
 }
 
 // SurveyDone stores the engineer's answers and delivers the report to the

@@ -44,10 +44,12 @@ func newBot(m *Main) (*Bot, error) {
 	if m.Reports != nil {
 		var qs []conversation.SurveyQuestion
 		for _, q := range m.Reports.Service.SurveyQuestions() {
-			qs = append(qs, conversation.SurveyQuestion{Key: q.Key, Prompt: q.Prompt})
+			qs = append(qs, conversation.SurveyQuestion{Key: q.Key, Label: q.Label, Prompt: q.Prompt})
 		}
 		copt.Digester = m.Reports.Service
-		copt.Surveys = map[string]conversation.Survey{report.SurveyName: {Questions: qs, Done: m.Reports.Service.SurveyDone}}
+		copt.Surveys = map[string]conversation.Survey{report.SurveyName: {Questions: qs, Done: m.Reports.Service.SurveyDone,
+			Open: m.Reports.Service.AnalysisOpen}}
+		copt.SurveyHours = m.Config.AnalysisHours
 	}
 	eng, err := conversation.New(copt)
 	if err != nil {

@@ -100,22 +100,9 @@ func New(cfg Config) (*Calendar, error) {
 	if err != nil {
 		return nil, fmt.Errorf("calendar: time zone %q: %w", cfg.TimeZone, err)
 	}
-	if len(cfg.Hours) == 0 {
-		return nil, errors.New("calendar: no working hours")
-	}
 	c := &Calendar{loc: loc, days: map[civilDate]bool{}}
-	var last time.Duration
-	for _, h := range cfg.Hours {
-		var fh, fm, th, tm int
-		if _, err := fmt.Sscanf(h, "%d:%d-%d:%d", &fh, &fm, &th, &tm); err != nil {
-			return nil, fmt.Errorf("calendar: hours %q: want HH:MM-HH:MM", h)
-		}
-		p := period{clock(fh, fm), clock(th, tm)}
-		if fm > 59 || tm > 59 || p.from < last || p.to <= p.from || p.to > 24*time.Hour {
-			return nil, fmt.Errorf("calendar: hours %q: out of order or out of range", h)
-		}
-		c.periods = append(c.periods, p)
-		last = p.to
+	if c.periods, err = parseHours(cfg.Hours); err != nil {
+		return nil, err
 	}
 	if cfg.Statutory {
 		loadStatutory(c.days)
@@ -133,6 +120,38 @@ func New(cfg Config) (*Calendar, error) {
 		}
 	}
 	return c, nil
+}
+
+func parseHours(hours []string) ([]period, error) {
+	if len(hours) == 0 {
+		return nil, errors.New("calendar: no working hours")
+	}
+	var ps []period
+	var last time.Duration
+	for _, h := range hours {
+		var fh, fm, th, tm int
+		if _, err := fmt.Sscanf(h, "%d:%d-%d:%d", &fh, &fm, &th, &tm); err != nil {
+			return nil, fmt.Errorf("calendar: hours %q: want HH:MM-HH:MM", h)
+		}
+		p := period{clock(fh, fm), clock(th, tm)}
+		if fm > 59 || tm > 59 || p.from < last || p.to <= p.from || p.to > 24*time.Hour {
+			return nil, fmt.Errorf("calendar: hours %q: out of order or out of range", h)
+		}
+		ps = append(ps, p)
+		last = p.to
+	}
+	return ps, nil
+}
+
+// WithHours is the calendar with other working periods of the same days
+// ("HH:MM-HH:MM", as Config.Hours): e.g. the hours engineers are asked
+// questions that can wait.
+func (c *Calendar) WithHours(hours []string) (*Calendar, error) {
+	ps, err := parseHours(hours)
+	if err != nil {
+		return nil, err
+	}
+	return &Calendar{loc: c.loc, periods: ps, days: c.days}, nil
 }
 
 func clock(h, m int) time.Duration {
@@ -219,6 +238,28 @@ func (c *Calendar) Add(t time.Time, d time.Duration) time.Time {
 			return true
 		})
 		if done {
+			return at
+		}
+		cur = next
+	}
+}
+
+// Next returns the first working instant at or after t: t itself in working
+// time, else the start of the next working period.
+func (c *Calendar) Next(t time.Time) time.Time {
+	for cur := t; ; {
+		var at time.Time
+		next, found := c.intervals(cur, func(from, to time.Time) bool {
+			if !to.After(t) {
+				return false
+			}
+			at = from
+			if from.Before(t) {
+				at = t
+			}
+			return true
+		})
+		if found {
 			return at
 		}
 		cur = next

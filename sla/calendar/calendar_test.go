@@ -183,3 +183,37 @@ func TestParseConfigStrict(t *testing.T) {
 		t.Error("missing section accepted")
 	}
 }
+
+func TestNext(t *testing.T) {
+	lunch := DefaultConfig()
+	lunch.Hours = []string{"08:00-12:00", "13:30-17:30"}
+	c := mustNew(t, lunch)
+	late, err := c.WithHours([]string{"09:00-18:00"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name     string
+		c        *Calendar
+		from, to string
+	}{
+		{"night waits for the morning", c, "2026-12-04 02:46", "2026-12-04 08:00"},
+		{"working time is now", c, "2026-12-04 10:00", "2026-12-04 10:00"},
+		{"lunch waits for the afternoon", c, "2026-12-04 12:30", "2026-12-04 13:30"},
+		{"end of Friday is Monday", c, "2026-12-04 17:30", "2026-12-07 08:00"},
+		{"Saturday is Monday", c, "2026-12-05 10:00", "2026-12-07 08:00"},
+		{"National Day is the next working day", c, "2026-10-01 10:00", "2026-10-08 08:00"},
+		{"other hours, same days", late, "2026-12-04 08:30", "2026-12-04 09:00"},
+		{"other hours end later", late, "2026-12-04 17:45", "2026-12-04 17:45"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got, want := tt.c.Next(at(t, tt.from)), at(t, tt.to); !got.Equal(want) {
+				t.Errorf("Next(%s) = %s, want %s", tt.from, got.In(shanghai).Format("2006-01-02 15:04"), tt.to)
+			}
+		})
+	}
+	if _, err := c.WithHours([]string{"18:00-09:00"}); err == nil {
+		t.Error("WithHours took hours out of order")
+	}
+}
