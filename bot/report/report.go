@@ -493,7 +493,11 @@ func (b *Builder) analysis(ctx context.Context, no string, names Names) (*Analys
 		case bot.EventReminded, bot.EventRated, bot.EventAttached, bot.EventPaged:
 			continue // bookkeeping and delivery receipts, not handling steps
 		}
-		a.Steps = append(a.Steps, Step{At: e.At, Kind: e.Kind, Who: names.Person(e.Actor), Detail: e.Detail})
+		detail := e.Detail
+		if e.Kind == bot.EventLinked {
+			detail = names.Person(detail) // the linked reporter's user id
+		}
+		a.Steps = append(a.Steps, Step{At: e.At, Kind: e.Kind, Who: names.Person(e.Actor), Detail: detail})
 	}
 	return a, nil
 }
