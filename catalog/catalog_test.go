@@ -23,6 +23,8 @@ func TestText(t *testing.T) {
 		{"err.text_too_long", map[string]any{"max": 1000}, "内容过长（最多 1000 字），请精简后再发送。"},
 		{"err.not_found", nil, "未找到工单 {no}，请核对工单号。"},
 		{"no.such.key", nil, "no.such.key"},
+		// Category names often end in 问题 themselves (打印问题).
+		{"dlg.confirm_category", map[string]any{"category": "打印问题"}, "是「打印问题」吗？\n1 是\n2 不是"},
 	}
 	for _, tt := range tests {
 		if got := c.Text(tt.key, tt.fields); got != tt.want {
