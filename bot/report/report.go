@@ -424,7 +424,11 @@ func (b *Builder) monthly(ctx context.Context, month time.Time, names Names) (*M
 		for _, r := range rows {
 			v.Rows = append(v.Rows, ViewRow{Label: label(names, b.Texts, dim, r.Key), GroupStats: r})
 		}
-		sort.SliceStable(v.Rows, func(i, j int) bool { return v.Rows[i].Count > v.Rows[j].Count })
+		if dim == bot.DimPriority { // P1 first, whatever the counts
+			sort.Slice(v.Rows, func(i, j int) bool { return v.Rows[i].Key < v.Rows[j].Key })
+		} else {
+			sort.SliceStable(v.Rows, func(i, j int) bool { return v.Rows[i].Count > v.Rows[j].Count })
+		}
 		m.Views = append(m.Views, v)
 	}
 	fixes, err := b.Source.Fixes(ctx, span, fixesPerCategory)

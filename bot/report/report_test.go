@@ -380,6 +380,17 @@ func checkMonthly(t *testing.T, b []byte, tickets int) {
 	if sum != tickets {
 		t.Errorf("wards add up to %d, want %d", sum, tickets)
 	}
+	prio, err := x.GetRows("按优先级")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var order []string
+	for _, r := range prio[1:] {
+		order = append(order, r[0])
+	}
+	if diff := cmp.Diff([]string{"P1", "P2", "P3", "P4"}, order); diff != "" {
+		t.Errorf("按优先级 rows (-want +got):\n%s", diff)
+	}
 	if w, _ := x.GetColWidth("按类别", "A"); w < 20 {
 		t.Errorf("按类别 column A width %v", w)
 	}
