@@ -169,7 +169,8 @@ func (s *Service) Intake(ctx context.Context, in IntakeInput) (*bot.Ticket, erro
 			cs = append(cs, bot.Change{Kind: bot.EventAttached, Actor: in.Reporter, At: now, Text: a.Kind + " " + a.URL})
 		}
 		if engineer != nil {
-			cs = append(cs, bot.Change{Kind: bot.EventPaged, Actor: bot.ActorSystem, At: now, Text: "L0 wecom " + engineer.UserID})
+			cs = append(cs, bot.Change{Kind: bot.EventPaged, Actor: bot.ActorSystem, At: now, Text: s.text("sla.detail.paged",
+				map[string]any{"channel": "wecom", "name": ppl.name(engineer.UserID), "outcome": "queued", "provider": "wecom"})})
 		}
 		evs, err := t.Step(s.opt.SLA, []bot.Event{reported}, cs...)
 		fx := bot.Effects{Events: append([]bot.Event{reported}, evs...)}
