@@ -165,17 +165,20 @@ func bindStrict(c *gin.Context, v any) error {
 	if err := dec.Decode(v); err != nil {
 		var be *bot.Error
 		var te *json.UnmarshalTypeError
+		var se *json.SyntaxError
 		switch {
 		case errors.As(err, &be):
 			return err
 		case errors.As(err, &te):
-			return badField(te.Field, "json_type", "body: field %q: want a JSON %s, got %s", te.Field, te.Type, te.Value)
+			return badField(te.Field, "json_type", "body: field %q has the wrong type (got a JSON %s)", te.Field, te.Value)
+		case errors.As(err, &se):
+			return badField("body", "json", "body: not JSON (syntax error at byte %d)", se.Offset)
 		}
 		if f, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
 			f = strings.Trim(f, `"`)
 			return badField(f, "no_such_field", "body: unknown field %q", f)
 		}
-		return badField("body", "json", "body: not one JSON object: %v", err)
+		return badField("body", "json", "body: want one JSON object, got none or a cut-off one")
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		return badField("body", "json", "body: more than one JSON value")

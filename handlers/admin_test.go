@@ -242,7 +242,7 @@ func checkBadRequest(t *testing.T, english, chinese, field string) {
 	if field == "" || !strings.Contains(chinese, "「"+field+"」无效：应为") || strings.HasSuffix(chinese, "应为。") {
 		t.Errorf("message %q (field %q), want the field and its expected form in Chinese", chinese, field)
 	}
-	for _, goText := range []string{"time:", "json:", "2006-01-02", "Key: '", "unknown unit"} {
+	for _, goText := range []string{"time:", "json:", "2006-01-02", "Key: '", "unknown unit", "invalid character", "EOF", "[]string", "0s"} {
 		if strings.Contains(english+chinese, goText) {
 			t.Errorf("answer %q / %q carries Go error text %q", english, chinese, goText)
 		}

@@ -90,12 +90,15 @@ func (d Doc) Validate(loc *time.Location) error {
 			return invalid("start", "start", "start %q is not like 2026-01-05 09:00", d.Start)
 		}
 		if time.Duration(d.Shift) < time.Hour {
-			return invalid("shift", "shift", "shift %s is shorter than an hour", time.Duration(d.Shift))
+			return invalid("shift", "shift", "shift is shorter than an hour (1h)")
 		}
 	}
-	for field, ids := range map[string][]string{"primary": d.Primary, "backup": d.Backup} {
-		if slices.Contains(ids, "") {
-			return invalid(field, "userid", "empty user id in the %s rotation", field)
+	for _, r := range []struct {
+		field string
+		ids   []string
+	}{{"primary", d.Primary}, {"backup", d.Backup}} {
+		if slices.Contains(r.ids, "") {
+			return invalid(r.field, "userid", "empty user id in the %s rotation", r.field)
 		}
 	}
 	seen := map[string]bool{}
