@@ -43,9 +43,13 @@ type Event struct {
 	Kind     EventKind
 	Actor    string // a person's user id, or "system"
 	At       time.Time
-	From, To Status   // equal when the status did not change
-	Detail   string   // masked free text: note, reason, cause and solution…
-	Clock    SLAClock // the clock an EventReminded or EventBreached is about
+	From, To Status // equal when the status did not change
+	// Detail is masked text as people read it (note, reason, cause and
+	// solution; the use cases word assignments, reclassifications, breaches
+	// and escalations from the catalogue), except where code reads it back:
+	// the user id of EventLinked, the reason of EventPaused.
+	Detail string
+	Clock  SLAClock // the clock an EventReminded or EventBreached is about
 }
 
 // ActorSystem marks changes weibao made on its own (timeouts, auto-confirmation).
@@ -166,10 +170,7 @@ var rules = map[EventKind]rule{
 			}
 			return nil
 		},
-		apply: func(t *Ticket, c *Change) {
-			c.Text = joinDetail(t.AssigneeID+" -> "+c.Assignee, c.Text)
-			t.AssigneeID = c.Assignee
-		}},
+		apply: func(t *Ticket, c *Change) { t.AssigneeID = c.Assignee }},
 	EventReclassified: {from: append(slices.Clone(active), StatusResolved),
 		check: func(t *Ticket, c *Change) error {
 			if err := need("reason", c.Text); err != nil {
@@ -178,16 +179,12 @@ var rules = map[EventKind]rule{
 			return c.Class.Validate()
 		},
 		apply: func(t *Ticket, c *Change) {
-			d := string(t.Priority) + " -> " + string(c.Class.Priority)
-			if c.Category != "" && c.Category != t.Category {
-				d += ", category " + t.Category + " -> " + c.Category
+			if c.Category != "" {
 				t.Category = c.Category
 			}
-			if c.WardCode != "" && c.WardCode != t.WardCode {
-				d += ", ward " + t.WardCode + " -> " + c.WardCode
+			if c.WardCode != "" {
 				t.WardCode = c.WardCode
 			}
-			c.Text = joinDetail(d, c.Text)
 			t.Classification = c.Class
 		}},
 	EventNoted: {from: everything,
@@ -214,10 +211,7 @@ var rules = map[EventKind]rule{
 			}
 			return nil
 		},
-		apply: func(t *Ticket, c *Change) {
-			t.EscalationLevel = c.Level
-			c.Text = joinDetail("L"+strconv.Itoa(c.Level), c.Text)
-		}},
+		apply: func(t *Ticket, c *Change) { t.EscalationLevel = c.Level }},
 	EventReminded: {from: active,
 		check: func(t *Ticket, c *Change) error { return checkClock(c.Clock) }},
 	EventBreached: {from: active,
@@ -233,7 +227,6 @@ var rules = map[EventKind]rule{
 		apply: func(t *Ticket, c *Change) {
 			// A breach at the deadline itself is still a breach: at least 1 ms late.
 			*t.Late.of(c.Clock) = max(c.Late, time.Millisecond)
-			c.Text = joinDetail(string(c.Clock)+" +"+c.Late.Round(time.Second).String(), c.Text)
 		}},
 	EventPaused: {from: worked,
 		check: func(t *Ticket, c *Change) error {

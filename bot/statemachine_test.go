@@ -270,10 +270,10 @@ func TestReclassifyCorrectsCategoryAndWard(t *testing.T) {
 		wantWard       string
 		wantDetail     string
 	}{
-		{"priority only", "", "", "login", "ed-icu", "P2 -> P1: 说明"},
-		{"category", "monitor", "", "monitor", "ed-icu", "P2 -> P1, category login -> monitor: 说明"},
-		{"ward", "", "med-icu", "login", "med-icu", "P2 -> P1, ward ed-icu -> med-icu: 说明"},
-		{"same values", "login", "ed-icu", "login", "ed-icu", "P2 -> P1: 说明"},
+		{"priority only", "", "", "login", "ed-icu", "说明"},
+		{"category", "monitor", "", "monitor", "ed-icu", "说明"},
+		{"ward", "", "med-icu", "login", "med-icu", "说明"},
+		{"same values", "login", "ed-icu", "login", "ed-icu", "说明"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

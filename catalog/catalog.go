@@ -12,6 +12,7 @@ import (
 	"os"
 	"path"
 	"strings"
+	"time"
 
 	"gopkg.in/yaml.v3"
 )
@@ -21,7 +22,8 @@ var files embed.FS
 
 // Catalog maps keys to templates. A template names fields in braces:
 // "{no}" is replaced by the field's value and "{status:status}" by the
-// catalogue entry "status.<value>", so codes render as words.
+// catalogue entry "status.<value>", so codes render as words. A
+// time.Duration field renders as people read it ("2小时22分", see Duration).
 type Catalog struct{ m map[string]string }
 
 // Load reads the embedded catalogue and then, if override is not empty, that
@@ -118,6 +120,9 @@ func (c *Catalog) field(name string, fields map[string]any) string {
 	if !ok {
 		return "{" + name + "}"
 	}
+	if d, ok := v.(time.Duration); ok {
+		return c.Duration(d)
+	}
 	s := fmt.Sprint(v)
 	if labelled {
 		if l, ok := c.m[prefix+"."+s]; ok {
@@ -125,4 +130,25 @@ func (c *Catalog) field(name string, fields map[string]any) string {
 		}
 	}
 	return s
+}
+
+// Duration renders d for people, to the minute rounded down: "不足1分钟",
+// "41分钟", "2小时22分", "3小时", "1天2小时". It is the one formatter of a
+// duration anyone reads; templates get it by being given a time.Duration.
+func (c *Catalog) Duration(d time.Duration) string {
+	m := int(d / time.Minute)
+	f := map[string]any{"d": m / (24 * 60), "h": m % (24 * 60) / 60, "m": m % 60}
+	switch {
+	case m <= 0:
+		return c.Text("duration.zero", nil)
+	case m < 60:
+		return c.Text("duration.m", f)
+	case m < 24*60 && m%60 == 0:
+		return c.Text("duration.h", f)
+	case m < 24*60:
+		return c.Text("duration.hm", f)
+	case m%(24*60) < 60:
+		return c.Text("duration.d", f)
+	}
+	return c.Text("duration.dh", f)
 }

@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestText(t *testing.T) {
@@ -22,11 +23,40 @@ func TestText(t *testing.T) {
 		{"err.text_too_long", map[string]any{"max": 1000}, "内容过长（最多 1000 字），请精简后再发送。"},
 		{"err.not_found", nil, "未找到工单 {no}，请核对工单号。"},
 		{"no.such.key", nil, "no.such.key"},
+		// Category names often end in 问题 themselves (打印问题).
+		{"dlg.confirm_category", map[string]any{"category": "打印问题"}, "是「打印问题」吗？\n1 是\n2 不是"},
 	}
 	for _, tt := range tests {
 		if got := c.Text(tt.key, tt.fields); got != tt.want {
 			t.Errorf("Text(%q) = %q, want %q", tt.key, got, tt.want)
 		}
+	}
+}
+
+// A duration reaches people as hours and minutes, never "2m41s" or "1342 分钟".
+func TestDuration(t *testing.T) {
+	c := Default()
+	tests := []struct {
+		d    time.Duration
+		want string
+	}{
+		{0, "不足1分钟"},
+		{41 * time.Second, "不足1分钟"},
+		{2*time.Minute + 41*time.Second, "2分钟"},
+		{59 * time.Minute, "59分钟"},
+		{3 * time.Hour, "3小时"},
+		{2*time.Hour + 22*time.Minute, "2小时22分"},
+		{1342 * time.Minute, "22小时22分"},
+		{48*time.Hour + 10*time.Minute, "2天"},
+		{26*time.Hour + 5*time.Minute, "1天2小时"},
+	}
+	for _, tt := range tests {
+		if got := c.Duration(tt.d); got != tt.want {
+			t.Errorf("Duration(%v) = %q, want %q", tt.d, got, tt.want)
+		}
+	}
+	if got := c.Text("sla.reason.breach", map[string]any{"clock": "onsite", "late": 1342 * time.Minute}); got != "到场已超时 22小时22分" {
+		t.Errorf("breach reason = %q", got)
 	}
 }
 

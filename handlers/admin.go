@@ -5,7 +5,6 @@ import (
 	"crypto/subtle"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -53,7 +52,7 @@ func (s *Server) RegisterAdmin(opt AdminOptions) {
 	if opt.Clock == nil {
 		opt.Clock = bot.SystemClock{}
 	}
-	h := &adminHandler{opt: opt, log: s.opt.Logger}
+	h := &adminHandler{opt: opt, log: s.opt.Logger, texts: s.opt.Texts}
 	g := s.engine.Group("/api/v1", h.auth)
 	g.GET("/oncall", h.getRoster)
 	g.PUT("/oncall", h.putRoster)
@@ -62,8 +61,9 @@ func (s *Server) RegisterAdmin(opt AdminOptions) {
 }
 
 type adminHandler struct {
-	opt AdminOptions
-	log *slog.Logger
+	opt   AdminOptions
+	log   *slog.Logger
+	texts Texts
 }
 
 func (h *adminHandler) auth(c *gin.Context) {
@@ -123,7 +123,7 @@ func (h *adminHandler) getRoster(c *gin.Context) {
 func (h *adminHandler) putRoster(c *gin.Context) {
 	var d roster.Doc
 	if err := bindStrict(c, &d); err != nil {
-		c.JSON(http.StatusBadRequest, gin.H{"error": err.Error()})
+		badRequest(c, h.texts, err)
 		return
 	}
 	if err := h.opt.Roster.Replace(c.Request.Context(), d, adminActor); err != nil {
@@ -136,7 +136,7 @@ func (h *adminHandler) putRoster(c *gin.Context) {
 func (h *adminHandler) putOverride(c *gin.Context) {
 	var o roster.Override
 	if err := bindStrict(c, &o); err != nil {
-		c.JSON(http.StatusBadRequest, gin.H{"error": err.Error()})
+		badRequest(c, h.texts, err)
 		return
 	}
 	o.Date = c.Param("date")
@@ -157,23 +157,58 @@ func (h *adminHandler) deleteOverride(c *gin.Context) {
 
 // bindStrict decodes exactly one JSON value into v and refuses unknown
 // fields: with gin's lenient binding a mistyped key ("primery") would store
-// an empty rotation and send every page to the lead.
+// an empty rotation and send every page to the lead. Its errors name the
+// field at fault (see badRequest), never the decoder's own words alone.
 func bindStrict(c *gin.Context, v any) error {
 	dec := json.NewDecoder(c.Request.Body)
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
-		return fmt.Errorf("body: %w", err)
+		var be *bot.Error
+		var te *json.UnmarshalTypeError
+		var se *json.SyntaxError
+		switch {
+		case errors.As(err, &be):
+			return err
+		case errors.As(err, &te):
+			return badField(te.Field, "json_type", "body: field %q has the wrong type (got a JSON %s)", te.Field, te.Value)
+		case errors.As(err, &se):
+			return badField("body", "json", "body: not JSON (syntax error at byte %d)", se.Offset)
+		}
+		if f, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
+			f = strings.Trim(f, `"`)
+			return badField(f, "no_such_field", "body: unknown field %q", f)
+		}
+		return badField("body", "json", "body: want one JSON object, got none or a cut-off one")
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return errors.New("body: more than one JSON value")
+		return badField("body", "json", "body: more than one JSON value")
 	}
 	return nil
+}
+
+// badField is an invalid request naming the field and, by the catalogue's
+// api.form.<form>, the form it expects.
+func badField(field, form, format string, args ...any) error {
+	return bot.Errorf(bot.ErrInvalid, "api.bad_field", map[string]any{"field": field, "form": form}, format, args...)
+}
+
+// badRequest answers 400: "error" in English, "message" in Chinese, both
+// naming the field ("field") and the form it expects.
+func badRequest(c *gin.Context, texts Texts, err error) {
+	out := gin.H{"error": err.Error()}
+	if key, f := bot.UserText(err); key != "" {
+		out["message"] = texts.Text(key, f)
+		if field, ok := f["field"]; ok {
+			out["field"] = field
+		}
+	}
+	c.JSON(http.StatusBadRequest, out)
 }
 
 func (h *adminHandler) fail(c *gin.Context, err error) {
 	switch {
 	case errors.Is(err, roster.ErrInvalid):
-		c.JSON(http.StatusBadRequest, gin.H{"error": err.Error()})
+		badRequest(c, h.texts, err)
 	case errors.Is(err, bot.ErrNotFound):
 		c.JSON(http.StatusNotFound, gin.H{"error": err.Error()})
 	default:

@@ -188,6 +188,7 @@ func TestAdminRejects(t *testing.T) {
 		{"roster two values", http.MethodPut, "/api/v1/oncall", `{"primary":[]} {}`, 400, "more than one"},
 		{"roster wrong type", http.MethodPut, "/api/v1/oncall", `{"primary":"eng1"}`, 400, "primary"},
 		{"bad shift", http.MethodPut, "/api/v1/oncall", `{"start":"2026-11-23 09:00","shift":"a week","primary":["eng1"]}`, 400, "duration"},
+		{"shift in weeks", http.MethodPut, "/api/v1/oncall", `{"start":"2026-11-23 09:00","shift":"1 week","primary":["eng1"]}`, 400, "shift"},
 		{"short shift", http.MethodPut, "/api/v1/oncall", `{"start":"2026-11-23 09:00","shift":"30m","primary":["eng1"]}`, 400, "shorter than an hour"},
 		{"bad start", http.MethodPut, "/api/v1/oncall", `{"start":"Monday 9am","shift":"168h","primary":["eng1"]}`, 400, "start"},
 		{"start without time", http.MethodPut, "/api/v1/oncall", `{"start":"2026-11-23","shift":"168h","primary":["eng1"]}`, 400, "start"},
@@ -216,17 +217,35 @@ func TestAdminRejects(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			code, body := do(t, h, tt.method, tt.path, adminToken, tt.body)
-			var resp struct{ Error string }
+			var resp struct{ Error, Message, Field string }
 			if err := json.Unmarshal([]byte(body), &resp); err != nil {
 				t.Fatalf("%s %s = %d, body not JSON: %q", tt.method, tt.path, code, body)
 			}
 			if code != tt.wantCode || !strings.Contains(resp.Error, tt.wantReason) {
 				t.Errorf("%s %s = %d %q, want %d with a reason containing %q", tt.method, tt.path, code, resp.Error, tt.wantCode, tt.wantReason)
 			}
+			if code == http.StatusBadRequest {
+				checkBadRequest(t, resp.Error, resp.Message, resp.Field)
+			}
 			if diff := cmp.Diff(seededRoster(), getRoster(t, h).Roster); diff != "" {
 				t.Errorf("a refused request changed the roster (-want +got):\n%s", diff)
 			}
 		})
+	}
+}
+
+// checkBadRequest checks that a 400 names the field, in English and in a
+// Chinese sentence from the catalogue, and that no Go error text reaches the
+// person who reads it.
+func checkBadRequest(t *testing.T, english, chinese, field string) {
+	t.Helper()
+	if field == "" || !strings.Contains(chinese, "「"+field+"」无效：应为") || strings.HasSuffix(chinese, "应为。") {
+		t.Errorf("message %q (field %q), want the field and its expected form in Chinese", chinese, field)
+	}
+	for _, goText := range []string{"time:", "json:", "2006-01-02", "Key: '", "unknown unit", "invalid character", "EOF", "[]string", "0s"} {
+		if strings.Contains(english+chinese, goText) {
+			t.Errorf("answer %q / %q carries Go error text %q", english, chinese, goText)
+		}
 	}
 }
 

@@ -67,7 +67,7 @@ func (s *Server) RegisterReports(opt ReportOptions) {
 		opt.Clock = bot.SystemClock{}
 	}
 	auth := (&adminHandler{opt: AdminOptions{Token: opt.Token}}).auth
-	h := &reportHandler{opt: opt, log: s.opt.Logger}
+	h := &reportHandler{opt: opt, log: s.opt.Logger, texts: s.opt.Texts}
 	g := s.engine.Group("/api/v1", auth)
 	g.GET("/reports/digest", h.digest)
 	g.GET("/reports/monthly", h.monthly)
@@ -83,8 +83,9 @@ func (s *Server) RegisterReports(opt ReportOptions) {
 }
 
 type reportHandler struct {
-	opt ReportOptions
-	log *slog.Logger
+	opt   ReportOptions
+	log   *slog.Logger
+	texts Texts
 }
 
 var errBadPeriod = errors.New("bad period")
@@ -116,7 +117,7 @@ func (h *reportHandler) period(c *gin.Context, param string, back func(time.Time
 	}
 	t, err := parsePeriod(v, h.opt.Location)
 	if err != nil {
-		c.JSON(http.StatusBadRequest, gin.H{"error": param + ": expected 2026-11-25, 2026-11 or 2026Q4"})
+		badRequest(c, h.texts, badField(param, "period", "%s: %q is not like 2026-11-25, 2026-11 or 2026Q4", param, v))
 		return t, false
 	}
 	return t, true
@@ -156,7 +157,7 @@ func (h *reportHandler) quarterly(c *gin.Context) {
 func (h *reportHandler) analysis(c *gin.Context) {
 	no := c.Param("no")
 	if !bot.ValidTicketNo(no) {
-		c.JSON(http.StatusBadRequest, gin.H{"error": "bad ticket number"})
+		badRequest(c, h.texts, badField("no", "ticket_no", "no: %q is not a ticket number like F20261125-0001", no))
 		return
 	}
 	name, typ, data, err := h.opt.Reports.AnalysisFile(c.Request.Context(), no, c.Query("format"))
@@ -164,16 +165,22 @@ func (h *reportHandler) analysis(c *gin.Context) {
 }
 
 type answersJSON struct {
-	Cause      string `json:"cause" binding:"required"`
-	Impact     string `json:"impact" binding:"required"`
-	Conclusion string `json:"conclusion" binding:"required"`
+	Cause      string `json:"cause"`
+	Impact     string `json:"impact"`
+	Conclusion string `json:"conclusion"`
 }
 
 func (h *reportHandler) submitAnalysis(c *gin.Context) {
 	var a answersJSON
-	if err := c.ShouldBindJSON(&a); err != nil {
-		c.JSON(http.StatusBadRequest, gin.H{"error": err.Error()})
+	if err := bindStrict(c, &a); err != nil {
+		badRequest(c, h.texts, err)
 		return
+	}
+	for _, f := range []struct{ name, v string }{{"cause", a.Cause}, {"impact", a.Impact}, {"conclusion", a.Conclusion}} {
+		if strings.TrimSpace(f.v) == "" {
+			badRequest(c, h.texts, badField(f.name, "text", "%s: want non-empty text", f.name))
+			return
+		}
 	}
 	err := h.opt.Reports.SurveyDone(c.Request.Context(), c.Param("no"),
 		map[string]string{"cause": a.Cause, "impact": a.Impact, "conclusion": a.Conclusion})
@@ -205,7 +212,7 @@ func (h *reportHandler) runs(c *gin.Context) {
 func (h *reportHandler) storedFile(c *gin.Context) {
 	id, err := strconv.ParseInt(c.Param("id"), 10, 64)
 	if err != nil {
-		c.JSON(http.StatusBadRequest, gin.H{"error": "bad file id"})
+		badRequest(c, h.texts, badField("id", "file_id", "id: %q is not a file number", c.Param("id")))
 		return
 	}
 	f, err := h.opt.Files.File(c.Request.Context(), id)
@@ -238,7 +245,7 @@ func (h *reportHandler) file(c *gin.Context, name, typ string, data []byte, err 
 func (h *reportHandler) fail(c *gin.Context, err error) {
 	switch {
 	case errors.Is(err, bot.ErrInvalid):
-		c.JSON(http.StatusBadRequest, gin.H{"error": err.Error()})
+		badRequest(c, h.texts, err)
 	case errors.Is(err, bot.ErrNotFound):
 		c.JSON(http.StatusNotFound, gin.H{"error": err.Error()})
 	default:

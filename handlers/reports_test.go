@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -14,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"weibao/bot"
+	"weibao/catalog"
 )
 
 type fakeReports struct {
@@ -52,7 +54,7 @@ func (c clockAt) Now() time.Time { return time.Time(c) }
 
 func TestReportAPI(t *testing.T) {
 	loc := time.FixedZone("CST", 8*3600)
-	s := New(Options{Logger: slog.New(slog.DiscardHandler), Registry: prometheus.NewRegistry()})
+	s := New(Options{Logger: slog.New(slog.DiscardHandler), Registry: prometheus.NewRegistry(), Texts: catalog.Default()})
 	fr := &fakeReports{}
 	s.RegisterReports(ReportOptions{Token: "s3cret", Reports: fr, Location: loc, Clock: clockAt(time.Date(2026, 12, 3, 10, 0, 0, 0, loc))})
 	srv := httptest.NewServer(s.Handler())
@@ -94,6 +96,13 @@ func TestReportAPI(t *testing.T) {
 			res, body := do(tt.method, tt.path, tt.token, tt.body)
 			if res.StatusCode != tt.status {
 				t.Fatalf("status %d, want %d (%s)", res.StatusCode, tt.status, body)
+			}
+			if res.StatusCode == http.StatusBadRequest {
+				var resp struct{ Error, Message, Field string }
+				if err := json.Unmarshal([]byte(body), &resp); err != nil {
+					t.Fatalf("400 body not JSON: %q", body)
+				}
+				checkBadRequest(t, resp.Error, resp.Message, resp.Field)
 			}
 			if tt.contentType != "" && res.Header.Get("Content-Type") != tt.contentType {
 				t.Errorf("content type %q, want %q", res.Header.Get("Content-Type"), tt.contentType)

@@ -32,6 +32,13 @@ type Options struct {
 	Ready map[string]Checker
 	// Index is the plain-text page served at "/".
 	Index string
+	// Texts words a bad request's answer in Chinese (the catalogue).
+	Texts Texts
+}
+
+// Texts renders catalogue entries (*catalog.Catalog).
+type Texts interface {
+	Text(key string, fields map[string]any) string
 }
 
 // Server holds the gin engine with weibao's routes.

@@ -12,10 +12,13 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"weibao/catalog"
 )
 
 func newTestServer(ready map[string]Checker) *Server {
-	return New(Options{Logger: slog.New(slog.DiscardHandler), Registry: prometheus.NewRegistry(), Ready: ready, Index: "weibao"})
+	return New(Options{Logger: slog.New(slog.DiscardHandler), Registry: prometheus.NewRegistry(), Ready: ready, Index: "weibao",
+		Texts: catalog.Default()})
 }
 
 func get(t *testing.T, h http.Handler, path string) (int, string) {

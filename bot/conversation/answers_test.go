@@ -21,7 +21,7 @@ func TestCommandMidDialogueIsNoAnswer(t *testing.T) {
 	h.expect(h.say("nurse1", medChat, "值班"), "当前值班：张工", againScope)
 	h.expect(h.say("nurse1", medChat, "帮助"), "直接描述故障即可报修", againScope)
 	h.expect(h.say("nurse1", medChat, "接单"), "该命令仅供运维工程师使用", againScope)
-	h.expect(h.say("nurse1", medChat, "2"), "是「系统卡顿」问题吗")
+	h.expect(h.say("nurse1", medChat, "2"), "是「系统卡顿」吗")
 	h.expect(h.say("nurse1", medChat, "进度"), "当前没有进行中的工单", "请回复 1 或 2：故障类型是「系统卡顿」吗？1 是 / 2 不是")
 	h.say("nurse1", medChat, "1")
 	h.say("nurse1", medChat, "3")

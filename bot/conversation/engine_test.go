@@ -15,7 +15,7 @@ import (
 func TestGuidedReport(t *testing.T) {
 	h := newHarness(t)
 	h.expect(h.say("nurse1", medChat, "内科ICU护士站电脑登不上重症系统"), "收到，正在为您登记", "影响范围？", "@nurse1")
-	h.expect(h.say("nurse1", medChat, "2"), "是「无法登录」问题吗？")
+	h.expect(h.say("nurse1", medChat, "2"), "是「无法登录」吗？")
 	h.expect(h.say("nurse1", medChat, "是"), "对临床有什么影响？")
 	if n := len(h.tickets()); n != 0 {
 		t.Fatalf("%d tickets before the last answer", n)
@@ -98,7 +98,7 @@ func TestFastPathAnswersUpdateTicket(t *testing.T) {
 		t.Fatal(err)
 	}
 	last := tl[len(tl)-1]
-	if last.Kind != bot.EventReclassified || last.Actor != "nurse1" || last.Detail != "P1 -> P1: 报修人补充回答" {
+	if last.Kind != bot.EventReclassified || last.Actor != "nurse1" || last.Detail != "优先级保持 P1：报修人补充回答" {
 		t.Errorf("last event %+v", last)
 	}
 	if n := h.count(tk.No, bot.EventPaged); n != pagedBefore {
@@ -127,8 +127,8 @@ func TestInterleavedNursesInOneGroup(t *testing.T) {
 	h := newHarness(t)
 	h.expect(h.say("nurse1", medChat, "系统很卡"), "影响范围？", "@nurse1")
 	h.expect(h.say("nurse2", medChat, "打印机打不出医嘱单"), "影响范围？", "@nurse2")
-	h.expect(h.say("nurse1", medChat, "1"), "是「系统卡顿」问题吗？", "@nurse1")
-	h.expect(h.say("nurse2", medChat, "1"), "是「打印问题」问题吗？", "@nurse2")
+	h.expect(h.say("nurse1", medChat, "1"), "是「系统卡顿」吗？", "@nurse1")
+	h.expect(h.say("nurse2", medChat, "1"), "是「打印问题」吗？", "@nurse2")
 	h.say("nurse2", medChat, "1")
 	h.say("nurse1", medChat, "1")
 	h.expect(h.say("nurse2", medChat, "4"), "已登记工单 F20261126-0001", "打印问题")
@@ -165,7 +165,7 @@ func TestRedeliveredMessageIsHandledOnce(t *testing.T) {
 	if got := h.send(bot.Message{ID: "dup-1", From: "nurse1", ChatID: medChat, Text: "系统很卡"}); len(got) != 0 {
 		t.Errorf("redelivery queued %s", render(got))
 	}
-	h.expect(h.say("nurse1", medChat, "1"), "是「系统卡顿」问题吗？")
+	h.expect(h.say("nurse1", medChat, "1"), "是「系统卡顿」吗？")
 }
 
 func TestTimeoutCreatesMostSevereTicket(t *testing.T) {
@@ -358,7 +358,7 @@ func TestAutoConfirmAfterWindow(t *testing.T) {
 	h.expect(h.drain(), "系统已自动确认并关闭")
 	tk := h.ticket(no)
 	tl, _ := h.db.Timeline(context.Background(), no)
-	if tk.Status != bot.StatusClosed || tl[len(tl)-2].Actor != bot.ActorSystem || tl[len(tl)-2].Detail != "auto" {
+	if tk.Status != bot.StatusClosed || tl[len(tl)-2].Actor != bot.ActorSystem || tl[len(tl)-2].Detail != "报修人解决后未反馈，系统自动确认" {
 		t.Errorf("auto-confirm: %s %+v", tk.Status, tl[len(tl)-2])
 	}
 }

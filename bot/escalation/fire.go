@@ -140,9 +140,10 @@ func (e *Engine) decide(ctx context.Context, t *bot.Ticket, timeline []bot.Event
 	level := 0
 	if ref.clock == "" {
 		level = ref.level
-		f["minutes"] = int(now.Sub(waitingSince(t, timeline)).Round(time.Minute) / time.Minute)
+		waited := now.Sub(waitingSince(t, timeline))
+		f["waited"] = waited
 		f["reason"] = e.opt.Texts.Text("sla.reason.unacknowledged", f)
-		if f["minutes"] == 0 {
+		if waited < time.Minute {
 			f["reason"] = e.opt.Texts.Text("sla.reason.urgent", f)
 		}
 	} else {
@@ -171,10 +172,11 @@ func (e *Engine) decide(ctx context.Context, t *bot.Ticket, timeline []bot.Event
 			}
 		} else {
 			l := e.opt.SLA.Late(in, sla.Clock(ref.clock), now)
-			f["late"] = int(l.Round(time.Minute) / time.Minute)
+			f["late"] = l
 			f["reason"] = e.opt.Texts.Text("sla.reason.breach", f)
 			if late(t.Late, ref.clock) == 0 {
-				a.changes = append(a.changes, bot.Change{Kind: bot.EventBreached, Actor: bot.ActorSystem, At: now, Clock: ref.clock, Late: l})
+				a.changes = append(a.changes, bot.Change{Kind: bot.EventBreached, Actor: bot.ActorSystem, At: now, Clock: ref.clock, Late: l,
+					Text: e.opt.Texts.Text("sla.detail.breached", f)})
 				text := e.opt.Texts.Text("sla.msg.breached", f)
 				for _, p := range []*bot.Person{owner, oc.Lead} {
 					if p != nil {

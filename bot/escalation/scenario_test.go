@@ -311,20 +311,25 @@ func TestP1Scenario(t *testing.T) {
 		want   int
 	}{
 		{bot.EventReported, "", 1},
-		{bot.EventEscalated, "L1", 1},
+		{bot.EventEscalated, "升级至第 1 级", 1},
 		{bot.EventPaged, "企业微信 → 张三", 1},
 		{bot.EventPaged, "电话 → 张三：已发出", 1},
 		{bot.EventPaged, "按 1 确认接单", 1},
 		{bot.EventAcknowledged, "", 1},
 		{bot.EventReminded, "解决时限已过 50%", 1},
-		{bot.EventBreached, "resolve", 1},
-		{bot.EventBreached, "onsite", 1},
-		{bot.EventEscalated, "L3", 1},
+		{bot.EventBreached, "解决已超时 11分钟", 1},
+		{bot.EventBreached, "到场已超时", 1},
+		{bot.EventEscalated, "升级至第 3 级", 1},
 		{bot.EventPaged, "电话 → 李四：已发出", 1},
-		{bot.EventEscalated, "L2", 0},
+		{bot.EventEscalated, "升级至第 2 级", 0},
 	} {
 		if got := count(evs, c.kind, c.detail); got != c.want {
 			t.Errorf("timeline has %d %s events with %q, want %d", got, c.kind, c.detail, c.want)
+		}
+	}
+	for _, e := range evs { // the timeline reaches the lead's reports as it is
+		if (e.Kind == bot.EventEscalated || e.Kind == bot.EventBreached) && (strings.HasPrefix(e.Detail, "L") || strings.Contains(e.Detail, " +")) {
+			t.Errorf("%s detail %q is not for people", e.Kind, e.Detail)
 		}
 	}
 	if t.Failed() {

@@ -52,5 +52,6 @@ func (s *Service) AnalysisFile(ctx context.Context, no, format string) (name, co
 		b, err := s.AnalysisXLSX(a)
 		return base + ".xlsx", TypeXLSX, b, err
 	}
-	return "", "", nil, bot.Errorf(bot.ErrInvalid, "", nil, "unknown format %q (markdown, html, xlsx)", format)
+	return "", "", nil, bot.Errorf(bot.ErrInvalid, "api.bad_field", map[string]any{"field": "format", "form": "analysis_format"},
+		"format: %q is not markdown, html or xlsx", format)
 }

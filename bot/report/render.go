@@ -31,27 +31,13 @@ func Percent(c bot.ClockStats) int {
 	return c.Met * 100 / c.Due
 }
 
-// Duration renders d in minutes, hours and days.
-func (r Renderer) Duration(d time.Duration) string {
-	d = d.Truncate(time.Minute)
-	m := int(d / time.Minute)
-	switch {
-	case d <= 0:
-		return r.t("report.dur_zero", nil)
-	case m < 60:
-		return r.t("report.dur_m", map[string]any{"m": m})
-	case m < 24*60:
-		return r.t("report.dur_hm", map[string]any{"h": m / 60, "m": m % 60})
-	}
-	return r.t("report.dur_dh", map[string]any{"d": m / (24 * 60), "h": m % (24 * 60) / 60})
-}
-
-// OptDuration renders d, or "—" when there is no figure.
-func (r Renderer) OptDuration(d time.Duration) string {
+// OptDuration is d for a template field (the catalogue renders it), or "—"
+// when there is no figure.
+func (r Renderer) OptDuration(d time.Duration) any {
 	if d == 0 {
 		return "—"
 	}
-	return r.Duration(d)
+	return d
 }
 
 func (r Renderer) who(name string) string { return or(name, r.t("report.nobody", nil)) }
@@ -98,7 +84,7 @@ func (r Renderer) DigestMarkdown(d *Digest) string {
 				running = r.t("digest.running", nil)
 			}
 			line("digest.breach_line", map[string]any{"no": x.TicketNo, "ward": x.Ward, "priority": x.Priority,
-				"clock": x.Clock, "late": r.Duration(x.Late), "running": running, "who": r.who(x.Who)})
+				"clock": x.Clock, "late": x.Late, "running": running, "who": r.who(x.Who)})
 		}
 	}
 	if len(d.Urgent) > 0 {
@@ -222,7 +208,7 @@ func (r Renderer) AnalysisSections(a *Analysis) [][]string {
 	fix = append(fix, r.t("report.analysis.solution", map[string]any{"text": or(t.Solution, "—")}))
 	if !t.ResolvedAt.IsZero() {
 		fix = append(fix, r.t("report.analysis.duration", map[string]any{"at": t.ResolvedAt.In(loc).Format("2006-01-02 15:04"),
-			"took": r.Duration(t.ResolvedAt.Sub(t.ReportedAt))}))
+			"took": t.ResolvedAt.Sub(t.ReportedAt)}))
 	}
 	return [][]string{event, steps, cause, impact, fix, {answer(a.Answers.Conclusion)}}
 }

@@ -68,6 +68,14 @@ func or(a, b string) string {
 	return b
 }
 
+// Roster is who is on call and when duty changes (*roster.Roster).
+type Roster interface {
+	bot.Roster
+	// Next is the first change of duty after at and who is on call then;
+	// ok is false when none is near.
+	Next(ctx context.Context, at time.Time) (when time.Time, oc bot.OnCall, ok bool, err error)
+}
+
 // listLimit bounds every list in a digest: a phone screen, not an archive.
 const listLimit = 20
 
@@ -75,7 +83,7 @@ const listLimit = 20
 type Builder struct {
 	Source   Source
 	Dir      Directory
-	Roster   bot.Roster // optional: the digest's on-call line
+	Roster   Roster // optional: the digest's on-call line
 	Texts    Texts
 	Location *time.Location
 	Clock    bot.Clock
@@ -296,24 +304,37 @@ func (b *Builder) Digest(ctx context.Context, day time.Time) (*Digest, error) {
 		d.Reopened = append(d.Reopened, EventLine{TicketNo: e.TicketNo, At: e.At, Who: names.Person(e.Actor)})
 	}
 	if b.Roster != nil {
-		// Day and night shifts: who answered at 10:00 and at 22:00.
-		for _, h := range []int{10, 22} {
-			at := span.From.Add(time.Duration(h) * time.Hour)
-			oc, err := b.Roster.OnCall(ctx, at)
+		// The roster's real shifts: who was on call as the day began, then
+		// at each change of duty within the day.
+		at := span.From
+		oc, err := b.Roster.OnCall(ctx, at)
+		if err != nil {
+			return nil, fmt.Errorf("digest: on call at %s: %w", at.Format(time.RFC3339), err)
+		}
+		for {
+			d.OnCall = append(d.OnCall, onCallLine(at, oc))
+			next, noc, ok, err := b.Roster.Next(ctx, at)
 			if err != nil {
-				return nil, fmt.Errorf("digest: on call at %s: %w", at.Format(time.RFC3339), err)
+				return nil, fmt.Errorf("digest: duty after %s: %w", at.Format(time.RFC3339), err)
 			}
-			l := OnCallLine{At: at}
-			if oc.Primary != nil {
-				l.Primary = or(oc.Primary.Name, oc.Primary.UserID)
+			if !ok || !next.Before(span.To) {
+				break
 			}
-			if oc.Backup != nil {
-				l.Backup = or(oc.Backup.Name, oc.Backup.UserID)
-			}
-			d.OnCall = append(d.OnCall, l)
+			at, oc = next, noc
 		}
 	}
 	return d, nil
+}
+
+func onCallLine(at time.Time, oc bot.OnCall) OnCallLine {
+	l := OnCallLine{At: at}
+	if oc.Primary != nil {
+		l.Primary = or(oc.Primary.Name, oc.Primary.UserID)
+	}
+	if oc.Backup != nil {
+		l.Backup = or(oc.Backup.Name, oc.Backup.UserID)
+	}
+	return l
 }
 
 func nameOr(n Names, id string) string {
@@ -403,7 +424,11 @@ func (b *Builder) monthly(ctx context.Context, month time.Time, names Names) (*M
 		for _, r := range rows {
 			v.Rows = append(v.Rows, ViewRow{Label: label(names, b.Texts, dim, r.Key), GroupStats: r})
 		}
-		sort.SliceStable(v.Rows, func(i, j int) bool { return v.Rows[i].Count > v.Rows[j].Count })
+		if dim == bot.DimPriority { // P1 first, whatever the counts
+			sort.Slice(v.Rows, func(i, j int) bool { return v.Rows[i].Key < v.Rows[j].Key })
+		} else {
+			sort.SliceStable(v.Rows, func(i, j int) bool { return v.Rows[i].Count > v.Rows[j].Count })
+		}
 		m.Views = append(m.Views, v)
 	}
 	fixes, err := b.Source.Fixes(ctx, span, fixesPerCategory)
@@ -493,7 +518,11 @@ func (b *Builder) analysis(ctx context.Context, no string, names Names) (*Analys
 		case bot.EventReminded, bot.EventRated, bot.EventAttached, bot.EventPaged:
 			continue // bookkeeping and delivery receipts, not handling steps
 		}
-		a.Steps = append(a.Steps, Step{At: e.At, Kind: e.Kind, Who: names.Person(e.Actor), Detail: e.Detail})
+		detail := e.Detail
+		if e.Kind == bot.EventLinked {
+			detail = names.Person(detail) // the linked reporter's user id
+		}
+		a.Steps = append(a.Steps, Step{At: e.At, Kind: e.Kind, Who: names.Person(e.Actor), Detail: detail})
 	}
 	return a, nil
 }

@@ -61,13 +61,27 @@ func golden(t *testing.T, name, got string) {
 	}
 }
 
+// roster hands over at 08:00 (day: 张工, backed by 刘工) and 20:00 (night:
+// 刘工 alone).
 type roster struct{}
 
 func (roster) OnCall(ctx context.Context, at time.Time) (bot.OnCall, error) {
-	if at.In(sh).Hour() < 20 {
+	if h := at.In(sh).Hour(); h >= 8 && h < 20 {
 		return bot.OnCall{Primary: &bot.Person{UserID: "eng1", Name: "张工"}, Backup: &bot.Person{UserID: "eng2", Name: "刘工"}}, nil
 	}
 	return bot.OnCall{Primary: &bot.Person{UserID: "eng2", Name: "刘工"}}, nil
+}
+
+func (r roster) Next(ctx context.Context, at time.Time) (time.Time, bot.OnCall, bool, error) {
+	l := at.In(sh)
+	day := time.Date(l.Year(), l.Month(), l.Day(), 0, 0, 0, 0, sh)
+	for _, next := range []time.Time{day.Add(8 * time.Hour), day.Add(20 * time.Hour), day.Add(32 * time.Hour)} {
+		if next.After(at) {
+			oc, err := r.OnCall(ctx, next)
+			return next, oc, true, err
+		}
+	}
+	panic("unreachable")
 }
 
 // surveys records the surveys started.
@@ -365,6 +379,17 @@ func checkMonthly(t *testing.T, b []byte, tickets int) {
 	}
 	if sum != tickets {
 		t.Errorf("wards add up to %d, want %d", sum, tickets)
+	}
+	prio, err := x.GetRows("按优先级")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var order []string
+	for _, r := range prio[1:] {
+		order = append(order, r[0])
+	}
+	if diff := cmp.Diff([]string{"P1", "P2", "P3", "P4"}, order); diff != "" {
+		t.Errorf("按优先级 rows (-want +got):\n%s", diff)
 	}
 	if w, _ := x.GetColWidth("按类别", "A"); w < 20 {
 		t.Errorf("按类别 column A width %v", w)

@@ -66,7 +66,7 @@ func (d *Duration) UnmarshalJSON(b []byte) error {
 	}
 	v, err := time.ParseDuration(s)
 	if err != nil {
-		return err
+		return invalid("shift", "shift", "shift %q is not a duration like \"168h\" or \"12h\"", s)
 	}
 	*d = Duration(v)
 	return nil
@@ -75,35 +75,42 @@ func (d *Duration) UnmarshalJSON(b []byte) error {
 // ErrInvalid wraps every validation failure of a Doc.
 var ErrInvalid = errors.New("roster: invalid")
 
+// invalid is a validation failure that names the field and the form it
+// expects, in English and (through the catalogue's "api.bad_field") in
+// Chinese: the admin API answers with both.
+func invalid(field, form, format string, args ...any) error {
+	return bot.Errorf(ErrInvalid, "api.bad_field", map[string]any{"field": field, "form": form}, "roster: invalid: "+format, args...)
+}
+
 // Validate checks the roster's shape (not that the people exist: a missing
 // person is a gap, reported when it matters).
 func (d Doc) Validate(loc *time.Location) error {
-	bad := func(format string, args ...any) error {
-		return fmt.Errorf("%w: %s", ErrInvalid, fmt.Sprintf(format, args...))
-	}
 	if len(d.Primary) > 0 {
 		if _, err := time.ParseInLocation(Layout, d.Start, loc); err != nil {
-			return bad("start %q is not like %q", d.Start, Layout)
+			return invalid("start", "start", "start %q is not like 2026-01-05 09:00", d.Start)
 		}
 		if time.Duration(d.Shift) < time.Hour {
-			return bad("shift %s is shorter than an hour", time.Duration(d.Shift))
+			return invalid("shift", "shift", "shift is shorter than an hour (1h)")
 		}
 	}
-	for _, ids := range [][]string{d.Primary, d.Backup} {
-		if slices.Contains(ids, "") {
-			return bad("empty user id in the rotation")
+	for _, r := range []struct {
+		field string
+		ids   []string
+	}{{"primary", d.Primary}, {"backup", d.Backup}} {
+		if slices.Contains(r.ids, "") {
+			return invalid(r.field, "userid", "empty user id in the %s rotation", r.field)
 		}
 	}
 	seen := map[string]bool{}
 	for _, o := range d.Overrides {
 		if _, err := time.ParseInLocation(DateLayout, o.Date, loc); err != nil {
-			return bad("override date %q is not like %q", o.Date, DateLayout)
+			return invalid("date", "date", "override date %q is not like 2026-10-01", o.Date)
 		}
 		if seen[o.Date] {
-			return bad("two overrides for %s", o.Date)
+			return invalid("date", "one_override", "two overrides for %s", o.Date)
 		}
 		if o.Primary == "" && o.Backup == "" {
-			return bad("override %s names nobody", o.Date)
+			return invalid("primary", "override_person", "override %s names nobody (primary or backup)", o.Date)
 		}
 		seen[o.Date] = true
 	}
@@ -297,7 +304,7 @@ func (r *Roster) SetOverride(ctx context.Context, o Override, by string) error {
 // date, bot.ErrNotFound if there is none.
 func (r *Roster) DeleteOverride(ctx context.Context, date, by string) error {
 	if _, err := time.ParseInLocation(DateLayout, date, r.loc); err != nil {
-		return fmt.Errorf("%w: override date %q is not like %q", ErrInvalid, date, DateLayout)
+		return invalid("date", "date", "override date %q is not like 2026-10-01", date)
 	}
 	d, err := r.Doc(ctx)
 	if err != nil {
@@ -328,7 +335,7 @@ func (r *Roster) known(ctx context.Context, ids ...string) error {
 		}
 		_, err := r.dir.Person(ctx, id)
 		if errors.Is(err, bot.ErrNotFound) {
-			return fmt.Errorf("%w: unknown person %q", ErrInvalid, id)
+			return invalid(id, "known_person", "unknown person %q", id)
 		}
 		if err != nil {
 			return fmt.Errorf("roster: person %s: %w", id, err)

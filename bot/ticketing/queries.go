@@ -2,7 +2,6 @@ package ticketing
 
 import (
 	"context"
-	"strconv"
 	"strings"
 	"time"
 
@@ -69,7 +68,7 @@ func (s *Service) Progress(ctx context.Context, t *bot.Ticket) string {
 		if left < 0 {
 			key, left = "msg.clock_over", -left
 		}
-		lines = append(lines, s.text(key, map[string]any{"clock": name, "due": s.clock(due), "left": human(left)}))
+		lines = append(lines, s.text(key, map[string]any{"clock": name, "due": s.clock(due), "left": left}))
 	}
 	if t.Status.Active() {
 		clock("ack", t.Due.Ack, t.AcknowledgedAt.IsZero())
@@ -87,18 +86,6 @@ func (s *Service) Line(ctx context.Context, t *bot.Ticket) string {
 	f := s.fields(t, nil)
 	f["category"], f["ward"] = s.category(ctx, t.Category).Name, s.wardName(ctx, t.WardCode)
 	return s.text("msg.ticket_line", f)
-}
-
-// human renders a duration in minutes or hours and minutes, in Chinese.
-func human(d time.Duration) string {
-	m := int(d.Round(time.Minute) / time.Minute)
-	if m < 60 {
-		return strconv.Itoa(m) + " 分钟"
-	}
-	if m%60 == 0 {
-		return strconv.Itoa(m/60) + " 小时"
-	}
-	return strconv.Itoa(m/60) + " 小时 " + strconv.Itoa(m%60) + " 分钟"
 }
 
 // Reporters returns the ticket's reporter and everyone linked to it.

@@ -8,6 +8,7 @@
 package ticketing
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -194,7 +195,8 @@ func (s *Service) Intake(ctx context.Context, in IntakeInput) (*bot.Ticket, erro
 			cs = append(cs, bot.Change{Kind: bot.EventAttached, Actor: in.Reporter, At: now, Text: a.Kind + " " + a.URL})
 		}
 		if engineer != nil {
-			cs = append(cs, bot.Change{Kind: bot.EventPaged, Actor: bot.ActorSystem, At: now, Text: "L0 wecom " + engineer.UserID})
+			cs = append(cs, bot.Change{Kind: bot.EventPaged, Actor: bot.ActorSystem, At: now, Text: s.text("sla.detail.paged",
+				map[string]any{"channel": "wecom", "name": ppl.name(engineer.UserID), "outcome": "queued", "provider": "wecom"})})
 		}
 		evs, err := t.Step(s.opt.SLA, []bot.Event{reported}, cs...)
 		fx := bot.Effects{Events: append([]bot.Event{reported}, evs...)}
@@ -628,9 +630,17 @@ func (s *Service) Transfer(ctx context.Context, actor, no, to, reason string) (*
 	if err != nil {
 		return nil, err
 	}
+	ppl, err := s.people(ctx) // before the transaction: with SQLite the pool has one connection
+	if err != nil {
+		return nil, err
+	}
 	return s.apply(ctx, change{actor: actor, no: no, engOnly: true,
 		build: func(t *bot.Ticket) ([]bot.Change, error) {
-			return []bot.Change{{Kind: bot.EventAssigned, Actor: actor, At: s.now(), Assignee: p.UserID, Text: reason}}, nil
+			text := s.text("tl.assigned", map[string]any{"to": ppl.name(p.UserID)})
+			if t.AssigneeID != "" {
+				text = s.text("tl.reassigned", map[string]any{"from": ppl.name(t.AssigneeID), "to": ppl.name(p.UserID)})
+			}
+			return []bot.Change{{Kind: bot.EventAssigned, Actor: actor, At: s.now(), Assignee: p.UserID, Text: withReason(s, text, reason)}}, nil
 		},
 		msgs: func(t *bot.Ticket, f map[string]any, rep []string) []bot.Outgoing {
 			out := []bot.Outgoing{s.page(t, p.UserID, f, "transfer")}
@@ -647,7 +657,8 @@ func (s *Service) Escalate(ctx context.Context, actor, no, reason string) (*bot.
 	oc, _ := s.opt.Roster.OnCall(ctx, s.now())
 	return s.apply(ctx, change{actor: actor, no: no, engOnly: true,
 		build: func(t *bot.Ticket) ([]bot.Change, error) {
-			return []bot.Change{{Kind: bot.EventEscalated, Actor: actor, At: s.now(), Level: t.EscalationLevel + 1, Text: reason}}, nil
+			text := s.text("tl.escalated", map[string]any{"level": t.EscalationLevel + 1})
+			return []bot.Change{{Kind: bot.EventEscalated, Actor: actor, At: s.now(), Level: t.EscalationLevel + 1, Text: withReason(s, text, reason)}}, nil
 		},
 		msgs: func(t *bot.Ticket, f map[string]any, rep []string) []bot.Outgoing {
 			f["reason"], f["level"] = reason, t.EscalationLevel
@@ -667,13 +678,57 @@ func (s *Service) Escalate(ctx context.Context, actor, no, reason string) (*bot.
 func (s *Service) Reclassify(ctx context.Context, actor, no string, p bot.Priority, reason string) (*bot.Ticket, error) {
 	return s.apply(ctx, change{actor: actor, no: no, engOnly: true,
 		build: func(t *bot.Ticket) ([]bot.Change, error) {
-			return []bot.Change{{Kind: bot.EventReclassified, Actor: actor, At: s.now(), Text: reason,
+			if reason == "" { // checked here: the timeline text around it is never empty
+				return nil, bot.Errorf(bot.ErrInvalid, "err.change_needs", map[string]any{"field": "reason"}, "reclassify needs a reason")
+			}
+			return []bot.Change{{Kind: bot.EventReclassified, Actor: actor, At: s.now(), Text: s.reclassText(t, p, "", "", nil, reason),
 				Class: s.opt.Classifier.WithPriority(t.Classification, p)}}, nil
 		},
 		msgs: func(t *bot.Ticket, f map[string]any, rep []string) []bot.Outgoing {
 			f["reason"] = reason
 			return s.toReporters(t, rep, "reclass", s.text("msg.reclassified", f))
 		}})
+}
+
+// reclassText words a reclassification for the timeline: "优先级 P3 → P1，
+// 类别 其他 → 监护设备数据未采集：reason". An empty category or ward is
+// unchanged; names maps their codes to names (nil: the codes show).
+func (s *Service) reclassText(t *bot.Ticket, p bot.Priority, category, ward string, names map[string]string, reason string) string {
+	name := func(code string) string { return cmp.Or(names[code], code) }
+	parts := []string{s.text("tl.priority", map[string]any{"from": t.Priority, "to": p})}
+	if p == t.Priority {
+		parts[0] = s.text("tl.priority_kept", map[string]any{"priority": p})
+	}
+	if category != "" && category != t.Category {
+		parts = append(parts, s.text("tl.category", map[string]any{"from": name(t.Category), "to": name(category)}))
+	}
+	if ward != "" && ward != t.WardCode {
+		parts = append(parts, s.text("tl.ward", map[string]any{"from": name(t.WardCode), "to": name(ward)}))
+	}
+	return withReason(s, strings.Join(parts, "，"), reason)
+}
+
+// labels maps every category's and ward's code to its name.
+func (s *Service) labels(ctx context.Context) map[string]string {
+	m := map[string]string{}
+	if cats, err := s.opt.Directory.Categories(ctx); err == nil {
+		for _, c := range cats {
+			m[c.Code] = c.Name
+		}
+	}
+	if wards, err := s.opt.Directory.Wards(ctx); err == nil {
+		for _, w := range wards {
+			m[w.Code] = w.Name
+		}
+	}
+	return m
+}
+
+func withReason(s *Service, text, reason string) string {
+	if reason == "" {
+		return text
+	}
+	return s.text("tl.with_reason", map[string]any{"text": text, "reason": reason})
 }
 
 // Note is 备注: a timeline entry, no message.
@@ -712,6 +767,7 @@ func (s *Service) Amend(ctx context.Context, reporter, no string, replyTo *bot.M
 	if a.WardCode != "" {
 		wardName = s.wardName(ctx, a.WardCode)
 	}
+	names := s.labels(ctx) // before the transaction: with SQLite the pool has one connection
 	var changed, kept bool
 	return s.apply(ctx, change{actor: reporter, no: no,
 		build: func(t *bot.Ticket) ([]bot.Change, error) {
@@ -734,7 +790,8 @@ func (s *Service) Amend(ctx context.Context, reporter, no string, replyTo *bot.M
 				return nil, nil
 			}
 			changed = true
-			return []bot.Change{{Kind: bot.EventReclassified, Actor: reporter, At: s.now(), Text: s.text("msg.amend_reason", nil),
+			return []bot.Change{{Kind: bot.EventReclassified, Actor: reporter, At: s.now(),
+				Text:  s.reclassText(t, class.Priority, a.Category, a.WardCode, names, s.text("msg.amend_reason", nil)),
 				Class: class, Category: a.Category, WardCode: a.WardCode}}, nil
 		},
 		msgs: func(t *bot.Ticket, f map[string]any, rep []string) []bot.Outgoing {
@@ -811,7 +868,7 @@ func (s *Service) Confirm(ctx context.Context, actor, no string, replyTo *bot.Me
 		build: func(t *bot.Ticket) ([]bot.Change, error) {
 			text := ""
 			if actor == bot.ActorSystem {
-				text = "auto"
+				text = s.text("tl.auto_confirmed", nil)
 			}
 			now := s.now()
 			return []bot.Change{{Kind: bot.EventConfirmed, Actor: actor, At: now, Text: text},

@@ -573,10 +573,10 @@ func TestAmend(t *testing.T) {
 	}{
 		{"lower severity keeps P1", bot.SeverityPatientSafety, ticketing.Answers{Severity: bot.SeverityExperience}, "m9",
 			func(c *bot.Classification) { c.Severity = bot.SeverityExperience }, "login", "med-icu",
-			"P1 -> P1: 报修人补充回答", "为保障患者安全，优先级保持 P1"},
+			"优先级保持 P1：报修人补充回答", "为保障患者安全，优先级保持 P1"},
 		{"category and ward corrected", bot.SeverityPatientSafety, ticketing.Answers{Category: "device_data", WardCode: "ed-icu"}, "m9",
 			func(c *bot.Classification) { c.Type, c.Difficulty = bot.TypeTerminal, bot.DifficultyOther }, "device_data", "ed-icu",
-			"P1 -> P1, category login -> device_data, ward med-icu -> ed-icu: 报修人补充回答", "急诊ICU · 监护设备数据未采集"},
+			"优先级保持 P1，类别 无法登录 → 监护设备数据未采集，科室 内科ICU → 急诊ICU：报修人补充回答", "急诊ICU · 监护设备数据未采集"},
 		{"answers that change nothing, just answered", bot.SeverityPatientSafety, ticketing.Answers{Scope: bot.ScopePersonal, WardCode: "med-icu"}, "m9",
 			func(c *bot.Classification) {}, "login", "med-icu", "", "已按您的补充更新"},
 		{"answers that change nothing, on timeout", bot.SeverityPatientSafety, ticketing.Answers{Category: "login"}, "",
@@ -585,7 +585,7 @@ func TestAmend(t *testing.T) {
 			func(c *bot.Classification) {
 				c.Severity, c.Priority, c.Urgent = bot.SeverityPatientSafety, bot.P1, true
 			}, "login", "med-icu",
-			"P3 -> P1: 报修人补充回答", "分级 P1"},
+			"优先级 P3 → P1：报修人补充回答", "分级 P1"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -700,7 +700,7 @@ func TestAutoConfirm(t *testing.T) {
 	other, _ := e.db.Ticket(ctx, fresh.No)
 	tl, _ := e.db.Timeline(ctx, old.No)
 	confirmed := tl[len(tl)-2]
-	if got.Status != bot.StatusClosed || other.Status != bot.StatusResolved || confirmed.Actor != bot.ActorSystem || confirmed.Detail != "auto" {
+	if got.Status != bot.StatusClosed || other.Status != bot.StatusResolved || confirmed.Actor != bot.ActorSystem || confirmed.Detail != "报修人解决后未反馈，系统自动确认" {
 		t.Errorf("auto-confirm: %s / %s, event %+v", got.Status, other.Status, confirmed)
 	}
 }

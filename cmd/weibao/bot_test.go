@@ -143,7 +143,7 @@ func TestBotEndToEnd(t *testing.T) {
 	if diff := cmp.Diff(wantSteps, got); diff != "" {
 		t.Errorf("timeline (-want +got):\n%s", diff)
 	}
-	if tl[1].Kind != bot.EventPaged || !strings.Contains(tl[1].Detail, "eng1") {
+	if tl[1].Kind != bot.EventPaged || !strings.Contains(tl[1].Detail, "企业微信 → 张工") {
 		t.Errorf("level-0 page not in the creating transaction: %+v", tl[1])
 	}
 	// Every group notice of the ticket was delivered.

@@ -8,7 +8,6 @@ import (
 	"os"
 	"time"
 
-	"weibao/bot"
 	"weibao/bot/conversation"
 	"weibao/bot/report"
 	"weibao/configs"
@@ -31,7 +30,7 @@ func wireReports(ctx context.Context, m *Main) error {
 	cfg := m.Config.Reports
 	loc := m.Config.Location
 	log := m.Logger.With("component", "reports")
-	var ros bot.Roster
+	var ros report.Roster
 	if m.Escalation != nil {
 		ros = m.Escalation.Roster
 	}

@@ -119,6 +119,7 @@ func openWith(ctx context.Context, cfg *configs.Config, logger *slog.Logger, clo
 	m.Server = handlers.New(handlers.Options{
 		Logger:   logger.With("component", "http"),
 		Registry: m.Registry,
+		Texts:    m.Catalog,
 		Ready: map[string]handlers.Checker{
 			"database": m.DB.Ping,
 			"redis":    m.Redis.Ping,
