@@ -83,8 +83,10 @@ var active = ActiveStatuses
 var worked = []Status{StatusAcknowledged, StatusInProgress, StatusOnSite}
 
 // claim records an implicit acknowledgement: an engineer who arrives or
-// resolves without typing 接单 first has still taken the ticket.
+// resolves without typing 接单 first has still taken the ticket, and has
+// seen what a 待分诊 guess said.
 func claim(t *Ticket, c *Change) {
+	t.Triage = false
 	if t.AcknowledgedAt.IsZero() {
 		t.AcknowledgedAt = c.At
 	}
@@ -177,6 +179,11 @@ var rules = map[EventKind]rule{
 			}
 			c.Text = joinDetail(d, c.Text)
 			t.Classification = c.Class
+			// An engineer's class is no longer a guess; the reporter's own
+			// later answers do not confirm it.
+			if c.Actor != t.ReporterID {
+				t.Triage = false
+			}
 		}},
 	EventNoted: {from: everything,
 		check: func(t *Ticket, c *Change) error { return need("text", c.Text) }},
