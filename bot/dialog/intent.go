@@ -49,7 +49,7 @@ var (
 		"可以", "没问题", "ok", "okay", "thanks", "thank you", "thx", "老师", "师傅", "工程师", "哈哈", "呵呵", "啊", "呀",
 		"啦", "了", "的", "吧", "您", "你", "[ok]", "[thumbsup]", "[强]", "[谢谢]", "[抱拳]", "[微笑]",
 	}
-	greetingWords = []string{"你好", "您好", "在吗", "在不在", "有人吗", "hello", "hi", "早上好", "晚上好", "中午好", "哈喽", "早"}
+	greetingWords = []string{"你好", "您好", "在吗", "在不在", "有人吗", "hello", "hi", "早上好", "晚上好", "中午好", "早安", "哈喽"}
 	// optionRE is a bare numbered or yes/no answer.
 	optionRE = regexp.MustCompile(`^(第?[0-9①-⑨一二三四五六七八九十]{1,2}个?|选[0-9一二三四五六七八九]|是|是的|不是|否|对|不对|y|n|yes|no)[.。、!！]?$`)
 )
@@ -73,6 +73,9 @@ func Classify(cats []bot.Category, text string) Intent {
 		rest = strings.ReplaceAll(rest, w, " ")
 	}
 	if !meaningful(rest) {
+		if containsAny(t, greetingWords) {
+			return IntentGreeting // 你好 is courteous too, but asks for an answer
+		}
 		return IntentCourtesy
 	}
 	if symptom || keyword(cats, rest) {
