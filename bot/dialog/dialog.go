@@ -118,7 +118,7 @@ func Start(env Env, text string, ward string, attachments []bot.Attachment) (Sta
 		s.Severity = bot.SeverityPatientSafety
 	}
 	s.Emergency = containsAny(s.Text, emergencyWords)
-	if c, ok := guessCategory(env.Categories, s.Text); ok {
+	if c, ok := guessCategory(env.Categories, corrected(s.Text)); ok {
 		s.Guess = c
 	}
 	return s.next(env, true)

@@ -39,10 +39,10 @@ var (
 		"黑屏", "白屏", "蓝屏", "花屏", "空白", "闪退", "崩溃", "死机", "卡住", "卡死", "转圈", "很慢", "好慢", "太慢",
 		"掉线", "断了", "断开", "中断", "不通", "不亮", "不工作", "不正常", "乱码", "丢了", "丢失", "不见了", "消失",
 		"停了", "没了", "提示", "弹窗", "有问题", "出问题", "不行", "不好用", "不好使", "不灵", "失灵", "怎么回事", "咋回事",
-		"not working", "doesn't work", "error", "broken", "crash", "can't", "cannot", "failed", "offline",
+		"没网", "超时", "挂了", "收不到", "传不过来", "not working", "down", "doesn't work", "error", "broken", "crash", "can't", "cannot", "failed", "offline",
 	}
 	// fixedWords say a fault is over; without a symptom they open nothing.
-	fixedWords    = []string{"好了", "好啦", "恢复了", "恢复正常", "可以用了", "能用了", "解决了", "正常了", "没事了", "修好了", "可以了"}
+	fixedWords    = []string{"好了", "好啦", "恢复了", "恢复正常", "可以用了", "能用了", "解决了", "正常了", "没事了", "修好了", "可以了", "不卡了", "不慢了"}
 	courtesyWords = []string{
 		"谢谢", "多谢", "感谢", "谢了", "辛苦了", "辛苦", "麻烦了", "麻烦您", "不客气", "好的", "好滴", "好嘞", "好吧", "好",
 		"全部收到", "都收到", "已收到", "收到", "知道了", "明白了", "明白", "了解", "懂了", "嗯嗯", "嗯", "哦", "噢", "行",
@@ -110,4 +110,15 @@ func meaningful(s string) bool {
 		}
 	}
 	return false
+}
+
+// corrected is what a correction means: 不是打印机，是电脑登不上 is about the
+// login, not the printer.
+func corrected(text string) string {
+	if rest, ok := strings.CutPrefix(text, "不是"); ok {
+		if i := strings.Index(rest, "是"); i >= 0 {
+			return rest[i+len("是"):]
+		}
+	}
+	return text
 }
