@@ -2,12 +2,14 @@ package escalation_test
 
 import (
 	"context"
+	"slices"
 	"testing"
 	"time"
 
 	"weibao/bot"
 	"weibao/bot/escalation"
 	"weibao/sla/pager"
+	"weibao/sla/pager/pagertest"
 )
 
 // Issue 13: an abandoned report's priority is a guess (待分诊), and no phone
@@ -46,5 +48,8 @@ func TestTriageRingsNoPhoneUntilConfirmed(t *testing.T) {
 	if h.ticket(tk.No).Triage {
 		t.Fatal("reclassified ticket still 待分诊")
 	}
-	h.waitFor("the engineer's phone", func() bool { return h.calls("13800000001", pager.Voice) == 1 })
+	// Every level is overdue by now; whichever fires first rings.
+	h.waitFor("a phone call", func() bool {
+		return slices.ContainsFunc(h.phone.Calls(), func(c pagertest.Call) bool { return c.Channel == pager.Voice })
+	})
 }
