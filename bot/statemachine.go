@@ -88,8 +88,10 @@ var worked = []Status{StatusAcknowledged, StatusInProgress, StatusOnSite}
 
 // accept is 接单: whoever accepts takes the ticket, also one transferred to
 // someone else. A ticket acknowledged before a transfer keeps its first
-// acknowledgement: the response clock was met then.
+// acknowledgement: the response clock was met then. Accepting confirms a
+// 待分诊 guess too.
 func accept(t *Ticket, c *Change) {
+	t.Triage = false
 	if t.AcknowledgedAt.IsZero() {
 		t.AcknowledgedAt = c.At
 	}
@@ -97,8 +99,10 @@ func accept(t *Ticket, c *Change) {
 }
 
 // claim records an implicit acknowledgement: an engineer who arrives or
-// resolves without typing 接单 first has still taken the ticket.
+// resolves without typing 接单 first has still taken the ticket, and has
+// seen what a 待分诊 guess said.
 func claim(t *Ticket, c *Change) {
+	t.Triage = false
 	if t.AcknowledgedAt.IsZero() {
 		t.AcknowledgedAt = c.At
 	}
@@ -186,6 +190,11 @@ var rules = map[EventKind]rule{
 				t.WardCode = c.WardCode
 			}
 			t.Classification = c.Class
+			// An engineer's class is no longer a guess; the reporter's own
+			// later answers do not confirm it.
+			if c.Actor != t.ReporterID {
+				t.Triage = false
+			}
 		}},
 	EventNoted: {from: everything,
 		check: func(t *Ticket, c *Change) error { return need("text", c.Text) }},

@@ -198,6 +198,10 @@ type Ticket struct {
 	// hospital); zero while they run.
 	PausedAt        time.Time
 	EscalationLevel int
+	// Triage marks a priority the bot guessed from an abandoned dialogue
+	// (待分诊): it never rings a phone until an engineer acknowledges or
+	// reclassifies the ticket.
+	Triage bool
 
 	Workaround  string
 	Cause       string

@@ -44,6 +44,7 @@ type Config struct {
 	Escalation Escalation `yaml:"escalation"`
 	Pager      Pager      `yaml:"pager"`
 	Reports    Reports    `yaml:"reports"`
+	Dialog     Dialog     `yaml:"dialog"`
 
 	// Embedded is true when no configuration file was found and weibao runs
 	// on its embedded defaults with the demo roster.
@@ -57,6 +58,13 @@ type Config struct {
 	Calendar *calendar.Calendar `yaml:"-"`
 	// AnalysisHours is Calendar with Reports.AnalysisHours as its hours.
 	AnalysisHours *calendar.Calendar `yaml:"-"`
+}
+
+// Dialog configures the guided fault report (bot/conversation).
+type Dialog struct {
+	// Timeout tickets a dialogue the nurse stopped answering, with what she
+	// said, marked 待分诊.
+	Timeout time.Duration `yaml:"timeout"`
 }
 
 type Server struct {
@@ -265,7 +273,15 @@ func applyEnv(v reflect.Value, prefix string, getenv func(string) string) error 
 		switch fv.Kind() {
 		case reflect.String:
 			fv.SetString(s)
-		case reflect.Int, reflect.Int64:
+		case reflect.Int64:
+			// A duration is written as in YAML (3m, 90s); a bare number is
+			// nanoseconds, as it always was.
+			if d, err := time.ParseDuration(s); err == nil && fv.Type() == reflect.TypeFor[time.Duration]() {
+				fv.SetInt(int64(d))
+				break
+			}
+			fallthrough
+		case reflect.Int:
 			n, err := strconv.ParseInt(s, 10, 64)
 			if err != nil {
 				return fmt.Errorf("config: %s: %q is not a whole number", name, s)
@@ -321,6 +337,9 @@ func (c *Config) validate() error {
 	case "text", "json":
 	default:
 		return bad("log.format", "%q is neither text nor json", c.Log.Format)
+	}
+	if c.Dialog.Timeout < 30*time.Second || c.Dialog.Timeout > time.Hour {
+		return bad("dialog.timeout", "%s is not between 30s and 1h", c.Dialog.Timeout)
 	}
 	if err := c.WeCom.validate(); err != nil {
 		return err

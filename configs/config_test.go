@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
@@ -50,11 +51,13 @@ func TestEnvOverrides(t *testing.T) {
 		"WEIBAO_WECOM_BOT_SECRET":           "s3cret",
 		"WEIBAO_WECOM_BOT_ENCODING_AES_KEY": strings.Repeat("a", 43),
 		"WEIBAO_SERVER_ADDR":                ":9999",
+		"WEIBAO_DIALOG_TIMEOUT":             "5m",
 	}))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Database.Driver != "mysql" || c.WeCom.Bot.Secret != "s3cret" || c.Server.Addr != ":9999" || c.WeCom.Bot.Mode != "websocket" {
+	if c.Database.Driver != "mysql" || c.WeCom.Bot.Secret != "s3cret" || c.Server.Addr != ":9999" || c.WeCom.Bot.Mode != "websocket" ||
+		c.Dialog.Timeout != 5*time.Minute {
 		t.Errorf("overrides not applied: %+v", c)
 	}
 	if len(c.People) != 0 {
@@ -104,6 +107,8 @@ func TestInvalid(t *testing.T) {
 		{"bad category", "categories:\n  - {code: x, name: X, type: magic, difficulty: simple}\n", nil, "categories[0].type"},
 		{"no categories", "categories: []\n", nil, "categories"},
 		{"bad log level", "log:\n  level: loud\n", nil, "log.level"},
+		{"dialog timeout too short", "dialog:\n  timeout: 5s\n", nil, "dialog.timeout"},
+		{"dialog timeout not a duration", "", map[string]string{"WEIBAO_DIALOG_TIMEOUT": "3 minutes"}, "WEIBAO_DIALOG_TIMEOUT"},
 		{"bad env value", "", map[string]string{"WEIBAO_DATABASE_DRIVER": "oracle"}, "database.driver"},
 		{"not yaml", "server: [\n", nil, "weibao.yaml"},
 		{"unknown pager key", "pager:\n  route: []\n", nil, "field route not found"},

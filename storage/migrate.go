@@ -33,6 +33,15 @@ var migrations = []migration{
 	{"0004_roster", migrateRoster},
 	{"0005_pages", migratePages},
 	{"0006_inbox_message", migrateInboxMessage},
+	{"0007_ticket_triage", migrateTicketTriage},
+}
+
+// migrateTicketTriage adds the 待分诊 flag; tickets before it were never guesses.
+func migrateTicketTriage(tx *gorm.DB) error {
+	if tx.Migrator().HasColumn(&ticketRow{}, "Triage") {
+		return nil
+	}
+	return tx.Migrator().AddColumn(&ticketRow{}, "Triage")
 }
 
 func (db *DB) migrate(ctx context.Context) error {

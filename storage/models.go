@@ -52,6 +52,7 @@ type ticketRow struct {
 	MergedInto  string `gorm:"size:24"`
 	ReopenCount int
 	Rating      int
+	Triage      bool `gorm:"not null;default:false"`
 	UpdatedAt   time.Time
 }
 
@@ -71,7 +72,7 @@ func fromTicket(t *bot.Ticket) ticketRow {
 		AckLateMS: t.Late.Ack.Milliseconds(), ResolveLateMS: t.Late.Resolve.Milliseconds(),
 		OnSiteLateMS: t.Late.OnSite.Milliseconds(), PausedAt: nullTime(t.PausedAt), EscalationLevel: t.EscalationLevel,
 		Workaround: t.Workaround, Cause: t.Cause, Solution: t.Solution, MergedInto: t.MergedInto,
-		ReopenCount: t.ReopenCount, Rating: t.Rating,
+		ReopenCount: t.ReopenCount, Rating: t.Rating, Triage: t.Triage,
 	}
 }
 
@@ -93,7 +94,7 @@ func (r *ticketRow) toTicket() *bot.Ticket {
 			OnSite: time.Duration(r.OnSiteLateMS) * time.Millisecond},
 		PausedAt: fromNull(r.PausedAt), EscalationLevel: r.EscalationLevel,
 		Workaround: r.Workaround, Cause: r.Cause, Solution: r.Solution, MergedInto: r.MergedInto,
-		ReopenCount: r.ReopenCount, Rating: r.Rating,
+		ReopenCount: r.ReopenCount, Rating: r.Rating, Triage: r.Triage,
 	}
 }
 

@@ -334,11 +334,21 @@ func (e *Engine) handle(ctx context.Context, msg bot.Message, r *replier) error 
 		r.say("cmd.unknown", nil)
 		return nil
 	}
-	if !dialog.Describes(text) {
-		r.say("dlg.not_a_report", nil)
-		return nil
+	env, err := e.env(ctx)
+	if err != nil {
+		return err
 	}
-	return e.startIntake(ctx, person, msg, text, r)
+	switch dialog.Classify(env.Categories, text) {
+	case dialog.IntentFault:
+		return e.startIntake(ctx, person, msg, text, r)
+	case dialog.IntentGreeting:
+		r.say("dlg.greeting", nil)
+	case dialog.IntentOption:
+		r.say("dlg.no_question", nil)
+	case dialog.IntentUnclear:
+		r.say("dlg.not_a_report", nil)
+	}
+	return nil // courtesy: nothing to do, and a reply would only be noise
 }
 
 func (e *Engine) loadSession(ctx context.Context, chat, user string) (*session, error) {

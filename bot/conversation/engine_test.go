@@ -10,6 +10,8 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"weibao/bot"
+	"weibao/catalog"
+	"weibao/storage/storagetest"
 )
 
 func TestGuidedReport(t *testing.T) {
@@ -168,7 +170,7 @@ func TestRedeliveredMessageIsHandledOnce(t *testing.T) {
 	h.expect(h.say("nurse1", medChat, "1"), "是「系统卡顿」吗？")
 }
 
-func TestTimeoutCreatesMostSevereTicket(t *testing.T) {
+func TestTimeoutTicketsWhatWasSaid(t *testing.T) {
 	h := newHarness(t)
 	h.say("nurse1", medChat, "打印机打不出")
 	h.say("nurse1", medChat, "1") // scope: only her
@@ -182,12 +184,66 @@ func TestTimeoutCreatesMostSevereTicket(t *testing.T) {
 	h.eng.Tick(context.Background(), nil)
 	got := h.drain()
 	tk := h.onlyTicket()
-	if tk.Scope != bot.ScopePersonal || tk.Severity != bot.SeverityPatientSafety || tk.Priority != bot.P1 || tk.Category != "printing" {
-		t.Errorf("expired ticket %+v", tk.Classification)
+	// Issue 13: an abandoned printer report was P1 with a phone call. What she
+	// said (her printer, only her) supports P3, and the guess waits for an engineer.
+	if tk.Scope != bot.ScopePersonal || tk.Severity != bot.SeverityDaily || tk.Priority != bot.P3 || tk.Category != "printing" || !tk.Triage {
+		t.Errorf("expired ticket %+v triage %v", tk.Classification, tk.Triage)
 	}
-	h.expect(got, "已按最严重情况为您登记工单 "+tk.No, "<card 【P1】")
+	h.expect(got, "已按您描述的内容登记工单 "+tk.No, "3 分钟", "待分诊", "影响患者安全", "<card 【P3】")
 	// The dialogue is over: her next "1" is not an answer to it.
-	h.expect(h.say("nurse1", medChat, "1"), "请用中文简单描述故障")
+	h.expect(h.say("nurse1", medChat, "1"), "当前没有需要您回复数字的问题")
+	// An engineer's 接单 confirms the guess.
+	h.say("eng1", "", "接单 "+tk.No)
+	if tk := h.ticket(tk.No); tk.Triage {
+		t.Errorf("acknowledged ticket still 待分诊")
+	}
+}
+
+func TestTimeoutIsConfigurable(t *testing.T) {
+	h := newHarness(t)
+	var err error
+	h.eng, err = New(Options{Tickets: h.svc, Directory: h.db, Outbox: h.db, Sessions: h.sessions, Catalog: catalog.Default(),
+		Clock: h.clock, Location: storagetest.Shanghai, DialogTimeout: 10 * time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.say("nurse1", medChat, "系统很卡")
+	h.clock.Advance(5 * time.Minute)
+	h.eng.Tick(context.Background(), nil)
+	if n := len(h.tickets()); n != 0 {
+		t.Fatalf("ticketed after 5 of 10 minutes")
+	}
+	h.clock.Advance(6 * time.Minute)
+	h.eng.Tick(context.Background(), nil)
+	h.expect(h.drain(), "您 10 分钟内未继续回答")
+	if tk := h.onlyTicket(); !tk.Triage || tk.Priority == bot.P1 {
+		t.Errorf("expired ticket %s triage %v", tk.Priority, tk.Triage)
+	}
+}
+
+// Issue 13: 谢谢 and silence made a P1 phone call. Courtesy outside a
+// dialogue opens nothing and is not answered; a bare digit is told there is
+// no question; a greeting gets how to report.
+func TestChitChatOpensNoReport(t *testing.T) {
+	h := newHarness(t)
+	for _, tt := range []struct{ text, want string }{
+		{"谢谢", ""}, {"好的", ""}, {"收到", ""}, {"辛苦了！", ""}, {"👍", ""}, {"😭😭😭", ""}, {"打印机好了，谢谢", ""},
+		{"3", "当前没有需要您回复数字的问题"}, {"２", "当前没有需要您回复数字的问题"},
+		{"你好", "直接描述"}, {"在吗？", "直接描述"},
+	} {
+		got := h.say("nurse1", medChat, tt.text)
+		switch {
+		case tt.want == "" && len(got) != 0:
+			t.Errorf("%q answered:\n%s", tt.text, render(got))
+		case tt.want != "":
+			h.expect(got, tt.want)
+		}
+	}
+	h.clock.Advance(time.Hour)
+	h.eng.Tick(context.Background(), nil)
+	if got := h.drain(); len(got) != 0 || len(h.tickets()) != 0 {
+		t.Errorf("chit-chat made %d tickets and said:\n%s", len(h.tickets()), render(got))
+	}
 }
 
 func TestCancelAndRestart(t *testing.T) {
@@ -264,8 +320,8 @@ func TestBadInputsChangeNothing(t *testing.T) {
 		{"resolve without solution", "eng1", "", "已解决 " + open + " 原因:网络", "请写明原因和方案"},
 		{"closed ticket", "eng1", "", "接单 " + closed, "当前为「已关闭」，不能接单"},
 		{"10 KB message", "nurse1", medChat, strings.Repeat("电", 3400), "内容过长"},
-		{"emoji", "nurse1", medChat, "😭😭😭", "请用中文简单描述故障"},
-		{"English", "nurse1", medChat, "the computer is broken", "请用中文简单描述故障"},
+		{"no fault named", "nurse1", medChat, "麻烦来一下", "请用中文简单描述故障"},
+		{"English", "nurse1", medChat, "please call me", "请用中文简单描述故障"},
 		{"English to an engineer", "eng1", "", "please fix it", "没有这个命令"},
 		{"empty", "nurse1", medChat, "   ", "没有收到内容"},
 		{"only a mention", "nurse1", medChat, "@维保", "没有收到内容"},
@@ -327,7 +383,7 @@ func TestEngineerAndConfirmationLoop(t *testing.T) {
 		t.Errorf("timeline (-want +got):\n%s", diff)
 	}
 	// A rating is asked once: another "5" is not a rating now.
-	h.expect(h.say("nurse1", medChat, "5"), "请用中文简单描述故障")
+	h.expect(h.say("nurse1", medChat, "5"), "当前没有需要您回复数字的问题")
 }
 
 func TestConfirmationWithoutRedisStateUsesDatabase(t *testing.T) {

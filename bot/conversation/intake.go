@@ -134,7 +134,7 @@ func (e *Engine) step(ctx context.Context, env dialog.Env, sess *session, st dia
 		}
 		return e.endSession(ctx, sess.ChatID, sess.UserID)
 	case out.Create:
-		t, err := e.create(ctx, env, st, sess, &msg, "")
+		t, err := e.create(ctx, env, st, sess, &msg, "", false)
 		if err != nil {
 			return err
 		}
@@ -156,8 +156,8 @@ func (e *Engine) step(ctx context.Context, env dialog.Env, sess *session, st dia
 }
 
 // create tickets a dialogue (completed, fast path, or expired), answering
-// replyTo unless it is nil.
-func (e *Engine) create(ctx context.Context, env dialog.Env, st dialog.State, sess *session, replyTo *bot.Message, note string) (*bot.Ticket, error) {
+// replyTo unless it is nil; triage marks its class a guess (待分诊).
+func (e *Engine) create(ctx context.Context, env dialog.Env, st dialog.State, sess *session, replyTo *bot.Message, note string, triage bool) (*bot.Ticket, error) {
 	full := dialog.Fill(env, st)
 	// What Fill assumed was not answered: the messages say 未确认 there.
 	unconfirmed := ticketing.Unconfirmed{Scope: st.Scope == "", Category: st.Category == "", Severity: st.Severity == ""}
@@ -169,7 +169,7 @@ func (e *Engine) create(ctx context.Context, env dialog.Env, st dialog.State, se
 	}
 	return e.opt.Tickets.Intake(ctx, ticketing.IntakeInput{
 		Reporter: sess.UserID, ChatID: sess.ChatID, ReplyTo: replyTo, WardCode: ward, Category: full.Category,
-		Description: full.Text, Class: full.Classification(env), Attachments: full.Attachments, Note: note,
+		Description: full.Text, Class: full.Classification(env), Attachments: full.Attachments, Note: note, Triage: triage,
 		Unconfirmed: unconfirmed, ByPhone: sess.Phone,
 	})
 }
@@ -183,9 +183,9 @@ func answers(st dialog.State) ticketing.Answers {
 	return ticketing.Answers{WardCode: st.WardCode, Scope: st.Scope, Category: st.Category, Severity: st.Severity}
 }
 
-// Sweep tickets every dialogue whose nurse stopped answering: with the most
-// severe answers consistent with what she said, and she is told so. It
-// returns how many it handled.
+// Sweep tickets every dialogue whose nurse stopped answering, with what
+// her words support (dialog.Expire), and tells her what was recorded and
+// how to correct it. It returns how many it handled.
 func (e *Engine) Sweep(ctx context.Context) (int, error) {
 	due, err := e.opt.Sessions.Due(ctx, dueSet, e.now(), sweepBatch)
 	if err != nil {
@@ -250,12 +250,14 @@ func (e *Engine) expire(ctx context.Context, chat, user string) (bool, error) {
 		// 重新开始 and then silence: nothing was described, nothing to ticket.
 		r.say("dlg.timeout_nothing", nil)
 	default:
-		full := dialog.Expire(env, st)
-		t, err := e.create(ctx, env, full, sess, nil, e.text("dlg.timeout_note", nil))
+		full, triage := dialog.Expire(env, st)
+		f := map[string]any{"minutes": int(e.opt.DialogTimeout.Round(time.Minute) / time.Minute)}
+		t, err := e.create(ctx, env, full, sess, nil, e.text("dlg.timeout_note", f), triage)
 		if err != nil {
 			return false, err
 		}
-		r.say("dlg.timeout_created", map[string]any{"no": t.No})
+		f["no"] = t.No
+		r.say("dlg.timeout_created", f)
 	}
 	if err := r.flush(ctx); err != nil {
 		return false, err

@@ -118,7 +118,7 @@ func Start(env Env, text string, ward string, attachments []bot.Attachment) (Sta
 		s.Severity = bot.SeverityPatientSafety
 	}
 	s.Emergency = containsAny(s.Text, emergencyWords)
-	if c, ok := guessCategory(env.Categories, s.Text); ok {
+	if c, ok := guessCategory(env.Categories, corrected(s.Text)); ok {
 		s.Guess = c
 	}
 	return s.next(env, true)
@@ -189,7 +189,7 @@ func Answer(env Env, s State, text string) (State, Outcome) {
 	invalid := func() (State, Outcome) { return s, Again(env, s) }
 	switch s.Step {
 	case StepDescribe:
-		if !Describes(a) {
+		if Classify(env.Categories, a) != IntentFault {
 			return s, Outcome{Invalid: true, Prompt: Prompt{Key: "dlg.not_a_report"}}
 		}
 		return Start(env, a, s.WardCode, s.Attachments)
@@ -274,9 +274,14 @@ func Again(env Env, s State) Outcome {
 	return Outcome{Invalid: true, Prompt: Prompt{Key: "dlg.again." + string(s.Step), Fields: f}}
 }
 
-// Expire completes an abandoned dialogue with the most severe answers
-// consistent with what was said, so the ticket errs towards being early.
-func Expire(env Env, s State) State {
+// Expire completes an abandoned dialogue with what its evidence supports.
+// Safety words or a safety answer already made it a fast-path ticket; any
+// other report keeps what was said and, for each question left open, the
+// least it could be: the category the keywords suggest (or 其他), one
+// person, daily work. Such a class is a guess, so triage is true: the
+// engineer confirms it, and no phone rings on it.
+func Expire(env Env, s State) (st State, triage bool) {
+	triage = !s.FastPath()
 	if s.Category == "" {
 		s.Category = s.Guess
 	}
@@ -284,13 +289,13 @@ func Expire(env Env, s State) State {
 		s.Category = fallbackCategory(env.Categories)
 	}
 	if s.Scope == "" {
-		s.Scope = bot.ScopeHospital
+		s.Scope = bot.ScopePersonal
 	}
 	if s.Severity == "" {
-		s.Severity = bot.SeverityPatientSafety
+		s.Severity = bot.SeverityDaily
 	}
 	s.Guess, s.Step = "", StepDone
-	return s
+	return s, triage
 }
 
 // Fill returns the state with the fast path's assumptions for questions not

@@ -109,17 +109,42 @@ func TestDialogues(t *testing.T) {
 	}
 }
 
-func TestExpireIsMostSevere(t *testing.T) {
-	s, _ := Start(env, "打印机打不出", "picu", nil)
-	s = Expire(env, s)
-	if s.Scope != bot.ScopeHospital || s.Severity != bot.SeverityPatientSafety || s.Category != "printing" || s.Step != StepDone {
-		t.Errorf("expired: %+v", s)
+func TestExpireFollowsEvidence(t *testing.T) {
+	tests := []struct {
+		name    string
+		first   string
+		answers []string
+		want    State // Scope, Severity, Category checked
+		triage  bool
+	}{
+		// Issue 13: an abandoned printer report used to be P1 by assumption.
+		{"printer, nothing answered", "打印机打不出", nil,
+			State{Scope: bot.ScopePersonal, Severity: bot.SeverityDaily, Category: "printing"}, true},
+		{"scope answered is kept", "电脑问题", []string{"2"},
+			State{Scope: bot.ScopeDepartment, Severity: bot.SeverityDaily, Category: "other"}, true},
+		{"category answered is kept", "电脑问题", []string{"1", "3"},
+			State{Scope: bot.ScopePersonal, Severity: bot.SeverityDaily, Category: "printing"}, true},
+		{"department words count", "全科电脑都很卡", nil,
+			State{Scope: bot.ScopeDepartment, Severity: bot.SeverityDaily, Category: "slow"}, true},
+		{"safety answer stays safety", "电脑问题", []string{"1", "3", "1"},
+			State{Scope: bot.ScopePersonal, Severity: bot.SeverityPatientSafety, Category: "printing"}, false},
+		{"safety words stay safety", "抢救时打印不出", nil,
+			State{Scope: bot.ScopePersonal, Severity: bot.SeverityPatientSafety, Category: "printing"}, false},
 	}
-	s, _ = Start(env, "电脑问题", "picu", nil)
-	s, _ = Answer(env, s, "1")
-	s = Expire(env, s)
-	if s.Scope != bot.ScopePersonal || s.Category != "other" {
-		t.Errorf("expired keeps answers: %+v", s)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, _ := Start(env, tt.first, "picu", nil)
+			for _, a := range tt.answers {
+				s, _ = Answer(env, s, a)
+			}
+			got, triage := Expire(env, s)
+			if triage != tt.triage {
+				t.Errorf("triage = %v, want %v", triage, tt.triage)
+			}
+			if got.Scope != tt.want.Scope || got.Severity != tt.want.Severity || got.Category != tt.want.Category || got.Step != StepDone {
+				t.Errorf("expired: scope %s severity %s category %s step %s, want %+v", got.Scope, got.Severity, got.Category, got.Step, tt.want)
+			}
+		})
 	}
 }
 

@@ -271,7 +271,7 @@ func (e *Engine) plan(t *bot.Ticket, timeline []bot.Event) []timerwheel.Timer {
 	if t.Status == bot.StatusNew {
 		since := waitingSince(t, timeline)
 		for _, l := range e.opt.Policy.Levels {
-			if l.Level > t.EscalationLevel {
+			if l.Level > t.EscalationLevel && !silenced(t, l) {
 				out = append(out, timerwheel.Timer{ID: t.No + "/" + escKind + "/" + strconv.Itoa(l.Level),
 					Due: e.stepDue(t, since, l), Payload: gen(since)})
 			}
@@ -279,6 +279,11 @@ func (e *Engine) plan(t *bot.Ticket, timeline []bot.Event) []timerwheel.Timer {
 	}
 	return out
 }
+
+// silenced reports whether level l must wait: a 待分诊 ticket's priority is a
+// guess, and nobody's phone rings on a guess. Acknowledging or reclassifying
+// clears the flag; the feed then re-arms the level, at once when overdue.
+func silenced(t *bot.Ticket, l Level) bool { return t.Triage && len(l.Channels) > 0 }
 
 // stepDue is when an unacknowledged ticket reaches level l: UrgentAfter for
 // P1 (the tender's patient-safety and hospital-wide faults: the phone rings at

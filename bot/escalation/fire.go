@@ -187,7 +187,7 @@ func (e *Engine) decide(ctx context.Context, t *bot.Ticket, timeline []bot.Event
 		}
 		level = e.opt.Policy.pointLevel(ref.pct)
 	}
-	if level > t.EscalationLevel {
+	if l, _ := e.opt.Policy.level(level); level > t.EscalationLevel && !silenced(t, l) {
 		if err := e.escalate(ctx, &a, t, oc, level, f, now); err != nil {
 			return a, err
 		}

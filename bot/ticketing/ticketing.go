@@ -110,6 +110,9 @@ type IntakeInput struct {
 	Attachments []bot.Attachment
 	// Note is added to the reported event's timeline (e.g. "超时自动登记").
 	Note string
+	// Triage marks Class as the bot's guess for an engineer to confirm
+	// (待分诊): no phone rings for it until he does.
+	Triage bool
 	// ReplyTo is the message the ticket answers (reply routing); nil for none.
 	ReplyTo *bot.Message
 	// Unconfirmed marks what the reporter has not answered yet: a fast-path
@@ -174,7 +177,7 @@ func (s *Service) Intake(ctx context.Context, in IntakeInput) (*bot.Ticket, erro
 		engineer = oc.Lead
 	}
 	t, reported, err := bot.NewTicket(bot.Ticket{ReporterID: in.Reporter, WardCode: in.WardCode, ChatID: in.ChatID,
-		Category: in.Category, Description: in.Description, Classification: class}, in.Reporter, now)
+		Category: in.Category, Description: in.Description, Classification: class, Triage: in.Triage}, in.Reporter, now)
 	if err != nil {
 		return nil, err
 	}
@@ -359,6 +362,9 @@ func (s *Service) fields(t *bot.Ticket, ppl people) map[string]any {
 	}
 	if !t.Due.Ack.IsZero() && t.AcknowledgedAt.IsZero() {
 		f["due"] = s.text("msg.due_pair", map[string]any{"ack_due": s.clock(t.Due.Ack), "resolve_due": s.clock(t.Due.Resolve)})
+	}
+	if t.Triage {
+		f["class"] = s.text("msg.class_triage", map[string]any{"class": f["class"]})
 	}
 	return f
 }

@@ -45,7 +45,8 @@ func TestChat(t *testing.T) {
 		}},
 		{"an unfinished report is ticketed after 3 minutes", "护士站打印机打不出来\n/later 3m\n", []string{
 			"（时间前进 3m0s，现在 ",
-			"您 3 分钟内未继续回答，已按最严重情况为您登记工单 F",
+			"分级：P3（仅本人·影响日常工作）·待分诊",
+			"您 3 分钟内未继续回答，已按您描述的内容登记工单 F",
 		}},
 	}
 	for _, tt := range tests {
