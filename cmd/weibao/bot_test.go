@@ -31,58 +31,9 @@ import (
 // the resolution notice with the confirmation question) goes through the
 // ward's robot webhook, whose key comes from the environment.
 func TestBotEndToEnd(t *testing.T) {
-	fake := wecomtest.New(t)
-	driver, dsn := storagetest.DSN(t)
-	env := map[string]string{
-		"WEIBAO_SERVER_ADDR": "127.0.0.1:0", "WEIBAO_DATABASE_DRIVER": driver, "WEIBAO_DATABASE_DSN": dsn,
-		"WEIBAO_REDIS_URL": os.Getenv(redistest.EnvRedis), "WEIBAO_WECOM_API_BASE": fake.URL,
-		"WEIBAO_WECOM_CORP_ID": wecomtest.CorpID, "WEIBAO_WECOM_AGENT_ID": wecomtest.AgentID, "WEIBAO_WECOM_SECRET": wecomtest.Secret,
-		"WEIBAO_WECOM_BOT_MODE": "callback", "WEIBAO_WECOM_BOT_TOKEN": wecomtest.BotToken,
-		"WEIBAO_WECOM_BOT_ENCODING_AES_KEY": wecomtest.BotAESKey, "WEIBAO_WECOM_BOT_ID": wecomtest.BotID,
-		// 内科ICU's group has its robot webhook; 急诊ICU's has none.
-		"WEIBAO_WARD_MED_ICU_WEBHOOK_KEY": wecomtest.WebhookKey,
-		"WEIBAO_WECOM_INBOX_JOURNAL":      filepath.Join(t.TempDir(), "inbox.journal"),
-	}
-	for k, v := range noJobs {
-		env[k] = v
-	}
-	cfg, err := configs.Load("", func(k string) string { return env[k] })
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := Open(context.Background(), cfg, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := connectWeCom(m); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	wg.Go(func() { m.Run(ctx) })
-	t.Cleanup(func() { cancel(); wg.Wait(); m.Close() })
-
-	robot := wecomtest.RobotCrypto()
-	run := strings.TrimSuffix(redistest.Prefix(), ":")
-	n := 0
-	// say posts one robot callback and waits until weibao has sent, for
-	// each of wants, a matching message (skipping unrelated traffic such as
-	// pages); in any order, since destinations are served in parallel.
-	say := func(from, chat, text string, wants ...want) {
-		t.Helper()
-		n++
-		chatType, chatField := "single", ""
-		if chat != "" {
-			chatType, chatField = "group", fmt.Sprintf(`"chatid":%q,`, chat)
-		}
-		msg := fmt.Sprintf(`{"msgid":"e2e%d%s","aibotid":"%s",%s"chattype":%q,"from":{"userid":%q},"response_url":%q,"msgtype":"text","text":{"content":%q}}`,
-			n, run, wecomtest.BotID, chatField, chatType, from, fake.ResponseURL(fmt.Sprintf("rc%d%s", n, run)), "@维保 "+text)
-		q, body := wecomtest.RobotCallback(robot, msg)
-		if code, _ := post(t, m.URL()+"/wecom/bot", q, body); code != 200 {
-			t.Fatalf("POST %q = %d", text, code)
-		}
-		awaitCalls(t, fake, from+" said "+text, wants...)
-	}
+	r := startRobot(t, bot.SystemClock{})
+	m, fake, say := r.m, r.fake, r.say
+	ctx := context.Background()
 	const group = "demo-med-icu"
 	say("nurse1", group, "内科ICU护士站电脑登不上重症系统", reply("影响范围"))
 	say("nurse1", group, "2", reply("无法登录"))
@@ -188,6 +139,76 @@ func TestBotEndToEnd(t *testing.T) {
 		!strings.Contains(failed[0].LastError, "no robot webhook key for group chat demo-ed-icu") {
 		t.Errorf("failed outbox rows %+v, want the group page with a clear reason", failed)
 	}
+}
+
+// robot is weibao in robot callback mode on the test database and Redis and
+// the fake WeCom, running on clock. 内科ICU's group has its robot webhook;
+// 急诊ICU's has none.
+type robot struct {
+	t    *testing.T
+	m    *Main
+	fake *wecomtest.Server
+	run  string
+	n    int
+}
+
+func startRobot(t *testing.T, clock bot.Clock) *robot {
+	t.Helper()
+	fake := wecomtest.New(t)
+	driver, dsn := storagetest.DSN(t)
+	env := map[string]string{
+		"WEIBAO_SERVER_ADDR": "127.0.0.1:0", "WEIBAO_DATABASE_DRIVER": driver, "WEIBAO_DATABASE_DSN": dsn,
+		"WEIBAO_REDIS_URL": os.Getenv(redistest.EnvRedis), "WEIBAO_WECOM_API_BASE": fake.URL,
+		"WEIBAO_WECOM_CORP_ID": wecomtest.CorpID, "WEIBAO_WECOM_AGENT_ID": wecomtest.AgentID, "WEIBAO_WECOM_SECRET": wecomtest.Secret,
+		"WEIBAO_WECOM_BOT_MODE": "callback", "WEIBAO_WECOM_BOT_TOKEN": wecomtest.BotToken,
+		"WEIBAO_WECOM_BOT_ENCODING_AES_KEY": wecomtest.BotAESKey, "WEIBAO_WECOM_BOT_ID": wecomtest.BotID,
+		"WEIBAO_WARD_MED_ICU_WEBHOOK_KEY": wecomtest.WebhookKey,
+		"WEIBAO_WECOM_INBOX_JOURNAL":      filepath.Join(t.TempDir(), "inbox.journal"),
+	}
+	for k, v := range noJobs {
+		env[k] = v
+	}
+	cfg, err := configs.Load("", func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := openWith(context.Background(), cfg, slog.New(slog.DiscardHandler), clock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := connectWeCom(m); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Go(func() { m.Run(ctx) })
+	t.Cleanup(func() { cancel(); wg.Wait(); m.Close() })
+	return &robot{t: t, m: m, fake: fake, run: strings.TrimSuffix(redistest.Prefix(), ":")}
+}
+
+// post sends one robot callback ("" chat: 1:1) as WeCom does.
+func (r *robot) post(from, chat, text string) {
+	r.t.Helper()
+	r.n++
+	chatType, chatField := "single", ""
+	if chat != "" {
+		chatType, chatField = "group", fmt.Sprintf(`"chatid":%q,`, chat)
+	}
+	msg := fmt.Sprintf(`{"msgid":"e2e%d%s","aibotid":"%s",%s"chattype":%q,"from":{"userid":%q},"response_url":%q,"msgtype":"text","text":{"content":%q}}`,
+		r.n, r.run, wecomtest.BotID, chatField, chatType, from, r.fake.ResponseURL(fmt.Sprintf("rc%d%s", r.n, r.run)), "@维保 "+text)
+	q, body := wecomtest.RobotCallback(wecomtest.RobotCrypto(), msg)
+	if code, _ := post(r.t, r.m.URL()+"/wecom/bot", q, body); code != 200 {
+		r.t.Fatalf("POST %q = %d", text, code)
+	}
+}
+
+// say posts one robot callback and waits until weibao has sent, for each
+// of wants, a matching message (skipping unrelated traffic such as pages);
+// in any order, since destinations are served in parallel.
+func (r *robot) say(from, chat, text string, wants ...want) {
+	r.t.Helper()
+	r.post(from, chat, text)
+	awaitCalls(r.t, r.fake, from+" said "+text, wants...)
 }
 
 // cardRedrawn matches an update_template_card of a card whose task id
