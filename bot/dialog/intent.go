@@ -50,6 +50,9 @@ var (
 		"啦", "了", "的", "吧", "您", "你", "[ok]", "[thumbsup]", "[强]", "[谢谢]", "[抱拳]", "[微笑]",
 	}
 	greetingWords = []string{"你好", "您好", "在吗", "在不在", "有人吗", "hello", "hi", "早上好", "晚上好", "中午好", "早安", "哈喽"}
+	// addressRE is how a ward addresses someone (张工, 李老师): in 谢谢张工 it
+	// adds nothing to the courtesy.
+	addressRE = regexp.MustCompile(`\p{Han}(工|老师|师傅|经理|主任)`)
 	// optionRE is a bare numbered or yes/no answer.
 	optionRE = regexp.MustCompile(`^(第?[0-9①-⑨一二三四五六七八九十]{1,2}个?|选[0-9一二三四五六七八九]|是|是的|不是|否|对|不对|y|n|yes|no)[.。、!！]?$`)
 )
@@ -68,11 +71,11 @@ func Classify(cats []bot.Category, text string) Intent {
 	if !symptom && containsAny(t, fixedWords) {
 		return IntentCourtesy
 	}
-	rest := t
+	rest, bare := t, addressRE.ReplaceAllString(t, " ")
 	for _, w := range courtesyWords {
-		rest = strings.ReplaceAll(rest, w, " ")
+		rest, bare = strings.ReplaceAll(rest, w, " "), strings.ReplaceAll(bare, w, " ")
 	}
-	if !meaningful(rest) {
+	if !meaningful(bare) {
 		if containsAny(t, greetingWords) {
 			return IntentGreeting // 你好 is courteous too, but asks for an answer
 		}

@@ -16,6 +16,9 @@ func TestClassify(t *testing.T) {
 		{"辛苦了👍", IntentCourtesy},
 		{"打印机好了，谢谢", IntentCourtesy},
 		{"😭😭😭", IntentCourtesy},
+		{"谢谢张工", IntentCourtesy}, // thanks to someone by name is still thanks
+		{"好的李老师，收到", IntentCourtesy},
+		{"张工电脑坏了", IntentFault},
 		{"你好", IntentGreeting},
 		{"师傅在吗", IntentGreeting},
 		{"2", IntentOption},
