@@ -100,7 +100,8 @@ func TestNight(t *testing.T) {
 	h.clock.Advance(evening.Sub(h.clock.Now()))
 	deadlines := escalation.SLA{Policy: cfg.SLA}
 	h.svc, err = ticketing.New(ticketing.Options{Store: h.db, Directory: h.db, SLA: deadlines, Roster: fixedRoster{h.db},
-		Classifier: classify.Default(), Catalog: catalog.Default(), Clock: h.clock, Location: storagetest.Shanghai})
+		Classifier: classify.Default(), Catalog: catalog.Default(), Clock: h.clock, Location: storagetest.Shanghai,
+		Hours: cfg.Calendar})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -46,13 +46,13 @@ var (
 	courtesyWords = []string{
 		"谢谢", "多谢", "感谢", "谢了", "辛苦了", "辛苦", "麻烦了", "麻烦您", "不客气", "好的", "好滴", "好嘞", "好吧", "好",
 		"全部收到", "都收到", "已收到", "收到", "知道了", "明白了", "明白", "了解", "懂了", "嗯嗯", "嗯", "哦", "噢", "行",
-		"可以", "没问题", "ok", "okay", "thanks", "thank you", "thx", "老师", "师傅", "工程师", "哈哈", "呵呵", "啊", "呀",
+		"可以", "没问题", "ok", "okay", "thanks", "thank you", "thx", "工程师", "哈哈", "呵呵", "啊", "呀",
 		"啦", "了", "的", "吧", "您", "你", "[ok]", "[thumbsup]", "[强]", "[谢谢]", "[抱拳]", "[微笑]",
 	}
 	greetingWords = []string{"你好", "您好", "在吗", "在不在", "有人吗", "hello", "hi", "早上好", "晚上好", "中午好", "早安", "哈喽"}
-	// addressRE is how a ward addresses someone (张工, 李老师): in 谢谢张工 it
-	// adds nothing to the courtesy.
-	addressRE = regexp.MustCompile(`\p{Han}(工|老师|师傅|经理|主任)`)
+	// addressRE is how a ward addresses someone (张工, 李老师, 师傅): in
+	// 谢谢张工 it adds nothing to the courtesy.
+	addressRE = regexp.MustCompile(`\p{Han}?(工|老师|师傅|经理|主任)`)
 	// optionRE is a bare numbered or yes/no answer.
 	optionRE = regexp.MustCompile(`^(第?[0-9①-⑨一二三四五六七八九十]{1,2}个?|选[0-9一二三四五六七八九]|是|是的|不是|否|对|不对|y|n|yes|no)[.。、!！]?$`)
 )
@@ -71,10 +71,11 @@ func Classify(cats []bot.Category, text string) Intent {
 	if !symptom && containsAny(t, fixedWords) {
 		return IntentCourtesy
 	}
-	rest, bare := t, addressRE.ReplaceAllString(t, " ")
+	rest := t
 	for _, w := range courtesyWords {
-		rest, bare = strings.ReplaceAll(rest, w, " "), strings.ReplaceAll(bare, w, " ")
+		rest = strings.ReplaceAll(rest, w, " ")
 	}
+	bare := addressRE.ReplaceAllString(rest, " ")
 	if !meaningful(bare) {
 		if containsAny(t, greetingWords) {
 			return IntentGreeting // 你好 is courteous too, but asks for an answer
@@ -85,9 +86,9 @@ func Classify(cats []bot.Category, text string) Intent {
 		return IntentFault
 	}
 	for _, w := range greetingWords {
-		rest = strings.ReplaceAll(rest, w, " ")
+		bare = strings.ReplaceAll(bare, w, " ")
 	}
-	if !meaningful(rest) {
+	if !meaningful(bare) {
 		return IntentGreeting
 	}
 	return IntentUnclear

@@ -18,6 +18,8 @@ func TestClassify(t *testing.T) {
 		{"😭😭😭", IntentCourtesy},
 		{"谢谢张工", IntentCourtesy}, // thanks to someone by name is still thanks
 		{"好的李老师，收到", IntentCourtesy},
+		{"谢谢老师", IntentCourtesy},
+		{"辛苦刘工了", IntentCourtesy},
 		{"张工电脑坏了", IntentFault},
 		{"你好", IntentGreeting},
 		{"师傅在吗", IntentGreeting},
