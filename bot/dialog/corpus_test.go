@@ -79,8 +79,8 @@ var corpus = []struct{ text, want string }{
 	{"呼吸机的数据断了", "device_data"},
 	{"输液泵采集失败", "device_data"},
 	{"12床呼吸机没有数据", "device_data"},
-	{"监护仪连不上", asked},
-	{"监护仪不显示", asked},
+	{"监护仪连不上", "device_data"},
+	{"监护仪不显示", "device_data"},
 	// 医嘱/护理记录无法保存
 	{"医嘱保存不了", "save_failed"},
 	{"护理记录提交失败", "save_failed"},
@@ -106,7 +106,7 @@ var corpus = []struct{ text, want string }{
 	{"printer 打不出", "printing"},
 	{"大印机打不出", "printing"},
 	{"打印机又坏了😭", "printing"},
-	{"护理记录打印不了", asked},
+	{"护理记录打印不了", "printing"},
 	// 网络或服务器中断
 	{"断网了", "network"},
 	{"网络连不上", "network"},

@@ -401,7 +401,8 @@ func matchWard(ws []bot.Ward, text string) string {
 // a tie is no clear match.
 func guessCategory(cs []bot.Category, text string) (string, bool) {
 	t := strings.ToLower(text)
-	best, bestN, tie := "", 0, false
+	var best []bot.Category
+	bestN := 0
 	for _, c := range cs {
 		n := 0
 		for _, k := range c.Keywords {
@@ -411,12 +412,20 @@ func guessCategory(cs []bot.Category, text string) (string, bool) {
 		}
 		switch {
 		case n > bestN:
-			best, bestN, tie = c.Code, n, false
+			best, bestN = []bot.Category{c}, n
 		case n == bestN && n > 0:
-			tie = true
+			best = append(best, c)
 		}
 	}
-	return best, bestN > 0 && !tie
+	if len(best) > 1 {
+		// A named device is where the fault is: 监护仪不显示 is the monitor's
+		// data, 护理记录打印不了 the printer. Other ties are asked.
+		best = slices.DeleteFunc(best, func(c bot.Category) bool { return c.Type != bot.TypeTerminal })
+	}
+	if len(best) != 1 {
+		return "", false
+	}
+	return best[0].Code, true
 }
 
 func pickCategory(cs []bot.Category, a string) (string, bool) {

@@ -36,7 +36,7 @@ func TestNoFalsePages(t *testing.T) {
 	r.say("nurse1", group, "护士站打印机打不出来", reply("回复数字"))
 	clock.Add(4 * time.Minute)
 	m.Bot.Engine.Tick(ctx, nil)
-	awaitCalls(t, r.fake, "the dialogue timed out", contains("待分诊"))
+	awaitCalls(t, r.fake, "the dialogue timed out", contains("已登记工单"), contains("分级由值班工程师确认（待分诊）"))
 	ts, err := m.DB.Tickets(ctx, bot.TicketFilter{})
 	if err != nil || len(ts) != 1 {
 		t.Fatalf("abandoned report: tickets %v (err %v)", ts, err)
@@ -59,7 +59,7 @@ func TestNoFalsePages(t *testing.T) {
 		t.Errorf("a 待分诊 ticket rang phones: %+v", calls)
 	}
 
-	r.say("nurse1", group, "3床患者监护仪数据不显示，正在抢救", reply("已登记工单"))
+	r.say("nurse1", group, "3床患者监护仪数据不显示，正在抢救", contains("P1（"))
 	ts, err = m.DB.Tickets(ctx, bot.TicketFilter{})
 	if err != nil || len(ts) != 2 {
 		t.Fatalf("safety report: tickets %v (err %v)", ts, err)
