@@ -36,12 +36,24 @@ func nightEnv(t *testing.T, primary string, gap ...leadOnly) *env {
 		t.Fatal(err)
 	}
 	e.svc, err = ticketing.New(ticketing.Options{Store: e.db, Directory: e.db, SLA: fakeSLA{}, Roster: ros,
-		Classifier: fakeClassifier{classify.Default()}, Catalog: catalog.Default(), Clock: e.clock,
+		Classifier: clockClassifier{fakeClassifier{classify.Default()}}, Catalog: catalog.Default(), Clock: e.clock,
 		Location: storagetest.Shanghai, Hours: cal})
 	if err != nil {
 		t.Fatal(err)
 	}
 	return e
+}
+
+// clockClassifier is fakeClassifier with a 7×24 P3: an emergency runs on
+// round-the-clock clocks without being a safety fault.
+type clockClassifier struct{ fakeClassifier }
+
+func (f clockClassifier) Classify(c bot.Classification) (bot.Classification, string) {
+	c, r := f.fakeClassifier.Classify(c)
+	if c.Emergency && c.Priority == bot.P3 {
+		c.SLAClass, c.Urgent = "urgent", true
+	}
+	return c, r
 }
 
 // TestMorningListsWhatTheNightHeld: at 08:00 on Friday the engineer on call
@@ -52,23 +64,30 @@ func TestMorningListsWhatTheNightHeld(t *testing.T) {
 		name   string
 		at     time.Time
 		sev    bot.Severity // fakeClassifier: patient safety is a 7×24 P1, anything else P3
+		urgent bool         // an emergency: a 7×24 P3
 		ack    bool         // acknowledged during the night
 		group  bool         // the engineer was @-ed in the ward group when it was reported
 		listed bool
 	}{
-		{"thursday daytime P3", sh(26, 16, 0), bot.SeverityDaily, false, true, false},
-		{"thursday evening P3", sh(26, 22, 15), bot.SeverityDaily, false, false, true},
-		{"night P3", sh(27, 3, 0), bot.SeverityExperience, false, false, true},
-		{"night P3 acknowledged at night", sh(27, 3, 10), bot.SeverityDaily, true, false, false},
-		{"night 7×24 P1", sh(27, 3, 20), bot.SeverityPatientSafety, false, true, false},
-		{"just before working time", sh(27, 7, 59), bot.SeverityDaily, false, false, true},
+		{"thursday daytime P3", sh(26, 16, 0), bot.SeverityDaily, false, false, true, false},
+		{"thursday evening P3", sh(26, 22, 15), bot.SeverityDaily, false, false, false, true},
+		{"night P3", sh(27, 3, 0), bot.SeverityExperience, false, false, false, true},
+		{"night P3 acknowledged at night", sh(27, 3, 10), bot.SeverityDaily, false, true, false, false},
+		{"night 7×24 P1", sh(27, 3, 20), bot.SeverityPatientSafety, false, false, true, false},
+		{"night 7×24 P3", sh(27, 3, 30), bot.SeverityDaily, true, false, true, false},
+		{"just before working time", sh(27, 7, 59), bot.SeverityDaily, false, false, false, true},
 	}
 	e := nightEnv(t, "eng1")
 	ctx := context.Background()
 	var want []string
 	for _, tt := range tests {
 		e.clock.t = tt.at
-		tk := e.report(t, tt.sev)
+		tk, err := e.svc.Intake(ctx, ticketing.IntakeInput{Reporter: "nurse1", ChatID: "chat-med", WardCode: "med-icu",
+			Category: "login", Description: "护士站电脑登不上", Class: bot.Classification{Scope: bot.ScopePersonal,
+				Type: bot.TypeSoftware, Severity: tt.sev, Difficulty: bot.DifficultySimple, Emergency: tt.urgent}})
+		if err != nil {
+			t.Fatal(err)
+		}
 		if tt.ack {
 			e.clock.t = tt.at.Add(5 * time.Minute)
 			if _, err := e.svc.Acknowledge(ctx, "eng1", tk.No); err != nil {

@@ -221,7 +221,7 @@ func (s *Service) Intake(ctx context.Context, in IntakeInput) (*bot.Ticket, erro
 		}
 		reply := s.text(key, f)
 		if night {
-			f["morning"] = s.clock(morning.Truncate(time.Minute))
+			f["morning"] = s.clock(morning)
 			reply += "\n" + s.text("msg.reported_night", f)
 		}
 		if cat.SelfHelp != "" {
