@@ -188,9 +188,9 @@ func (s *Service) Intake(ctx context.Context, in IntakeInput) (*bot.Ticket, erro
 		reported.Detail = strings.TrimSpace(reported.Detail + "\n" + in.Note)
 	}
 	// Night rule: a P3/P4 that is not 7×24 waits for working hours; nobody is
-	// @-mentioned in the ward group at 3 a.m. for it.
-	night := s.opt.Hours != nil && !class.Urgent && (class.Priority == bot.P3 || class.Priority == bot.P4) &&
-		!s.opt.Hours.Add(now, time.Nanosecond).Equal(now.Add(time.Nanosecond))
+	// @-mentioned in the ward group at 3 a.m. for it, and the engineer on
+	// call then is told in the morning hand-over (Morning).
+	morning, night := s.morning(class, now)
 	err = s.opt.Store.CreateTicketFunc(ctx, t, func(t *bot.Ticket) (bot.Effects, error) {
 		reported.TicketNo = t.No
 		var cs []bot.Change
@@ -221,7 +221,7 @@ func (s *Service) Intake(ctx context.Context, in IntakeInput) (*bot.Ticket, erro
 		}
 		reply := s.text(key, f)
 		if night {
-			f["morning"] = s.clock(s.opt.Hours.Add(now, time.Nanosecond).Truncate(time.Minute))
+			f["morning"] = s.clock(morning)
 			reply += "\n" + s.text("msg.reported_night", f)
 		}
 		if cat.SelfHelp != "" {

@@ -78,7 +78,7 @@ func wireEscalation(ctx context.Context, m *Main) error {
 	m.Escalation = &Escalation{Engine: eng, Roster: ros, Pager: reg}
 	m.workers = append(m.workers, eng.Run, func(ctx context.Context) error {
 		return ros.RunNotices(ctx, m.Clock.Now, m.Catalog, m.DB.Enqueue, log)
-	})
+	}, func(ctx context.Context) error { return m.Tickets.RunMorning(ctx, m.DB.Enqueue) })
 	return nil
 }
 
