@@ -35,6 +35,7 @@ func TestBotEndToEnd(t *testing.T) {
 	m, fake, say := r.m, r.fake, r.say
 	ctx := context.Background()
 	const group = "demo-med-icu"
+	r.startClean("nurse1", group)
 	say("nurse1", group, "内科ICU护士站电脑登不上重症系统", reply("影响范围"))
 	say("nurse1", group, "2", reply("无法登录"))
 	say("nurse1", group, "1", reply("对临床有什么影响"))
@@ -112,9 +113,7 @@ func TestBotEndToEnd(t *testing.T) {
 	// fast-path report has no route and fails loudly, never silently.
 	// Dialogue state lives in Redis, which a real server keeps between
 	// runs: start clean, and end the fast path's questions after.
-	say("nurse2", "demo-ed-icu", "取消", want{"an answer to 取消", func(r wecomtest.Request) bool {
-		return strings.Contains(string(r.Raw), "无需取消") || strings.Contains(string(r.Raw), "已停止提问")
-	}})
+	r.startClean("nurse2", "demo-ed-icu")
 	say("nurse2", "demo-ed-icu", "急诊ICU监护仪数据不显示，影响抢救", reply("已登记工单"))
 	say("nurse2", "demo-ed-icu", "取消", reply("已停止提问"))
 	ts, err = m.DB.Tickets(ctx, bot.TicketFilter{WardCode: "ed-icu"})
@@ -209,6 +208,15 @@ func (r *robot) say(from, chat, text string, wants ...want) {
 	r.t.Helper()
 	r.post(from, chat, text)
 	awaitCalls(r.t, r.fake, from+" said "+text, wants...)
+}
+
+// startClean ends whatever dialogue an earlier run left for from in chat:
+// dialogue state lives in Redis, which a real server keeps between runs.
+func (r *robot) startClean(from, chat string) {
+	r.t.Helper()
+	r.say(from, chat, "取消", want{"an answer to 取消", func(req wecomtest.Request) bool {
+		return strings.Contains(string(req.Raw), "无需取消") || strings.Contains(string(req.Raw), "已停止提问")
+	}})
 }
 
 // cardRedrawn matches an update_template_card of a card whose task id
