@@ -15,15 +15,15 @@ import (
 // waits runs, and the question comes again after its reply.
 func TestCommandMidDialogueIsNoAnswer(t *testing.T) {
 	h := newHarness(t)
-	h.expect(h.say("nurse1", medChat, "系统很卡"), "影响范围")
+	h.expect(h.say("nurse1", medChat, "系统很卡"), "是「系统卡顿」吗")
+	h.expect(h.say("nurse1", medChat, "进度"), "当前没有进行中的工单", "请回复 1 或 2：故障类型是「系统卡顿」吗？1 是 / 2 不是")
+	h.expect(h.say("nurse1", medChat, "1"), "影响范围")
 	againScope := "请回复数字选择影响范围：1 仅本人 / 2 本科室多台或多人 / 3 全院或多个科室"
 	h.expect(h.say("nurse1", medChat, "我的"), "当前没有进行中的工单", againScope)
 	h.expect(h.say("nurse1", medChat, "值班"), "当前值班：张工", againScope)
 	h.expect(h.say("nurse1", medChat, "帮助"), "直接描述故障即可报修", againScope)
 	h.expect(h.say("nurse1", medChat, "接单"), "该命令仅供运维工程师使用", againScope)
-	h.expect(h.say("nurse1", medChat, "2"), "是「系统卡顿」吗")
-	h.expect(h.say("nurse1", medChat, "进度"), "当前没有进行中的工单", "请回复 1 或 2：故障类型是「系统卡顿」吗？1 是 / 2 不是")
-	h.say("nurse1", medChat, "1")
+	h.say("nurse1", medChat, "2")
 	h.say("nurse1", medChat, "3")
 	tk := h.onlyTicket()
 	if tk.Scope != bot.ScopeDepartment || tk.Category != "slow" || tk.Severity != bot.SeverityDaily {

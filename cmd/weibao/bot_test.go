@@ -84,9 +84,9 @@ func TestBotEndToEnd(t *testing.T) {
 		awaitCalls(t, fake, from+" said "+text, wants...)
 	}
 	const group = "demo-med-icu"
-	say("nurse1", group, "内科ICU护士站电脑登不上重症系统", reply("影响范围"))
-	say("nurse1", group, "2", reply("无法登录"))
-	say("nurse1", group, "1", reply("对临床有什么影响"))
+	say("nurse1", group, "内科ICU护士站电脑登不上重症系统", reply("无法登录"))
+	say("nurse1", group, "1", reply("影响范围"))
+	say("nurse1", group, "2", reply("对临床有什么影响"))
 	say("nurse1", group, "2", reply("已登记工单"), inGroup("请处理", "eng1"))
 	ts, err := m.DB.Tickets(ctx, bot.TicketFilter{})
 	if err != nil || len(ts) != 1 {
