@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"weibao/bot"
+	"weibao/bot/command"
 	"weibao/storage/storagetest"
 )
 
@@ -197,4 +198,27 @@ func TestStrangerInWardGroupReports(t *testing.T) {
 	}
 	h.expect(h.say("newnurse", medChat, "接单 "+tk.No), "该命令仅供运维工程师使用")
 	h.expect(h.say("newnurse", "", "系统很卡"), "您还不在维保名单中")
+}
+
+// TestHelpNamesWithdrawAndPhoneReport: the help of each role shows how to
+// withdraw (and, for an engineer, how to log a phoned-in fault) in the form
+// bot/command parses.
+func TestHelpNamesWithdrawAndPhoneReport(t *testing.T) {
+	h := newHarness(t)
+	tests := []struct {
+		user, help string
+		examples   map[string]command.Name // typed as the help shows, with its placeholders filled in
+	}{
+		{"nurse1", "「撤销 工单号」撤销报修（例如「撤销 F20261126-0001」", map[string]command.Name{"撤销 F20261126-0001": command.Withdraw}},
+		{"eng1", "/ 撤销 工单号 / 电话报修 科室 故障描述 /", map[string]command.Name{
+			"撤销 F20261126-0001": command.Withdraw, "电话报修 内科ICU 护士站电脑登不上": command.Phone}},
+	}
+	for _, tt := range tests {
+		h.expect(h.say(tt.user, "", "帮助"), tt.help)
+		for text, want := range tt.examples {
+			if c, err := command.Parse(text); err != nil || c.Name != want {
+				t.Errorf("%s's help shows %q, parsed as %+v %v, want %s", tt.user, text, c, err, want)
+			}
+		}
+	}
 }
