@@ -2,6 +2,7 @@ package conversation
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -206,4 +207,42 @@ func TestLabelled(t *testing.T) {
 			t.Errorf("labelled(%q) (-want +got):\n%s", tt.text, diff)
 		}
 	}
+}
+
+// TestSurveyRestartIsNoAnswer: 重新开始 typed during the analysis was stored
+// as its answer. It restarts only a fault report: the engineer is told how
+// to pause or stop, and the question comes again.
+func TestSurveyRestartIsNoAnswer(t *testing.T) {
+	h := newAnalysisHarness(t)
+	h.request()
+	h.tick()
+	got := h.say("eng1", "", "重新开始")
+	h.expect(got, "「重新开始」只用于报修", "回复「稍后」暂停，「取消」停止", "（1/3）故障原因？")
+	if s := render(got); strings.Contains(s, "请重新描述") {
+		t.Errorf("a report was restarted:\n%s", s)
+	}
+	h.expect(h.say("eng1", "", "核心交换机电源故障"), "（2/3）影响范围？")
+	h.say("eng1", "", "内科ICU 40 分钟")
+	h.say("eng1", "", "加电源冗余")
+	if h.got["cause"] != "核心交换机电源故障" {
+		t.Errorf("answers %v", h.got)
+	}
+}
+
+// TestResumeWithNoSurvey: 分析 / 继续 with no analysis under way is told so,
+// not "没有这个命令".
+func TestResumeWithNoSurvey(t *testing.T) {
+	h := newAnalysisHarness(t)
+	for _, w := range []string{"继续", "分析", "继续。"} {
+		got := h.say("eng1", "", w)
+		h.expect(got, "当前没有待回答的故障分析")
+		if s := render(got); strings.Contains(s, "没有这个命令") {
+			t.Errorf("%q: %s", w, s)
+		}
+	}
+	// Once the analysis is answered, 继续 has nothing to resume either.
+	h.request()
+	h.tick()
+	h.say("eng1", "", "原因：交换机 影响：内科ICU 总结：加冗余")
+	h.expect(h.say("eng1", "", "继续"), "当前没有待回答的故障分析")
 }
