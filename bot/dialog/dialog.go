@@ -5,8 +5,8 @@
 // must be created: at once on the safety fast path, else after the last
 // answer. Once ward and category are known it has the caller look for an
 // open report of the same fault, so a nurse whose fault is already reported
-// is linked to it before the other questions. Storage, tickets and wording live elsewhere; prompts are catalogue
-// keys with fields.
+// is linked to it before the other questions. Storage, tickets and wording
+// live elsewhere; prompts are catalogue keys with fields.
 package dialog
 
 import (
