@@ -2,6 +2,7 @@ package conversation
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -15,15 +16,15 @@ import (
 // waits runs, and the question comes again after its reply.
 func TestCommandMidDialogueIsNoAnswer(t *testing.T) {
 	h := newHarness(t)
-	h.expect(h.say("nurse1", medChat, "系统很卡"), "影响范围")
+	h.expect(h.say("nurse1", medChat, "系统很卡"), "是「系统卡顿」吗")
+	h.expect(h.say("nurse1", medChat, "进度"), "当前没有进行中的工单", "请回复 1 或 2：故障类型是「系统卡顿」吗？1 是 / 2 不是")
+	h.expect(h.say("nurse1", medChat, "1"), "影响范围")
 	againScope := "请回复数字选择影响范围：1 仅本人 / 2 本科室多台或多人 / 3 全院或多个科室"
 	h.expect(h.say("nurse1", medChat, "我的"), "当前没有进行中的工单", againScope)
 	h.expect(h.say("nurse1", medChat, "值班"), "当前值班：张工", againScope)
 	h.expect(h.say("nurse1", medChat, "帮助"), "直接描述故障即可报修", againScope)
 	h.expect(h.say("nurse1", medChat, "接单"), "该命令仅供运维工程师使用", againScope)
-	h.expect(h.say("nurse1", medChat, "2"), "是「系统卡顿」吗")
-	h.expect(h.say("nurse1", medChat, "进度"), "当前没有进行中的工单", "请回复 1 或 2：故障类型是「系统卡顿」吗？1 是 / 2 不是")
-	h.say("nurse1", medChat, "1")
+	h.say("nurse1", medChat, "2")
 	h.say("nurse1", medChat, "3")
 	tk := h.onlyTicket()
 	if tk.Scope != bot.ScopeDepartment || tk.Category != "slow" || tk.Severity != bot.SeverityDaily {
@@ -206,4 +207,42 @@ func TestLabelled(t *testing.T) {
 			t.Errorf("labelled(%q) (-want +got):\n%s", tt.text, diff)
 		}
 	}
+}
+
+// TestSurveyRestartIsNoAnswer: 重新开始 typed during the analysis was stored
+// as its answer. It restarts only a fault report: the engineer is told how
+// to pause or stop, and the question comes again.
+func TestSurveyRestartIsNoAnswer(t *testing.T) {
+	h := newAnalysisHarness(t)
+	h.request()
+	h.tick()
+	got := h.say("eng1", "", "重新开始")
+	h.expect(got, "「重新开始」只用于报修", "回复「稍后」暂停，「取消」停止", "（1/3）故障原因？")
+	if s := render(got); strings.Contains(s, "请重新描述") {
+		t.Errorf("a report was restarted:\n%s", s)
+	}
+	h.expect(h.say("eng1", "", "核心交换机电源故障"), "（2/3）影响范围？")
+	h.say("eng1", "", "内科ICU 40 分钟")
+	h.say("eng1", "", "加电源冗余")
+	if h.got["cause"] != "核心交换机电源故障" {
+		t.Errorf("answers %v", h.got)
+	}
+}
+
+// TestResumeWithNoSurvey: 分析 / 继续 with no analysis under way is told so,
+// not "没有这个命令".
+func TestResumeWithNoSurvey(t *testing.T) {
+	h := newAnalysisHarness(t)
+	for _, w := range []string{"继续", "分析", "继续。"} {
+		got := h.say("eng1", "", w)
+		h.expect(got, "当前没有待回答的故障分析")
+		if s := render(got); strings.Contains(s, "没有这个命令") {
+			t.Errorf("%q: %s", w, s)
+		}
+	}
+	// Once the analysis is answered, 继续 has nothing to resume either.
+	h.request()
+	h.tick()
+	h.say("eng1", "", "原因：交换机 影响：内科ICU 总结：加冗余")
+	h.expect(h.say("eng1", "", "继续"), "当前没有待回答的故障分析")
 }

@@ -282,10 +282,10 @@ func (e *Engine) handle(ctx context.Context, msg bot.Message, r *replier) error 
 			return err
 		}
 	}
-	switch text {
-	case "取消", "cancel", "算了", "不报了":
+	switch {
+	case contains([]string{"取消", "cancel", "算了", "不报了"}, text):
 		return e.cancel(ctx, sess, msg, r)
-	case "重新开始", "restart", "重来", "重新报修":
+	case contains(restartWords, text):
 		return e.restart(ctx, sess, person, msg, r)
 	}
 	if sess != nil && sess.Intake != nil {
@@ -331,6 +331,11 @@ func (e *Engine) handle(ctx context.Context, msg bot.Message, r *replier) error 
 		return e.attachLoose(ctx, person, msg, r)
 	}
 	if person.Role != bot.RoleNurse {
+		if contains(resumeWords, surveyWord(text)) {
+			// 继续 a survey that is over, or never began here.
+			r.say("survey.none", nil)
+			return nil
+		}
 		r.say("cmd.unknown", nil)
 		return nil
 	}
@@ -436,6 +441,9 @@ func (e *Engine) commandInQuestion(ctx context.Context, person *bot.Person, msg 
 	}
 	return true, nil
 }
+
+// restartWords start a fault report afresh; they mean nothing to a survey.
+var restartWords = []string{"重新开始", "restart", "重来", "重新报修"}
 
 func (e *Engine) restart(ctx context.Context, sess *session, person *bot.Person, msg bot.Message, r *replier) error {
 	if sess != nil && sess.Intake != nil && sess.Intake.TicketNo != "" {

@@ -16,9 +16,9 @@ import (
 
 func TestGuidedReport(t *testing.T) {
 	h := newHarness(t)
-	h.expect(h.say("nurse1", medChat, "内科ICU护士站电脑登不上重症系统"), "收到，正在为您登记", "影响范围？", "@nurse1")
-	h.expect(h.say("nurse1", medChat, "2"), "是「无法登录」吗？")
-	h.expect(h.say("nurse1", medChat, "是"), "对临床有什么影响？")
+	h.expect(h.say("nurse1", medChat, "内科ICU护士站电脑登不上重症系统"), "收到，正在为您登记", "是「无法登录」吗？", "@nurse1")
+	h.expect(h.say("nurse1", medChat, "是"), "影响范围？")
+	h.expect(h.say("nurse1", medChat, "2"), "对临床有什么影响？")
 	if n := len(h.tickets()); n != 0 {
 		t.Fatalf("%d tickets before the last answer", n)
 	}
@@ -114,23 +114,23 @@ func TestFastPathAnswersBeforeTimeout(t *testing.T) {
 	h := newHarness(t)
 	h.say("nurse1", medChat, "患者数据不显示")
 	tk := h.onlyTicket()
-	h.expect(h.say("nurse1", medChat, "2"), "请选择问题类型")
+	h.expect(h.say("nurse1", medChat, "2"), "影响范围？")
 	h.clock.Advance(4 * time.Minute)
 	if n, err := h.eng.Sweep(context.Background()); err != nil || n != 1 {
 		t.Fatalf("Sweep = %d, %v", n, err)
 	}
-	h.expect(h.drain(), "[to=chat-med @nurse1] 谢谢，工单 "+tk.No+" 已按您的补充更新", "P1（本科室")
-	if after := h.ticket(tk.No); after.Scope != bot.ScopeDepartment || after.Priority != bot.P1 {
+	h.expect(h.drain(), "[to=chat-med @nurse1] 谢谢，工单 "+tk.No+" 已按您的补充更新", "系统卡顿", "P1（")
+	if after := h.ticket(tk.No); after.Category != "slow" || after.Priority != bot.P1 {
 		t.Errorf("timed-out amendment %+v", after.Classification)
 	}
 }
 
 func TestInterleavedNursesInOneGroup(t *testing.T) {
 	h := newHarness(t)
-	h.expect(h.say("nurse1", medChat, "系统很卡"), "影响范围？", "@nurse1")
-	h.expect(h.say("nurse2", medChat, "打印机打不出医嘱单"), "影响范围？", "@nurse2")
-	h.expect(h.say("nurse1", medChat, "1"), "是「系统卡顿」吗？", "@nurse1")
-	h.expect(h.say("nurse2", medChat, "1"), "是「打印问题」吗？", "@nurse2")
+	h.expect(h.say("nurse1", medChat, "系统很卡"), "是「系统卡顿」吗？", "@nurse1")
+	h.expect(h.say("nurse2", medChat, "打印机打不出医嘱单"), "是「打印问题」吗？", "@nurse2")
+	h.expect(h.say("nurse1", medChat, "1"), "影响范围？", "@nurse1")
+	h.expect(h.say("nurse2", medChat, "1"), "影响范围？", "@nurse2")
 	h.say("nurse2", medChat, "1")
 	h.say("nurse1", medChat, "1")
 	h.expect(h.say("nurse2", medChat, "4"), "已登记工单 F20261126-0001", "打印问题")
@@ -167,12 +167,13 @@ func TestRedeliveredMessageIsHandledOnce(t *testing.T) {
 	if got := h.send(bot.Message{ID: "dup-1", From: "nurse1", ChatID: medChat, Text: "系统很卡"}); len(got) != 0 {
 		t.Errorf("redelivery queued %s", render(got))
 	}
-	h.expect(h.say("nurse1", medChat, "1"), "是「系统卡顿」吗？")
+	h.expect(h.say("nurse1", medChat, "1"), "影响范围？")
 }
 
 func TestTimeoutTicketsWhatWasSaid(t *testing.T) {
 	h := newHarness(t)
 	h.say("nurse1", medChat, "打印机打不出")
+	h.say("nurse1", medChat, "1") // it is the printer
 	h.say("nurse1", medChat, "1") // scope: only her
 	h.clock.Advance(2 * time.Minute)
 	h.eng.Tick(context.Background(), nil)
@@ -253,7 +254,7 @@ func TestCancelAndRestart(t *testing.T) {
 	h.expect(h.say("nurse1", medChat, "取消"), "当前没有进行中的报修")
 	h.say("nurse1", medChat, "系统很卡")
 	h.expect(h.say("nurse1", medChat, "重新开始"), "请重新描述")
-	h.expect(h.say("nurse1", medChat, "打印机打不出"), "影响范围？")
+	h.expect(h.say("nurse1", medChat, "打印机打不出"), "是「打印问题」吗？")
 	h.clock.Advance(time.Hour)
 	h.eng.Tick(context.Background(), nil)
 	if tk := h.onlyTicket(); tk.Category != "printing" {
@@ -261,16 +262,17 @@ func TestCancelAndRestart(t *testing.T) {
 	}
 }
 
+// TestDuplicateLinksReporter: issue 13 saw the duplicate question only after
+// every other question. It comes once ward and category are known: her
+// fault already reported, she is linked after two answers.
 func TestDuplicateLinksReporter(t *testing.T) {
 	h := newHarness(t)
-	for _, a := range []string{"系统很卡", "2", "1", "3"} {
+	for _, a := range []string{"系统很卡", "1", "2", "3"} {
 		h.say("nurse1", medChat, a)
 	}
 	first := h.onlyTicket().No
-	for _, a := range []string{"系统好卡", "2", "1"} {
-		h.say("nurse2", medChat, a)
-	}
-	h.expect(h.say("nurse2", medChat, "3"), "是否与 "+first+" 为同一故障？")
+	h.expect(h.say("nurse2", medChat, "系统好卡"), "是「系统卡顿」吗？")
+	h.expect(h.say("nurse2", medChat, "1"), "是否与 "+first+" 为同一故障？")
 	h.expect(h.say("nurse2", medChat, "1"), "已将您加入工单 "+first)
 	if n := len(h.tickets()); n != 1 {
 		t.Fatalf("%d tickets after linking", n)
@@ -282,6 +284,24 @@ func TestDuplicateLinksReporter(t *testing.T) {
 	h.expect(h.say("nurse2", medChat, "1"), "感谢确认")
 	if tk := h.ticket(first); tk.Status != bot.StatusClosed {
 		t.Errorf("status %s", tk.Status)
+	}
+}
+
+// TestNotADuplicateGoesOn: "no" to the duplicate question goes on with
+// scope and impact, and her own ticket is created.
+func TestNotADuplicateGoesOn(t *testing.T) {
+	h := newHarness(t)
+	for _, a := range []string{"系统很卡", "1", "2", "3"} {
+		h.say("nurse1", medChat, a)
+	}
+	first := h.onlyTicket().No
+	h.say("nurse2", medChat, "系统好卡")
+	h.expect(h.say("nurse2", medChat, "1"), "是否与 "+first+" 为同一故障？")
+	h.expect(h.say("nurse2", medChat, "2"), "影响范围？")
+	h.expect(h.say("nurse2", medChat, "1"), "对临床有什么影响？")
+	h.expect(h.say("nurse2", medChat, "4"), "已登记工单 F20261126-0002")
+	if tk := h.ticket("F20261126-0002"); tk.ReporterID != "nurse2" || tk.Scope != bot.ScopePersonal || tk.Category != "slow" {
+		t.Errorf("second ticket %+v", tk)
 	}
 }
 
@@ -348,7 +368,7 @@ func TestBadInputsChangeNothing(t *testing.T) {
 
 func TestEngineerAndConfirmationLoop(t *testing.T) {
 	h := newHarness(t)
-	for _, a := range []string{"系统很卡", "2", "1"} {
+	for _, a := range []string{"系统很卡", "1", "2"} {
 		h.say("nurse1", medChat, a)
 	}
 	h.say("nurse1", medChat, "3")
@@ -504,7 +524,7 @@ func TestRepliesCarryTheirMessagesRoute(t *testing.T) {
 		return h.send(m)
 	}
 	var out []bot.Outgoing
-	for i, a := range []string{"系统很卡", "2", "1", "3"} {
+	for i, a := range []string{"系统很卡", "1", "2", "3"} {
 		out = append(out, send(bot.Message{ID: fmt.Sprintf("r%d", i), From: "nurse1", ChatID: medChat, Text: a})...)
 	}
 	no := h.onlyTicket().No

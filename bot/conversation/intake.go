@@ -110,22 +110,12 @@ func (e *Engine) step(ctx context.Context, env dialog.Env, sess *session, st dia
 		sess.Due = e.now().Add(e.opt.DialogTimeout)
 		return e.saveSession(ctx, sess)
 	}
-	if out.Create && st.Duplicate == "" && !st.FastPath() {
-		// Not for the fast path: a patient-safety report never waits on a question.
-		full := dialog.Fill(env, st)
-		dups, err := e.opt.Tickets.OpenInWard(ctx, full.WardCode, full.Category, e.now().Add(-e.opt.DuplicateWindow))
+	if out.Lookup {
+		no, err := e.duplicateOf(ctx, st, msg.From)
 		if err != nil {
 			return err
 		}
-		for _, d := range dups {
-			if d.ReporterID == msg.From {
-				continue // her own earlier report is not someone else's duplicate
-			}
-			st, out = dialog.AskDuplicate(st, d.No)
-			r.say(out.Prompt.Key, out.Prompt.Fields)
-			sess.Intake, sess.Due = &st, e.now().Add(e.opt.DialogTimeout)
-			return e.saveSession(ctx, sess)
-		}
+		st, out = dialog.Duplicate(env, st, no)
 	}
 	switch {
 	case out.Link:
@@ -153,6 +143,22 @@ func (e *Engine) step(ctx context.Context, env dialog.Env, sess *session, st dia
 	r.say(out.Prompt.Key, out.Prompt.Fields)
 	sess.Intake, sess.Due = &st, e.now().Add(e.opt.DialogTimeout)
 	return e.saveSession(ctx, sess)
+}
+
+// duplicateOf is the open ticket of st's ward and category reported within
+// the duplicate window by someone else, "" if none: her own earlier report
+// is not someone else's duplicate.
+func (e *Engine) duplicateOf(ctx context.Context, st dialog.State, reporter string) (string, error) {
+	dups, err := e.opt.Tickets.OpenInWard(ctx, st.WardCode, st.Category, e.now().Add(-e.opt.DuplicateWindow))
+	if err != nil {
+		return "", err
+	}
+	for _, d := range dups {
+		if d.ReporterID != reporter {
+			return d.No, nil
+		}
+	}
+	return "", nil
 }
 
 // create tickets a dialogue (completed, fast path, or expired), answering

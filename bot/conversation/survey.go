@@ -275,7 +275,7 @@ func (e *Engine) onSurvey(ctx context.Context, person *bot.Person, st *surveySta
 		// Registered by a build that is gone: nothing can take the answers.
 		return false, e.endSurvey(ctx, st)
 	}
-	word := strings.ToLower(strings.TrimRight(text, "。.!！~"))
+	word := surveyWord(text)
 	switch {
 	case contains(stopWords, word):
 		r.say("survey.cancelled", nil)
@@ -290,6 +290,11 @@ func (e *Engine) onSurvey(ctx context.Context, person *bot.Person, st *surveySta
 		return true, e.opt.Sessions.Schedule(ctx, surveySet, requestMember(st.Name, st.UserID, st.ChatID, st.Subject, ""), at)
 	case contains(resumeWords, word):
 		return true, e.askSurvey(ctx, sv, st, msg, r)
+	case contains(restartWords, word) && st.Asking != "":
+		// Restarting is for a fault report; an answer it is not.
+		r.say("survey.no_restart", nil)
+		r.raw(e.surveyQuestion(sv, askedQuestion(sv, st)))
+		return true, nil
 	}
 	if got := labelled(sv, text); len(got) > 0 {
 		for k, v := range got {
@@ -322,6 +327,9 @@ func (e *Engine) onSurvey(ctx context.Context, person *bot.Person, st *surveySta
 	st.Answers[st.Asking] = text
 	return true, e.askSurvey(ctx, sv, st, msg, r)
 }
+
+// surveyWord is text as compared with the words that steer a survey.
+func surveyWord(text string) string { return strings.ToLower(strings.TrimRight(text, "。.!！~")) }
 
 func askedQuestion(sv Survey, st *surveyState) SurveyQuestion {
 	for _, q := range sv.Questions {

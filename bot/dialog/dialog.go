@@ -1,10 +1,12 @@
 // Package dialog is the guided fault report: pure transitions from a state
 // and a nurse's answer to the next state and what to say. It asks at most
-// four questions (ward, scope, category, clinical impact), skips what the
+// four questions (ward, category, scope, clinical impact), skips what the
 // first message or the context already answered, and says when the ticket
 // must be created: at once on the safety fast path, else after the last
-// answer. Storage, tickets and wording live elsewhere; prompts are catalogue
-// keys with fields.
+// answer. Once ward and category are known it has the caller look for an
+// open report of the same fault, so a nurse whose fault is already reported
+// is linked to it before the other questions. Storage, tickets and wording
+// live elsewhere; prompts are catalogue keys with fields.
 package dialog
 
 import (
@@ -49,6 +51,9 @@ type State struct {
 	TicketNo string `json:"ticket,omitempty"`
 	// Duplicate is the open ticket the nurse is asked about in StepDuplicate.
 	Duplicate string `json:"duplicate,omitempty"`
+	// DupChecked is set once the open tickets were looked up, so that the
+	// duplicate question is asked at most once.
+	DupChecked bool `json:"dup_checked,omitempty"`
 }
 
 // Env is the context a dialogue reads: the configured wards and categories.
@@ -74,6 +79,9 @@ type Outcome struct {
 	Create bool
 	// Link means the nurse confirmed her report is State.Duplicate.
 	Link bool
+	// Lookup asks the caller for an open ticket of State's ward and
+	// category; it answers with Duplicate.
+	Lookup bool
 	// Done means no question is left.
 	Done bool
 }
@@ -129,8 +137,14 @@ func Restart(s State) (State, Outcome) {
 	return State{Step: StepDescribe, WardCode: s.WardCode}, Outcome{Prompt: Prompt{Key: "dlg.describe"}}
 }
 
-// AskDuplicate turns the last step into the duplicate question about no.
-func AskDuplicate(s State, no string) (State, Outcome) {
+// Duplicate answers Outcome.Lookup with the open ticket of the same ward and
+// category, "" when there is none: the nurse is asked whether hers is the
+// same fault, or the questions go on.
+func Duplicate(env Env, s State, no string) (State, Outcome) {
+	s.DupChecked = true
+	if no == "" {
+		return s.next(env, false)
+	}
 	s.Step, s.Duplicate = StepDuplicate, no
 	return s, Outcome{Prompt: Prompt{Key: "dlg.ask_duplicate", Fields: map[string]any{"no": no}}}
 }
@@ -144,7 +158,7 @@ func Attach(s State, a []bot.Attachment) State {
 // next decides what to ask after a change. first is true for the opening
 // message, when a fast path creates before anything is asked.
 func (s State) next(env Env, first bool) (State, Outcome) {
-	if s.FastPath() && s.TicketNo == "" && s.Step != StepDuplicate {
+	if s.FastPath() && s.TicketNo == "" {
 		// Ticket first, questions after. The caller creates and sets
 		// TicketNo, then calls Resume for the remaining question.
 		if s.Category == "" && s.Guess != "" && first {
@@ -166,15 +180,20 @@ func (s State) ask(env Env) (State, Outcome) {
 	case s.WardCode == "":
 		s.Step = StepWard
 		return s, Outcome{Prompt: Prompt{Key: "dlg.ask_ward", Fields: map[string]any{"options": wardOptions(env.Wards, "\n")}}}
-	case s.Scope == "":
-		s.Step = StepScope
-		return s, Outcome{Prompt: Prompt{Key: "dlg.ask_scope"}}
 	case s.Category == "" && s.Guess != "":
 		s.Step = StepConfirm
 		return s, Outcome{Prompt: Prompt{Key: "dlg.confirm_category", Fields: map[string]any{"category": categoryName(env.Categories, s.Guess)}}}
 	case s.Category == "":
 		s.Step = StepCategory
 		return s, Outcome{Prompt: Prompt{Key: "dlg.ask_category", Fields: map[string]any{"options": categoryOptions(env.Categories, "\n")}}}
+	case s.TicketNo == "" && !s.DupChecked && !s.FastPath():
+		// Ward and category are known: the same fault may already be
+		// reported. A fast-path ticket exists or is being created; it
+		// never waits on this question.
+		return s, Outcome{Lookup: true}
+	case s.Scope == "":
+		s.Step = StepScope
+		return s, Outcome{Prompt: Prompt{Key: "dlg.ask_scope"}}
 	case s.Severity == "":
 		s.Step = StepImpact
 		return s, Outcome{Prompt: Prompt{Key: "dlg.ask_impact"}}
@@ -243,11 +262,12 @@ func Answer(env Env, s State, text string) (State, Outcome) {
 		if !ok {
 			return invalid()
 		}
-		s.Step = StepDone
+		s.DupChecked = true
 		if yes {
+			s.Step = StepDone
 			return s, Outcome{Link: true, Done: true}
 		}
-		return s, Outcome{Create: true, Done: true}
+		// Not the same fault: the remaining questions follow.
 	default:
 		return s, Outcome{Done: true}
 	}

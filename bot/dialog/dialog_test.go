@@ -25,6 +25,7 @@ type step struct {
 	invalid bool
 	create  bool
 	link    bool
+	lookup  bool // the caller is asked for an open ticket of that ward and category
 	done    bool
 }
 
@@ -39,39 +40,40 @@ func TestDialogues(t *testing.T) {
 	}{
 		{name: "full dialogue in a 1:1 with no ward", first: "电脑有问题",
 			open: step{step: StepWard},
-			turns: []step{{answer: "2", step: StepScope}, {answer: "仅本人", step: StepCategory}, {answer: "1", step: StepImpact},
+			turns: []step{{answer: "2", step: StepCategory}, {answer: "1", lookup: true, step: StepScope}, {answer: "仅本人", step: StepImpact},
 				{answer: "4", done: true, create: true}},
 			want: State{WardCode: "med-icu", Scope: bot.ScopePersonal, Category: "login", Severity: bot.SeverityExperience}},
 		{name: "keyword match is confirmed, ward from context", first: "护士站电脑登不上重症系统", ward: "med-icu",
-			open:  step{step: StepScope},
-			turns: []step{{answer: "本科室多台", step: StepConfirm}, {answer: "是", step: StepImpact}, {answer: "影响诊疗流程", done: true, create: true}},
+			open:  step{step: StepConfirm},
+			turns: []step{{answer: "是", lookup: true, step: StepScope}, {answer: "本科室多台", step: StepImpact}, {answer: "影响诊疗流程", done: true, create: true}},
 			want:  State{WardCode: "med-icu", Scope: bot.ScopeDepartment, Category: "login", Severity: bot.SeverityClinical}},
 		{name: "rejected guess asks the list", first: "打印机打不出", ward: "picu",
-			open:  step{step: StepScope},
-			turns: []step{{answer: "一", step: StepConfirm}, {answer: "不是", step: StepCategory}, {answer: "系统卡顿", step: StepImpact}, {answer: "③", done: true, create: true}},
+			open:  step{step: StepConfirm},
+			turns: []step{{answer: "不是", step: StepCategory}, {answer: "系统卡顿", lookup: true, step: StepScope}, {answer: "一", step: StepImpact}, {answer: "③", done: true, create: true}},
 			want:  State{Scope: bot.ScopePersonal, Category: "slow", Severity: bot.SeverityDaily}},
 		{name: "typos and nonsense are re-asked", first: "内科ICU系统很慢",
-			open: step{step: StepScope},
-			turns: []step{{answer: "hello", invalid: true, step: StepScope}, {answer: "7", invalid: true, step: StepScope},
-				{answer: "第1个", step: StepConfirm}, {answer: "嗯", step: StepImpact}, {answer: "😀", invalid: true, step: StepImpact}, {answer: "2", done: true, create: true}},
+			open: step{step: StepConfirm},
+			turns: []step{{answer: "hello", invalid: true, step: StepConfirm}, {answer: "7", invalid: true, step: StepConfirm},
+				{answer: "嗯", lookup: true, step: StepScope}, {answer: "第1个", step: StepImpact}, {answer: "😀", invalid: true, step: StepImpact}, {answer: "2", done: true, create: true}},
 			want: State{WardCode: "med-icu", Category: "slow", Severity: bot.SeverityClinical}},
 		{name: "only the options shown are taken", first: "打印机打不出", ward: "picu",
-			open: step{step: StepScope},
-			turns: []step{{answer: "7", invalid: true, step: StepScope}, {answer: "1", step: StepConfirm},
-				{answer: "4", invalid: true, step: StepConfirm}, {answer: "7", invalid: true, step: StepConfirm}, {answer: "1", step: StepImpact},
+			open: step{step: StepConfirm},
+			turns: []step{{answer: "4", invalid: true, step: StepConfirm}, {answer: "7", invalid: true, step: StepConfirm}, {answer: "1", lookup: true, step: StepScope},
+				{answer: "7", invalid: true, step: StepScope}, {answer: "1", step: StepImpact},
 				{answer: "5", invalid: true, step: StepImpact}, {answer: "3", done: true, create: true}},
 			want: State{Scope: bot.ScopePersonal, Category: "printing", Severity: bot.SeverityDaily}},
+		// The fast path never waits on the duplicate question.
 		{name: "safety words: ticket first, questions after", first: "抢救室监护数据不显示，患者在抢救", ward: "ed-icu",
-			open:  step{step: StepScope, create: true},
-			turns: []step{{answer: "1", step: StepCategory}, {answer: "4", done: true}},
+			open:  step{step: StepCategory, create: true},
+			turns: []step{{answer: "4", step: StepScope}, {answer: "1", done: true}},
 			want:  State{Scope: bot.ScopePersonal, Severity: bot.SeverityPatientSafety, Category: "other"}},
 		{name: "hospital-wide answer takes the fast path", first: "系统登不上", ward: "ed-icu",
-			open:  step{step: StepScope},
-			turns: []step{{answer: "3", step: StepConfirm, create: true}, {answer: "1", step: StepImpact}, {answer: "1", done: true}},
+			open:  step{step: StepConfirm},
+			turns: []step{{answer: "1", lookup: true, step: StepScope}, {answer: "3", step: StepImpact, create: true}, {answer: "1", done: true}},
 			want:  State{Scope: bot.ScopeHospital, Category: "login"}},
 		{name: "patient safety answer takes the fast path", first: "系统卡", ward: "ed-icu",
-			open:  step{step: StepScope},
-			turns: []step{{answer: "1", step: StepConfirm}, {answer: "1", step: StepImpact}, {answer: "1", done: true, create: true}},
+			open:  step{step: StepConfirm},
+			turns: []step{{answer: "1", lookup: true, step: StepScope}, {answer: "1", step: StepImpact}, {answer: "1", done: true, create: true}},
 			want:  State{Severity: bot.SeverityPatientSafety}},
 	}
 	for _, tt := range tests {
@@ -79,6 +81,13 @@ func TestDialogues(t *testing.T) {
 			s, out := Start(env, tt.first, tt.ward, nil)
 			check := func(label string, want step, s State, out Outcome) {
 				t.Helper()
+				if out.Lookup != want.lookup {
+					t.Fatalf("%s: lookup %v, want %v", label, out.Lookup, want.lookup)
+				}
+				if out.Lookup {
+					// No open ticket of that ward and category.
+					s, out = Duplicate(env, s, "")
+				}
 				if s.Step != want.step && !(want.done && s.Step == StepDone) {
 					t.Fatalf("%s: step %q, want %q", label, s.Step, want.step)
 				}
@@ -96,6 +105,9 @@ func TestDialogues(t *testing.T) {
 			for _, turn := range tt.turns {
 				s, out = Answer(env, s, turn.answer)
 				check(turn.answer, turn, s, out)
+				if out.Lookup {
+					s, out = Duplicate(env, s, "")
+				}
 				if out.Create {
 					s.TicketNo = "F20261126-0001"
 				}
@@ -109,6 +121,16 @@ func TestDialogues(t *testing.T) {
 	}
 }
 
+// answer applies a to s as the dialogue's caller does when no open ticket
+// matches.
+func answer(s State, a string) State {
+	s, out := Answer(env, s, a)
+	if out.Lookup {
+		s, _ = Duplicate(env, s, "")
+	}
+	return s
+}
+
 func TestExpireFollowsEvidence(t *testing.T) {
 	tests := []struct {
 		name    string
@@ -120,13 +142,13 @@ func TestExpireFollowsEvidence(t *testing.T) {
 		// Issue 13: an abandoned printer report used to be P1 by assumption.
 		{"printer, nothing answered", "打印机打不出", nil,
 			State{Scope: bot.ScopePersonal, Severity: bot.SeverityDaily, Category: "printing"}, true},
-		{"scope answered is kept", "电脑问题", []string{"2"},
+		{"scope answered is kept", "电脑问题", []string{"4", "2"},
 			State{Scope: bot.ScopeDepartment, Severity: bot.SeverityDaily, Category: "other"}, true},
-		{"category answered is kept", "电脑问题", []string{"1", "3"},
+		{"category answered is kept", "电脑问题", []string{"3"},
 			State{Scope: bot.ScopePersonal, Severity: bot.SeverityDaily, Category: "printing"}, true},
 		{"department words count", "全科电脑都很卡", nil,
 			State{Scope: bot.ScopeDepartment, Severity: bot.SeverityDaily, Category: "slow"}, true},
-		{"safety answer stays safety", "电脑问题", []string{"1", "3", "1"},
+		{"safety answer stays safety", "电脑问题", []string{"3", "1", "1"},
 			State{Scope: bot.ScopePersonal, Severity: bot.SeverityPatientSafety, Category: "printing"}, false},
 		{"safety words stay safety", "抢救时打印不出", nil,
 			State{Scope: bot.ScopePersonal, Severity: bot.SeverityPatientSafety, Category: "printing"}, false},
@@ -135,7 +157,7 @@ func TestExpireFollowsEvidence(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			s, _ := Start(env, tt.first, "picu", nil)
 			for _, a := range tt.answers {
-				s, _ = Answer(env, s, a)
+				s = answer(s, a)
 			}
 			got, triage := Expire(env, s)
 			if triage != tt.triage {
@@ -148,19 +170,39 @@ func TestExpireFollowsEvidence(t *testing.T) {
 	}
 }
 
-func TestDuplicateAndRestart(t *testing.T) {
-	s, _ := Start(env, "系统很慢", "picu", nil)
-	s, out := AskDuplicate(s, "F20261126-0002")
-	if out.Prompt.Key != "dlg.ask_duplicate" {
-		t.Fatal(out)
+// TestDuplicateAskedOnceWardAndCategoryAreKnown: issue 13 saw the duplicate
+// question only after every other question; it comes right after the
+// category, so a nurse whose fault is already reported is linked after two
+// answers, and "no" goes on with scope and impact.
+func TestDuplicateAskedOnceWardAndCategoryAreKnown(t *testing.T) {
+	s, out := Start(env, "系统很慢", "picu", nil)
+	if s.Step != StepConfirm {
+		t.Fatalf("first question %q, want the category", s.Step)
 	}
-	if _, out := Answer(env, s, "1"); !out.Link || !out.Done {
+	s, out = Answer(env, s, "1")
+	if !out.Lookup || out.Create || s.Category != "slow" {
+		t.Fatalf("category settled: %+v %+v, want a lookup", s, out)
+	}
+	s, out = Duplicate(env, s, "F20261126-0002")
+	if s.Step != StepDuplicate || out.Prompt.Key != "dlg.ask_duplicate" || out.Prompt.Fields["no"] != "F20261126-0002" {
+		t.Fatalf("duplicate question: %+v %+v", s, out)
+	}
+	if _, out := Answer(env, s, "1"); !out.Link || !out.Done || out.Create {
 		t.Errorf("yes: %+v", out)
 	}
-	if _, out := Answer(env, s, "2"); !out.Create || out.Link {
-		t.Errorf("no: %+v", out)
+	no, out := Answer(env, s, "2")
+	if no.Step != StepScope || out.Create || out.Link || out.Lookup || out.Done {
+		t.Fatalf("no: %+v %+v, want the scope question", no, out)
 	}
-	s, out = Restart(s)
+	no, _ = Answer(env, no, "1")
+	if no, out := Answer(env, no, "3"); !out.Create || !out.Done || out.Lookup || no.Scope != bot.ScopePersonal {
+		t.Errorf("after no, the last answer: %+v %+v, want the ticket without a second lookup", no, out)
+	}
+}
+
+func TestRestart(t *testing.T) {
+	s, _ := Start(env, "系统很慢", "picu", nil)
+	s, out := Restart(s)
 	if s.Step != StepDescribe || s.WardCode != "picu" {
 		t.Fatalf("restart: %+v %+v", s, out)
 	}

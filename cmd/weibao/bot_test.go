@@ -36,9 +36,9 @@ func TestBotEndToEnd(t *testing.T) {
 	ctx := context.Background()
 	const group = "demo-med-icu"
 	r.startClean("nurse1", group)
-	say("nurse1", group, "内科ICU护士站电脑登不上重症系统", reply("影响范围"))
-	say("nurse1", group, "2", reply("无法登录"))
-	say("nurse1", group, "1", reply("对临床有什么影响"))
+	say("nurse1", group, "内科ICU护士站电脑登不上重症系统", reply("无法登录"))
+	say("nurse1", group, "1", reply("影响范围"))
+	say("nurse1", group, "2", reply("对临床有什么影响"))
 	say("nurse1", group, "2", reply("已登记工单"), inGroup("请处理", "eng1"))
 	ts, err := m.DB.Tickets(ctx, bot.TicketFilter{})
 	if err != nil || len(ts) != 1 {
@@ -215,7 +215,8 @@ func (r *robot) say(from, chat, text string, wants ...want) {
 func (r *robot) startClean(from, chat string) {
 	r.t.Helper()
 	r.say(from, chat, "取消", want{"an answer to 取消", func(req wecomtest.Request) bool {
-		return strings.Contains(string(req.Raw), "无需取消") || strings.Contains(string(req.Raw), "已停止提问")
+		raw := string(req.Raw)
+		return strings.Contains(raw, "无需取消") || strings.Contains(raw, "已停止提问") || strings.Contains(raw, "已取消本次报修")
 	}})
 }
 

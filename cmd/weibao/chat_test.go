@@ -18,8 +18,8 @@ func TestChat(t *testing.T) {
 		want   []string
 	}{
 		{"report, acknowledge, resolve, confirm", `内科ICU护士站电脑登不上重症系统
-2
 1
+2
 2
 /as eng1
 /in -

@@ -34,7 +34,7 @@ func TestNoFalsePages(t *testing.T) {
 		t.Fatalf("thanks made tickets %v (err %v)", ts, err)
 	}
 
-	r.say("nurse1", group, "护士站打印机打不出来", reply("回复数字"))
+	r.say("nurse1", group, "护士站打印机打不出来", reply("是「打印问题」吗"))
 	clock.Add(4 * time.Minute)
 	m.Bot.Engine.Tick(ctx, nil)
 	awaitCalls(t, r.fake, "the dialogue timed out", contains("已登记工单"), contains("分级由值班工程师确认（待分诊）"))
