@@ -282,6 +282,7 @@ func TestP1Scenario(t *testing.T) {
 	h.clock.Set(start.Add(21 * time.Minute))
 	h.waitFor("lead paged", func() bool { return count(h.timeline(tk.No), bot.EventPaged, "短信 → 李四") == 1 })
 	h.waitFor("on-site breach", func() bool { return h.ticket(tk.No).Late.OnSite > 0 })
+	h.waitFor("resolve breach", func() bool { return h.ticket(tk.No).Late.Resolve > 0 })
 
 	// A restart: reconciling from the database re-arms nothing that pages again.
 	if err := h.engine.Reconcile(ctx); err != nil {
