@@ -315,11 +315,7 @@ func (e *Engine) withdraw(ctx context.Context, person *bot.Person, msg bot.Messa
 		case 1:
 			no = ts[0].No
 		default:
-			nos := make([]string, len(ts))
-			for i, t := range ts {
-				nos[i] = t.No
-			}
-			r.say("msg.which_withdraw", map[string]any{"nos": strings.Join(nos, "、")})
+			r.say("msg.which_withdraw", map[string]any{"nos": ticketNos(ts)})
 			return nil
 		}
 	}
@@ -388,4 +384,13 @@ func (e *Engine) stranger(ctx context.Context, msg bot.Message, lookup error, r 
 		}
 	}
 	return p
+}
+
+// ticketNos lists tickets by number for a "which one?" question.
+func ticketNos(ts []*bot.Ticket) string {
+	nos := make([]string, len(ts))
+	for i, t := range ts {
+		nos[i] = t.No
+	}
+	return strings.Join(nos, "、")
 }

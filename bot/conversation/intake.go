@@ -314,11 +314,7 @@ func (e *Engine) answerPending(ctx context.Context, person *bot.Person, msg bot.
 		case 1:
 			target = ts[0].No
 		default:
-			nos := make([]string, len(ts))
-			for i, t := range ts {
-				nos[i] = t.No
-			}
-			r.say("msg.which_confirm", map[string]any{"nos": strings.Join(nos, "、")})
+			r.say("msg.which_confirm", map[string]any{"nos": ticketNos(ts)})
 			return true, nil
 		}
 	}
