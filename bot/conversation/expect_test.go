@@ -104,17 +104,17 @@ func TestFastPathShowsUnansweredAsUnconfirmed(t *testing.T) {
 // officeHours is 08:00–18:00 Shanghai every day.
 type officeHours struct{}
 
-func (officeHours) Add(t time.Time, d time.Duration) time.Time {
+func (officeHours) Next(t time.Time) time.Time {
 	l := t.In(storagetest.Shanghai)
 	start := time.Date(l.Year(), l.Month(), l.Day(), 8, 0, 0, 0, storagetest.Shanghai)
 	end := start.Add(10 * time.Hour)
 	switch {
 	case l.Before(start):
-		return start.Add(d)
+		return start
 	case !l.Before(end):
-		return start.AddDate(0, 0, 1).Add(d)
+		return start.AddDate(0, 0, 1)
 	}
-	return t.Add(d)
+	return t
 }
 
 func TestNightP3WaitsForTheMorning(t *testing.T) {

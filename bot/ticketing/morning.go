@@ -24,13 +24,8 @@ func (s *Service) morning(c bot.Classification, at time.Time) (time.Time, bool) 
 	if s.opt.Hours == nil || c.Urgent || (c.Priority != bot.P3 && c.Priority != bot.P4) {
 		return time.Time{}, false
 	}
-	next := s.nextWorking(at)
+	next := s.opt.Hours.Next(at)
 	return next, !next.Equal(at)
-}
-
-// nextWorking is the first working instant at or after t.
-func (s *Service) nextWorking(t time.Time) time.Time {
-	return s.opt.Hours.Add(t, time.Nanosecond).Add(-time.Nanosecond)
 }
 
 // RunMorning queues the morning hand-over through enqueue every minute until
@@ -68,7 +63,7 @@ func (s *Service) Morning(ctx context.Context, now time.Time) ([]bot.Outgoing, e
 		return nil, nil
 	}
 	from := now.Add(-morningWindow)
-	start := s.nextWorking(from)
+	start := s.opt.Hours.Next(from)
 	if start.Equal(from) || start.After(now) {
 		return nil, nil // no working time began within the window
 	}

@@ -62,8 +62,8 @@ type Options struct {
 
 // Hours is the working-time calendar (calendar.Calendar).
 type Hours interface {
-	// Add returns the instant at which d of working time has passed since t.
-	Add(t time.Time, d time.Duration) time.Time
+	// Next returns the first working instant at or after t.
+	Next(t time.Time) time.Time
 }
 
 // Service runs the use cases.

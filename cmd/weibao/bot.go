@@ -33,7 +33,7 @@ func newTickets(m *Main, ros bot.Roster, deadlines bot.Deadliner) (*ticketing.Se
 		}
 	}
 	return ticketing.New(ticketing.Options{Store: m.DB, Directory: m.DB, SLA: deadlines, Roster: ros, Classifier: rules,
-		Catalog: m.Catalog, Clock: m.Clock, Location: m.Config.Location, Logger: m.Logger.With("component", "ticketing"), Hours: m.Config.SLA.Calendar})
+		Catalog: m.Catalog, Clock: m.Clock, Location: m.Config.Location, Logger: m.Logger.With("component", "ticketing"), Hours: m.Config.Calendar})
 }
 
 // newBot builds the conversation engine over the ticketing service, Redis
