@@ -127,14 +127,17 @@ const (
 
 // session is the state kept per (chat, user).
 type session struct {
-	Intake  *dialog.State `json:"report,omitempty"` // the fault report (报修) in progress
-	Phone   bool          `json:"phone,omitempty"`  // an engineer logs a report phoned in (电话报修)
-	MsgID   string        `json:"msg,omitempty"`    // the last message handled, for redeliveries
-	Started time.Time     `json:"started"`
-	Due     time.Time     `json:"due,omitempty"` // when a report dialogue times out
-	Created bool          `json:"created,omitempty"`
-	ChatID  string        `json:"chat,omitempty"`
-	UserID  string        `json:"user"`
+	Intake *dialog.State `json:"report,omitempty"` // the fault report (报修) in progress
+	Phone  bool          `json:"phone,omitempty"`  // an engineer logs a report phoned in (电话报修)
+	MsgID  string        `json:"msg,omitempty"`    // the last message handled, for redeliveries
+	// Replies are what MsgID was answered: saved before they are queued, so
+	// a redelivery queues them again (the outbox drops what it has).
+	Replies []bot.Outgoing `json:"replies,omitempty"`
+	Started time.Time      `json:"started"`
+	Due     time.Time      `json:"due,omitempty"` // when a report dialogue times out
+	Created bool           `json:"created,omitempty"`
+	ChatID  string         `json:"chat,omitempty"`
+	UserID  string         `json:"user"`
 }
 
 // pending is a question the person answers with a number outside any
@@ -181,10 +184,19 @@ func (r *replier) raw(text string) {
 	r.out = append(r.out, m)
 }
 
-// flush queues the replies. Plain-text answers to the message go out as one
-// message: a robot can answer a callback only once, and one bubble reads
-// better than three.
+// flush queues the replies.
 func (r *replier) flush(ctx context.Context) error {
+	out := r.replies()
+	if len(out) == 0 {
+		return nil
+	}
+	return r.e.opt.Outbox.Enqueue(ctx, out...)
+}
+
+// replies are the replies as queued. Plain-text answers to the message go
+// out as one message: a robot can answer a callback only once, and one
+// bubble reads better than three.
+func (r *replier) replies() []bot.Outgoing {
 	var out []bot.Outgoing
 	first := -1
 	for _, m := range r.out {
@@ -197,21 +209,23 @@ func (r *replier) flush(ctx context.Context) error {
 		}
 		out = append(out, m)
 	}
-	if len(out) == 0 {
-		return nil
-	}
-	return r.e.opt.Outbox.Enqueue(ctx, out...)
+	return out
 }
 
 // errReply answers an error: a domain error's own Chinese line, or the
 // generic "busy" line for an internal one (which is also returned, so the
-// inbox retries the message).
+// inbox retries the message). The failed attempt's other replies are
+// dropped, as the retry says them; the busy line has a key of its own, so
+// the retry's real reply is no duplicate of it, and however many attempts
+// fail she is told once, at the first.
 func (r *replier) errReply(err error) error {
 	if key, f := bot.UserText(err); key != "" {
 		r.say(key, f)
 		return nil
 	}
+	r.out = nil
 	r.say("err.internal", map[string]any{"ref": r.msg.ID})
+	r.out[0].Key = "reply/" + r.msg.ID + "/busy"
 	return err
 }
 
@@ -271,8 +285,15 @@ func (e *Engine) handle(ctx context.Context, msg bot.Message, r *replier) error 
 	if err != nil {
 		return err
 	}
-	if (sess != nil && sess.MsgID == msg.ID) || (sv != nil && sv.MsgID == msg.ID) {
-		return nil // redelivered: its replies are already queued under the same keys
+	switch {
+	case sess != nil && sess.MsgID == msg.ID:
+		// Redelivered, or retried after its state was saved: its replies
+		// again, under the same keys.
+		r.out = sess.Replies
+		return nil
+	case sv != nil && sv.MsgID == msg.ID:
+		r.out = sv.Replies
+		return nil
 	}
 	if msg.Button != nil {
 		return e.button(ctx, person, msg, r)
@@ -370,18 +391,21 @@ func (e *Engine) loadSession(ctx context.Context, chat, user string) (*session, 
 	return &s, nil
 }
 
-func (e *Engine) saveSession(ctx context.Context, s *session) error {
+// saveSession saves s with r's replies, the last thing a message does to
+// it: a retry that finds s.MsgID its own only queues them again. The due
+// time is scheduled first, so a saved dialogue is never left unswept.
+func (e *Engine) saveSession(ctx context.Context, s *session, r *replier) error {
+	s.Replies = r.replies()
 	b, err := json.Marshal(s)
 	if err != nil {
 		return err
 	}
-	if err := e.opt.Sessions.Save(ctx, sessionKey(s.ChatID, s.UserID), b, sessionTTL); err != nil {
-		return err
-	}
 	if s.Intake != nil && !s.Due.IsZero() {
-		return e.opt.Sessions.Schedule(ctx, dueSet, member(s.ChatID, s.UserID), s.Due)
+		if err := e.opt.Sessions.Schedule(ctx, dueSet, member(s.ChatID, s.UserID), s.Due); err != nil {
+			return err
+		}
 	}
-	return nil
+	return e.opt.Sessions.Save(ctx, sessionKey(s.ChatID, s.UserID), b, sessionTTL)
 }
 
 func (e *Engine) endSession(ctx context.Context, chat, user string) error {
@@ -457,5 +481,5 @@ func (e *Engine) restart(ctx context.Context, sess *session, person *bot.Person,
 	st, out := dialog.Restart(st)
 	ns := &session{Intake: &st, MsgID: msg.ID, Started: e.now(), Due: e.now().Add(e.opt.DialogTimeout), ChatID: msg.ChatID, UserID: msg.From}
 	r.say(out.Prompt.Key, out.Prompt.Fields)
-	return e.saveSession(ctx, ns)
+	return e.saveSession(ctx, ns, r)
 }

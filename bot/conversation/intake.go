@@ -94,7 +94,7 @@ func (e *Engine) answerIntake(ctx context.Context, sess *session, person *bot.Pe
 		if text == "" {
 			r.say("dlg.attachment_received", nil)
 			sess.Intake, sess.MsgID = &st, msg.ID
-			return e.saveSession(ctx, sess)
+			return e.saveSession(ctx, sess, r)
 		}
 	}
 	st, out := dialog.Answer(env, st, text)
@@ -108,7 +108,7 @@ func (e *Engine) step(ctx context.Context, env dialog.Env, sess *session, st dia
 	if out.Invalid {
 		r.say(out.Prompt.Key, out.Prompt.Fields)
 		sess.Due = e.now().Add(e.opt.DialogTimeout)
-		return e.saveSession(ctx, sess)
+		return e.saveSession(ctx, sess, r)
 	}
 	if out.Lookup {
 		no, err := e.duplicateOf(ctx, st, msg.From)
@@ -142,7 +142,7 @@ func (e *Engine) step(ctx context.Context, env dialog.Env, sess *session, st dia
 	}
 	r.say(out.Prompt.Key, out.Prompt.Fields)
 	sess.Intake, sess.Due = &st, e.now().Add(e.opt.DialogTimeout)
-	return e.saveSession(ctx, sess)
+	return e.saveSession(ctx, sess, r)
 }
 
 // duplicateOf is the open ticket of st's ward and category reported within

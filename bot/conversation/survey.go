@@ -138,8 +138,10 @@ type surveyState struct {
 	// Asking is the key of the question asked; "" while paused (稍后).
 	Asking string `json:"asking,omitempty"`
 	MsgID  string `json:"msg,omitempty"` // the last message handled, for redeliveries
-	ChatID string `json:"chat,omitempty"`
-	UserID string `json:"user"`
+	// Replies are what MsgID was answered, as session.Replies.
+	Replies []bot.Outgoing `json:"replies,omitempty"`
+	ChatID  string         `json:"chat,omitempty"`
+	UserID  string         `json:"user"`
 }
 
 func surveyKey(chat, user string) string { return "v:" + chatKey(chat) + ":" + user }
@@ -157,7 +159,12 @@ func (e *Engine) loadSurvey(ctx context.Context, chat, user string) (*surveyStat
 	return &s, nil
 }
 
-func (e *Engine) saveSurvey(ctx context.Context, s *surveyState) error {
+// saveSurvey saves s, with r's replies when r answers s.MsgID (nil when
+// no message is answered).
+func (e *Engine) saveSurvey(ctx context.Context, s *surveyState, r *replier) error {
+	if r != nil && r.msg.ID == s.MsgID {
+		s.Replies = r.replies()
+	}
 	b, err := json.Marshal(s)
 	if err != nil {
 		return err
@@ -220,7 +227,7 @@ func (e *Engine) StartSurvey(ctx context.Context, name, userID, chatID, subject,
 		return nil
 	}
 	st.Asking = q.Key
-	if err := e.saveSurvey(ctx, st); err != nil {
+	if err := e.saveSurvey(ctx, st, nil); err != nil {
 		return err
 	}
 	text := e.surveyQuestion(sv, q)
@@ -283,11 +290,13 @@ func (e *Engine) onSurvey(ctx context.Context, person *bot.Person, st *surveySta
 	case contains(pauseWords, word):
 		at := e.workingAt(e.now().Add(surveyPause))
 		st.Asking, st.MsgID = "", msg.ID
-		if err := e.saveSurvey(ctx, st); err != nil {
+		r.say("survey.paused", map[string]any{"at": at.In(e.opt.Location).Format("01-02 15:04")})
+		// Scheduled before the save: a retry that finds the save only
+		// repeats the reply.
+		if err := e.opt.Sessions.Schedule(ctx, surveySet, requestMember(st.Name, st.UserID, st.ChatID, st.Subject, ""), at); err != nil {
 			return true, err
 		}
-		r.say("survey.paused", map[string]any{"at": at.In(e.opt.Location).Format("01-02 15:04")})
-		return true, e.opt.Sessions.Schedule(ctx, surveySet, requestMember(st.Name, st.UserID, st.ChatID, st.Subject, ""), at)
+		return true, e.saveSurvey(ctx, st, r)
 	case contains(resumeWords, word):
 		return true, e.askSurvey(ctx, sv, st, msg, r)
 	case contains(restartWords, word) && st.Asking != "":
@@ -310,7 +319,7 @@ func (e *Engine) onSurvey(ctx context.Context, person *bot.Person, st *surveySta
 			if c, perr := parse(text); perr == nil && c.Name == command.Report {
 				// A fault report now owns the chat; the survey resumes after it.
 				st.Asking = ""
-				if err := e.saveSurvey(ctx, st); err != nil {
+				if err := e.saveSurvey(ctx, st, nil); err != nil {
 					return true, err
 				}
 				return true, e.opt.Sessions.Schedule(ctx, surveySet, requestMember(st.Name, st.UserID, st.ChatID, st.Subject, ""), time.Unix(0, 0))
@@ -351,7 +360,7 @@ func (e *Engine) askSurvey(ctx context.Context, sv Survey, st *surveyState, msg 
 			return err
 		}
 		r.raw(e.surveyQuestion(sv, q))
-		return e.saveSurvey(ctx, st)
+		return e.saveSurvey(ctx, st, r)
 	}
 	if err := sv.Done(ctx, st.Subject, st.Answers); err != nil {
 		if errors.Is(err, bot.ErrInvalid) {
