@@ -77,7 +77,9 @@ func TestClientErrorsHideSecrets(t *testing.T) {
 		hide []string
 	}{
 		{"gettoken refused (message/send)", func() error { _, err := c.Send(ctx, text("zhanggong", "hi")); return err }, []string{wecomtest.Secret}},
-		{"gettoken refused (raw call)", func() error { return c.UpdateCard(ctx, wecom.CardUpdateRequest{ResponseCode: "x", Button: &wecom.ReplaceName{ReplaceName: "已接单"}}) }, []string{wecomtest.Secret}},
+		{"gettoken refused (raw call)", func() error {
+			return c.UpdateCard(ctx, wecom.CardUpdateRequest{ResponseCode: "x", Button: &wecom.ReplaceName{ReplaceName: "已接单"}})
+		}, []string{wecomtest.Secret}},
 		{"webhook refused", func() error { return c.Webhook(ctx, key, text("", "hi")) }, []string{key}},
 		{"webhook upload refused", func() error { _, err := c.UploadWebhookFile(ctx, key, "a.txt", []byte("a")); return err }, []string{key}},
 		{"response_url refused", func() error { return c.Respond(ctx, responseURL, text("", "hi")) }, []string{"response_code", "RC-secret-1234", "/cgi-bin/aibot"}},
