@@ -320,7 +320,7 @@ func (c *Config) validate() error {
 	}
 	if c.Redis.URL != "" {
 		if _, err := url.Parse(c.Redis.URL); err != nil || !strings.HasPrefix(c.Redis.URL, "redis") {
-			return bad("redis.url", "%q is not a redis:// or rediss:// URL", c.Redis.URL)
+			return bad("redis.url", "is not a redis:// or rediss:// URL") // it may hold a password
 		}
 	}
 	loc, err := time.LoadLocation(c.Timezone)

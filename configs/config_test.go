@@ -125,6 +125,13 @@ func TestInvalid(t *testing.T) {
 	}
 }
 
+func TestInvalidRedisURLHidesPassword(t *testing.T) {
+	_, err := Load(write(t, "redis:\n  url: http://:s3cret-pw@x\n"), env(nil))
+	if err == nil || strings.Contains(err.Error(), "s3cret-pw") {
+		t.Errorf("err = %v, want one without the password", err)
+	}
+}
+
 func TestMissingExplicitFile(t *testing.T) {
 	if _, err := Load(filepath.Join(t.TempDir(), "nope.yaml"), env(nil)); err == nil {
 		t.Error("a --config file that does not exist must stop start-up")

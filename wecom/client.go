@@ -142,7 +142,7 @@ func fromCommon(api string, err error) error {
 		return &APIError{API: api, Code: int(ce.ErrCode), Message: ce.ErrMsg}
 	}
 	if err != nil {
-		return fmt.Errorf("wecom %s: %w", api, err)
+		return redact(fmt.Errorf("wecom %s: %w", api, err))
 	}
 	return nil
 }
@@ -305,14 +305,17 @@ func (c *Client) UpdateCard(ctx context.Context, req CardUpdateRequest) error {
 // Respond posts a robot's active reply to a callback's response_url, as
 // plain JSON, used exactly as received (doc 101138).
 func (c *Client) Respond(ctx context.Context, responseURL string, body any) error {
-	return c.do(ctx, "aibot/response", responseURL, body, nil)
+	if err := c.do(ctx, "aibot/response", responseURL, body, nil); err != nil {
+		return redact(err, responsePath(responseURL)...)
+	}
+	return nil
 }
 
 // post calls a token-authenticated API that silenceper lacks.
 func (c *Client) post(ctx context.Context, api string, body, out any) error {
 	tok, err := c.token.GetAccessTokenContext(ctx)
 	if err != nil {
-		return fmt.Errorf("wecom gettoken: %w", err)
+		return redact(fmt.Errorf("wecom gettoken: %w", err))
 	}
 	return c.do(ctx, api, c.base+"/cgi-bin/"+api+"?access_token="+tok, body, out)
 }
@@ -338,7 +341,7 @@ func (c *Client) UploadFile(ctx context.Context, name string, data []byte) (stri
 	err := c.retryToken(ctx, func() error {
 		tok, err := c.token.GetAccessTokenContext(ctx)
 		if err != nil {
-			return fmt.Errorf("wecom gettoken: %w", err)
+			return redact(fmt.Errorf("wecom gettoken: %w", err))
 		}
 		return c.multipart(ctx, "media/upload", c.base+"/cgi-bin/media/upload?type=file&access_token="+url.QueryEscape(tok), name, data, &res)
 	})
@@ -383,12 +386,12 @@ func (c *Client) multipart(ctx context.Context, api, url, name string, data []by
 func (c *Client) send(ctx context.Context, hc *http.Client, api, url, contentType string, body []byte, out any) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
 	if err != nil {
-		return fmt.Errorf("wecom %s: %w", api, err)
+		return redact(fmt.Errorf("wecom %s: %w", api, err))
 	}
 	req.Header.Set("Content-Type", contentType)
 	resp, err := hc.Do(req)
 	if err != nil {
-		return fmt.Errorf("wecom %s: %w", api, err)
+		return redact(fmt.Errorf("wecom %s: %w", api, err))
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))

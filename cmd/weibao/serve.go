@@ -137,10 +137,14 @@ func openWith(ctx context.Context, cfg *configs.Config, logger *slog.Logger, clo
 		return nil, fmt.Errorf("listen %s: %w", cfg.Server.Addr, err)
 	}
 	m.closers = append(m.closers, func() { m.listener.Close() })
-	where := fmt.Sprintf("database=%s redis=%s", cfg.Database.Driver, "server")
-	if cfg.Embedded || m.Redis.Embedded() {
-		where = fmt.Sprintf("database=%s (%s) redis=in-process", cfg.Database.Driver, cfg.Database.DSN)
+	db, rd := cfg.Database.Driver, "server"
+	if db == "sqlite" {
+		db += " (" + cfg.Database.DSN + ")" // a file path; a MySQL DSN holds a password
 	}
+	if m.Redis.Embedded() {
+		rd = "in-process"
+	}
+	where := fmt.Sprintf("database=%s redis=%s", db, rd)
 	logger.Info("weibao ready", "url", m.URL(), "storage", where, "demo_roster", cfg.Embedded)
 	return m, nil
 }

@@ -7,7 +7,9 @@ package redisstore
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"net/url"
 
 	"github.com/alicebob/miniredis/v2"
 	"github.com/redis/go-redis/v9"
@@ -19,17 +21,21 @@ type Store struct {
 	mr  *miniredis.Miniredis // the in-process store, nil on a server
 }
 
-// Open connects to url, or to a fresh in-process store when url is empty.
-func Open(ctx context.Context, url string) (*Store, error) {
-	if url == "" {
+// Open connects to rawURL, or to a fresh in-process store when rawURL is empty.
+func Open(ctx context.Context, rawURL string) (*Store, error) {
+	if rawURL == "" {
 		mr := miniredis.NewMiniRedis()
 		if err := mr.Start(); err != nil {
 			return nil, fmt.Errorf("start embedded redis: %w", err)
 		}
 		return &Store{rdb: redis.NewClient(&redis.Options{Addr: mr.Addr()}), mr: mr}, nil
 	}
-	opt, err := redis.ParseURL(url)
+	opt, err := redis.ParseURL(rawURL)
 	if err != nil {
+		// url.Parse's error repeats the URL, password included.
+		if ue := (*url.Error)(nil); errors.As(err, &ue) {
+			err = ue.Err
+		}
 		return nil, fmt.Errorf("redis url: %w", err)
 	}
 	rdb := redis.NewClient(opt)

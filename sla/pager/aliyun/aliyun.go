@@ -264,13 +264,13 @@ func (c *Client) call(ctx context.Context, endpoint, action string, v url.Values
 
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, strings.NewReader(canonicalQuery(v)))
 	if err != nil {
-		return pager.Sent{}, fmt.Errorf("aliyun %s: %w", action, err)
+		return pager.Sent{}, fmt.Errorf("aliyun %s: %w", action, pager.RedactURL(err))
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set("Accept", "application/json")
 	resp, err := c.hc.Do(req)
 	if err != nil {
-		return pager.Sent{}, fmt.Errorf("aliyun %s: %w", action, err)
+		return pager.Sent{}, fmt.Errorf("aliyun %s: %w", action, pager.RedactURL(err))
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))

@@ -369,3 +369,23 @@ func TestRegistryWithClient(t *testing.T) {
 		t.Errorf("requests (-want +got):\n%s", diff)
 	}
 }
+
+func TestSendHidesURLSecrets(t *testing.T) {
+	srv := httptest.NewServer(http.NotFoundHandler())
+	endpoint := srv.URL + "/?AccessKeyId=LTAI-leak&Signature=sig-leak"
+	srv.Close()
+	c, err := New(Config{AccessKeyID: testID, AccessKeySecret: testSecret, SMSTemplateCode: "SMS_1", SignName: "x",
+		SMSEndpoint: endpoint, Timeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.Send(context.Background(), pager.SMS, pager.Page{ID: "p", Mobile: "13800000001"})
+	if err == nil || !pager.NotSent(err) {
+		t.Fatalf("err = %v, want a not-sent dial error", err)
+	}
+	for _, leak := range []string{"LTAI-leak", "sig-leak", testSecret} {
+		if strings.Contains(err.Error(), leak) {
+			t.Errorf("error shows %q: %v", leak, err)
+		}
+	}
+}

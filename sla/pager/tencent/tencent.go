@@ -219,11 +219,11 @@ func (c *Client) call(ctx context.Context, endpoint, service, action, version st
 	}
 	u, err := url.Parse(endpoint)
 	if err != nil {
-		return r, fmt.Errorf("tencent %s: endpoint: %w", action, err)
+		return r, fmt.Errorf("tencent %s: endpoint: %w", action, pager.RedactURL(err))
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, bytes.NewReader(body))
 	if err != nil {
-		return r, fmt.Errorf("tencent %s: %w", action, err)
+		return r, fmt.Errorf("tencent %s: %w", action, pager.RedactURL(err))
 	}
 	ts := c.now().Unix()
 	req.Header.Set("Content-Type", contentType)
@@ -234,7 +234,7 @@ func (c *Client) call(ctx context.Context, endpoint, service, action, version st
 	req.Header.Set("Authorization", authorization(c.cfg.SecretID, c.cfg.SecretKey, service, ts, canonicalRequest(contentType, u.Host, body)))
 	resp, err := c.hc.Do(req)
 	if err != nil {
-		return r, fmt.Errorf("tencent %s: %w", action, err)
+		return r, fmt.Errorf("tencent %s: %w", action, pager.RedactURL(err))
 	}
 	defer resp.Body.Close()
 	raw, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))

@@ -266,3 +266,24 @@ func TestLimits(t *testing.T) {
 		t.Errorf("sms limit (-want +got):\n%s", diff)
 	}
 }
+
+func TestSendHidesURLSecrets(t *testing.T) {
+	srv := httptest.NewServer(http.NotFoundHandler())
+	endpoint := srv.URL + "/?SecretId=AKID-leak"
+	srv.Close()
+	cfg := baseCfg
+	cfg.SecretID, cfg.SecretKey, cfg.SMSEndpoint, cfg.Timeout = testID, "key-leak", endpoint, time.Second
+	c, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.Send(context.Background(), pager.SMS, page("13800000001"))
+	if err == nil || !pager.NotSent(err) {
+		t.Fatalf("err = %v, want a not-sent dial error", err)
+	}
+	for _, leak := range []string{"AKID-leak", "key-leak"} {
+		if strings.Contains(err.Error(), leak) {
+			t.Errorf("error shows %q: %v", leak, err)
+		}
+	}
+}

@@ -160,7 +160,7 @@ func (c *Client) Send(ctx context.Context, ch pager.Channel, p pager.Page) (page
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.cfg.URL, bytes.NewReader(body))
 	if err != nil {
-		return pager.Sent{}, fmt.Errorf("webhook: %w", err)
+		return pager.Sent{}, fmt.Errorf("webhook: %w", pager.RedactURL(err))
 	}
 	ts := c.now().Unix()
 	req.Header.Set("Content-Type", "application/json")
@@ -168,7 +168,7 @@ func (c *Client) Send(ctx context.Context, ch pager.Channel, p pager.Page) (page
 	req.Header.Set(HeaderSignature, Sign(c.cfg.Secret, ts, body))
 	resp, err := c.hc.Do(req)
 	if err != nil {
-		return pager.Sent{}, fmt.Errorf("webhook %s: %w", c.cfg.Name, err)
+		return pager.Sent{}, fmt.Errorf("webhook %s: %w", c.cfg.Name, pager.RedactURL(err))
 	}
 	defer resp.Body.Close()
 	raw, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10)) // the body is informational

@@ -184,3 +184,22 @@ func TestReceiptHandler(t *testing.T) {
 		t.Errorf("receipts (-want +got):\n%s", diff)
 	}
 }
+
+func TestClientSendHidesURLSecrets(t *testing.T) {
+	srv := httptest.NewServer(http.NotFoundHandler())
+	base := strings.Replace(srv.URL, "http://", "http://gwuser:gwpass@", 1)
+	srv.Close()
+	c, err := New(Config{URL: base + "/page?token=gw-token-1", Secret: secret, Timeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.Send(context.Background(), pager.SMS, pager.Page{ID: "p", Mobile: "13800000001"})
+	if err == nil || !pager.NotSent(err) {
+		t.Fatalf("err = %v, want a not-sent dial error", err)
+	}
+	for _, leak := range []string{"gw-token-1", "gwuser", "gwpass"} {
+		if strings.Contains(err.Error(), leak) {
+			t.Errorf("error shows %q: %v", leak, err)
+		}
+	}
+}
