@@ -275,4 +275,3 @@ func question(msg []byte) ([]byte, bool) {
 	}
 	return msg[12:end], true
 }
-
