@@ -1,17 +1,20 @@
 package outbox_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"weibao/bot"
 	"weibao/bot/outbox"
@@ -65,7 +68,16 @@ func TestWorkerRetriesTransientErrors(t *testing.T) {
 			if tt.err == nil {
 				t.Fatal("no error built")
 			}
-			w, d, clk, db := setup(t, map[string][]error{"m": {tt.err}})
+			db := storagetest.Open(t)
+			clk := &clock{t: time.Now().UTC().Add(time.Second)}
+			d := &deliverer{errs: map[string][]error{"m": {tt.err}}}
+			var logs bytes.Buffer
+			reg := prometheus.NewRegistry()
+			w, err := outbox.New(outbox.Options{Store: db, Deliverer: d, Clock: clk, Registerer: reg,
+				Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+			if err != nil {
+				t.Fatal(err)
+			}
 			if err := db.Enqueue(ctx, bot.Outgoing{Key: "m", ToUsers: []string{"eng1"}, Text: "工单 F1"}); err != nil {
 				t.Fatal(err)
 			}
@@ -75,8 +87,32 @@ func TestWorkerRetriesTransientErrors(t *testing.T) {
 			if got := len(d.sent) == 1; got != tt.retried {
 				t.Errorf("delivered after %q = %v, want %v", tt.err, got, tt.retried)
 			}
+			// A message given up is never silent: an ERROR line and the failed count.
+			failed := deliveries(t, reg)["failed"]
+			logged := strings.Contains(logs.String(), "level=ERROR msg=\"outbox: message given up\"")
+			if tt.retried == (failed != 0) || tt.retried == logged {
+				t.Errorf("failed count = %v, ERROR logged = %v; want %v", failed, logged, !tt.retried)
+			}
 		})
 	}
+}
+
+// deliveries reads weibao_outbox_deliveries_total by result.
+func deliveries(t *testing.T, reg *prometheus.Registry) map[string]float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	counts := map[string]float64{}
+	for _, mf := range mfs {
+		if mf.GetName() == "weibao_outbox_deliveries_total" {
+			for _, m := range mf.GetMetric() {
+				counts[m.GetLabel()[0].GetValue()] = m.GetCounter().GetValue()
+			}
+		}
+	}
+	return counts
 }
 
 // TestWorkerDeliversAfterRefusal: a message whose first attempt met a
