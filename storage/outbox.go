@@ -2,6 +2,7 @@ package storage
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"time"
@@ -80,6 +81,15 @@ func (r *outboxRow) lease() (int64, *int) { return r.ID, &r.Attempts }
 // go up by one, in the database and in the rows returned.
 func claimLeased[T any, P leaseRow[T]](ctx context.Context, db *DB, col, pending string, now, until time.Time, limit int) ([]T, error) {
 	var rows []T
+	// Under MySQL's default REPEATABLE READ the locking read keeps a lock on
+	// every row and gap it scans (sent rows included) until commit, which
+	// blocks and deadlocks inserts into the due index; READ COMMITTED takes
+	// no gap locks and releases the rows the WHERE rejects, so a claim holds
+	// only the rows it leases. The locking read still sees the latest rows.
+	var opts *sql.TxOptions
+	if db.driver == "mysql" {
+		opts = &sql.TxOptions{Isolation: sql.LevelReadCommitted}
+	}
 	err := db.transaction(ctx, func(tx *gorm.DB) error {
 		q := tx.Where("status = ? AND "+col+" <= ?", pending, ms(now)).Order("id").Limit(limit)
 		if db.driver == "mysql" {
@@ -97,7 +107,7 @@ func claimLeased[T any, P leaseRow[T]](ctx context.Context, db *DB, col, pending
 		}
 		return tx.Model(new(T)).Where("id IN ?", ids).
 			Updates(map[string]any{col: ms(until), "attempts": gorm.Expr("attempts + 1")}).Error
-	})
+	}, opts)
 	return rows, err
 }
 
@@ -117,8 +127,12 @@ func (db *DB) DeliveryFailed(ctx context.Context, id int64, reason string) error
 }
 
 func (db *DB) setDelivery(ctx context.Context, id int64, set map[string]any) error {
-	// Only a pending row changes: a late worker never undoes a success.
-	err := db.gdb.WithContext(ctx).Model(&outboxRow{}).Where("id = ? AND status = ?", id, outboxPending).Updates(set).Error
+	// Only a pending row changes: a late worker never undoes a success. A
+	// deadlock is retried here, not left to the lease: a row whose success
+	// was not recorded is claimed and sent again.
+	err := retry(ctx, func() error {
+		return db.gdb.WithContext(ctx).Model(&outboxRow{}).Where("id = ? AND status = ?", id, outboxPending).Updates(set).Error
+	})
 	if err != nil {
 		return fmt.Errorf("outbox %d: %w", id, err)
 	}

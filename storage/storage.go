@@ -5,6 +5,7 @@ package storage
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"os"
@@ -143,15 +144,22 @@ func (db *DB) Ping(ctx context.Context) error {
 // Driver names the database kind ("sqlite" or "mysql").
 func (db *DB) Driver() string { return db.driver }
 
-// transaction runs fn in a transaction and runs it again when the database
-// reports a deadlock or a busy lock, which MySQL and SQLite both do under
-// concurrent writers and which a retry resolves.
-func (db *DB) transaction(ctx context.Context, fn func(tx *gorm.DB) error) error {
+// transaction runs fn in a transaction (with opts, if any), again on a
+// deadlock or a busy lock (see retry).
+func (db *DB) transaction(ctx context.Context, fn func(tx *gorm.DB) error, opts ...*sql.TxOptions) error {
+	return translate(retry(ctx, func() error { return db.gdb.WithContext(ctx).Transaction(fn, opts...) }))
+}
+
+// retry runs write and runs it again when the database reports a deadlock
+// or a busy lock, which MySQL and SQLite both do under concurrent writers
+// and which a retry resolves. The database rolled the write back, so write
+// must be safe to run again.
+func retry(ctx context.Context, write func() error) error {
 	var err error
 	for attempt := range 5 {
-		err = db.gdb.WithContext(ctx).Transaction(fn)
+		err = write()
 		if !retryable(err) {
-			return translate(err)
+			return err
 		}
 		select {
 		case <-ctx.Done():
@@ -159,7 +167,7 @@ func (db *DB) transaction(ctx context.Context, fn func(tx *gorm.DB) error) error
 		case <-time.After(time.Duration(attempt+1) * 10 * time.Millisecond):
 		}
 	}
-	return translate(err)
+	return err
 }
 
 func retryable(err error) bool {

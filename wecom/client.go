@@ -126,12 +126,31 @@ func (e *APIError) Temporary() bool {
 	return false
 }
 
+// HTTPError is an answer whose HTTP status is not 200.
+type HTTPError struct {
+	API    string
+	Status int
+}
+
+func (e *HTTPError) Error() string { return fmt.Sprintf("wecom %s: HTTP %d", e.API, e.Status) }
+
+// Temporary reports whether retrying later can succeed: a server error, a
+// timeout or a rate limit can; any other 4xx is a request that never will.
+func (e *HTTPError) Temporary() bool {
+	return e.Status >= 500 || e.Status == http.StatusRequestTimeout || e.Status == http.StatusTooManyRequests
+}
+
 // Temporary reports whether err is worth retrying: everything except an
-// errcode WeCom documents as final (bad user, bad payload…).
+// errcode WeCom documents as final (bad user, bad payload…) or a refused
+// request (HTTP 4xx).
 func Temporary(err error) bool {
 	var ae *APIError
 	if errors.As(err, &ae) {
 		return ae.Temporary()
+	}
+	var he *HTTPError
+	if errors.As(err, &he) {
+		return he.Temporary()
 	}
 	return err != nil
 }
@@ -399,7 +418,7 @@ func (c *Client) send(ctx context.Context, hc *http.Client, api, url, contentTyp
 		return fmt.Errorf("wecom %s: %w", api, err)
 	}
 	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("wecom %s: HTTP %d", api, resp.StatusCode)
+		return &HTTPError{API: api, Status: resp.StatusCode}
 	}
 	var ce struct {
 		ErrCode int    `json:"errcode"`

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"slices"
 	"strings"
 	"time"
@@ -22,7 +23,8 @@ import (
 )
 
 // Deliverer sends one message (wecom.Sender). Errors may implement
-// Temporary() bool (false: give up), RetryAfter() time.Duration (a rate
+// Temporary() bool (false: give up; the network's own errors are always
+// retried, see temporary), RetryAfter() time.Duration (a rate
 // limit: wait, not a failure) and Unroutable() bool (true: no route to the
 // destination exists; given up and counted apart).
 type Deliverer interface {
@@ -287,12 +289,21 @@ func unroutable(err error) bool {
 	return errors.As(err, &u) && u.Unroutable()
 }
 
+// temporary reports whether a failed delivery may succeed later. The first
+// error in the chain with a Temporary method decides, except the network's
+// own (url, dial, DNS errors, errnos): theirs is deprecated and false for a
+// refused connection or a DNS not-found, which a proxy or resolver blip
+// causes, so a failure to reach the other side is always retried and only
+// the Deliverer's errors can say never.
 func temporary(err error) bool {
 	var t interface{ Temporary() bool }
-	if errors.As(err, &t) {
-		return t.Temporary()
+	if !errors.As(err, &t) {
+		return true
 	}
-	return true
+	if _, transport := t.(net.Error); transport {
+		return true
+	}
+	return t.Temporary()
 }
 
 func backoff(attempt int, ceiling time.Duration) time.Duration {

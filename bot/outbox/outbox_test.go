@@ -179,19 +179,7 @@ func TestWorkerUnroutableFailsLoudly(t *testing.T) {
 		!strings.Contains(logs.String(), "dest=chat:wrdA") || strings.Contains(logs.String(), "已处理完毕") {
 		t.Errorf("log does not name the unroutable message (or shows its body):\n%s", logs.String())
 	}
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	counts := map[string]float64{}
-	for _, mf := range mfs {
-		if mf.GetName() == "weibao_outbox_deliveries_total" {
-			for _, m := range mf.GetMetric() {
-				counts[m.GetLabel()[0].GetValue()] = m.GetCounter().GetValue()
-			}
-		}
-	}
-	if diff := cmp.Diff(map[string]float64{"unroutable": 1, "sent": 1}, counts); diff != "" {
+	if diff := cmp.Diff(map[string]float64{"unroutable": 1, "sent": 1}, deliveries(t, reg)); diff != "" {
 		t.Errorf("deliveries_total (-want +got):\n%s", diff)
 	}
 }
