@@ -75,6 +75,13 @@ func wireEscalation(ctx context.Context, m *Main) error {
 	m.Server.RegisterNotify(handlers.NotifyOptions{Sink: eng, Aliyun: cfg.Pager.Aliyun.AccessKeyID != "",
 		Tencent: cfg.Pager.Tencent.SecretID != "", Webhooks: hooks, Logger: m.Logger.With("component", "notify")})
 	m.Server.RegisterAdmin(handlers.AdminOptions{Token: cfg.Server.AdminToken, Roster: ros, Clock: m.Clock})
+	if a := cfg.Pager.Aliyun; a.AccessKeyID != "" && a.Queues.Configured() {
+		p, err := aliyun.NewPuller(a, eng, m.Logger.With("component", "notify", "provider", aliyun.Provider))
+		if err != nil {
+			return fmt.Errorf("config: pager.aliyun.queues: %w", err)
+		}
+		m.workers = append(m.workers, p.Run)
+	}
 	m.Escalation = &Escalation{Engine: eng, Roster: ros, Pager: reg}
 	m.workers = append(m.workers, eng.Run, func(ctx context.Context) error {
 		return ros.RunNotices(ctx, m.Clock.Now, m.Catalog, m.DB.Enqueue, log)

@@ -23,6 +23,7 @@ const (
 	StatusFailed    Status = "failed" // invalid, unreachable, powered off, rejected
 	StatusThrottled Status = "throttled"
 	StatusKeypress  Status = "keypress"
+	StatusDelivered Status = "delivered" // an SMS reached the phone
 )
 
 // AckDigit is the key that acknowledges the ticket on a paging call.

@@ -52,6 +52,8 @@ type Config struct {
 	// whose limits were raised in the console.
 	VoiceLimit *pager.Limit `yaml:"voice_limit"`
 	SMSLimit   *pager.Limit `yaml:"sms_limit"`
+
+	Queues Queues `yaml:"queues"`
 }
 
 // IVR configures IvrCall. Setting ShowNumber switches voice pages from
@@ -251,31 +253,10 @@ type response struct {
 
 // call signs and POSTs an RPC request with the params in the form body.
 func (c *Client) call(ctx context.Context, endpoint, action string, v url.Values) (pager.Sent, error) {
-	v.Set("Action", action)
-	v.Set("Version", "2017-05-25")
-	v.Set("Format", "JSON")
-	v.Set("RegionId", c.cfg.RegionID)
-	v.Set("AccessKeyId", c.cfg.AccessKeyID)
-	v.Set("SignatureMethod", "HMAC-SHA1")
-	v.Set("SignatureVersion", "1.0")
-	v.Set("SignatureNonce", c.nonce())
-	v.Set("Timestamp", c.now().UTC().Format("2006-01-02T15:04:05Z"))
-	v.Set("Signature", sign(c.cfg.AccessKeySecret, stringToSign(http.MethodPost, v)))
-
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, strings.NewReader(canonicalQuery(v)))
+	c.common(v, action)
+	resp, body, err := rpc(ctx, c.hc, c.cfg.AccessKeySecret, endpoint, action, v)
 	if err != nil {
-		return pager.Sent{}, fmt.Errorf("aliyun %s: %w", action, pager.RedactURL(err))
-	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set("Accept", "application/json")
-	resp, err := c.hc.Do(req)
-	if err != nil {
-		return pager.Sent{}, fmt.Errorf("aliyun %s: %w", action, pager.RedactURL(err))
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	if err != nil {
-		return pager.Sent{}, fmt.Errorf("aliyun %s: read response: %w", action, err)
+		return pager.Sent{}, err
 	}
 	var r response
 	if err := json.Unmarshal(body, &r); err != nil || r.Code == "" {
@@ -296,6 +277,42 @@ func (c *Client) call(ctx context.Context, endpoint, action string, v url.Values
 		// A throttled request was refused whatever the status says.
 		Unknown: !thr && (resp.StatusCode >= 500 || unknownCodes[r.Code]),
 	}
+}
+
+// common sets the V2 RPC parameters every product (Dyvmsapi, Dysmsapi,
+// Dybaseapi) takes; all three are version 2017-05-25.
+func (c *Client) common(v url.Values, action string) {
+	v.Set("Action", action)
+	v.Set("Version", "2017-05-25")
+	v.Set("Format", "JSON")
+	v.Set("RegionId", c.cfg.RegionID)
+	v.Set("AccessKeyId", c.cfg.AccessKeyID)
+	v.Set("SignatureMethod", "HMAC-SHA1")
+	v.Set("SignatureVersion", "1.0")
+	v.Set("SignatureNonce", c.nonce())
+	v.Set("Timestamp", c.now().UTC().Format("2006-01-02T15:04:05Z"))
+}
+
+// rpc signs v (common already set) and POSTs it as the form body, so what
+// is signed is what is sent.
+func rpc(ctx context.Context, hc *http.Client, secret, endpoint, action string, v url.Values) (*http.Response, []byte, error) {
+	v.Set("Signature", sign(secret, stringToSign(http.MethodPost, v)))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, strings.NewReader(canonicalQuery(v)))
+	if err != nil {
+		return nil, nil, fmt.Errorf("aliyun %s: %w", action, pager.RedactURL(err))
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Accept", "application/json")
+	resp, err := hc.Do(req)
+	if err != nil {
+		return nil, nil, fmt.Errorf("aliyun %s: %w", action, pager.RedactURL(err))
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil {
+		return nil, nil, fmt.Errorf("aliyun %s: read response: %w", action, err)
+	}
+	return resp, body, nil
 }
 
 // throttled recognises flow control: API throttling (Throttling.User,

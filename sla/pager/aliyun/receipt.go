@@ -1,6 +1,7 @@
 package aliyun
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -19,12 +20,12 @@ type record struct {
 	EndTime    pager.Text `json:"end_time"`    // VoiceReport
 }
 
-// ParseReceipts parses an HTTP-push batch, a JSON array of VoiceReport or
-// VoiceCallReport records. Times are Beijing time; At is zero when the
-// record has none.
+// ParseReceipts parses VoiceReport or VoiceCallReport records: an
+// HTTP-push batch (a JSON array) or a queue message (one object). Times are
+// Beijing time; At is zero when the record has none.
 func ParseReceipts(body []byte) ([]pager.Receipt, error) {
 	var recs []record
-	if err := json.Unmarshal(body, &recs); err != nil {
+	if err := unmarshalRecords(body, &recs); err != nil {
 		return nil, fmt.Errorf("aliyun receipt: %w", err)
 	}
 	out := make([]pager.Receipt, 0, len(recs))
@@ -69,4 +70,50 @@ func status(code string) pager.Status {
 		return pager.StatusFailed
 	}
 	return pager.StatusProgress
+}
+
+// unmarshalRecords reads a JSON array of records, or one record.
+func unmarshalRecords[T any](body []byte, recs *[]T) error {
+	if b := bytes.TrimSpace(body); len(b) > 0 && b[0] == '{' {
+		var r T
+		if err := json.Unmarshal(b, &r); err != nil {
+			return err
+		}
+		*recs = []T{r}
+		return nil
+	}
+	return json.Unmarshal(body, recs)
+}
+
+// smsRecord is an SmsReport record (delivery of one SMS).
+type smsRecord struct {
+	BizID      pager.Text `json:"biz_id"`
+	OutID      pager.Text `json:"out_id"`
+	Success    bool       `json:"success"`
+	ErrCode    pager.Text `json:"err_code"`
+	ReportTime pager.Text `json:"report_time"`
+}
+
+// ParseSMSReports parses SmsReport records, an array or one object. The
+// BizId SendSms returned is the receipt's CallID, as it is the page's
+// message id.
+func ParseSMSReports(body []byte) ([]pager.Receipt, error) {
+	var recs []smsRecord
+	if err := unmarshalRecords(body, &recs); err != nil {
+		return nil, fmt.Errorf("aliyun sms report: %w", err)
+	}
+	out := make([]pager.Receipt, 0, len(recs))
+	for i, r := range recs {
+		if r.BizID == "" {
+			return nil, fmt.Errorf("aliyun sms report %d: no biz_id", i)
+		}
+		st := pager.StatusDelivered
+		if !r.Success {
+			st = pager.StatusFailed
+		}
+		t, _ := time.ParseInLocation(time.DateTime, string(r.ReportTime), pager.Beijing) // zero when absent
+		out = append(out, pager.Receipt{Provider: Provider, CallID: string(r.BizID), PageID: string(r.OutID),
+			Status: st, Code: string(r.ErrCode), At: t})
+	}
+	return out, nil
 }
