@@ -1,10 +1,10 @@
-// Package directory reads the wards' WeCom departments into the roster:
+// Package departments reads the wards' WeCom departments into the roster:
 // every member of a department a ward names becomes a nurse of that ward.
 // People written by hand in the configuration stay as written; members who
 // left their department become inactive. A sender seen in a mapped group but
 // in no department still reports as a nurse of that group's ward (the
 // conversation's stranger rule), so a late sync never turns a nurse away.
-package directory
+package departments
 
 import (
 	"context"
@@ -45,7 +45,7 @@ type Syncer struct {
 // deactivates everyone an earlier one read.
 func New(members Members, store Store, wards []Ward, log *slog.Logger) (*Syncer, error) {
 	if store == nil || log == nil || (members == nil && len(wards) > 0) {
-		return nil, errors.New("directory: Members (with wards), Store and Logger are required")
+		return nil, errors.New("departments: Members (with wards), Store and Logger are required")
 	}
 	return &Syncer{members: members, store: store, wards: wards, log: log}, nil
 }
@@ -59,7 +59,7 @@ func (s *Syncer) Sync(ctx context.Context) error {
 	for _, w := range s.wards {
 		ms, err := s.members.DepartmentMembers(ctx, w.DepartmentID)
 		if err != nil {
-			return fmt.Errorf("directory: ward %s: department %d: %w", w.Code, w.DepartmentID, err)
+			return fmt.Errorf("departments: ward %s: department %d: %w", w.Code, w.DepartmentID, err)
 		}
 		for _, m := range ms {
 			if m.UserID == "" || seen[m.UserID] {
@@ -71,8 +71,10 @@ func (s *Syncer) Sync(ctx context.Context) error {
 	}
 	joined, left, err := s.store.SyncDepartmentPeople(ctx, people)
 	if err != nil {
-		return fmt.Errorf("directory: %w", err)
+		return fmt.Errorf("departments: %w", err)
 	}
-	s.log.Info("wecom departments read into the roster", "wards", len(s.wards), "members", len(people), "joined", joined, "left", left)
+	if len(s.wards) > 0 || left > 0 {
+		s.log.Info("wecom departments read into the roster", "wards", len(s.wards), "members", len(people), "joined", joined, "left", left)
+	}
 	return nil
 }

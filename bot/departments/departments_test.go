@@ -1,4 +1,4 @@
-package directory_test
+package departments_test
 
 import (
 	"context"
@@ -10,19 +10,19 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"weibao/bot"
-	"weibao/bot/directory"
+	"weibao/bot/departments"
 	"weibao/storage"
 	"weibao/storage/storagetest"
 )
 
-// departments is a fake WeCom directory: members by department id, and an
+// fakeWeCom is a fake WeCom directory: members by department id, and an
 // error for the departments in fail.
-type departments struct {
+type fakeWeCom struct {
 	members map[int][]bot.Person
 	fail    map[int]error
 }
 
-func (d *departments) DepartmentMembers(_ context.Context, id int) ([]bot.Person, error) {
+func (d *fakeWeCom) DepartmentMembers(_ context.Context, id int) ([]bot.Person, error) {
 	if err := d.fail[id]; err != nil {
 		return nil, err
 	}
@@ -50,11 +50,11 @@ func TestSync(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	wecom := &departments{members: map[int][]bot.Person{
+	wecom := &fakeWeCom{members: map[int][]bot.Person{
 		12: {member("li", "李护士"), member("wang", "王芳"), member("zhanggong", "张三")},
 		13: {member("zhao", "赵护士"), member("li", "李护士")},
 	}}
-	s, err := directory.New(wecom, db, []directory.Ward{{Code: "med-icu", DepartmentID: 12}, {Code: "picu", DepartmentID: 13}}, slog.New(slog.DiscardHandler))
+	s, err := departments.New(wecom, db, []departments.Ward{{Code: "med-icu", DepartmentID: 12}, {Code: "picu", DepartmentID: 13}}, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
