@@ -124,6 +124,9 @@ type Ward struct {
 	// A secret: set it in the uncommitted production file or through
 	// WardWebhookEnv(Code).
 	WebhookKey string `yaml:"webhook_key"`
+	// DepartmentID names the ward's WeCom department: its members are read
+	// into the roster as the ward's nurses at start and daily. 0: none.
+	DepartmentID int `yaml:"department_id"`
 }
 
 // WardWebhookEnv names the environment variable that overrides a ward's
@@ -393,6 +396,8 @@ func (c *Config) validateDirectory() error {
 	wards := map[string]bool{}
 	chats := map[string]bool{}
 	envs := map[string]string{}
+	depts := map[int]string{}
+	firstDept := -1
 	for i, w := range c.Wards {
 		switch {
 		case w.Code == "" || wards[w.Code]:
@@ -408,9 +413,23 @@ func (c *Config) validateDirectory() error {
 			return fmt.Errorf("config: wards[%d].webhook_key: ward %q has no chat_id to use it for", i, w.Code)
 		case envs[WardWebhookEnv(w.Code)] != "":
 			return fmt.Errorf("config: wards[%d].code: %q and %q share the variable %s", i, envs[WardWebhookEnv(w.Code)], w.Code, WardWebhookEnv(w.Code))
+		case w.DepartmentID < 0:
+			return fmt.Errorf("config: wards[%d].department_id: %d is not a WeCom department id", i, w.DepartmentID)
+		case w.DepartmentID > 0 && depts[w.DepartmentID] != "":
+			// Its members would be nurses of two wards.
+			return fmt.Errorf("config: wards[%d].department_id: %d is ward %q's too", i, w.DepartmentID, depts[w.DepartmentID])
+		}
+		if w.DepartmentID > 0 {
+			depts[w.DepartmentID] = w.Code
+			if firstDept < 0 {
+				firstDept = i
+			}
 		}
 		wards[w.Code], chats[w.ChatID] = true, w.ChatID != ""
 		envs[WardWebhookEnv(w.Code)] = w.Code
+	}
+	if firstDept >= 0 && (c.WeCom.CorpID == "" || c.WeCom.Secret == "") {
+		return fmt.Errorf("config: wards[%d].department_id: reading a WeCom department needs the app's wecom.corp_id and wecom.secret (WEIBAO_WECOM_SECRET)", firstDept)
 	}
 	users := map[string]bool{}
 	for i, p := range c.People {

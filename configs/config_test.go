@@ -104,6 +104,9 @@ func TestInvalid(t *testing.T) {
 		{"webhook key from env without chat", "wards:\n  - {code: a, name: A}\n", map[string]string{"WEIBAO_WARD_A_WEBHOOK_KEY": "k"}, "wards[0].webhook_key"},
 		{"codes share a variable", "wards:\n  - {code: a-b, name: A}\n  - {code: a_b, name: B}\n", nil, "WEIBAO_WARD_A_B_WEBHOOK_KEY"},
 		{"chat twice", "wards:\n  - {code: a, name: A, chat_id: c}\n  - {code: b, name: B, chat_id: c}\n", nil, "wards[1].chat_id"},
+		{"negative department", "wards:\n  - {code: a, name: A, department_id: -3}\n", nil, "wards[0].department_id"},
+		{"department twice", "wecom:\n  corp_id: ww1\n  secret: s\nwards:\n  - {code: a, name: A, department_id: 7}\n  - {code: b, name: B, department_id: 7}\n", nil, "wards[1].department_id"},
+		{"department without the app", "wards:\n  - {code: a, name: A}\n  - {code: b, name: B, department_id: 7}\n", map[string]string{"WEIBAO_WECOM_CORP_ID": "ww1"}, "wards[1].department_id"},
 		{"bad category", "categories:\n  - {code: x, name: X, type: magic, difficulty: simple}\n", nil, "categories[0].type"},
 		{"no categories", "categories: []\n", nil, "categories"},
 		{"bad log level", "log:\n  level: loud\n", nil, "log.level"},
@@ -122,6 +125,17 @@ func TestInvalid(t *testing.T) {
 				t.Errorf("err = %v, want one naming %q", err, tt.wantKey)
 			}
 		})
+	}
+}
+
+func TestWardDepartment(t *testing.T) {
+	p := write(t, "wecom:\n  corp_id: ww1\nwards:\n  - {code: med-icu, name: 内科ICU, chat_id: c1, department_id: 12}\n  - {code: picu, name: 小儿ICU}\n")
+	c, err := Load(p, env(map[string]string{"WEIBAO_WECOM_SECRET": "app-secret"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Wards[0].DepartmentID != 12 || c.Wards[1].DepartmentID != 0 {
+		t.Errorf("department ids: %+v", c.Wards)
 	}
 }
 

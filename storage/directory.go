@@ -24,7 +24,8 @@ type DirectoryData struct {
 
 // SyncDirectory upserts the configured directory. People, wards and
 // categories missing from d are marked inactive, never deleted: old tickets
-// still name them.
+// still name them. People read from WeCom (SyncDepartmentPeople) are not
+// touched unless d names them: then the hand-written entry wins.
 func (db *DB) SyncDirectory(ctx context.Context, d DirectoryData) error {
 	return db.transaction(ctx, func(tx *gorm.DB) error {
 		upsert := func(rows any, pk string) error {
@@ -32,6 +33,9 @@ func (db *DB) SyncDirectory(ctx context.Context, d DirectoryData) error {
 		}
 		deactivate := func(model any, pk string, keep []string) error {
 			q := tx.Model(model).Where("active = ?", true)
+			if _, ok := model.(*personRow); ok {
+				q = q.Where("source = ?", sourceConfig) // a ward's WeCom department keeps its own
+			}
 			if len(keep) > 0 {
 				q = q.Where(pk+" NOT IN ?", keep)
 			}
@@ -64,7 +68,8 @@ func (db *DB) SyncDirectory(ctx context.Context, d DirectoryData) error {
 		if len(d.People) > 0 {
 			rows := make([]personRow, len(d.People))
 			for i, p := range d.People {
-				rows[i] = personRow{UserID: p.UserID, Name: p.Name, Role: string(p.Role), Mobile: p.Mobile, WardCode: p.WardCode, Active: true}
+				rows[i] = personRow{UserID: p.UserID, Name: p.Name, Role: string(p.Role), Mobile: p.Mobile, WardCode: p.WardCode, Active: true,
+					Source: sourceConfig}
 				keep = append(keep, p.UserID)
 			}
 			if err := upsert(&rows, "user_id"); err != nil {
@@ -91,6 +96,55 @@ func (db *DB) SyncDirectory(ctx context.Context, d DirectoryData) error {
 		}
 		return nil
 	})
+}
+
+// SyncDepartmentPeople makes people, read from the wards' WeCom departments,
+// the roster's WeCom people: each is upserted unless a hand-written (config)
+// entry is active under the same user id, which stays as written; WeCom
+// people missing from people are marked inactive (they left the department),
+// never a hand-written one. It reports how many joined (new or back) and left.
+func (db *DB) SyncDepartmentPeople(ctx context.Context, people []bot.Person) (joined, left int, err error) {
+	err = db.transaction(ctx, func(tx *gorm.DB) error {
+		joined, left = 0, 0
+		var have []personRow
+		if err := tx.Find(&have).Error; err != nil {
+			return fmt.Errorf("sync department people: %w", err)
+		}
+		rows := map[string]personRow{}
+		for _, r := range have {
+			rows[r.UserID] = r
+		}
+		var upsert []personRow
+		keep := []string{}
+		for _, p := range people {
+			r, ok := rows[p.UserID]
+			if ok && r.Source == sourceConfig && r.Active {
+				continue
+			}
+			keep = append(keep, p.UserID)
+			if !ok || !r.Active {
+				joined++
+			}
+			upsert = append(upsert, personRow{UserID: p.UserID, Name: p.Name, Role: string(p.Role), Mobile: p.Mobile,
+				WardCode: p.WardCode, Active: true, Source: sourceWeCom})
+		}
+		if len(upsert) > 0 {
+			if err := tx.Clauses(clause.OnConflict{Columns: []clause.Column{{Name: "user_id"}}, UpdateAll: true}).Create(&upsert).Error; err != nil {
+				return fmt.Errorf("sync department people: %w", err)
+			}
+		}
+		q := tx.Model(&personRow{}).Where("active = ? AND source = ?", true, sourceWeCom)
+		if len(keep) > 0 {
+			q = q.Where("user_id NOT IN ?", keep)
+		}
+		res := q.Update("active", false)
+		if res.Error != nil {
+			return fmt.Errorf("sync department people: %w", res.Error)
+		}
+		left = int(res.RowsAffected)
+		return nil
+	})
+	return joined, left, err
 }
 
 func notFound(err error, what, key string) error {

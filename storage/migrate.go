@@ -34,6 +34,16 @@ var migrations = []migration{
 	{"0005_pages", migratePages},
 	{"0006_inbox_message", migrateInboxMessage},
 	{"0007_ticket_triage", migrateTicketTriage},
+	{"0008_people_source", migratePeopleSource},
+}
+
+// migratePeopleSource records where each person came from; everyone before
+// it was hand-written in the configuration.
+func migratePeopleSource(tx *gorm.DB) error {
+	if tx.Migrator().HasColumn(&personRow{}, "Source") {
+		return nil
+	}
+	return tx.Migrator().AddColumn(&personRow{}, "Source")
 }
 
 // migrateTicketTriage adds the 待分诊 flag; tickets before it were never guesses.

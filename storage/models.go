@@ -128,14 +128,23 @@ type ticketSeq struct {
 func (ticketSeq) TableName() string { return "ticket_seqs" }
 
 type personRow struct {
-	UserID    string `gorm:"primaryKey;size:64"`
-	Name      string `gorm:"size:64"`
-	Role      string `gorm:"size:16;not null;index"`
-	Mobile    string `gorm:"size:20"`
-	WardCode  string `gorm:"size:32"`
-	Active    bool   `gorm:"not null"`
+	UserID   string `gorm:"primaryKey;size:64"`
+	Name     string `gorm:"size:64"`
+	Role     string `gorm:"size:16;not null;index"`
+	Mobile   string `gorm:"size:20"`
+	WardCode string `gorm:"size:32"`
+	Active   bool   `gorm:"not null"`
+	// Source is where the person came from: sourceConfig (people: in the
+	// configuration, hand-written) or sourceWeCom (a ward's WeCom department).
+	// Each sync deactivates only its own people.
+	Source    string `gorm:"size:16;not null;default:config"`
 	UpdatedAt time.Time
 }
+
+const (
+	sourceConfig = "config"
+	sourceWeCom  = "wecom"
+)
 
 func (personRow) TableName() string { return "people" }
 

@@ -19,6 +19,8 @@ import (
 	"github.com/silenceper/wechat/v2/util"
 	"github.com/silenceper/wechat/v2/work"
 	workcfg "github.com/silenceper/wechat/v2/work/config"
+
+	"weibao/bot"
 )
 
 // DefaultAPIBase is WeCom's public API host; private deployments configure
@@ -280,6 +282,27 @@ func (c *Client) Webhook(ctx context.Context, key string, msg AppMessage) error 
 		return &APIError{API: "webhook/send", Code: int(info.ErrCode), Message: info.ErrMsg}
 	}
 	return nil
+}
+
+// DepartmentMembers lists the members of a WeCom department
+// (user/simplelist, with the app's token; the app's visible range must
+// include the department). Only the department's own members: WeCom no
+// longer documents fetch_child, so sub-departments are not included. Each
+// comes as a person with user id and name only.
+func (c *Client) DepartmentMembers(ctx context.Context, departmentID int) ([]bot.Person, error) {
+	var out []bot.Person
+	err := c.retryToken(ctx, func() error {
+		users, err := c.work.GetAddressList().UserSimpleList(departmentID)
+		if err != nil {
+			return fromCommon("user/simplelist", err)
+		}
+		out = make([]bot.Person, 0, len(users))
+		for _, u := range users {
+			out = append(out, bot.Person{UserID: u.UserID, Name: u.Name})
+		}
+		return nil
+	})
+	return out, err
 }
 
 // AppChat describes a group to create.

@@ -6,11 +6,13 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 
+	"weibao/bot"
 	"weibao/storage/redisstore"
 	"weibao/storage/redisstore/redistest"
 	"weibao/wecom"
@@ -183,4 +185,37 @@ func limits(t *testing.T) *redisstore.RateLog {
 func claims(t *testing.T) *redisstore.Values {
 	st, _ := redistest.Open(t)
 	return st.Values(redistest.Prefix() + "response_url:")
+}
+
+func TestClientDepartmentMembers(t *testing.T) {
+	ctx := context.Background()
+	c, fake := newClient(t, time.Second)
+	fake.SetDepartment(12, wecomtest.Member{UserID: "li", Name: "李护士"}, wecomtest.Member{UserID: "zhao", Name: "赵护士"})
+	fake.SetDepartment(13)
+	got, err := c.DepartmentMembers(ctx, 12)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []bot.Person{{UserID: "li", Name: "李护士"}, {UserID: "zhao", Name: "赵护士"}}
+	if d := cmp.Diff(want, got); d != "" {
+		t.Errorf("members (-want +got):\n%s", d)
+	}
+	if got, err := c.DepartmentMembers(ctx, 13); err != nil || len(got) != 0 {
+		t.Errorf("empty department: %+v %v", got, err)
+	}
+	// An expired token is fetched again, as for every call.
+	fake.ExpireToken()
+	if _, err := c.DepartmentMembers(ctx, 12); err != nil {
+		t.Fatalf("after 42001: %v", err)
+	}
+	// A department outside the app's visible range is WeCom's 60011, final.
+	var ae *wecom.APIError
+	if _, err := c.DepartmentMembers(ctx, 99); !errors.As(err, &ae) || ae.Code != 60011 || wecom.Temporary(err) {
+		t.Errorf("invisible department: %v", err)
+	}
+	fake.Inject("user/simplelist", wecomtest.Fault{Status: 502})
+	_, err = c.DepartmentMembers(ctx, 12)
+	if err == nil || !wecom.Temporary(err) || strings.Contains(err.Error(), "tok-") {
+		t.Errorf("HTTP 502: %v (temporary, with no token in it)", err)
+	}
 }

@@ -52,6 +52,9 @@ func startWeCom(m *Main, handle inbox.Handler) (*WeCom, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := wireDirectory(m, client); err != nil {
+		return nil, err
+	}
 	routes := handlers.WeComOptions{Inbox: w.Inbox, Clock: m.Clock, Logger: log}
 	if cfg.Token != "" {
 		if routes.App, err = wecom.NewCrypto(cfg.Token, cfg.EncodingAESKey, cfg.CorpID); err != nil {

@@ -1,9 +1,11 @@
 // Package wecomtest is a fake WeCom for tests: an httptest server with the
 // server API weibao calls (gettoken, message/send, update_template_card,
-// appchat/*, media/upload, webhook/send, webhook/upload_media, the robot's
+// appchat/*, media/upload, user/simplelist, webhook/send, webhook/upload_media, the robot's
 // response_url) and the robot's long-connection WebSocket (with its chunked
 // media upload), plus helpers that sign and encrypt callbacks. File messages
 // are accepted only with a media id the fake issued for the same sender.
+// Departments (user/simplelist) list the members SetDepartment gave them; a
+// department it was not given is outside the app's visible range (60011).
 // It checks tokens and payload shapes and can inject failures: HTTP 5xx,
 // errcodes such as 45009 and 42001, slow answers and dropped connections.
 package wecomtest
@@ -20,6 +22,7 @@ import (
 	"mime"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -70,6 +73,7 @@ type Server struct {
 	cards    map[string]string // response code message/send issued → the card's task id
 	media    map[string]Upload
 	uploads  map[string]*wsUpload // long-connection uploads in progress
+	depts    map[int][]Member
 
 	ws     *websocket.Conn
 	wsDone chan struct{}
@@ -79,7 +83,7 @@ type Server struct {
 // New starts a fake closed at the end of the test.
 func New(tb testing.TB) *Server {
 	s := &Server{tb: tb, faults: map[string][]Fault{}, notify: make(chan Request, 1024), used: map[string]bool{},
-		media: map[string]Upload{}, uploads: map[string]*wsUpload{}, cards: map[string]string{}}
+		media: map[string]Upload{}, uploads: map[string]*wsUpload{}, cards: map[string]string{}, depts: map[int][]Member{}}
 	mux := http.NewServeMux()
 	mux.HandleFunc("/cgi-bin/gettoken", s.gettoken)
 	mux.HandleFunc("/cgi-bin/media/upload", s.mediaUpload)
@@ -87,6 +91,7 @@ func New(tb testing.TB) *Server {
 	for _, api := range []string{"message/send", "message/update_template_card", "appchat/send", "appchat/create"} {
 		mux.HandleFunc("/cgi-bin/"+api, s.tokenAPI(api))
 	}
+	mux.HandleFunc("/cgi-bin/user/simplelist", s.simplelist)
 	mux.HandleFunc("/cgi-bin/webhook/send", s.webhook)
 	mux.HandleFunc("/cgi-bin/aibot/response", s.respond)
 	mux.HandleFunc("/ws", s.serveWS)
@@ -262,6 +267,67 @@ func (s *Server) tokenAPI(api string) http.HandlerFunc {
 			writeErr(w, 0, "ok")
 		}
 	}
+}
+
+// Member is one member of a department.
+type Member struct {
+	UserID string
+	Name   string
+}
+
+// SetDepartment makes department id visible to the app with these members
+// (none: an empty department).
+func (s *Server) SetDepartment(id int, members ...Member) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.depts[id] = append([]Member{}, members...)
+}
+
+// simplelist is user/simplelist?access_token=…&department_id=…: GET, the
+// app's token, a department within the app's visible range.
+func (s *Server) simplelist(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	tok, expired := s.token, s.expired
+	s.mu.Unlock()
+	switch got := r.URL.Query().Get("access_token"); {
+	case got == "" || got != tok:
+		writeErr(w, 40014, "invalid access_token")
+		return
+	case expired:
+		writeErr(w, 42001, "access_token expired")
+		return
+	}
+	if s.fault(w, r, "user/simplelist") {
+		return
+	}
+	if r.Method != http.MethodGet {
+		s.tb.Errorf("wecomtest: user/simplelist: method %s, want GET", r.Method)
+		writeErr(w, 43001, "require GET method")
+		return
+	}
+	id, err := strconv.Atoi(r.URL.Query().Get("department_id"))
+	if err != nil || id <= 0 {
+		writeErr(w, 60123, "invalid party id")
+		return
+	}
+	s.mu.Lock()
+	members, ok := s.depts[id]
+	s.mu.Unlock()
+	if !ok {
+		writeErr(w, 60011, "no privilege to access/modify contact/party/agent")
+		return
+	}
+	s.record("user/simplelist", fmt.Appendf(nil, `{"department_id":%d}`, id))
+	type user struct {
+		UserID     string `json:"userid"`
+		Name       string `json:"name"`
+		Department []int  `json:"department"`
+	}
+	list := make([]user, len(members))
+	for i, m := range members {
+		list[i] = user{UserID: m.UserID, Name: m.Name, Department: []int{id}}
+	}
+	json.NewEncoder(w).Encode(map[string]any{"errcode": 0, "errmsg": "ok", "userlist": list})
 }
 
 func (s *Server) webhook(w http.ResponseWriter, r *http.Request) {
