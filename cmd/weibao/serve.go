@@ -60,7 +60,7 @@ func serve(ctx context.Context, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	cfg, err := configs.Load(*path, os.Getenv)
+	cfg, err := loadConfig(*path)
 	if err != nil {
 		return err
 	}
