@@ -23,6 +23,10 @@ type Doctor struct {
 	Warnings []string
 }
 
+// Configured is false when no WeCom app or robot is set up (the demo):
+// weibao then has no channel but the terminal chat.
+func (w WeCom) Configured() bool { return w.CorpID != "" || w.Bot.ID != "" || w.Bot.Token != "" }
+
 // Doctor reads c; it connects to nothing.
 func (c *Config) Doctor() Doctor {
 	var d Doctor
@@ -38,7 +42,7 @@ func (c *Config) Doctor() Doctor {
 	warn := func(format string, args ...any) { d.Warnings = append(d.Warnings, fmt.Sprintf(format, args...)) }
 
 	w := c.WeCom
-	if w.CorpID == "" && w.Bot.ID == "" && w.Bot.Token == "" {
+	if !w.Configured() {
 		check("wecom", false, "not configured (wecom.corp_id empty): nothing goes to WeCom; try the bot in a terminal: weibao chat --as nurse1 --in med-icu")
 	} else {
 		switch {
@@ -87,12 +91,11 @@ func (c *Config) Doctor() Doctor {
 	if len(c.People) == 0 {
 		warn("no people: nobody can report a fault or be paged (people: in the file)")
 	}
-	wecomOn := w.CorpID != "" || w.Bot.ID != "" || w.Bot.Token != ""
 	for _, wd := range c.Wards {
 		switch {
 		case wd.ChatID == "":
 			warn("ward %s has no chat_id: a report from its group is not tied to the ward (weibao wecom chats lists the chats the bot has heard from)", wd.Code)
-		case !wecomOn || wd.WebhookKey != "":
+		case !w.Configured() || wd.WebhookKey != "":
 		case w.Bot.Mode == "websocket":
 			warn("ward %s has no webhook_key: weibao can speak first in its group only after someone has messaged the bot there (set wards[].webhook_key or %s)", wd.Code, WardWebhookEnv(wd.Code))
 		default:
