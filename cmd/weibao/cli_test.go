@@ -10,6 +10,12 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"weibao/bot"
+	"weibao/configs"
+	"weibao/storage"
 )
 
 // TestHelperProcess is the weibao binary when the tests run it as a child
@@ -125,5 +131,24 @@ func TestDemoStart(t *testing.T) {
 		if strings.Contains(got, bad) {
 			t.Errorf("the demo start logs %s:\n%s", bad, got)
 		}
+	}
+}
+
+func TestPrintChats(t *testing.T) {
+	cfg := &configs.Config{Location: time.UTC, Wards: []configs.Ward{{Code: "med-icu", Name: "内科ICU", ChatID: "wrA"}}}
+	at := time.Date(2026, 12, 1, 9, 30, 0, 0, time.UTC)
+	var b strings.Builder
+	err := printChats(&b, []storage.HeardChat{
+		{ChatID: "wrB", ChatType: bot.ChatGroup, Channel: "robot", Messages: 1, LastAt: at, LastFrom: "nurse7"},
+		{ChatID: "wrA", ChatType: bot.ChatGroup, Channel: "robot", Messages: 12, LastAt: at.Add(-time.Hour), LastFrom: "nurse1"},
+	}, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "CHAT ID  WARD                        MESSAGES  LAST HEARD           LAST FROM\n" +
+		"wrB      (no ward has this chat_id)  1         2026-12-01 09:30:00  nurse7\n" +
+		"wrA      med-icu 内科ICU               12        2026-12-01 08:30:00  nurse1\n"
+	if diff := cmp.Diff(want, b.String()); diff != "" {
+		t.Errorf("weibao wecom chats (-want +got):\n%s", diff)
 	}
 }
