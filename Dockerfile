@@ -5,11 +5,16 @@ WORKDIR /src
 COPY go.mod go.sum ./
 RUN go mod download
 COPY . .
-RUN CGO_ENABLED=0 go build -trimpath -ldflags="-s -w" -o /out/weibao ./cmd/weibao
+ARG VERSION=dev
+RUN CGO_ENABLED=0 go build -trimpath -ldflags="-s -w -X main.version=${VERSION}" -o /out/weibao ./cmd/weibao
+# The data volume must belong to the non-root user: a root-owned /app/data
+# fails at start with "unable to open database file: out of memory (14)".
+RUN mkdir -p /out/data
 
 FROM gcr.io/distroless/static-debian12:nonroot
 WORKDIR /app
 COPY --from=build /out/weibao /app/weibao
+COPY --from=build --chown=65532:65532 /out/data /app/data
 COPY --from=build /src/configs/weibao.example.yaml /app/configs/weibao.example.yaml
 # /app/configs/weibao.yaml is read when mounted; /app/data holds the SQLite file.
 VOLUME ["/app/configs", "/app/data"]

@@ -269,6 +269,11 @@ func applyEnv(v reflect.Value, prefix string, getenv func(string) string) error 
 			}
 			continue
 		}
+		switch fv.Kind() {
+		case reflect.String, reflect.Int64, reflect.Int, reflect.Bool:
+		default:
+			continue // lists, maps and pointers are set only in the file
+		}
 		s := getenv(name)
 		if s == "" {
 			continue

@@ -151,3 +151,41 @@ func TestMissingExplicitFile(t *testing.T) {
 		t.Error("a --config file that does not exist must stop start-up")
 	}
 }
+
+func TestEnvDurationAsInYAML(t *testing.T) {
+	c, err := Load(write(t, ""), env(map[string]string{"WEIBAO_ESCALATION_RECONCILE": "2m", "WEIBAO_PAGER_ALIYUN_TIMEOUT": "1500ms"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Escalation.Reconcile != 2*time.Minute || c.Pager.Aliyun.Timeout != 1500*time.Millisecond {
+		t.Errorf("reconcile %s, aliyun timeout %s; want 2m0s, 1.5s", c.Escalation.Reconcile, c.Pager.Aliyun.Timeout)
+	}
+}
+
+func TestCheckEnv(t *testing.T) {
+	tests := []struct {
+		name    string
+		environ []string
+		bad     string // the variable the error names; empty: accepted
+	}{
+		{"keys", []string{"WEIBAO_DATABASE_DSN=x", "WEIBAO_ESCALATION_RECONCILE=2m", "WEIBAO_PAGER_ALIYUN_ACCESS_KEY_SECRET=s", "WEIBAO_WECOM_BOT_ENCODING_AES_KEY=k"}, ""},
+		{"inlined pager key", []string{"WEIBAO_PAGER_CALL_ONCE_TTL=1h"}, ""},
+		{"not ours", []string{"PATH=/bin", "HOME=/root", "WEIBAOX=1"}, ""},
+		{"ward webhook key", []string{"WEIBAO_WARD_MED_ICU_WEBHOOK_KEY=k"}, ""},
+		{"tests and bench", []string{"WEIBAO_TEST_MYSQL_DSN=x", "WEIBAO_BENCH_SERVE=1s"}, ""},
+		{"misspelt", []string{"WEIBAO_DATABASE_DSN=x", "WEIBAO_ESCALATION_RECONCIL=2m"}, "WEIBAO_ESCALATION_RECONCIL"},
+		{"a section", []string{"WEIBAO_WECOM=x"}, "WEIBAO_WECOM"},
+		{"a list", []string{"WEIBAO_WARDS=x"}, "WEIBAO_WARDS"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := CheckEnv(tt.environ)
+			switch {
+			case tt.bad == "" && err != nil:
+				t.Errorf("CheckEnv: %v", err)
+			case tt.bad != "" && (err == nil || !strings.Contains(err.Error(), tt.bad+" ")):
+				t.Errorf("CheckEnv = %v, want an error naming %s", err, tt.bad)
+			}
+		})
+	}
+}

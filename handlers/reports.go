@@ -3,6 +3,7 @@ package handlers
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"mime"
 	"net/http"
@@ -227,8 +228,9 @@ func (h *reportHandler) storedFile(c *gin.Context) {
 	h.file(c, f.Name, typ, f.Data, nil)
 }
 
-// file answers a download; the name is percent-encoded (RFC 6266) since
-// report names are Chinese.
+// file answers a download. Report names are Chinese: filename* carries the
+// name percent-encoded (RFC 6266); an ASCII filename beside it is what
+// clients that read only that one (curl -OJ) save the file as.
 func (h *reportHandler) file(c *gin.Context, name, typ string, data []byte, err error) {
 	if err != nil {
 		h.fail(c, err)
@@ -238,7 +240,7 @@ func (h *reportHandler) file(c *gin.Context, name, typ string, data []byte, err 
 	if strings.HasPrefix(typ, "text/") {
 		disposition = "inline"
 	}
-	c.Header("Content-Disposition", disposition+"; filename*=UTF-8''"+url.PathEscape(name))
+	c.Header("Content-Disposition", fmt.Sprintf("%s; filename=%q; filename*=UTF-8''%s", disposition, asciiName(name), url.PathEscape(name)))
 	c.Data(http.StatusOK, typ, data)
 }
 
@@ -252,4 +254,19 @@ func (h *reportHandler) fail(c *gin.Context, err error) {
 		h.log.Error("report api", "route", c.FullPath(), "err", err, "request_id", RequestID(c))
 		c.JSON(http.StatusInternalServerError, gin.H{"error": "internal error", "request_id": RequestID(c)})
 	}
+}
+
+// asciiName is name with what is not plain ASCII dropped, prefixed
+// "weibao-" when anything was: 运维月报-2026-11.xlsx → weibao-2026-11.xlsx.
+func asciiName(name string) string {
+	kept := strings.Map(func(r rune) rune {
+		if r < 0x20 || r > 0x7e || r == '"' || r == '\\' || r == '/' {
+			return -1
+		}
+		return r
+	}, name)
+	if kept == name {
+		return name
+	}
+	return "weibao-" + strings.TrimLeft(kept, "-_. ")
 }

@@ -81,7 +81,7 @@ func TestReportAPI(t *testing.T) {
 		{"no token", "GET", "/api/v1/reports/monthly?month=2026-11", "", "", 401, "", ""},
 		{"wrong token", "GET", "/api/v1/reports/monthly?month=2026-11", "nope", "", 401, "", ""},
 		{"monthly", "GET", "/api/v1/reports/monthly?month=2026-11", "s3cret", "", 200,
-			"application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "attachment; filename*=UTF-8''%E8%BF%90%E7%BB%B4%E6%9C%88%E6%8A%A5-2026-11.xlsx"},
+			"application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", `attachment; filename="weibao-2026-11.xlsx"; filename*=UTF-8''%E8%BF%90%E7%BB%B4%E6%9C%88%E6%8A%A5-2026-11.xlsx`},
 		{"bad month", "GET", "/api/v1/reports/monthly?month=November", "s3cret", "", 400, "", ""},
 		{"quarterly", "GET", "/api/v1/reports/quarterly?quarter=2026Q4", "s3cret", "", 200, "application/zip", ""},
 		{"digest", "GET", "/api/v1/reports/digest?date=2026-11-25", "s3cret", "", 200, "text/markdown; charset=utf-8", ""},

@@ -36,7 +36,7 @@ func chat(ctx context.Context, args []string, in io.Reader, out io.Writer) error
 	if *as == "" {
 		return errors.New("chat: --as <userid> is required (see configs/demo.yaml for the demo roster)")
 	}
-	cfg, err := configs.Load(*path, os.Getenv)
+	cfg, err := loadConfig(*path)
 	if err != nil {
 		return err
 	}

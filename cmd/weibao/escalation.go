@@ -45,8 +45,8 @@ func wireEscalation(ctx context.Context, m *Main) error {
 		return err
 	}
 	if len(notifiers) == 0 {
+		// The doctor's report, logged at start, says so.
 		notifiers = []pager.Notifier{pager.NewLogNotifier(m.Logger.With("component", "pager"))}
-		log.Warn("no phone provider configured: pages are only logged")
 	}
 	pc := cfg.Pager.Config
 	if len(pc.Routes) == 0 {

@@ -60,7 +60,7 @@ func serve(ctx context.Context, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	cfg, err := configs.Load(*path, os.Getenv)
+	cfg, err := loadConfig(*path)
 	if err != nil {
 		return err
 	}
@@ -69,8 +69,13 @@ func serve(ctx context.Context, args []string) error {
 		return err
 	}
 	defer m.Close()
-	if err := connectWeCom(m); err != nil {
-		return err
+	logDoctor(cfg, m.Logger)
+	// Without WeCom (the demo) nothing would reach anyone: the outbox keeps
+	// what is queued, and the doctor's report says to try weibao chat.
+	if cfg.WeCom.Configured() {
+		if err := connectWeCom(m); err != nil {
+			return err
+		}
 	}
 	return m.Run(ctx)
 }
@@ -79,10 +84,35 @@ func newLogger(cfg *configs.Config) *slog.Logger {
 	var level slog.Level
 	level.UnmarshalText([]byte(cfg.Log.Level)) // validated by configs
 	opt := &slog.HandlerOptions{Level: level}
+	var h slog.Handler = slog.NewTextHandler(os.Stderr, opt)
 	if cfg.Log.Format == "json" {
-		return slog.New(slog.NewJSONHandler(os.Stderr, opt))
+		h = slog.NewJSONHandler(os.Stderr, opt)
 	}
-	return slog.New(slog.NewTextHandler(os.Stderr, opt))
+	return slog.New(quietCancel{h})
+}
+
+// quietCancel drops the records whose err is context.Canceled: each loop
+// logs one when shutdown cancels it mid-query, which is no failure.
+type quietCancel struct{ slog.Handler }
+
+func (h quietCancel) Handle(ctx context.Context, r slog.Record) error {
+	canceled := false
+	r.Attrs(func(a slog.Attr) bool {
+		err, ok := a.Value.Any().(error)
+		canceled = ok && errors.Is(err, context.Canceled)
+		return !canceled
+	})
+	if canceled {
+		return nil
+	}
+	return h.Handler.Handle(ctx, r)
+}
+
+func (h quietCancel) WithAttrs(as []slog.Attr) slog.Handler {
+	return quietCancel{h.Handler.WithAttrs(as)}
+}
+func (h quietCancel) WithGroup(name string) slog.Handler {
+	return quietCancel{h.Handler.WithGroup(name)}
 }
 
 // Open connects the database and Redis, syncs the configured directory and
