@@ -80,6 +80,9 @@ type Database struct {
 
 type Redis struct {
 	URL string `yaml:"url"`
+	// Prefix starts every key weibao writes, so deployments (or test runs)
+	// sharing one Redis keep apart.
+	Prefix string `yaml:"prefix"`
 }
 
 type Log struct {
@@ -325,6 +328,9 @@ func (c *Config) validate() error {
 	}
 	if c.Database.DSN == "" {
 		return bad("database.dsn", "must not be empty")
+	}
+	if c.Redis.Prefix == "" || strings.ContainsAny(c.Redis.Prefix, " {}") {
+		return bad("redis.prefix", "must be non-empty, without spaces or braces (e.g. weibao:)")
 	}
 	if c.Redis.URL != "" {
 		if _, err := url.Parse(c.Redis.URL); err != nil || !strings.HasPrefix(c.Redis.URL, "redis") {

@@ -35,7 +35,6 @@ func TestBotEndToEnd(t *testing.T) {
 	m, fake, say := r.m, r.fake, r.say
 	ctx := context.Background()
 	const group = "demo-med-icu"
-	r.startClean("nurse1", group)
 	say("nurse1", group, "内科ICU护士站电脑登不上重症系统", reply("无法登录"))
 	say("nurse1", group, "1", reply("影响范围"))
 	say("nurse1", group, "2", reply("对临床有什么影响"))
@@ -111,9 +110,6 @@ func TestBotEndToEnd(t *testing.T) {
 
 	// A ward group with no webhook key: the @ to the engineer after a
 	// fast-path report has no route and fails loudly, never silently.
-	// Dialogue state lives in Redis, which a real server keeps between
-	// runs: start clean, and end the fast path's questions after.
-	r.startClean("nurse2", "demo-ed-icu")
 	say("nurse2", "demo-ed-icu", "急诊ICU监护仪数据不显示，影响抢救", reply("已登记工单"))
 	say("nurse2", "demo-ed-icu", "取消", reply("已停止提问"))
 	ts, err = m.DB.Tickets(ctx, bot.TicketFilter{WardCode: "ed-icu"})
@@ -157,7 +153,7 @@ func startRobot(t *testing.T, clock bot.Clock) *robot {
 	driver, dsn := storagetest.DSN(t)
 	env := map[string]string{
 		"WEIBAO_SERVER_ADDR": "127.0.0.1:0", "WEIBAO_DATABASE_DRIVER": driver, "WEIBAO_DATABASE_DSN": dsn,
-		"WEIBAO_REDIS_URL": os.Getenv(redistest.EnvRedis), "WEIBAO_WECOM_API_BASE": fake.URL,
+		"WEIBAO_REDIS_URL": os.Getenv(redistest.EnvRedis), "WEIBAO_REDIS_PREFIX": "weibao:" + redistest.Prefix(), "WEIBAO_WECOM_API_BASE": fake.URL,
 		"WEIBAO_WECOM_CORP_ID": wecomtest.CorpID, "WEIBAO_WECOM_AGENT_ID": wecomtest.AgentID, "WEIBAO_WECOM_SECRET": wecomtest.Secret,
 		"WEIBAO_WECOM_BOT_MODE": "callback", "WEIBAO_WECOM_BOT_TOKEN": wecomtest.BotToken,
 		"WEIBAO_WECOM_BOT_ENCODING_AES_KEY": wecomtest.BotAESKey, "WEIBAO_WECOM_BOT_ID": wecomtest.BotID,
@@ -208,16 +204,6 @@ func (r *robot) say(from, chat, text string, wants ...want) {
 	r.t.Helper()
 	r.post(from, chat, text)
 	awaitCalls(r.t, r.fake, from+" said "+text, wants...)
-}
-
-// startClean ends whatever dialogue an earlier run left for from in chat:
-// dialogue state lives in Redis, which a real server keeps between runs.
-func (r *robot) startClean(from, chat string) {
-	r.t.Helper()
-	r.say(from, chat, "取消", want{"an answer to 取消", func(req wecomtest.Request) bool {
-		raw := string(req.Raw)
-		return strings.Contains(raw, "无需取消") || strings.Contains(raw, "已停止提问") || strings.Contains(raw, "已取消本次报修")
-	}})
 }
 
 // cardRedrawn matches an update_template_card of a card whose task id

@@ -42,10 +42,10 @@ func (l *logBuffer) String() string {
 func runWithDepartments(t *testing.T, fake *wecomtest.Server, driver, dsn string) (*Main, *logBuffer) {
 	t.Helper()
 	env := map[string]string{
-		"WEIBAO_SERVER_ADDR":         "127.0.0.1:0",
-		"WEIBAO_DATABASE_DRIVER":     driver,
-		"WEIBAO_DATABASE_DSN":        dsn,
-		"WEIBAO_REDIS_URL":           os.Getenv(redistest.EnvRedis),
+		"WEIBAO_SERVER_ADDR":     "127.0.0.1:0",
+		"WEIBAO_DATABASE_DRIVER": driver,
+		"WEIBAO_DATABASE_DSN":    dsn,
+		"WEIBAO_REDIS_URL":       os.Getenv(redistest.EnvRedis), "WEIBAO_REDIS_PREFIX": "weibao:" + redistest.Prefix(),
 		"WEIBAO_WECOM_API_BASE":      fake.URL,
 		"WEIBAO_WECOM_INBOX_JOURNAL": filepath.Join(t.TempDir(), "inbox.journal"),
 		"WEIBAO_WECOM_CORP_ID":       wecomtest.CorpID,

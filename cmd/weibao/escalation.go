@@ -39,7 +39,7 @@ func wireEscalation(ctx context.Context, m *Main) error {
 	if m.Tickets, err = newTickets(m, ros, escalation.SLA{Policy: cfg.SLA}); err != nil {
 		return err
 	}
-	once := &escalation.Once{Clock: m.Clock, DB: m.DB.ClaimKey, Fast: m.Redis.Values("weibao:once:").Claim}
+	once := &escalation.Once{Clock: m.Clock, DB: m.DB.ClaimKey, Fast: m.Redis.Values(cfg.Redis.Prefix + "once:").Claim}
 	notifiers, hooks, err := notifiers(cfg.Pager)
 	if err != nil {
 		return err
@@ -53,11 +53,11 @@ func wireEscalation(ctx context.Context, m *Main) error {
 		pc.Routes = pager.DefaultRoutes(notifiers...)
 	}
 	reg, err := pager.NewRegistry(pc,
-		pager.Options{Once: once, Now: m.Clock.Now, Limiter: m.Redis.RateLog("weibao:pager:rate:")}, notifiers...)
+		pager.Options{Once: once, Now: m.Clock.Now, Limiter: m.Redis.RateLog(cfg.Redis.Prefix + "pager:rate:")}, notifiers...)
 	if err != nil {
 		return fmt.Errorf("config: pager: %w", err)
 	}
-	wheel, err := timerwheel.New(m.Redis.Client(), timerwheel.Options{Prefix: "weibao:{sla}:", Now: m.Clock.Now,
+	wheel, err := timerwheel.New(m.Redis.Client(), timerwheel.Options{Prefix: cfg.Redis.Prefix + "{sla}:", Now: m.Clock.Now,
 		Logger: m.Logger.With("component", "timers")})
 	if err != nil {
 		return err

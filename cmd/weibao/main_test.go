@@ -25,7 +25,7 @@ func openTestMain(t *testing.T, extraEnv map[string]string) (*Main, func()) {
 		"WEIBAO_SERVER_ADDR":     "127.0.0.1:0",
 		"WEIBAO_DATABASE_DRIVER": driver,
 		"WEIBAO_DATABASE_DSN":    dsn,
-		"WEIBAO_REDIS_URL":       os.Getenv(redistest.EnvRedis),
+		"WEIBAO_REDIS_URL":       os.Getenv(redistest.EnvRedis), "WEIBAO_REDIS_PREFIX": "weibao:" + redistest.Prefix(),
 	}
 	for k, v := range extraEnv {
 		env[k] = v

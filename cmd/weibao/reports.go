@@ -42,7 +42,7 @@ func wireReports(ctx context.Context, m *Main) error {
 	host, _ := os.Hostname()
 	b := make([]byte, 6)
 	rand.Read(b)
-	sch := scheduler.New(scheduler.Options{Locker: m.Redis.JobLock(host + "-" + hex.EncodeToString(b)), History: m.DB,
+	sch := scheduler.New(scheduler.Options{Locker: m.Redis.JobLock(host + "-" + hex.EncodeToString(b)), History: m.DB, KeyPrefix: m.Config.Redis.Prefix + "job:",
 		Clock: m.Clock, Location: loc, Logger: m.Logger.With("component", "scheduler"), Replica: host})
 	if err := registerReportJobs(m, sch, svc); err != nil {
 		return err

@@ -144,7 +144,7 @@ func openWith(ctx context.Context, cfg *configs.Config, logger *slog.Logger, clo
 		return nil, err
 	}
 	// The dialogue's state, which the reports also queue surveys in.
-	m.Sessions = m.Redis.Sessions("weibao:conv:")
+	m.Sessions = m.Redis.Sessions(cfg.Redis.Prefix + "conv:")
 	m.closers = append(m.closers, func() { m.Redis.Close() })
 	m.Server = handlers.New(handlers.Options{
 		Logger:   logger.With("component", "http"),

@@ -23,11 +23,10 @@ func TestNoFalsePages(t *testing.T) {
 	m := r.m
 	ctx := context.Background()
 	const group = "demo-med-icu"
-	r.startClean("nurse1", group)
 
 	r.post("nurse1", group, "谢谢")
 	r.post("nurse1", group, "好的")
-	waitHandled(t, m, 3)
+	waitHandled(t, m, 2)
 	clock.Add(10 * time.Minute)
 	m.Bot.Engine.Tick(ctx, nil)
 	if ts, err := m.DB.Tickets(ctx, bot.TicketFilter{}); err != nil || len(ts) != 0 {
@@ -70,7 +69,6 @@ func TestNoFalsePages(t *testing.T) {
 		t.Errorf("safety report is %s, triage %v; want P1", safety.Priority, safety.Triage)
 	}
 	waitFor(t, "a phone call for the safety report", func() bool { return len(phoneAttempts(t, m, safety.No)) > 0 })
-	r.say("nurse1", group, "取消", reply("已停止提问")) // the fast path's questions, for the next run
 }
 
 // contains matches any call whose body contains s.

@@ -41,7 +41,7 @@ func startWeCom(m *Main, handle inbox.Handler) (*WeCom, error) {
 	}
 	w := &WeCom{}
 	var err error
-	w.Inbox, err = inbox.New(inbox.Options{Store: m.DB, Journal: cfg.InboxJournal, Dedupe: m.Redis.Values(""), Handler: handle, Parse: parse, Clock: m.Clock,
+	w.Inbox, err = inbox.New(inbox.Options{Store: m.DB, Journal: cfg.InboxJournal, Dedupe: m.Redis.Values(""), KeyPrefix: m.Config.Redis.Prefix + "inbox:", Handler: handle, Parse: parse, Clock: m.Clock,
 		Logger: m.Logger.With("component", "inbox"), Registerer: m.Registry})
 	if err != nil {
 		return nil, err
@@ -65,7 +65,7 @@ func startWeCom(m *Main, handle inbox.Handler) (*WeCom, error) {
 	// download address on the report API.
 	publicURL := strings.TrimRight(m.Config.Server.PublicURL, "/")
 	sopt := wecom.SenderOptions{Client: client, Clock: m.Clock,
-		Limits: m.Redis.RateLog("weibao:wecom:rate:"), Claims: m.Redis.Values("weibao:wecom:response_url:"),
+		Limits: m.Redis.RateLog(m.Config.Redis.Prefix + "wecom:rate:"), Claims: m.Redis.Values(m.Config.Redis.Prefix + "wecom:response_url:"),
 		Files: m.DB, Texts: m.Catalog, FileURL: func(id int64) string { return fmt.Sprintf("%s/api/v1/files/%d", publicURL, id) },
 		// A command typed instead of a click redraws the card with the
 		// response code message/send gave it (kept as the outbox ref).
@@ -94,7 +94,7 @@ func (w *WeCom) connectRobot(m *Main, sopt *wecom.SenderOptions, routes *handler
 		rand.Read(owner)
 		var err error
 		w.Conn, err = wecom.NewLongConn(wecom.LongConnOptions{URL: cfg.WSURL, BotID: cfg.ID, Secret: cfg.Secret,
-			Lock:  m.Redis.Lock("weibao:wecom:longconn:"+cfg.ID, hex.EncodeToString(owner)),
+			Lock:  m.Redis.Lock(m.Config.Redis.Prefix+"wecom:longconn:"+cfg.ID, hex.EncodeToString(owner)),
 			Inbox: w.Inbox, Clock: m.Clock}, log.With("part", "longconn"))
 		sopt.Conn = w.Conn
 		return err

@@ -82,10 +82,10 @@ func openWeComMainEnv(t *testing.T, mode string, seen chan bot.Message, extra ma
 	fake := wecomtest.New(t)
 	driver, dsn := storagetest.DSN(t)
 	env := map[string]string{
-		"WEIBAO_SERVER_ADDR":                "127.0.0.1:0",
-		"WEIBAO_DATABASE_DRIVER":            driver,
-		"WEIBAO_DATABASE_DSN":               dsn,
-		"WEIBAO_REDIS_URL":                  os.Getenv(redistest.EnvRedis),
+		"WEIBAO_SERVER_ADDR":     "127.0.0.1:0",
+		"WEIBAO_DATABASE_DRIVER": driver,
+		"WEIBAO_DATABASE_DSN":    dsn,
+		"WEIBAO_REDIS_URL":       os.Getenv(redistest.EnvRedis), "WEIBAO_REDIS_PREFIX": "weibao:" + redistest.Prefix(),
 		"WEIBAO_WECOM_API_BASE":             fake.URL,
 		"WEIBAO_WECOM_INBOX_JOURNAL":        filepath.Join(t.TempDir(), "inbox.journal"),
 		"WEIBAO_WECOM_CORP_ID":              wecomtest.CorpID,
