@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -215,11 +214,7 @@ func TestWeComCallbackModeEndToEnd(t *testing.T) {
 	if got := waitMessage(t, fb); got.Button == nil || got.Button.Key != "ack:F1" {
 		t.Errorf("click arrived as %+v", got)
 	}
-	var env struct{ Encrypt, MsgSignature, Timestamp, Nonce string }
-	if err := json.Unmarshal(answer, &env); err != nil {
-		t.Fatalf("click answer %q: %v", answer, err)
-	}
-	plain, err := robot.Open(env.MsgSignature, env.Timestamp, env.Nonce, env.Encrypt)
+	plain, err := wecomtest.OpenPassive(robot, q, answer)
 	if err != nil {
 		t.Fatal(err)
 	}
