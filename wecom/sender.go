@@ -346,7 +346,7 @@ func (s *Sender) toChat(ctx context.Context, m bot.Outgoing) (string, error) {
 			err := s.ws(ctx, CmdSendMsg, "", map[string]any{"chatid": m.ToChat, "msgtype": body.MsgType,
 				body.MsgType: firstNonNil(body.Markdown, body.TemplateCard)})
 			if refused(err) {
-				return s.noPriorMessage(ctx, m)
+				return s.noPriorMessage(ctx, m, func() (string, error) { return s.toWebhook(ctx, m) }, s.toUsers)
 			}
 			if err != nil {
 				return "", err
@@ -367,14 +367,15 @@ func refused(err error) bool {
 
 // noPriorMessage delivers a group message the robot may not send: through
 // the group's webhook when it has a key, else by the app to the ward's
-// people 1:1; and it tells the lead, once per group, that one @ to the
-// robot there ends it.
-func (s *Sender) noPriorMessage(ctx context.Context, m bot.Outgoing) (string, error) {
+// people 1:1 (toUsers gets m addressed to them); and it tells the lead,
+// once per group, that one @ to the robot there ends it.
+func (s *Sender) noPriorMessage(ctx context.Context, m bot.Outgoing, webhook func() (string, error),
+	toUsers func(context.Context, bot.Outgoing) (string, error)) (string, error) {
 	via := "wecom.via_webhook"
 	var ref string
 	var err error
 	if s.opt.Webhooks[m.ToChat] != "" {
-		_, err = s.toWebhook(ctx, m)
+		_, err = webhook()
 	} else {
 		via = "wecom.via_app"
 		var people []string
@@ -388,7 +389,7 @@ func (s *Sender) noPriorMessage(ctx context.Context, m bot.Outgoing) (string, er
 		if err == nil {
 			u := m
 			u.ToChat, u.ToUsers = "", people
-			ref, err = s.toUsers(ctx, u)
+			ref, err = toUsers(ctx, u)
 		}
 	}
 	if err != nil {
@@ -503,7 +504,14 @@ func (s *Sender) file(ctx context.Context, m bot.Outgoing) (string, error) {
 		return err
 	}
 	if m.ToChat != "" {
-		return "", s.fileToChat(ctx, m, name, f.Data, sendText)
+		err := s.fileToChat(ctx, m, name, f.Data, sendText)
+		if s.opt.Conn != nil && refused(err) {
+			// The text went out before the robot refused the file.
+			sent := func() error { return nil }
+			return s.noPriorMessage(ctx, m, func() (string, error) { return "", s.fileToWebhook(ctx, m, name, f.Data, sent) },
+				func(ctx context.Context, u bot.Outgoing) (string, error) { return s.fileToUsers(ctx, u, name, f.Data, sent) })
+		}
+		return "", err
 	}
 	return s.fileToUsers(ctx, m, name, f.Data, sendText)
 }
@@ -545,6 +553,10 @@ func (s *Sender) fileToChat(ctx context.Context, m bot.Outgoing, name string, da
 		}
 		return s.ws(ctx, CmdSendMsg, "", map[string]any{"chatid": m.ToChat, "msgtype": "file", "file": Media{MediaID: id}})
 	}
+	return s.fileToWebhook(ctx, m, name, data, sendText)
+}
+
+func (s *Sender) fileToWebhook(ctx context.Context, m bot.Outgoing, name string, data []byte, sendText func() error) error {
 	key := s.opt.Webhooks[m.ToChat]
 	if key == "" {
 		return &RouteError{"no robot webhook key for group chat " + m.ToChat +
@@ -604,22 +616,22 @@ func (s *Sender) window(ctx context.Context, dest string, limit int, window time
 }
 
 // robotLimit counts one robot message in a conversation (a group's chat id,
-// or the userid of a 1:1) against the hour and the minute. A message the
-// minute refuses has already been counted in the hour: the hour errs on
-// the safe side.
+// or the userid of a 1:1) against the minute, then the hour. A message the
+// hour refuses still counts in the minute, which only matters while the
+// hour refuses anyway.
 func (s *Sender) robotLimit(ctx context.Context, conv string) error {
-	if err := s.window(ctx, "robot-hour:"+conv, robotPerHour, time.Hour); err != nil {
+	if err := s.window(ctx, "robot:"+conv, robotPerMinute, time.Minute); err != nil {
 		return err
 	}
-	return s.window(ctx, "robot:"+conv, robotPerMinute, time.Minute)
+	return s.window(ctx, "robot-hour:"+conv, robotPerHour, time.Hour)
 }
 
 // uploadLimit counts one robot upload, per bot (one bot per deployment).
 func (s *Sender) uploadLimit(ctx context.Context) error {
-	if err := s.window(ctx, "robot-upload-hour", robotPerHour, time.Hour); err != nil {
+	if err := s.window(ctx, "robot-upload", robotPerMinute, time.Minute); err != nil {
 		return err
 	}
-	return s.window(ctx, "robot-upload", robotPerMinute, time.Minute)
+	return s.window(ctx, "robot-upload-hour", robotPerHour, time.Hour)
 }
 
 // robotParts is a robot message: markdown (with <@id> mentions) split to
