@@ -509,7 +509,9 @@ func (s *Sender) file(ctx context.Context, m bot.Outgoing) (string, error) {
 			// The text went out before the robot refused the file.
 			sent := func() error { return nil }
 			return s.noPriorMessage(ctx, m, func() (string, error) { return "", s.fileToWebhook(ctx, m, name, f.Data, sent) },
-				func(ctx context.Context, u bot.Outgoing) (string, error) { return s.fileToUsers(ctx, u, name, f.Data, sent) })
+				func(ctx context.Context, u bot.Outgoing) (string, error) {
+					return s.fileToUsers(ctx, u, name, f.Data, sent)
+				})
 		}
 		return "", err
 	}

@@ -150,7 +150,9 @@ func TestSenderRobotFrames(t *testing.T) {
 			[]frame{{wecom.CmdSendMsg, map[string]any{"req_id": "<new>"}, map[string]any{"chatid": "wrd-a", "msgtype": "markdown",
 				"markdown": map[string]any{"content": "谢谢反馈"}}}}},
 		{"long message weibao starts", "", "",
-			func(bot.Message) bot.Outgoing { return bot.Outgoing{ToChat: "wrd-a", Format: bot.FormatMarkdown, Text: long} },
+			func(bot.Message) bot.Outgoing {
+				return bot.Outgoing{ToChat: "wrd-a", Format: bot.FormatMarkdown, Text: long}
+			},
 			[]frame{
 				{wecom.CmdSendMsg, map[string]any{"req_id": "<new>"}, map[string]any{"chatid": "wrd-a", "msgtype": "markdown", "markdown": map[string]any{"content": long[:cut]}}},
 				{wecom.CmdSendMsg, map[string]any{"req_id": "<new>"}, map[string]any{"chatid": "wrd-a", "msgtype": "markdown", "markdown": map[string]any{"content": long[cut:]}}},

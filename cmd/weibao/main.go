@@ -19,6 +19,8 @@ usage:
   weibao [serve] [--config FILE]   run the service (no config: embedded SQLite + in-process Redis, demo roster)
   weibao chat --as USERID [--in CHAT|WARD] [--config FILE]
                                    talk to the bot from a terminal as a roster person
+  weibao wecom resume [--config FILE]
+                                   reconnect the robot after another connection took it over
   weibao help                      this text
 `
 
@@ -41,6 +43,8 @@ func run(ctx context.Context, args []string) error {
 		return serve(ctx, args)
 	case "chat":
 		return chat(ctx, args, os.Stdin, os.Stdout)
+	case "wecom":
+		return wecomCommand(ctx, args, os.Stdout)
 	case "help", "-h", "--help":
 		fmt.Print(usage)
 		return nil

@@ -447,7 +447,8 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 	if old != nil {
 		writeFrame(ctx, old, map[string]any{"cmd": "aibot_event_callback", "headers": map[string]string{"req_id": "kick"},
 			"body": map[string]any{"msgid": "kick", "msgtype": "event", "event": map[string]string{"eventtype": "disconnected_event"}}})
-		old.Close(websocket.StatusNormalClosure, "replaced")
+		// The close handshake waits on the old client: not on the new one's ack.
+		go old.Close(websocket.StatusNormalClosure, "replaced")
 	}
 	writeFrame(ctx, conn, map[string]any{"headers": sub.Headers, "errcode": 0, "errmsg": "ok"})
 	defer close(done)
@@ -471,20 +472,25 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 			}
 			s.mu.Unlock()
 			body, _ := req.Body["body"].(map[string]any)
+			upload := strings.HasPrefix(f.Cmd, "aibot_upload_media_")
 			if fault.ErrCode != 0 {
 				ack["errcode"] = fault.ErrCode
+			} else if msg := s.checkWSShape(f.Cmd, body); !upload && msg != "" {
+				s.tb.Errorf("wecomtest: %s: %s: %s", f.Cmd, msg, data)
+				ack["errcode"] = 40008
 			} else if code, msg := s.refuseWS(f.Cmd, f.Headers["req_id"], body); code != 0 {
+				// A rate or a chat not heard from is weather; the rest is a bug.
+				if code != 45009 && code != NoPriorMessage {
+					s.tb.Errorf("wecomtest: %s: %s", f.Cmd, msg)
+				}
 				ack["errcode"], ack["errmsg"] = code, msg
-			} else if strings.HasPrefix(f.Cmd, "aibot_upload_media_") {
+			} else if upload {
 				if res, msg := s.wsUpload(f.Cmd, body); msg != "" {
 					s.tb.Errorf("wecomtest: %s: %s", f.Cmd, msg)
 					ack["errcode"] = 40008
 				} else {
 					ack["body"] = res
 				}
-			} else if msg := s.checkWSShape(f.Cmd, body); msg != "" {
-				s.tb.Errorf("wecomtest: %s: %s: %s", f.Cmd, msg, data)
-				ack["errcode"] = 40008
 			}
 		}
 		writeFrame(ctx, conn, ack)
