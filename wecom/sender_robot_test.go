@@ -286,3 +286,28 @@ func TestSenderRobotConversationLimits(t *testing.T) {
 		t.Fatalf("1,001st message in an hour: err = %v, want a RateLimitError for the hour", err)
 	}
 }
+
+// TestSenderRobotUploadLimit: the robot takes 30 uploads a minute per bot;
+// the 31st file waits instead of being uploaded.
+func TestSenderRobotUploadLimit(t *testing.T) {
+	ctx := context.Background()
+	run := strings.TrimSuffix(redistest.Prefix(), ":")
+	client, fake := newClient(t, time.Second)
+	conn := connect(t, fake)
+	fs := files{}
+	ref, _ := fs.PutFile(ctx, "巡检记录.xlsx", workbook(64))
+	s := fileSender(t, fake, client, conn, fs)
+	for i := range 31 {
+		chat := fmt.Sprintf("wrd-%d", i)
+		callback(t, fake, wecom.CmdMsgCallback, "r-"+chat, fmt.Sprintf(`{"msgid":"u%d%s","chatid":%q,"chattype":"group","from":{"userid":"nurse1"},"msgtype":"text","text":{"content":"@bot 1"}}`, i, run, chat))
+		f := ref
+		_, err := s.Deliver(ctx, bot.Outgoing{Key: fmt.Sprintf("u%d%s", i, run), ToChat: chat, File: &f})
+		var rl *wecom.RateLimitError
+		switch {
+		case i < 30 && err != nil:
+			t.Fatalf("file %d: %v", i+1, err)
+		case i == 30 && (!errors.As(err, &rl) || rl.Dest != "robot-upload"):
+			t.Fatalf("31st upload in a minute: err = %v, want a RateLimitError for robot-upload", err)
+		}
+	}
+}
