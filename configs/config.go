@@ -108,6 +108,10 @@ type Bot struct {
 	ID             string `yaml:"id"`
 	Secret         string `yaml:"secret"`
 	WSURL          string `yaml:"ws_url"`
+	// KickedCooldown is how long weibao leaves the robot alone after another
+	// connection took it over (websocket mode); weibao wecom resume ends it
+	// early. Default 30 min.
+	KickedCooldown time.Duration `yaml:"kicked_cooldown"`
 }
 
 type Campus struct {

@@ -103,7 +103,7 @@ func (h *wecomHandler) receive(c *wecom.Crypto, source string) gin.HandlerFunc {
 			return
 		}
 		if source == wecom.SourceRobot && reply.CardEvent && h.opt.Passive != nil {
-			h.passive(g, c, m.ID)
+			h.passive(g, c, m.ID, q.Get("nonce"))
 			return
 		}
 		g.Status(http.StatusOK)
@@ -112,8 +112,9 @@ func (h *wecomHandler) receive(c *wecom.Crypto, source string) gin.HandlerFunc {
 
 // passive waits briefly for the card update of a robot card click and
 // returns it encrypted; with none in time it answers empty and the update
-// goes out through the response_url.
-func (h *wecomHandler) passive(g *gin.Context, c *wecom.Crypto, id string) {
+// goes out through the response_url. The answer reuses the callback URL's
+// nonce, as WeCom requires of a passive reply (doc 101033).
+func (h *wecomHandler) passive(g *gin.Context, c *wecom.Crypto, id, nonce string) {
 	ctx, cancel := context.WithTimeout(g.Request.Context(), h.opt.PassiveWait)
 	defer cancel()
 	plain, ok := h.opt.Passive.Wait(ctx, id)
@@ -127,7 +128,6 @@ func (h *wecomHandler) passive(g *gin.Context, c *wecom.Crypto, id string) {
 		return
 	}
 	ts := strconv.FormatInt(h.opt.Clock.Now().Unix(), 10)
-	nonce := strconv.FormatInt(time.Now().UnixNano()%1e9, 10)
 	g.JSON(http.StatusOK, gin.H{"encrypt": enc, "msgsignature": c.Signature(ts, nonce, enc), "timestamp": ts, "nonce": nonce})
 }
 

@@ -85,6 +85,7 @@ type Reply struct {
 type route struct {
 	Reply
 	Welcome bool   `json:",omitempty"` // an enter_chat event, answered with a welcome
+	Event   bool   `json:",omitempty"` // an event callback, which only its own command answers
 	TaskID  string `json:",omitempty"` // the clicked card's task id
 }
 
@@ -105,7 +106,7 @@ func Parse(source string, payload []byte, now time.Time) (bot.Message, Reply, er
 	if err != nil {
 		return bot.Message{}, Reply{}, err
 	}
-	rt := route{Reply: r, Welcome: m.Event == "enter_chat"}
+	rt := route{Reply: r, Welcome: m.Event == "enter_chat", Event: m.Event != ""}
 	if m.Button != nil {
 		rt.TaskID = m.Button.TaskID
 	}

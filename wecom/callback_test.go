@@ -186,17 +186,20 @@ func FuzzParseEnvelope(f *testing.F) {
 	})
 }
 
-// TestParseRoute pins what the route keeps beyond the Reply: whether an
-// event is a welcome, and which card a click came from.
+// TestParseRoute pins what the route keeps beyond the Reply: whether it is
+// an event (which aibot_respond_msg may not answer) or a welcome, and which
+// card a click came from.
 func TestParseRoute(t *testing.T) {
 	tests := []struct {
 		name, source, payload string
 		want                  route
 	}{
 		{"robot enter_chat", SourceRobot, `{"msgid":"e2","chattype":"single","from":{"userid":"nurse1"},"msgtype":"event","event":{"eventtype":"enter_chat"}}`,
-			route{Reply: Reply{Source: SourceRobot, ChatType: bot.ChatSingle, From: "nurse1"}, Welcome: true}},
+			route{Reply: Reply{Source: SourceRobot, ChatType: bot.ChatSingle, From: "nurse1"}, Welcome: true, Event: true}},
 		{"robot card click", SourceRobot, `{"msgid":"e1","chatid":"wrdA","chattype":"group","from":{"userid":"eng1"},"response_url":"https://x/r","msgtype":"event","event":{"eventtype":"template_card_event","template_card_event":{"event_key":"ack:F1","task_id":"t1"}}}`,
-			route{Reply: Reply{Source: SourceRobot, ResponseURL: "https://x/r", CardEvent: true, ChatID: "wrdA", ChatType: bot.ChatGroup, From: "eng1"}, TaskID: "t1"}},
+			route{Reply: Reply{Source: SourceRobot, ResponseURL: "https://x/r", CardEvent: true, ChatID: "wrdA", ChatType: bot.ChatGroup, From: "eng1"}, Event: true, TaskID: "t1"}},
+		{"robot feedback", SourceRobotWS, `{"cmd":"aibot_event_callback","headers":{"req_id":"r9"},"body":{"msgid":"e3","chattype":"single","from":{"userid":"nurse1"},"msgtype":"event","event":{"eventtype":"feedback_event"}}}`,
+			route{Reply: Reply{Source: SourceRobotWS, ReqID: "r9", ChatType: bot.ChatSingle, From: "nurse1"}, Event: true}},
 		{"robot text", SourceRobot, `{"msgid":"m1","chattype":"single","from":{"userid":"nurse1"},"msgtype":"text","text":{"content":"hi"}}`,
 			route{Reply: Reply{Source: SourceRobot, ChatType: bot.ChatSingle, From: "nurse1"}}},
 	}

@@ -43,6 +43,10 @@ var ErrNotConnected = errors.New("wecom: robot long connection not held by this 
 
 var errKicked = errors.New("wecom: connection replaced by a newer one")
 
+// HoldKey is the key, in LongConnOptions.Hold, that keeps every replica off
+// the robot after a kick; deleting it (weibao wecom resume) lets them back.
+const HoldKey = "kicked"
+
 // frame is one long-connection message in either direction. Acks carry no
 // cmd, the request's req_id, and errcode/errmsg.
 type frame struct {
@@ -63,6 +67,12 @@ type Lock interface {
 	Release(ctx context.Context) error
 }
 
+// Hold is a key with a lifetime shared by replicas (redisstore.Values).
+type Hold interface {
+	Set(ctx context.Context, key, val string, ttl time.Duration) error
+	Exists(ctx context.Context, key string) (bool, error)
+}
+
 // LongConnOptions configure a LongConn.
 type LongConnOptions struct {
 	URL        string // default DefaultWSURL
@@ -79,6 +89,14 @@ type LongConnOptions struct {
 	// Inbox keeps the callback frames, through Receive.
 	Inbox Acceptor
 	Clock bot.Clock
+	// Hold keeps all replicas off the robot for Cooldown after another
+	// connection took it over (disconnected_event): reconnecting would only
+	// kick that one in turn. Nil holds this process only.
+	Hold     Hold
+	Cooldown time.Duration // default 30 min
+	// Kicked is told of a takeover and until when the robot is left alone
+	// (the lead's notice); nil says nothing.
+	Kicked func(ctx context.Context, until time.Time)
 }
 
 // LongConn is the robot's long-connection client: it subscribes with the bot
@@ -91,6 +109,8 @@ type LongConn struct {
 	mu      sync.Mutex
 	conn    *websocket.Conn
 	pending map[string]chan frame
+	// heldUntil is the hold when none is shared (no Hold, or it failed).
+	heldUntil time.Time
 }
 
 // NewLongConn returns a client; Run connects it.
@@ -117,6 +137,7 @@ func NewLongConn(opt LongConnOptions, logger *slog.Logger) (*LongConn, error) {
 	def(&opt.MaxBackoff, time.Minute)
 	def(&opt.LockTTL, 15*time.Second)
 	def(&opt.Standby, 5*time.Second)
+	def(&opt.Cooldown, 30*time.Minute)
 	return &LongConn{opt: opt, log: logger, pending: map[string]chan frame{}}, nil
 }
 
@@ -128,10 +149,16 @@ func (c *LongConn) Connected() bool {
 }
 
 // Run holds the connection until ctx ends: it waits for the lock, connects,
-// and reconnects with exponential backoff after every failure.
+// and reconnects with exponential backoff after every failure, except a
+// takeover by another connection, after which it stays off for Cooldown
+// (as the official SDK does, which stops for good).
 func (c *LongConn) Run(ctx context.Context) error {
 	backoff := time.Second
 	for ctx.Err() == nil {
+		if c.onHold(ctx) {
+			sleep(ctx, c.opt.Standby)
+			continue
+		}
 		held, err := c.acquire(ctx)
 		if err != nil || !held {
 			if err != nil {
@@ -147,6 +174,10 @@ func (c *LongConn) Run(ctx context.Context) error {
 		if connected {
 			backoff = time.Second
 		}
+		if errors.Is(err, errKicked) {
+			c.hold(ctx)
+			continue
+		}
 		c.log.Warn("robot long connection lost", "err", err, "retry_in", backoff)
 		sleep(ctx, backoff)
 		backoff = min(backoff*2, c.opt.MaxBackoff)
@@ -157,6 +188,49 @@ func (c *LongConn) Run(ctx context.Context) error {
 		c.opt.Lock.Release(rctx)
 	}
 	return nil
+}
+
+// onHold reports whether the robot is left alone after a takeover; an
+// unreadable hold counts as held, since fighting over the bot is worse than
+// waiting.
+func (c *LongConn) onHold(ctx context.Context) bool {
+	c.mu.Lock()
+	local := c.opt.Clock.Now().Before(c.heldUntil)
+	c.mu.Unlock()
+	if local || c.opt.Hold == nil {
+		return local
+	}
+	held, err := c.opt.Hold.Exists(ctx, HoldKey)
+	if err != nil {
+		c.log.Warn("robot long connection hold", "err", err)
+		return true
+	}
+	return held
+}
+
+// hold keeps every replica off the robot for Cooldown and tells Kicked.
+func (c *LongConn) hold(ctx context.Context) {
+	until := c.opt.Clock.Now().Add(c.opt.Cooldown)
+	c.log.Error("robot long connection taken over by another connection with the same bot id: not reconnecting",
+		"until", until, "resume", "weibao wecom resume")
+	local := c.opt.Hold == nil
+	if !local {
+		if err := c.opt.Hold.Set(ctx, HoldKey, until.UTC().Format(time.RFC3339), c.opt.Cooldown); err != nil {
+			c.log.Warn("robot long connection hold not shared: holding this replica only", "err", err)
+			local = true
+		}
+	}
+	if local {
+		c.mu.Lock()
+		c.heldUntil = until
+		c.mu.Unlock()
+	}
+	if c.opt.Lock != nil {
+		c.opt.Lock.Release(ctx)
+	}
+	if c.opt.Kicked != nil {
+		c.opt.Kicked(ctx, until)
+	}
 }
 
 func (c *LongConn) acquire(ctx context.Context) (bool, error) {

@@ -13,18 +13,24 @@ import (
 	"weibao/bot"
 )
 
-// WeCom's byte limits for message bodies.
+// WeCom's byte limits for message bodies: text and markdown of the app and
+// the robot webhook, and the intelligent robot's stream and markdown
+// (doc 101031, SDK StreamReplyBody).
 const (
-	TextLimit     = 2048
-	MarkdownLimit = 4096
+	TextLimit         = 2048
+	MarkdownLimit     = 4096
+	RobotContentLimit = 20480
 )
 
 // Per-destination limits: a robot webhook takes 20 messages a minute, the
-// app 30 a minute per member (excess is dropped silently by WeCom).
+// app 30 a minute per member (excess is dropped silently by WeCom); the
+// intelligent robot 30 a minute and 1,000 an hour per conversation, replies
+// included, and 30 uploads a minute and 1,000 an hour per bot.
 const (
 	webhookPerMinute = 20
 	appPerMinute     = 30
-	robotPerMinute   = 20
+	robotPerMinute   = 30
+	robotPerHour     = 1000
 )
 
 // SenderOptions configure a Sender.
@@ -42,8 +48,16 @@ type SenderOptions struct {
 	// (redisstore.Values).
 	Claims Claims
 	// Webhooks maps a ward group's chat id to its robot webhook key, the
-	// robot's only way to speak first in callback mode.
+	// robot's only way to speak first in callback mode, and in websocket
+	// mode the way into a group the robot has not been @-mentioned in yet.
 	Webhooks map[string]string
+	// WardPeople names the people of the ward whose group chat id is given,
+	// who get a group message 1:1 by the app when the robot may not speak
+	// first in the group and it has no webhook key. Nil: no such fallback.
+	WardPeople func(ctx context.Context, chatID string) ([]string, error)
+	// TellLead queues a notice to the project lead; key makes it once
+	// (the outbox's Key). Nil tells no one.
+	TellLead func(ctx context.Context, key, text string) error
 	Clock    bot.Clock
 
 	// Files holds the documents file messages name (storage.DB); the bytes
@@ -93,8 +107,8 @@ func NewSender(opt SenderOptions) (*Sender, error) {
 	if opt.Client == nil || opt.Limits == nil || opt.Claims == nil {
 		return nil, errors.New("wecom: sender needs Client, Limits and Claims")
 	}
-	if opt.Files != nil && opt.Texts == nil {
-		return nil, errors.New("wecom: a sender with Files needs Texts")
+	if (opt.Files != nil || opt.TellLead != nil) && opt.Texts == nil {
+		return nil, errors.New("wecom: a sender with Files or TellLead needs Texts")
 	}
 	if opt.Clock == nil {
 		opt.Clock = bot.SystemClock{}
@@ -177,16 +191,34 @@ func (s *Sender) reply(ctx context.Context, m bot.Outgoing) (ref string, done bo
 	if m.ToChat != r.ChatID || (m.ToChat == "" && !oneUser(m.ToUsers, r.From)) {
 		return "", false, nil
 	}
-	body := robotBody(m)
+	bodies := robotParts(m)
+	if len(bodies) > 1 {
+		return "", false, nil // one reply cannot carry it: all parts go out proactively
+	}
+	body := bodies[0]
+	conv := r.ChatID
+	if conv == "" {
+		conv = r.From
+	}
 	switch r.Source {
 	case SourceRobotWS:
+		// aibot_respond_msg answers message callbacks only; an enter_chat
+		// has its welcome, a card click its update (above), and a feedback
+		// event no reply at all (SDK WSClient): those go out proactively.
+		if r.Event && !r.Welcome {
+			return "", false, nil
+		}
 		cmd, payload := CmdRespondMsg, any(body)
-		if r.Welcome {
-			cmd = CmdRespondWelcome
-		} else if body.MsgType == "markdown" {
+		switch {
+		case r.Welcome:
+			cmd, payload = CmdRespondWelcome, welcome(m)
+		case body.MsgType == "markdown":
 			// A reply to a user message is a finished stream (doc 101031).
 			payload = map[string]any{"msgtype": "stream", "stream": map[string]any{
 				"id": newReqID(), "finish": true, "content": body.Markdown.Content}}
+		}
+		if err := s.robotLimit(ctx, conv); err != nil {
+			return "", true, err
 		}
 		if err := s.ws(ctx, cmd, r.ReqID, payload); err != nil {
 			if Temporary(err) {
@@ -196,7 +228,9 @@ func (s *Sender) reply(ctx context.Context, m bot.Outgoing) (ref string, done bo
 		}
 		return "", true, nil
 	case SourceRobot:
-		if r.ResponseURL == "" {
+		// The response_url's markdown is documented with no limit of its
+		// own: longer than the webhook's goes through the webhook, split.
+		if r.ResponseURL == "" || body.Markdown != nil && len(body.Markdown.Content) > MarkdownLimit {
 			return "", false, nil
 		}
 		// The URL works once: the first message to claim it uses it.
@@ -208,6 +242,9 @@ func (s *Sender) reply(ctx context.Context, m bot.Outgoing) (ref string, done bo
 			if owner, _, _ := s.opt.Claims.Get(ctx, m.ReplyTo); owner != m.Key {
 				return "", false, nil
 			}
+		}
+		if err := s.robotLimit(ctx, conv); err != nil {
+			return "", true, err
 		}
 		if err := s.opt.Client.Respond(ctx, r.ResponseURL, body); err != nil {
 			if Temporary(err) {
@@ -302,15 +339,75 @@ func (s *Sender) ws(ctx context.Context, cmd, reqID string, body any) error {
 
 func (s *Sender) toChat(ctx context.Context, m bot.Outgoing) (string, error) {
 	if s.opt.Conn != nil {
-		if err := s.limit(ctx, "robot:"+m.ToChat, robotPerMinute); err != nil {
-			return "", err
+		for _, body := range robotParts(m) {
+			if err := s.robotLimit(ctx, m.ToChat); err != nil {
+				return "", err
+			}
+			err := s.ws(ctx, CmdSendMsg, "", map[string]any{"chatid": m.ToChat, "msgtype": body.MsgType,
+				body.MsgType: firstNonNil(body.Markdown, body.TemplateCard)})
+			if refused(err) {
+				return s.noPriorMessage(ctx, m, func() (string, error) { return s.toWebhook(ctx, m) }, s.toUsers)
+			}
+			if err != nil {
+				return "", err
+			}
 		}
-		body := robotBody(m)
-		return "", s.ws(ctx, CmdSendMsg, "", map[string]any{"chatid": m.ToChat, "msgtype": body.MsgType,
-			body.MsgType: firstNonNil(body.Markdown, body.TemplateCard)})
+		return "", nil
 	}
-	// Callback mode: the robot only answers callbacks, so a message weibao
-	// starts in a group goes through that group's robot webhook.
+	return s.toWebhook(ctx, m)
+}
+
+// refused is WeCom turning a proactive robot message down for good. WeCom
+// documents no errcode for "nobody has messaged the robot in this chat
+// yet", so every such refusal is taken for it.
+func refused(err error) bool {
+	var ae *APIError
+	return errors.As(err, &ae) && !ae.Temporary()
+}
+
+// noPriorMessage delivers a group message the robot may not send: through
+// the group's webhook when it has a key, else by the app to the ward's
+// people 1:1 (toUsers gets m addressed to them); and it tells the lead,
+// once per group, that one @ to the robot there ends it.
+func (s *Sender) noPriorMessage(ctx context.Context, m bot.Outgoing, webhook func() (string, error),
+	toUsers func(context.Context, bot.Outgoing) (string, error)) (string, error) {
+	via := "wecom.via_webhook"
+	var ref string
+	var err error
+	if s.opt.Webhooks[m.ToChat] != "" {
+		_, err = webhook()
+	} else {
+		via = "wecom.via_app"
+		var people []string
+		if s.opt.WardPeople != nil {
+			people, err = s.opt.WardPeople(ctx, m.ToChat)
+		}
+		if err == nil && len(people) == 0 {
+			return "", &RouteError{"the robot may not speak first in group chat " + m.ToChat +
+				" and there is no webhook key or ward member to send it to instead"}
+		}
+		if err == nil {
+			u := m
+			u.ToChat, u.ToUsers = "", people
+			ref, err = toUsers(ctx, u)
+		}
+	}
+	if err != nil {
+		return "", err
+	}
+	if s.opt.TellLead != nil {
+		text := s.opt.Texts.Text("wecom.no_prior_message", map[string]any{"chat": m.ToChat, "via": s.opt.Texts.Text(via, nil)})
+		if err := s.opt.TellLead(ctx, "wecom/no-prior-message/"+m.ToChat, text); err != nil {
+			return ref, err
+		}
+	}
+	return ref, nil
+}
+
+// toWebhook sends a group message through the group's robot webhook: in
+// callback mode the robot only answers callbacks, so that is how weibao
+// speaks first in a group.
+func (s *Sender) toWebhook(ctx context.Context, m bot.Outgoing) (string, error) {
 	key := s.opt.Webhooks[m.ToChat]
 	if key == "" {
 		return "", &RouteError{"no robot webhook key for group chat " + m.ToChat +
@@ -407,7 +504,16 @@ func (s *Sender) file(ctx context.Context, m bot.Outgoing) (string, error) {
 		return err
 	}
 	if m.ToChat != "" {
-		return "", s.fileToChat(ctx, m, name, f.Data, sendText)
+		err := s.fileToChat(ctx, m, name, f.Data, sendText)
+		if s.opt.Conn != nil && refused(err) {
+			// The text went out before the robot refused the file.
+			sent := func() error { return nil }
+			return s.noPriorMessage(ctx, m, func() (string, error) { return "", s.fileToWebhook(ctx, m, name, f.Data, sent) },
+				func(ctx context.Context, u bot.Outgoing) (string, error) {
+					return s.fileToUsers(ctx, u, name, f.Data, sent)
+				})
+		}
+		return "", err
 	}
 	return s.fileToUsers(ctx, m, name, f.Data, sendText)
 }
@@ -434,7 +540,10 @@ func (s *Sender) fileToUsers(ctx context.Context, m bot.Outgoing, name string, d
 // with a media id uploaded for that webhook key.
 func (s *Sender) fileToChat(ctx context.Context, m bot.Outgoing, name string, data []byte, sendText func() error) error {
 	if s.opt.Conn != nil {
-		if err := s.limit(ctx, "robot:"+m.ToChat, robotPerMinute); err != nil {
+		if err := s.robotLimit(ctx, m.ToChat); err != nil {
+			return err
+		}
+		if err := s.uploadLimit(ctx); err != nil {
 			return err
 		}
 		id, err := s.opt.Conn.UploadFile(ctx, name, data)
@@ -446,6 +555,10 @@ func (s *Sender) fileToChat(ctx context.Context, m bot.Outgoing, name string, da
 		}
 		return s.ws(ctx, CmdSendMsg, "", map[string]any{"chatid": m.ToChat, "msgtype": "file", "file": Media{MediaID: id}})
 	}
+	return s.fileToWebhook(ctx, m, name, data, sendText)
+}
+
+func (s *Sender) fileToWebhook(ctx context.Context, m bot.Outgoing, name string, data []byte, sendText func() error) error {
 	key := s.opt.Webhooks[m.ToChat]
 	if key == "" {
 		return &RouteError{"no robot webhook key for group chat " + m.ToChat +
@@ -490,7 +603,11 @@ func withoutMentions(c *Content) *Content {
 // limit counts one message to dest in the last minute, shared by all
 // replicas; over the limit it says how long until one fits.
 func (s *Sender) limit(ctx context.Context, dest string, perMinute int) error {
-	wait, err := s.opt.Limits.Allow(ctx, dest, perMinute, time.Minute, s.opt.Clock.Now())
+	return s.window(ctx, dest, perMinute, time.Minute)
+}
+
+func (s *Sender) window(ctx context.Context, dest string, limit int, window time.Duration) error {
+	wait, err := s.opt.Limits.Allow(ctx, dest, limit, window, s.opt.Clock.Now())
 	if err != nil {
 		return err
 	}
@@ -500,17 +617,50 @@ func (s *Sender) limit(ctx context.Context, dest string, perMinute int) error {
 	return nil
 }
 
-// robotBody is a robot reply: markdown (with <@id> mentions) or a card; the
-// robot has no plain text replies.
-func robotBody(m bot.Outgoing) AppMessage {
+// robotLimit counts one robot message in a conversation (a group's chat id,
+// or the userid of a 1:1) against the minute, then the hour. A message the
+// hour refuses still counts in the minute, which only matters while the
+// hour refuses anyway.
+func (s *Sender) robotLimit(ctx context.Context, conv string) error {
+	if err := s.window(ctx, "robot:"+conv, robotPerMinute, time.Minute); err != nil {
+		return err
+	}
+	return s.window(ctx, "robot-hour:"+conv, robotPerHour, time.Hour)
+}
+
+// uploadLimit counts one robot upload, per bot (one bot per deployment).
+func (s *Sender) uploadLimit(ctx context.Context) error {
+	if err := s.window(ctx, "robot-upload", robotPerMinute, time.Minute); err != nil {
+		return err
+	}
+	return s.window(ctx, "robot-upload-hour", robotPerHour, time.Hour)
+}
+
+// robotParts is a robot message: markdown (with <@id> mentions) split to
+// the robot's limit, or a card; the robot has no plain text messages.
+func robotParts(m bot.Outgoing) []AppMessage {
 	if m.Card != nil {
-		return AppMessage{MsgType: "template_card", TemplateCard: card(m.Card)}
+		return []AppMessage{{MsgType: "template_card", TemplateCard: card(m.Card)}}
 	}
 	text := m.Text
 	for _, u := range m.Mentions {
 		text += " <@" + u + ">"
 	}
-	return AppMessage{MsgType: "markdown", Markdown: &Content{Content: Truncate(text, MarkdownLimit)}}
+	var out []AppMessage
+	for _, p := range Split(text, RobotContentLimit) {
+		out = append(out, AppMessage{MsgType: "markdown", Markdown: &Content{Content: p}})
+	}
+	return out
+}
+
+// welcome is the answer to an enter_chat: text or a template card, the only
+// types aibot_respond_welcome_msg takes (SDK WelcomeReplyBody; others get
+// errcode 40008).
+func welcome(m bot.Outgoing) AppMessage {
+	if m.Card != nil {
+		return AppMessage{MsgType: "template_card", TemplateCard: card(m.Card)}
+	}
+	return AppMessage{MsgType: "text", Text: &Content{Content: Truncate(m.Text, TextLimit)}}
 }
 
 // parts renders a text or markdown message, split to WeCom's byte limit.

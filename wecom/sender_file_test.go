@@ -110,6 +110,11 @@ func TestSenderFileMessages(t *testing.T) {
 			var conn *wecom.LongConn
 			if tt.ws {
 				conn = connect(t, fake)
+				// WeCom takes proactive robot messages only in chats a user has messaged it in.
+				if err := fake.Push(wecom.CmdMsgCallback, "req-"+tt.msg.Key, map[string]any{"msgid": tt.msg.Key, "chatid": tt.msg.ToChat, "chattype": "group",
+					"from": map[string]string{"userid": "nurse1"}, "msgtype": "text", "text": map[string]string{"content": "@bot 1"}}); err != nil {
+					t.Fatal(err)
+				}
 			}
 			fs := files{}
 			data := workbook(1<<20 + 4321)

@@ -49,12 +49,20 @@ func logDoctor(cfg *configs.Config, log *slog.Logger) {
 // from, with their ids and the ward each is configured for, so the
 // operator can copy a group's id into wards[].chat_id.
 func wecomCmd(ctx context.Context, args []string, out io.Writer) error {
-	if len(args) == 0 || args[0] != "chats" {
-		return fmt.Errorf("usage: weibao wecom chats [--config FILE]")
+	switch {
+	case len(args) > 0 && args[0] == "chats":
+		return wecomChats(ctx, args[1:], out)
+	case len(args) > 0 && args[0] == "resume":
+		return wecomResume(ctx, args[1:], out)
 	}
+	return fmt.Errorf("usage: weibao wecom chats|resume [--config FILE]")
+}
+
+// wecomChats is `weibao wecom chats`: the chats the bot has heard from.
+func wecomChats(ctx context.Context, args []string, out io.Writer) error {
 	fs := flag.NewFlagSet("wecom chats", flag.ContinueOnError)
 	path := fs.String("config", "", "configuration file (default "+configs.DefaultPath+" if it exists)")
-	if err := fs.Parse(args[1:]); err != nil {
+	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	cfg, err := loadConfig(*path)

@@ -27,6 +27,8 @@ usage:
   weibao doctor [--config FILE]    which paths of this configuration need a public URL, and its warnings
   weibao wecom chats [--config FILE]
                                    the chats the bot has heard from, with their ids (for wards[].chat_id)
+  weibao wecom resume [--config FILE]
+                                   reconnect the robot after another connection took it over
   weibao version                   the version of this binary
   weibao help                      this text (also -h, --help; COMMAND -h for a command's flags)
 `

@@ -5,10 +5,13 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"strings"
 	"time"
+	"weibao/configs"
 
 	"golang.org/x/sync/errgroup"
 
@@ -16,6 +19,7 @@ import (
 	"weibao/bot/inbox"
 	"weibao/bot/outbox"
 	"weibao/handlers"
+	"weibao/storage/redisstore"
 	"weibao/wecom"
 )
 
@@ -69,7 +73,7 @@ func startWeCom(m *Main, handle inbox.Handler) (*WeCom, error) {
 		Files: m.DB, Texts: m.Catalog, FileURL: func(id int64) string { return fmt.Sprintf("%s/api/v1/files/%d", publicURL, id) },
 		// A command typed instead of a click redraws the card with the
 		// response code message/send gave it (kept as the outbox ref).
-		CardCode: m.DB.CardCode}
+		CardCode: m.DB.CardCode, TellLead: tellLead(m), WardPeople: wardPeople(m)}
 	if err := w.connectRobot(m, &sopt, &routes, log); err != nil {
 		return nil, err
 	}
@@ -95,8 +99,22 @@ func (w *WeCom) connectRobot(m *Main, sopt *wecom.SenderOptions, routes *handler
 		var err error
 		w.Conn, err = wecom.NewLongConn(wecom.LongConnOptions{URL: cfg.WSURL, BotID: cfg.ID, Secret: cfg.Secret,
 			Lock:  m.Redis.Lock(m.Config.Redis.Prefix+"wecom:longconn:"+cfg.ID, hex.EncodeToString(owner)),
-			Inbox: w.Inbox, Clock: m.Clock}, log.With("part", "longconn"))
+			Inbox: w.Inbox, Clock: m.Clock, Hold: holdValues(m.Redis, m.Config.Redis.Prefix, cfg.ID), Cooldown: cfg.KickedCooldown,
+			Kicked: func(ctx context.Context, until time.Time) {
+				text := m.Catalog.Text("wecom.kicked", map[string]any{"until": until.In(m.Config.Location).Format("01-02 15:04")})
+				if err := tellLead(m)(ctx, fmt.Sprintf("wecom/kicked/%d", until.Unix()), text); err != nil {
+					log.Error("lead not told of the robot takeover", "err", err)
+				}
+			}}, log.With("part", "longconn"))
 		sopt.Conn = w.Conn
+		// A group nobody has @-mentioned the robot in yet is reached
+		// through its webhook key, when it has one.
+		sopt.Webhooks = map[string]string{}
+		for _, wd := range m.Config.Wards {
+			if wd.ChatID != "" && wd.WebhookKey != "" {
+				sopt.Webhooks[wd.ChatID] = wd.WebhookKey
+			}
+		}
 		return err
 	}
 	// The robot only answers callbacks: what weibao says first in a ward
@@ -118,6 +136,84 @@ func (w *WeCom) connectRobot(m *Main, sopt *wecom.SenderOptions, routes *handler
 	sopt.Passive = wecom.NewPassive()
 	routes.Passive = sopt.Passive
 	return nil
+}
+
+// holdValues is where the robot's long connection keeps its hold after a
+// takeover, shared by the replicas and by weibao wecom resume.
+func holdValues(st *redisstore.Store, prefix, botID string) *redisstore.Values {
+	return st.Values(prefix + "wecom:longconn:" + botID + ":")
+}
+
+// wecomResume is `weibao wecom resume`: it lifts the hold a takeover of the
+// robot's long connection left, so the replicas connect again within
+// seconds instead of after wecom.bot.kicked_cooldown.
+func wecomResume(ctx context.Context, args []string, out io.Writer) error {
+	fs := flag.NewFlagSet("wecom resume", flag.ContinueOnError)
+	path := fs.String("config", "", "configuration file (default "+configs.DefaultPath+" if it exists)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	cfg, err := loadConfig(*path)
+	if err != nil {
+		return err
+	}
+	if cfg.Redis.URL == "" {
+		return errors.New("wecom resume: no redis.url: the hold lives in the running service's own in-process Redis; restart it instead")
+	}
+	st, err := redisstore.Open(ctx, cfg.Redis.URL)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	if err := holdValues(st, cfg.Redis.Prefix, cfg.WeCom.Bot.ID).Delete(ctx, wecom.HoldKey); err != nil {
+		return fmt.Errorf("wecom resume: %w", err)
+	}
+	fmt.Fprintln(out, "robot long connection: hold lifted; a replica reconnects within seconds")
+	return nil
+}
+
+// tellLead queues a notice to the project lead by the app, once per key:
+// on_call.lead, else the first active person with role lead.
+func tellLead(m *Main) func(ctx context.Context, key, text string) error {
+	return func(ctx context.Context, key, text string) error {
+		lead := m.Config.OnCall.Lead
+		if lead == "" {
+			leads, err := m.DB.People(ctx, bot.RoleLead)
+			if err != nil {
+				return err
+			}
+			if len(leads) == 0 {
+				m.Logger.Warn("no lead to tell", "key", key)
+				return nil
+			}
+			lead = leads[0].UserID
+		}
+		return m.DB.Enqueue(ctx, bot.Outgoing{Key: key, ToUsers: []string{lead}, Format: bot.FormatMarkdown, Text: text})
+	}
+}
+
+// wardPeople names the nurses of the ward whose group chat id is given.
+func wardPeople(m *Main) func(ctx context.Context, chatID string) ([]string, error) {
+	return func(ctx context.Context, chatID string) ([]string, error) {
+		w, err := m.DB.WardByChat(ctx, chatID)
+		if errors.Is(err, bot.ErrNotFound) {
+			return nil, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		nurses, err := m.DB.People(ctx, bot.RoleNurse)
+		if err != nil {
+			return nil, err
+		}
+		var ids []string
+		for _, p := range nurses {
+			if p.WardCode == w.Code {
+				ids = append(ids, p.UserID)
+			}
+		}
+		return ids, nil
+	}
 }
 
 // Run runs the inbox workers, the outbox worker and the long connection

@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -215,11 +214,7 @@ func TestWeComCallbackModeEndToEnd(t *testing.T) {
 	if got := waitMessage(t, fb); got.Button == nil || got.Button.Key != "ack:F1" {
 		t.Errorf("click arrived as %+v", got)
 	}
-	var env struct{ Encrypt, MsgSignature, Timestamp, Nonce string }
-	if err := json.Unmarshal(answer, &env); err != nil {
-		t.Fatalf("click answer %q: %v", answer, err)
-	}
-	plain, err := robot.Open(env.MsgSignature, env.Timestamp, env.Nonce, env.Encrypt)
+	plain, err := wecomtest.OpenPassive(robot, q, answer)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -372,3 +367,54 @@ func TestBenchServeCallbacks(t *testing.T) {
 	fmt.Printf("BENCH dsn=%s\n", m.Config.Database.DSN)
 	time.Sleep(d)
 }
+
+// TestWeComKickedTellsLeadAndResumes: another connection with the same bot
+// (a staging copy) takes the robot over; weibao does not take it back,
+// tells the lead, and reconnects after `weibao wecom resume`.
+func TestWeComKickedTellsLeadAndResumes(t *testing.T) {
+	m, _, fake, _ := openWeComMain(t, "websocket")
+	hold := holdValues(m.Redis, m.Config.Redis.Prefix, wecomtest.BotID)
+	t.Cleanup(func() { hold.Delete(context.Background(), wecom.HoldKey) })
+	if !fake.WaitSubscribed(1, 5*time.Second) {
+		t.Fatal("weibao did not subscribe")
+	}
+	staging, err := wecom.NewLongConn(wecom.LongConnOptions{URL: fake.WSURL(), BotID: wecomtest.BotID, Secret: wecomtest.BotSecret,
+		Inbox: discardInbox{}}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Go(func() { staging.Run(ctx) })
+	t.Cleanup(func() { cancel(); wg.Wait() })
+	if !fake.WaitSubscribed(2, 5*time.Second) {
+		t.Fatal("the staging copy did not subscribe")
+	}
+	if call := nextCall(t, fake); call.API != "message/send" || call.Body["touser"] != "lead1" ||
+		!strings.Contains(string(call.Raw), "weibao wecom resume") {
+		t.Errorf("lead notice = %s %s, want the takeover notice to lead1", call.API, call.Raw)
+	}
+	time.Sleep(1500 * time.Millisecond) // past weibao's 1 s reconnect backoff
+	if n := fake.Subscriptions(); n != 2 {
+		t.Fatalf("weibao took the robot back: %d subscriptions", n)
+	}
+	cancel()
+	if url := os.Getenv(redistest.EnvRedis); url != "" {
+		t.Setenv("WEIBAO_REDIS_URL", url)
+		t.Setenv("WEIBAO_REDIS_PREFIX", m.Config.Redis.Prefix)
+		t.Setenv("WEIBAO_WECOM_BOT_ID", wecomtest.BotID)
+		var out strings.Builder
+		if err := wecomCmd(context.Background(), []string{"resume"}, &out); err != nil {
+			t.Fatalf("weibao wecom resume: %v", err)
+		}
+	} else if err := hold.Delete(context.Background(), wecom.HoldKey); err != nil { // in-process Redis: no command can reach it
+		t.Fatal(err)
+	}
+	if !fake.WaitSubscribed(3, 10*time.Second) {
+		t.Fatal("weibao did not reconnect after the resume")
+	}
+}
+
+type discardInbox struct{}
+
+func (discardInbox) Accept(context.Context, bot.InboundEvent, bot.Message) error { return nil }

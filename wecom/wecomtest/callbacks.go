@@ -1,6 +1,7 @@
 package wecomtest
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/url"
 	"strconv"
@@ -65,4 +66,22 @@ func must(c *wecom.Crypto, err error) *wecom.Crypto {
 		panic(err)
 	}
 	return c
+}
+
+// OpenPassive decrypts a robot callback's passive answer as WeCom does: the
+// envelope must carry the callback URL's nonce (q) and a valid signature.
+func OpenPassive(c *wecom.Crypto, q url.Values, answer []byte) ([]byte, error) {
+	var env struct {
+		Encrypt      string `json:"encrypt"`
+		MsgSignature string `json:"msgsignature"`
+		Timestamp    string `json:"timestamp"`
+		Nonce        string `json:"nonce"`
+	}
+	if err := json.Unmarshal(answer, &env); err != nil {
+		return nil, fmt.Errorf("passive answer %q: %w", answer, err)
+	}
+	if env.Nonce != q.Get("nonce") {
+		return nil, fmt.Errorf("passive answer nonce %q, want the callback's %q", env.Nonce, q.Get("nonce"))
+	}
+	return c.Open(env.MsgSignature, env.Timestamp, env.Nonce, env.Encrypt)
 }

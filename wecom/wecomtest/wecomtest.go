@@ -8,6 +8,15 @@
 // department it was not given is outside the app's visible range (60011).
 // It checks tokens and payload shapes and can inject failures: HTTP 5xx,
 // errcodes such as 45009 and 42001, slow answers and dropped connections.
+//
+// The long connection refuses what WeCom refuses: a second subscriber kicks
+// the first (disconnected_event); a welcome that is not text or a template
+// card, or a reply type aibot_respond_msg does not take, gets 40008; a
+// reply command that does not fit the callback it answers gets 846605
+// (invalid req_id); content over the limit gets 40008; aibot_send_msg to a
+// chat nobody has messaged the robot in gets NoPriorMessage; more than 30
+// messages a minute or 1,000 an hour in a conversation (replies included),
+// or uploads over the same rates per bot, get 45009.
 package wecomtest
 
 import (
@@ -42,6 +51,17 @@ const (
 	BotSecret  = "fake-bot-secret"
 )
 
+// NoPriorMessage is the fake's errcode for aibot_send_msg to a chat the
+// robot has not heard from. WeCom documents none; weibao treats any final
+// refusal of a proactive robot message as this one.
+const NoPriorMessage = 846699
+
+// Robot limits the fake enforces on the long connection.
+const (
+	robotPerMinute = 30
+	robotPerHour   = 1000
+)
+
 // Request is one call the fake received.
 type Request struct {
 	API  string // e.g. "message/send", "webhook/send", "aibot/response", or a long-connection cmd
@@ -60,6 +80,8 @@ type Fault struct {
 type Server struct {
 	*httptest.Server
 	tb testing.TB
+	// Now is the clock of the robot's rate windows; set it before use.
+	Now func() time.Time
 
 	mu       sync.Mutex
 	token    string
@@ -78,12 +100,20 @@ type Server struct {
 	ws     *websocket.Conn
 	wsDone chan struct{}
 	subs   int
+	// callbacks maps a pushed req_id to what it was: "msg", or the event
+	// type; seen holds the chats (group chat ids, userids of 1:1s) a user
+	// has messaged the robot in; sent the times of robot messages per
+	// conversation ("upload" for uploads).
+	callbacks map[string]string
+	seen      map[string]bool
+	sent      map[string][]time.Time
 }
 
 // New starts a fake closed at the end of the test.
 func New(tb testing.TB) *Server {
-	s := &Server{tb: tb, faults: map[string][]Fault{}, notify: make(chan Request, 1024), used: map[string]bool{},
-		media: map[string]Upload{}, uploads: map[string]*wsUpload{}, cards: map[string]string{}, depts: map[int][]Member{}}
+	s := &Server{tb: tb, Now: time.Now, faults: map[string][]Fault{}, notify: make(chan Request, 1024), used: map[string]bool{},
+		media: map[string]Upload{}, uploads: map[string]*wsUpload{}, cards: map[string]string{}, depts: map[int][]Member{},
+		callbacks: map[string]string{}, seen: map[string]bool{}, sent: map[string][]time.Time{}}
 	mux := http.NewServeMux()
 	mux.HandleFunc("/cgi-bin/gettoken", s.gettoken)
 	mux.HandleFunc("/cgi-bin/media/upload", s.mediaUpload)
@@ -408,6 +438,9 @@ func (s *Server) checkShape(api, sender string, b map[string]any) string {
 		return fmt.Sprintf("msgtype %q without its body", typ)
 	}
 	limit := map[string]int{"text": 2048, "markdown": 4096, "stream": 20480}[typ]
+	if sender == "robot" && typ == "markdown" {
+		limit = 20480
+	}
 	if typ == "file" {
 		id := str(body, "media_id")
 		s.mu.Lock()
@@ -480,7 +513,8 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 	if old != nil {
 		writeFrame(ctx, old, map[string]any{"cmd": "aibot_event_callback", "headers": map[string]string{"req_id": "kick"},
 			"body": map[string]any{"msgid": "kick", "msgtype": "event", "event": map[string]string{"eventtype": "disconnected_event"}}})
-		old.Close(websocket.StatusNormalClosure, "replaced")
+		// The close handshake waits on the old client: not on the new one's ack.
+		go old.Close(websocket.StatusNormalClosure, "replaced")
 	}
 	writeFrame(ctx, conn, map[string]any{"headers": sub.Headers, "errcode": 0, "errmsg": "ok"})
 	defer close(done)
@@ -503,22 +537,97 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 				fault, s.faults[f.Cmd] = q[0], q[1:]
 			}
 			s.mu.Unlock()
+			body, _ := req.Body["body"].(map[string]any)
+			upload := strings.HasPrefix(f.Cmd, "aibot_upload_media_")
 			if fault.ErrCode != 0 {
 				ack["errcode"] = fault.ErrCode
-			} else if body, _ := req.Body["body"].(map[string]any); strings.HasPrefix(f.Cmd, "aibot_upload_media_") {
+			} else if msg := s.checkWSShape(f.Cmd, body); !upload && msg != "" {
+				s.tb.Errorf("wecomtest: %s: %s: %s", f.Cmd, msg, data)
+				ack["errcode"] = 40008
+			} else if code, msg := s.refuseWS(f.Cmd, f.Headers["req_id"], body); code != 0 {
+				// A rate or a chat not heard from is weather; the rest is a bug.
+				if code != 45009 && code != NoPriorMessage {
+					s.tb.Errorf("wecomtest: %s: %s", f.Cmd, msg)
+				}
+				ack["errcode"], ack["errmsg"] = code, msg
+			} else if upload {
 				if res, msg := s.wsUpload(f.Cmd, body); msg != "" {
 					s.tb.Errorf("wecomtest: %s: %s", f.Cmd, msg)
 					ack["errcode"] = 40008
 				} else {
 					ack["body"] = res
 				}
-			} else if msg := s.checkWSShape(f.Cmd, body); msg != "" {
-				s.tb.Errorf("wecomtest: %s: %s: %s", f.Cmd, msg, data)
-				ack["errcode"] = 40008
 			}
 		}
 		writeFrame(ctx, conn, ack)
 	}
+}
+
+// refuseWS is WeCom's answer to a long-connection command that is well
+// formed but not allowed: the wrong command for the callback answered, a
+// welcome that is neither text nor card, a proactive send to a chat the
+// robot has not heard from, a rate over the robot's limits. 0 lets it on.
+func (s *Server) refuseWS(cmd, reqID string, body map[string]any) (int, string) {
+	str := func(k string) string { v, _ := body[k].(string); return v }
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	kind, conv := s.callbacks[reqID], ""
+	switch cmd {
+	case "aibot_respond_msg":
+		if kind != "msg" && kind != "enter_chat" {
+			return 846605, "aibot_respond_msg answers a message callback, not " + kind
+		}
+		if t := str("msgtype"); !oneOf(t, "stream", "template_card", "stream_with_template_card", "file", "image", "voice", "video") {
+			return 40008, "invalid message type " + t
+		}
+		conv = s.callbacks["conv:"+reqID]
+	case "aibot_respond_welcome_msg":
+		if kind != "enter_chat" {
+			return 846605, "aibot_respond_welcome_msg answers enter_chat, not " + kind
+		}
+		if t := str("msgtype"); !oneOf(t, "text", "template_card") {
+			return 40008, "welcome message type " + t + " is neither text nor template_card"
+		}
+		conv = s.callbacks["conv:"+reqID]
+	case "aibot_respond_update_msg":
+		if kind != "template_card_event" {
+			return 846605, "aibot_respond_update_msg answers template_card_event, not " + kind
+		}
+	case "aibot_send_msg":
+		conv = str("chatid")
+		if conv != "" && !s.seen[conv] {
+			return NoPriorMessage, "no user has messaged the robot in chat " + conv
+		}
+	case "aibot_upload_media_init":
+		conv = "upload"
+	}
+	if conv == "" {
+		return 0, ""
+	}
+	now := s.Now()
+	var minute, hour int
+	for _, t := range s.sent[conv] {
+		if now.Sub(t) < time.Minute {
+			minute++
+		}
+		if now.Sub(t) < time.Hour {
+			hour++
+		}
+	}
+	if minute >= robotPerMinute || hour >= robotPerHour {
+		return 45009, "api freq out of limit in " + conv
+	}
+	s.sent[conv] = append(s.sent[conv], now)
+	return 0, ""
+}
+
+func oneOf(v string, allowed ...string) bool {
+	for _, a := range allowed {
+		if v == a {
+			return true
+		}
+	}
+	return false
 }
 
 func (s *Server) checkWSShape(cmd string, body map[string]any) string {
@@ -564,10 +673,34 @@ func (s *Server) WaitSubscribed(n int, timeout time.Duration) bool {
 }
 
 // Push sends a callback frame (cmd aibot_msg_callback or
-// aibot_event_callback) with body to the connected client.
+// aibot_event_callback) with body to the connected client. The fake notes
+// what the req_id answers and, for a message, that the robot has heard
+// from its chat.
 func (s *Server) Push(cmd, reqID string, body any) error {
+	raw, _ := json.Marshal(body)
+	var b struct {
+		ChatID string `json:"chatid"`
+		From   struct {
+			UserID string `json:"userid"`
+		} `json:"from"`
+		Event struct {
+			EventType string `json:"eventtype"`
+		} `json:"event"`
+	}
+	json.Unmarshal(raw, &b)
+	conv := b.ChatID
+	if conv == "" {
+		conv = b.From.UserID
+	}
 	s.mu.Lock()
 	conn := s.ws
+	kind := "msg"
+	if cmd == "aibot_event_callback" {
+		kind = b.Event.EventType
+	} else {
+		s.seen[conv] = true
+	}
+	s.callbacks[reqID], s.callbacks["conv:"+reqID] = kind, conv
 	s.mu.Unlock()
 	if conn == nil {
 		return fmt.Errorf("wecomtest: no long connection")
