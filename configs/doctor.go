@@ -65,9 +65,13 @@ func (c *Config) Doctor() Doctor {
 
 	p := c.Pager
 	phone := false
-	if p.Aliyun.AccessKeyID != "" {
+	switch {
+	case p.Aliyun.AccessKeyID != "" && p.Aliyun.Queues.Configured():
 		phone = true
-		check("phone receipts (aliyun)", true, "push: "+url("/notify/aliyun/receipt")+"; without it a 1 pressed on a call is not seen and the next escalation step covers it")
+		check("phone receipts (aliyun)", false, "pulled from the receipt queue "+p.Aliyun.Queues.VoiceReport+" (outbound only)")
+	case p.Aliyun.AccessKeyID != "":
+		phone = true
+		check("phone receipts (aliyun)", true, "push: "+url("/notify/aliyun/receipt")+" (or configure pager.aliyun.queues to pull them); without it a 1 pressed on a call is not seen and the next escalation step covers it")
 	}
 	if p.Tencent.SecretID != "" {
 		phone = true

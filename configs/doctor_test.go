@@ -28,6 +28,15 @@ func TestDoctor(t *testing.T) {
 			howSubstring: "needs server.public_url, which is not set",
 		},
 		{
+			name: "outbound only with pulled receipts",
+			yaml: "wecom:\n  corp_id: ww1\n  secret: s\n  bot: {mode: websocket, id: b1}\n" + wards +
+				"pager:\n  aliyun: {access_key_id: ak, queues: {voice_report: Alicom-Queue-1-VoiceReport}}\n",
+			checks: []string{"robot out", "app messages out", "phone receipts (aliyun) out"},
+			warnings: []string{"no on-call roster", "ward med-icu has no webhook_key: weibao can speak first in its group only after someone has messaged the bot there",
+				"ward picu has no chat_id"},
+			howSubstring: "pulled from the receipt queue Alicom-Queue-1-VoiceReport",
+		},
+		{
 			name:   "callback mode",
 			yaml:   "server: {public_url: https://wb.example.cn/}\nwecom:\n  corp_id: ww1\n  token: t\n  bot: {mode: callback, token: t}\n" + wards,
 			checks: []string{"robot in", "app messages out", "app callback in"},
