@@ -2,7 +2,6 @@ package conversation
 
 import (
 	"context"
-	"errors"
 	"strings"
 	"time"
 
@@ -69,7 +68,7 @@ func (e *Engine) command(ctx context.Context, person *bot.Person, msg bot.Messag
 			r.say("dlg.not_a_report", nil)
 			return nil
 		}
-		return e.startIntake(ctx, person, msg, c.Text, r)
+		return e.startIntake(ctx, person, msg, c.Text, false, r)
 	case command.Withdraw:
 		return e.withdraw(ctx, person, msg, c, r)
 	case command.Phone:
@@ -354,23 +353,30 @@ func (e *Engine) phoneReport(ctx context.Context, person *bot.Person, msg bot.Me
 	}
 	caller := *person
 	caller.WardCode = ward.Code
-	return e.startReport(ctx, &caller, msg, c.Text, true, r)
+	return e.startIntake(ctx, &caller, msg, c.Text, true, r)
 }
 
 // stranger takes an unknown sender in a mapped ward group as a reporter of
 // that ward, and asks the lead once (the outbox keeps one message per key)
-// to add the person to the roster. It returns nil when the sender stays
-// unknown: a 1:1 message, an unmapped group, an inactive person.
-func (e *Engine) stranger(ctx context.Context, msg bot.Message, lookup error, r *replier) *bot.Person {
-	if !errors.Is(lookup, bot.ErrNotFound) || msg.ChatID == "" {
+// to add the person to the roster; someone the roster no longer has
+// (removed, or gone from her WeCom department) is taken the same way, so a
+// ward group never refuses a report. It returns nil when the sender stays
+// unknown: a 1:1 message or an unmapped group.
+func (e *Engine) stranger(ctx context.Context, msg bot.Message, known *bot.Person, r *replier) *bot.Person {
+	if msg.ChatID == "" {
 		return nil
 	}
 	w, err := e.opt.Directory.WardByChat(ctx, msg.ChatID)
 	if err != nil {
 		return nil
 	}
-	// No WeCom user lookup yet: the name is the user id.
-	p := &bot.Person{UserID: msg.From, Name: msg.From, Role: bot.RoleNurse, WardCode: w.Code, Active: true}
+	// Someone no longer on the roster (left the department) is named as the
+	// roster knew her; no WeCom user lookup yet: otherwise the user id.
+	name := msg.From
+	if known != nil {
+		name = known.Name
+	}
+	p := &bot.Person{UserID: msg.From, Name: name, Role: bot.RoleNurse, WardCode: w.Code, Active: true}
 	leads, err := e.opt.Directory.People(ctx, bot.RoleLead)
 	if err != nil {
 		e.opt.Logger.Warn("lead not loaded", "err", err)

@@ -262,7 +262,7 @@ func (e *Engine) handle(ctx context.Context, msg bot.Message, r *replier) error 
 		if err != nil && !errors.Is(err, bot.ErrNotFound) {
 			return err
 		}
-		if person = e.stranger(ctx, msg, err, r); person == nil {
+		if person = e.stranger(ctx, msg, person, r); person == nil {
 			r.say("msg.unknown_person", nil)
 			return nil
 		}
@@ -366,7 +366,7 @@ func (e *Engine) handle(ctx context.Context, msg bot.Message, r *replier) error 
 	}
 	switch dialog.Classify(env.Categories, text) {
 	case dialog.IntentFault:
-		return e.startIntake(ctx, person, msg, text, r)
+		return e.startIntake(ctx, person, msg, text, false, r)
 	case dialog.IntentGreeting:
 		r.say("dlg.greeting", nil)
 	case dialog.IntentOption:

@@ -200,6 +200,27 @@ func TestStrangerInWardGroupReports(t *testing.T) {
 	h.expect(h.say("newnurse", "", "系统很卡"), "您还不在维保名单中")
 }
 
+// TestFormerNurseInWardGroupReports: someone the roster no longer has
+// (taken out of the file, or gone from her WeCom department) still reports
+// in her ward's group, under the name the roster knew; 1:1 she is unknown.
+func TestFormerNurseInWardGroupReports(t *testing.T) {
+	h := newHarness(t)
+	ctx := context.Background()
+	dir := demoDirectory()
+	dir.People = append(dir.People, bot.Person{UserID: "oldnurse", Name: "陈护士", Role: bot.RoleNurse, WardCode: "med-icu"})
+	if err := h.db.SyncDirectory(ctx, dir); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.db.SyncDirectory(ctx, demoDirectory()); err != nil { // she is taken out: inactive
+		t.Fatal(err)
+	}
+	h.expect(h.say("oldnurse", medChat, "患者监护仪数据不显示，正在抢救"), "已登记工单", "[to=lead1 @] oldnurse")
+	if tk := h.onlyTicket(); tk.ReporterID != "oldnurse" || tk.Priority != bot.P1 {
+		t.Errorf("former nurse's safety report: %+v", tk)
+	}
+	h.expect(h.say("oldnurse", "", "系统很卡"), "您还不在维保名单中")
+}
+
 // TestHelpNamesWithdrawAndPhoneReport: the help of each role shows how to
 // withdraw (and, for an engineer, how to log a phoned-in fault) in the form
 // bot/command parses.

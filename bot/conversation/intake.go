@@ -59,12 +59,8 @@ func (e *Engine) contextWard(ctx context.Context, person *bot.Person, chat strin
 	return person.WardCode
 }
 
-func (e *Engine) startIntake(ctx context.Context, person *bot.Person, msg bot.Message, text string, r *replier) error {
-	return e.startReport(ctx, person, msg, text, false, r)
-}
-
-// startReport opens the dialogue; phone marks an engineer's 电话报修.
-func (e *Engine) startReport(ctx context.Context, person *bot.Person, msg bot.Message, text string, phone bool, r *replier) error {
+// startIntake opens the dialogue; phone marks an engineer's 电话报修.
+func (e *Engine) startIntake(ctx context.Context, person *bot.Person, msg bot.Message, text string, phone bool, r *replier) error {
 	env, err := e.env(ctx)
 	if err != nil {
 		return err
