@@ -72,20 +72,32 @@ func wireEscalation(ctx context.Context, m *Main) error {
 	m.Registry.MustRegister(wheel.Collectors()...)
 	m.Registry.MustRegister(reg.Collectors()...)
 	m.Registry.MustRegister(eng.Collectors()...)
-	m.Server.RegisterNotify(handlers.NotifyOptions{Sink: eng, Aliyun: cfg.Pager.Aliyun.AccessKeyID != "",
-		Tencent: cfg.Pager.Tencent.SecretID != "", Webhooks: hooks, Logger: m.Logger.With("component", "notify")})
-	m.Server.RegisterAdmin(handlers.AdminOptions{Token: cfg.Server.AdminToken, Roster: ros, Clock: m.Clock})
-	if a := cfg.Pager.Aliyun; a.AccessKeyID != "" && a.Queues.Configured() {
-		p, err := aliyun.NewPuller(a, eng, m.Logger.With("component", "notify", "provider", aliyun.Provider))
-		if err != nil {
-			return fmt.Errorf("config: pager.aliyun.queues: %w", err)
-		}
-		m.workers = append(m.workers, p.Run)
+	if err := wireReceipts(m, eng, hooks); err != nil {
+		return err
 	}
+	m.Server.RegisterAdmin(handlers.AdminOptions{Token: cfg.Server.AdminToken, Roster: ros, Clock: m.Clock})
 	m.Escalation = &Escalation{Engine: eng, Roster: ros, Pager: reg}
 	m.workers = append(m.workers, eng.Run, func(ctx context.Context) error {
 		return ros.RunNotices(ctx, m.Clock.Now, m.Catalog, m.DB.Enqueue, log)
 	}, func(ctx context.Context) error { return m.Tickets.RunMorning(ctx, m.DB.Enqueue) })
+	return nil
+}
+
+// wireReceipts takes the phone providers' receipts to the engine: pushed to
+// the notify routes, and pulled from Alibaba's receipt queue when configured.
+func wireReceipts(m *Main, eng *escalation.Engine, hooks []*webhook.Client) error {
+	c := m.Config.Pager
+	log := m.Logger.With("component", "notify")
+	m.Server.RegisterNotify(handlers.NotifyOptions{Sink: eng, Aliyun: c.Aliyun.AccessKeyID != "",
+		Tencent: c.Tencent.SecretID != "", Webhooks: hooks, Logger: log})
+	if c.Aliyun.AccessKeyID == "" || !c.Aliyun.Queues.Configured() {
+		return nil
+	}
+	p, err := aliyun.NewPuller(c.Aliyun, eng, log.With("provider", aliyun.Provider))
+	if err != nil {
+		return fmt.Errorf("config: pager.aliyun.queues: %w", err)
+	}
+	m.workers = append(m.workers, p.Run)
 	return nil
 }
 

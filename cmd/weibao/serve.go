@@ -156,8 +156,11 @@ func openWith(ctx context.Context, cfg *configs.Config, logger *slog.Logger, clo
 		},
 		Index: index,
 	})
-	// Subsystems: each wires itself in a file of its own (cmd/weibao/<area>.go)
-	// and appends its background loops to m.workers.
+	// Subsystems, in the order their constructors need each other (tickets and
+	// the roster, then the reports, then the dialogue over both): each wires
+	// itself in a file of its own (cmd/weibao/<area>.go) and appends its
+	// background loops to m.workers. Reactions to committed changes go through
+	// the database's feed, so no subsystem is handed to an earlier one.
 	for _, wire := range []func(context.Context, *Main) error{wireEscalation, wireReports, wireBot} {
 		if err = wire(ctx, m); err != nil {
 			return nil, err
@@ -167,6 +170,12 @@ func openWith(ctx context.Context, cfg *configs.Config, logger *slog.Logger, clo
 		return nil, fmt.Errorf("listen %s: %w", cfg.Server.Addr, err)
 	}
 	m.closers = append(m.closers, func() { m.listener.Close() })
+	m.logReady()
+	return m, nil
+}
+
+func (m *Main) logReady() {
+	cfg := m.Config
 	db, rd := cfg.Database.Driver, "server"
 	if db == "sqlite" {
 		db += " (" + cfg.Database.DSN + ")" // a file path; a MySQL DSN holds a password
@@ -174,9 +183,7 @@ func openWith(ctx context.Context, cfg *configs.Config, logger *slog.Logger, clo
 	if m.Redis.Embedded() {
 		rd = "in-process"
 	}
-	where := fmt.Sprintf("database=%s redis=%s", db, rd)
-	logger.Info("weibao ready", "url", m.URL(), "storage", where, "demo_roster", cfg.Embedded)
-	return m, nil
+	m.Logger.Info("weibao ready", "url", m.URL(), "storage", fmt.Sprintf("database=%s redis=%s", db, rd), "demo_roster", cfg.Embedded)
 }
 
 const index = `weibao is running.
