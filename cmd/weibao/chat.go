@@ -27,18 +27,14 @@ const (
 // terminal as the only channel.
 func chat(ctx context.Context, args []string, in io.Reader, out io.Writer) error {
 	fs := flag.NewFlagSet("chat", flag.ContinueOnError)
-	path := fs.String("config", "", "configuration file (default "+configs.DefaultPath+" if it exists)")
 	as := fs.String("as", "", "roster user id to speak as (e.g. nurse1, eng1)")
 	where := fs.String("in", "", "group chat id or ward code; empty for a 1:1 chat with the bot")
-	if err := fs.Parse(args); err != nil {
+	cfg, err := parseConfig(fs, args)
+	if err != nil {
 		return err
 	}
 	if *as == "" {
 		return errors.New("chat: --as <userid> is required (see configs/demo.yaml for the demo roster)")
-	}
-	cfg, err := loadConfig(*path)
-	if err != nil {
-		return err
 	}
 	ownStores(cfg)
 	// The chat never serves HTTP; it must not take a running server's port.

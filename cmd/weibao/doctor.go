@@ -17,11 +17,7 @@ import (
 // them need a public URL, and what it lacks. It connects to nothing.
 func doctor(args []string, out io.Writer) error {
 	fs := flag.NewFlagSet("doctor", flag.ContinueOnError)
-	path := fs.String("config", "", "configuration file (default "+configs.DefaultPath+" if it exists)")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	cfg, err := loadConfig(*path)
+	cfg, err := parseConfig(fs, args)
 	if err != nil {
 		return err
 	}
@@ -61,11 +57,7 @@ func wecomCmd(ctx context.Context, args []string, out io.Writer) error {
 // wecomChats is `weibao wecom chats`: the chats the bot has heard from.
 func wecomChats(ctx context.Context, args []string, out io.Writer) error {
 	fs := flag.NewFlagSet("wecom chats", flag.ContinueOnError)
-	path := fs.String("config", "", "configuration file (default "+configs.DefaultPath+" if it exists)")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	cfg, err := loadConfig(*path)
+	cfg, err := parseConfig(fs, args)
 	if err != nil {
 		return err
 	}

@@ -96,6 +96,16 @@ func versionString() string {
 	return version + " (" + rev + dirty + ")"
 }
 
+// parseConfig parses a command's flags with --config among them, then loads
+// the configuration that names.
+func parseConfig(fs *flag.FlagSet, args []string) (*configs.Config, error) {
+	path := fs.String("config", "", "configuration file (default "+configs.DefaultPath+" if it exists)")
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	return loadConfig(*path)
+}
+
 // loadConfig reads the configuration as every command does: the file, then
 // the environment, which must name only configuration keys.
 func loadConfig(path string) (*configs.Config, error) {

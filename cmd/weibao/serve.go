@@ -56,11 +56,7 @@ type Main struct {
 
 func serve(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	path := fs.String("config", "", "configuration file (default "+configs.DefaultPath+" if it exists)")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	cfg, err := loadConfig(*path)
+	cfg, err := parseConfig(fs, args)
 	if err != nil {
 		return err
 	}

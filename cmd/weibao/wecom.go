@@ -11,7 +11,6 @@ import (
 	"log/slog"
 	"strings"
 	"time"
-	"weibao/configs"
 
 	"golang.org/x/sync/errgroup"
 
@@ -149,11 +148,7 @@ func holdValues(st *redisstore.Store, prefix, botID string) *redisstore.Values {
 // seconds instead of after wecom.bot.kicked_cooldown.
 func wecomResume(ctx context.Context, args []string, out io.Writer) error {
 	fs := flag.NewFlagSet("wecom resume", flag.ContinueOnError)
-	path := fs.String("config", "", "configuration file (default "+configs.DefaultPath+" if it exists)")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	cfg, err := loadConfig(*path)
+	cfg, err := parseConfig(fs, args)
 	if err != nil {
 		return err
 	}
