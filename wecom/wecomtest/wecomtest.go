@@ -242,17 +242,26 @@ func (s *Server) gettoken(w http.ResponseWriter, r *http.Request) {
 	fmt.Fprintf(w, `{"errcode":0,"errmsg":"ok","access_token":%q,"expires_in":7200}`, tok)
 }
 
+// tokenOK checks the request's access_token as WeCom does, answering the
+// refusal itself.
+func (s *Server) tokenOK(w http.ResponseWriter, r *http.Request) bool {
+	s.mu.Lock()
+	tok, expired := s.token, s.expired
+	s.mu.Unlock()
+	switch got := r.URL.Query().Get("access_token"); {
+	case got == "" || got != tok:
+		writeErr(w, 40014, "invalid access_token")
+		return false
+	case expired:
+		writeErr(w, 42001, "access_token expired")
+		return false
+	}
+	return true
+}
+
 func (s *Server) tokenAPI(api string) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		s.mu.Lock()
-		tok, expired := s.token, s.expired
-		s.mu.Unlock()
-		switch got := r.URL.Query().Get("access_token"); {
-		case got == "" || got != tok:
-			writeErr(w, 40014, "invalid access_token")
-			return
-		case expired:
-			writeErr(w, 42001, "access_token expired")
+		if !s.tokenOK(w, r) {
 			return
 		}
 		if s.fault(w, r, api) {
@@ -316,15 +325,7 @@ func (s *Server) SetDepartment(id int, members ...Member) {
 // simplelist is user/simplelist?access_token=…&department_id=…: GET, the
 // app's token, a department within the app's visible range.
 func (s *Server) simplelist(w http.ResponseWriter, r *http.Request) {
-	s.mu.Lock()
-	tok, expired := s.token, s.expired
-	s.mu.Unlock()
-	switch got := r.URL.Query().Get("access_token"); {
-	case got == "" || got != tok:
-		writeErr(w, 40014, "invalid access_token")
-		return
-	case expired:
-		writeErr(w, 42001, "access_token expired")
+	if !s.tokenOK(w, r) {
 		return
 	}
 	if s.fault(w, r, "user/simplelist") {
@@ -759,15 +760,7 @@ const fileLimit = 20 << 20
 
 // mediaUpload is the app's media/upload?type=file.
 func (s *Server) mediaUpload(w http.ResponseWriter, r *http.Request) {
-	s.mu.Lock()
-	tok, expired := s.token, s.expired
-	s.mu.Unlock()
-	switch got := r.URL.Query().Get("access_token"); {
-	case got == "" || got != tok:
-		writeErr(w, 40014, "invalid access_token")
-		return
-	case expired:
-		writeErr(w, 42001, "access_token expired")
+	if !s.tokenOK(w, r) {
 		return
 	}
 	s.upload(w, r, "media/upload", "app")
