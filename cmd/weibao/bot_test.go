@@ -4,9 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"os"
 	"path"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -19,7 +17,6 @@ import (
 	"weibao/configs"
 	"weibao/storage"
 	"weibao/storage/redisstore/redistest"
-	"weibao/storage/storagetest"
 	"weibao/wecom/wecomtest"
 )
 
@@ -150,20 +147,11 @@ type robot struct {
 func startRobot(t *testing.T, clock bot.Clock) *robot {
 	t.Helper()
 	fake := wecomtest.New(t)
-	driver, dsn := storagetest.DSN(t)
-	env := map[string]string{
-		"WEIBAO_SERVER_ADDR": "127.0.0.1:0", "WEIBAO_DATABASE_DRIVER": driver, "WEIBAO_DATABASE_DSN": dsn,
-		"WEIBAO_REDIS_URL": os.Getenv(redistest.EnvRedis), "WEIBAO_REDIS_PREFIX": "weibao:" + redistest.Prefix(), "WEIBAO_WECOM_API_BASE": fake.URL,
-		"WEIBAO_WECOM_CORP_ID": wecomtest.CorpID, "WEIBAO_WECOM_AGENT_ID": wecomtest.AgentID, "WEIBAO_WECOM_SECRET": wecomtest.Secret,
+	cfg, err := configs.Load("", wecomEnv(t, fake, map[string]string{
 		"WEIBAO_WECOM_BOT_MODE": "callback", "WEIBAO_WECOM_BOT_TOKEN": wecomtest.BotToken,
 		"WEIBAO_WECOM_BOT_ENCODING_AES_KEY": wecomtest.BotAESKey, "WEIBAO_WECOM_BOT_ID": wecomtest.BotID,
 		"WEIBAO_WARD_MED_ICU_WEBHOOK_KEY": wecomtest.WebhookKey,
-		"WEIBAO_WECOM_INBOX_JOURNAL":      filepath.Join(t.TempDir(), "inbox.journal"),
-	}
-	for k, v := range noJobs {
-		env[k] = v
-	}
-	cfg, err := configs.Load("", func(k string) string { return env[k] })
+	}))
 	if err != nil {
 		t.Fatal(err)
 	}

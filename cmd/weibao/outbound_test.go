@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -19,7 +17,6 @@ import (
 	"weibao/sla/pager/aliyun/aliyuntest"
 	"weibao/storage"
 	"weibao/storage/redisstore/redistest"
-	"weibao/storage/storagetest"
 	"weibao/wecom"
 	"weibao/wecom/wecomtest"
 )
@@ -33,12 +30,7 @@ func TestOutboundOnly(t *testing.T) {
 	fake := wecomtest.New(t)
 	ali := aliyuntest.New(t, "LTAI-test", "ali-secret")
 	const voiceQ = "Alicom-Queue-1-VoiceReport"
-	driver, dsn := storagetest.DSN(t)
-	env := map[string]string{
-		"WEIBAO_SERVER_ADDR": "127.0.0.1:0", "WEIBAO_DATABASE_DRIVER": driver, "WEIBAO_DATABASE_DSN": dsn,
-		"WEIBAO_REDIS_URL": os.Getenv(redistest.EnvRedis), "WEIBAO_REDIS_PREFIX": "weibao:" + redistest.Prefix(), "WEIBAO_WECOM_API_BASE": fake.URL,
-		"WEIBAO_WECOM_INBOX_JOURNAL": filepath.Join(t.TempDir(), "inbox.journal"),
-		"WEIBAO_WECOM_CORP_ID":       wecomtest.CorpID, "WEIBAO_WECOM_AGENT_ID": wecomtest.AgentID, "WEIBAO_WECOM_SECRET": wecomtest.Secret,
+	cfg, err := configs.Load("", wecomEnv(t, fake, map[string]string{
 		"WEIBAO_WECOM_BOT_MODE": "websocket", "WEIBAO_WECOM_BOT_ID": wecomtest.BotID, "WEIBAO_WECOM_BOT_SECRET": wecomtest.BotSecret,
 		"WEIBAO_WECOM_BOT_WS_URL":               fake.WSURL(),
 		"WEIBAO_PAGER_ALIYUN_ACCESS_KEY_ID":     "LTAI-test",
@@ -48,11 +40,7 @@ func TestOutboundOnly(t *testing.T) {
 		"WEIBAO_PAGER_ALIYUN_IVR_ACK_CODE":        "TTS_2",
 		"WEIBAO_PAGER_ALIYUN_QUEUES_VOICE_REPORT": voiceQ, "WEIBAO_PAGER_ALIYUN_QUEUES_ENDPOINT": ali.URL,
 		"WEIBAO_PAGER_ALIYUN_QUEUES_TOKEN_ENDPOINT": ali.URL, "WEIBAO_PAGER_ALIYUN_QUEUES_WAIT": "1s",
-	}
-	for k, v := range noJobs {
-		env[k] = v
-	}
-	cfg, err := configs.Load("", func(k string) string { return env[k] })
+	}))
 	if err != nil {
 		t.Fatal(err)
 	}

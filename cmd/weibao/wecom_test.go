@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/url"
 	"os"
@@ -75,21 +76,28 @@ var noJobs = map[string]string{
 	"WEIBAO_REPORTS_JOBS_QUARTERLY_SPEC": "off", "WEIBAO_REPORTS_JOBS_ANALYSIS_SPEC": "off",
 }
 
+// wecomEnv is the configuration an end-to-end test starts from: a database
+// of its own, the test Redis under a key prefix of its own, the fake WeCom's
+// app, a journal in a temp dir and no scheduled jobs; extra keys go over it.
+func wecomEnv(t *testing.T, fake *wecomtest.Server, extra map[string]string) func(string) string {
+	t.Helper()
+	driver, dsn := storagetest.DSN(t)
+	env := map[string]string{
+		"WEIBAO_SERVER_ADDR": "127.0.0.1:0", "WEIBAO_DATABASE_DRIVER": driver, "WEIBAO_DATABASE_DSN": dsn,
+		"WEIBAO_REDIS_URL": os.Getenv(redistest.EnvRedis), "WEIBAO_REDIS_PREFIX": "weibao:" + redistest.Prefix(),
+		"WEIBAO_WECOM_API_BASE": fake.URL, "WEIBAO_WECOM_INBOX_JOURNAL": filepath.Join(t.TempDir(), "inbox.journal"),
+		"WEIBAO_WECOM_CORP_ID": wecomtest.CorpID, "WEIBAO_WECOM_AGENT_ID": wecomtest.AgentID, "WEIBAO_WECOM_SECRET": wecomtest.Secret,
+	}
+	maps.Copy(env, noJobs)
+	maps.Copy(env, extra)
+	return func(k string) string { return env[k] }
+}
+
 // openWeComMainEnv is openWeComMainWith with more configuration (env keys).
 func openWeComMainEnv(t *testing.T, mode string, seen chan bot.Message, extra map[string]string) (*Main, *WeCom, *wecomtest.Server, *fakeBot) {
 	t.Helper()
 	fake := wecomtest.New(t)
-	driver, dsn := storagetest.DSN(t)
 	env := map[string]string{
-		"WEIBAO_SERVER_ADDR":     "127.0.0.1:0",
-		"WEIBAO_DATABASE_DRIVER": driver,
-		"WEIBAO_DATABASE_DSN":    dsn,
-		"WEIBAO_REDIS_URL":       os.Getenv(redistest.EnvRedis), "WEIBAO_REDIS_PREFIX": "weibao:" + redistest.Prefix(),
-		"WEIBAO_WECOM_API_BASE":             fake.URL,
-		"WEIBAO_WECOM_INBOX_JOURNAL":        filepath.Join(t.TempDir(), "inbox.journal"),
-		"WEIBAO_WECOM_CORP_ID":              wecomtest.CorpID,
-		"WEIBAO_WECOM_AGENT_ID":             wecomtest.AgentID,
-		"WEIBAO_WECOM_SECRET":               wecomtest.Secret,
 		"WEIBAO_WECOM_TOKEN":                wecomtest.AppToken,
 		"WEIBAO_WECOM_ENCODING_AES_KEY":     wecomtest.AppAESKey,
 		"WEIBAO_WECOM_BOT_MODE":             mode,
@@ -99,13 +107,8 @@ func openWeComMainEnv(t *testing.T, mode string, seen chan bot.Message, extra ma
 		"WEIBAO_WECOM_BOT_SECRET":           wecomtest.BotSecret,
 		"WEIBAO_WECOM_BOT_WS_URL":           fake.WSURL(),
 	}
-	for k, v := range noJobs {
-		env[k] = v
-	}
-	for k, v := range extra {
-		env[k] = v
-	}
-	cfg, err := configs.Load("", func(k string) string { return env[k] })
+	maps.Copy(env, extra)
+	cfg, err := configs.Load("", wecomEnv(t, fake, env))
 	if err != nil {
 		t.Fatal(err)
 	}
