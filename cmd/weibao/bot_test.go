@@ -155,6 +155,12 @@ func startRobot(t *testing.T, clock bot.Clock) *robot {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return &robot{t: t, m: runServe(t, cfg, clock), fake: fake, run: strings.TrimSuffix(redistest.Prefix(), ":")}
+}
+
+// runServe is `weibao serve` on cfg and clock until the test ends.
+func runServe(t *testing.T, cfg *configs.Config, clock bot.Clock) *Main {
+	t.Helper()
 	m, err := openWith(context.Background(), cfg, slog.New(slog.DiscardHandler), clock)
 	if err != nil {
 		t.Fatal(err)
@@ -166,7 +172,7 @@ func startRobot(t *testing.T, clock bot.Clock) *robot {
 	var wg sync.WaitGroup
 	wg.Go(func() { m.Run(ctx) })
 	t.Cleanup(func() { cancel(); wg.Wait(); m.Close() })
-	return &robot{t: t, m: m, fake: fake, run: strings.TrimSuffix(redistest.Prefix(), ":")}
+	return m
 }
 
 // post sends one robot callback ("" chat: 1:1) as WeCom does.

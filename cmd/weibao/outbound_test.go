@@ -3,11 +3,9 @@ package main
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"net/url"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -44,17 +42,8 @@ func TestOutboundOnly(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := Open(context.Background(), cfg, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := connectWeCom(m); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	wg.Go(func() { m.Run(ctx) })
-	t.Cleanup(func() { cancel(); wg.Wait(); m.Close() })
+	m := runServe(t, cfg, bot.SystemClock{})
+	ctx := context.Background()
 	if !fake.WaitSubscribed(1, 5*time.Second) {
 		t.Fatal("weibao did not subscribe to the robot's long connection")
 	}
