@@ -642,12 +642,17 @@ func robotParts(m bot.Outgoing) []AppMessage {
 	if m.Card != nil {
 		return []AppMessage{{MsgType: "template_card", TemplateCard: card(m.Card)}}
 	}
+	return markdownParts(m, RobotContentLimit)
+}
+
+// markdownParts is m as markdown with its <@id> mentions, split to limit.
+func markdownParts(m bot.Outgoing, limit int) []AppMessage {
 	text := m.Text
 	for _, u := range m.Mentions {
 		text += " <@" + u + ">"
 	}
 	var out []AppMessage
-	for _, p := range Split(text, RobotContentLimit) {
+	for _, p := range Split(text, limit) {
 		out = append(out, AppMessage{MsgType: "markdown", Markdown: &Content{Content: p}})
 	}
 	return out
@@ -666,15 +671,7 @@ func welcome(m bot.Outgoing) AppMessage {
 // parts renders a text or markdown message, split to WeCom's byte limit.
 func parts(m bot.Outgoing) []AppMessage {
 	if m.Format == bot.FormatMarkdown {
-		text := m.Text
-		for _, u := range m.Mentions {
-			text += " <@" + u + ">"
-		}
-		var out []AppMessage
-		for _, p := range Split(text, MarkdownLimit) {
-			out = append(out, AppMessage{MsgType: "markdown", Markdown: &Content{Content: p}})
-		}
-		return out
+		return markdownParts(m, MarkdownLimit)
 	}
 	var out []AppMessage
 	for _, p := range Split(m.Text, TextLimit) {
