@@ -209,6 +209,9 @@ func (s *Scheduler) CatchUp(ctx context.Context) {
 		}
 		done, err := s.opt.History.RunSucceeded(ctx, e.job.Name, prev)
 		if err != nil {
+			if ctx.Err() != nil {
+				return
+			}
 			s.opt.Logger.Error("catch-up check failed", "job", e.job.Name, "err", err)
 			continue
 		}
@@ -238,7 +241,11 @@ func (s *Scheduler) fire(ctx context.Context, e *entry, scheduled time.Time) (ra
 	defer s.wg.Done()
 	log := s.opt.Logger.With("job", e.job.Name, "scheduled", scheduled.Format(time.RFC3339))
 	defer func() {
-		if err != nil {
+		switch {
+		case err == nil:
+		case ctx.Err() != nil: // shutdown; the history marks it failed, so catch-up reruns it
+			log.Info("job run interrupted by shutdown", "err", err)
+		default:
 			log.Error("job run failed", "err", err)
 		}
 	}()

@@ -32,19 +32,26 @@ func (e *Engine) Tick(ctx context.Context, last *time.Time) {
 			e.opt.Logger.Error("conversation sweep panicked", "panic", p)
 		}
 	}()
+	// Errors after ctx ended are the shutdown interrupting the work, not faults.
 	if n, err := e.Sweep(ctx); err != nil {
+		if ctx.Err() != nil {
+			return
+		}
 		e.opt.Logger.Error("dialogue sweep", "err", err, "expired", n)
 	} else if n > 0 {
 		e.opt.Logger.Info("dialogues expired into tickets", "n", n)
 	}
 	if err := e.startRequested(ctx); err != nil {
+		if ctx.Err() != nil {
+			return
+		}
 		e.opt.Logger.Warn("queued surveys", "err", err)
 	}
 	if now := e.now(); last == nil || now.Sub(*last) >= time.Minute {
 		if last != nil {
 			*last = now
 		}
-		if n, err := e.opt.Tickets.AutoConfirm(ctx, e.opt.ConfirmWindow); err != nil {
+		if n, err := e.opt.Tickets.AutoConfirm(ctx, e.opt.ConfirmWindow); err != nil && ctx.Err() == nil {
 			e.opt.Logger.Error("auto-confirm", "err", err, "confirmed", n)
 		} else if n > 0 {
 			e.opt.Logger.Info("resolutions auto-confirmed", "n", n)
