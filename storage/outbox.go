@@ -201,13 +201,21 @@ func (db *DB) RedrawableCards(ctx context.Context, no string, since time.Time) (
 // not sent or got no code.
 func (db *DB) CardCode(ctx context.Context, no, taskID string) (string, error) {
 	var rows []outboxRow
-	err := db.gdb.WithContext(ctx).Where("ticket_no = ? AND status = ? AND ref <> ''", no, outboxSent).Order("id").Find(&rows).Error
+	err := db.gdb.WithContext(ctx).Where("ticket_no = ? AND status IN ?", no, []string{outboxSent, outboxPending}).Order("id").Find(&rows).Error
 	if err != nil {
 		return "", fmt.Errorf("card %s of %s: %w", taskID, no, err)
 	}
 	for _, r := range rows {
 		var m bot.Outgoing
-		if json.Unmarshal([]byte(r.Payload), &m) == nil && m.Card != nil && m.Card.TaskID == taskID {
+		if json.Unmarshal([]byte(r.Payload), &m) != nil || m.Card == nil || m.Card.TaskID != taskID {
+			continue
+		}
+		switch {
+		case r.Status == outboxPending:
+			// Still queued (behind a rate limit, say): the update waits for
+			// it rather than giving up and leaving its buttons live.
+			return "", fmt.Errorf("card %s of %s: not sent yet", taskID, no)
+		case r.Ref != "":
 			return r.Ref, nil
 		}
 	}

@@ -46,6 +46,8 @@ const (
 	CorpID     = "wwfakecorp0000001"
 	Secret     = "fake-app-secret"
 	AgentID    = "1000002"
+	// WebhookKey is a group robot's webhook key; WebhookKey + "-" + anything
+	// is another group's (each group's robot has its own key and limits).
 	WebhookKey = "fake-webhook-key"
 	BotID      = "fakebot"
 	BotSecret  = "fake-bot-secret"
@@ -361,8 +363,11 @@ func (s *Server) simplelist(w http.ResponseWriter, r *http.Request) {
 	json.NewEncoder(w).Encode(map[string]any{"errcode": 0, "errmsg": "ok", "userlist": list})
 }
 
+func webhookKey(k string) bool { return k == WebhookKey || strings.HasPrefix(k, WebhookKey+"-") }
+
 func (s *Server) webhook(w http.ResponseWriter, r *http.Request) {
-	if r.URL.Query().Get("key") != WebhookKey {
+	key := r.URL.Query().Get("key")
+	if !webhookKey(key) {
 		writeErr(w, 93000, "invalid webhook url")
 		return
 	}
@@ -371,7 +376,7 @@ func (s *Server) webhook(w http.ResponseWriter, r *http.Request) {
 	}
 	raw, _ := io.ReadAll(r.Body)
 	req := s.record("webhook/send", raw)
-	if msg := s.checkShape("webhook/send", "webhook:"+WebhookKey, req.Body); msg != "" {
+	if msg := s.checkShape("webhook/send", "webhook:"+key, req.Body); msg != "" {
 		s.tb.Errorf("wecomtest: webhook/send: %s: %s", msg, raw)
 		writeErr(w, 40008, msg)
 		return
@@ -768,11 +773,11 @@ func (s *Server) mediaUpload(w http.ResponseWriter, r *http.Request) {
 
 // webhookUpload is the group robot's webhook/upload_media?key=…&type=file.
 func (s *Server) webhookUpload(w http.ResponseWriter, r *http.Request) {
-	if r.URL.Query().Get("key") != WebhookKey {
+	if key := r.URL.Query().Get("key"); !webhookKey(key) {
 		writeErr(w, 93000, "invalid webhook url")
 		return
 	}
-	s.upload(w, r, "webhook/upload_media", "webhook:"+WebhookKey)
+	s.upload(w, r, "webhook/upload_media", "webhook:"+r.URL.Query().Get("key"))
 }
 
 // upload checks the documented multipart shape: type=file in the query, one
