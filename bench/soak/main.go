@@ -110,11 +110,7 @@ func printResult(out io.Writer, res *result) {
 	fmt.Fprintln(w, "scenario\tfault\trecovered after\tcallbacks not answered 200 (retried)\treplies: p50 / max wait\treplies missing or 系统繁忙\tinvariant violations")
 	for _, f := range res.Faults {
 		win := window(res.Users, f.Start, f.End.Add(max(0, f.Recovered)))
-		rec := "NOT within 2m"
-		if f.Recovered >= 0 {
-			rec = f.Recovered.Round(100 * time.Millisecond).String()
-		}
-		fmt.Fprintf(w, "%s\t%s\t%s\t%d of %d\t%s / %s\t%d\t%d\n", f.Name, f.End.Sub(f.Start).Round(100*time.Millisecond), rec,
+		fmt.Fprintf(w, "%s\t%s\t%s\t%d of %d\t%s / %s\t%d\t%d\n", f.Name, f.End.Sub(f.Start).Round(100*time.Millisecond), recovered(f.Recovered),
 			win.refused, win.answers, win.p50, win.max, win.badReplies, bad(f.Invariants))
 	}
 	all := window(res.Users, time.Time{}, time.Now())

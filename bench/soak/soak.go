@@ -258,9 +258,14 @@ func (s *soak) run(ctx context.Context) (*result, error) {
 			return nil, fmt.Errorf("scenario %s: %w", name, err)
 		}
 		f.End = time.Now()
-		f.Recovered = s.recover(ctx, f.End, 2*time.Minute)
-		s.logf("soak: scenario %s: fault %s, recovered %s after its end", name, f.End.Sub(f.Start).Round(time.Second), f.Recovered.Round(100*time.Millisecond))
+		f.Recovered = s.recover(ctx, f.End, 3*time.Minute)
+		s.logf("soak: scenario %s: fault %s, recovered after its end: %s", name, f.End.Sub(f.Start).Round(time.Second), recovered(f.Recovered))
 		f.Invariants = s.check(ctx, false)
+		for _, inv := range f.Invariants {
+			if inv.Bad > 0 {
+				s.logf("soak: after %s: %s: %d of %d: %v", name, inv.Name, inv.Bad, inv.Checked, inv.Examples)
+			}
+		}
 		s.faults = append(s.faults, f)
 		res.Faults = append(res.Faults, f)
 		if !sleep(ctx, s.opt.Gap) {
@@ -320,4 +325,11 @@ func (s *soak) recover(ctx context.Context, since time.Time, limit time.Duration
 		}
 	}
 	return -1
+}
+
+func recovered(d time.Duration) string {
+	if d < 0 {
+		return "NOT within 3m"
+	}
+	return d.Round(100 * time.Millisecond).String()
 }
