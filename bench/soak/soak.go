@@ -252,6 +252,9 @@ func (s *soak) run(ctx context.Context) (*result, error) {
 		if !ok {
 			return nil, fmt.Errorf("unknown scenario %q", name)
 		}
+		if sc.await != nil {
+			sc.await(ctx, s)
+		}
 		f := fault{Name: name, Start: time.Now()}
 		s.logf("soak: scenario %s: %s", name, sc.desc)
 		if err := sc.inject(ctx, s); err != nil {
