@@ -195,7 +195,13 @@ func parseApp(payload []byte) (bot.Message, Reply, error) {
 			return bot.Message{}, Reply{}, fmt.Errorf("%w: app event %q", ErrIgnored, x.Event)
 		}
 		// Events carry no MsgId; WeCom's rule is sender plus create time.
+		// A click also names its card and button: an engineer taking two
+		// cards within one second clicks twice, and WeCom's retry of one
+		// click repeats all three.
 		m.ID = ChannelApp + ":" + x.FromUserName + "@" + strconv.FormatInt(x.CreateTime, 10)
+		if m.Button != nil {
+			m.ID += "/" + x.TaskID + "/" + x.EventKey
+		}
 		return m, r, nil
 	default:
 		return bot.Message{}, Reply{}, fmt.Errorf("%w: app message type %q", ErrIgnored, x.MsgType)

@@ -29,7 +29,7 @@ func TestParse(t *testing.T) {
 		{
 			name: "app card click", source: SourceApp,
 			payload: `<xml><ToUserName>wx1</ToUserName><FromUserName>zhanggong</FromUserName><CreateTime>1409659813</CreateTime><MsgType>event</MsgType><Event>template_card_event</Event><EventKey>ack:F1</EventKey><TaskId>page-F1-1</TaskId><CardType>button_interaction</CardType><ResponseCode>rc1</ResponseCode><AgentID>1</AgentID></xml>`,
-			want: bot.Message{ID: "app:zhanggong@1409659813", Channel: "app", From: "zhanggong", ChatType: bot.ChatSingle, At: at,
+			want: bot.Message{ID: "app:zhanggong@1409659813/page-F1-1/ack:F1", Channel: "app", From: "zhanggong", ChatType: bot.ChatSingle, At: at,
 				Event: "card_click", Button: &bot.ButtonClick{Key: "ack:F1", TaskID: "page-F1-1"}},
 			wantReply: Reply{Source: SourceApp, ResponseCode: "rc1", CardEvent: true, ChatType: bot.ChatSingle, From: "zhanggong"},
 		},
@@ -217,5 +217,25 @@ func TestParseRoute(t *testing.T) {
 	}
 	if _, ok := readRoute(""); ok {
 		t.Error("an empty route reads as a route")
+	}
+}
+
+// TestCardClickIDs: an engineer taking two cards within one second sends
+// two events with one sender and create time; both must pass the dedupe,
+// while WeCom's retry of one click is the same event.
+func TestCardClickIDs(t *testing.T) {
+	click := func(task, key, code string) string {
+		m, _, err := Parse(SourceApp, []byte(`<xml><ToUserName>wx1</ToUserName><FromUserName>eng1</FromUserName><CreateTime>1409659813</CreateTime><MsgType>event</MsgType><Event>template_card_event</Event><EventKey>`+key+`</EventKey><TaskId>`+task+`</TaskId><ResponseCode>`+code+`</ResponseCode><AgentID>1</AgentID></xml>`), time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m.ID
+	}
+	first, second := click("F1-L0", "ack:F1", "rc1"), click("F2-L0", "ack:F2", "rc2")
+	if first == second {
+		t.Errorf("two clicks on two cards in one second share the id %q", first)
+	}
+	if retry := click("F1-L0", "ack:F1", "rc1"); retry != first {
+		t.Errorf("a retried click has id %q, the click %q", retry, first)
 	}
 }

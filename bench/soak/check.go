@@ -80,9 +80,11 @@ func (s *soak) check(ctx context.Context, final bool) []invariant {
 			rep.Checked++
 		}
 	}
+	// A ticket its engineer acknowledged and its reporter confirmed must
+	// show both.
 	confirmed := map[string]bool{}
 	for _, r := range s.users.reports {
-		if r.Confirmed {
+		if r.Confirmed && r.Acked {
 			confirmed[r.Ticket] = true
 		}
 	}
@@ -211,7 +213,7 @@ func timelineProblem(t *ticket, confirmed bool) string {
 	if confirmed {
 		for _, k := range []string{"acknowledged", "resolved", "confirmed", "closed"} {
 			if !kinds[k] {
-				return "confirmed by the reporter but no " + k + " event"
+				return "acknowledged and confirmed by the users but no " + k + " event"
 			}
 		}
 	}

@@ -49,8 +49,8 @@ type report struct {
 	At             time.Time
 	Accepted       bool // some attempt was answered 200
 	Ticket         string
+	Acked          bool // the engineer's acknowledgement was answered 200
 	Confirmed      bool // the reporter was thanked for confirming
-	Asked          int  // dialogue answers given
 }
 
 func newUsers(url string, w *weCom, db *sql.DB, run string) *users {
@@ -230,7 +230,6 @@ func (u *users) story(ctx context.Context, i int) {
 				break
 			}
 			reply, _ = u.say(r.ID, r.Chat, answer)
-			r.Asked++
 		}
 	}
 	no := u.ticketOf(ctx, r.ID, 90*time.Second)
@@ -245,11 +244,15 @@ func (u *users) story(ctx context.Context, i int) {
 	if !pause(ctx, 3*time.Second, 30*time.Second) {
 		return
 	}
+	var acked bool
 	if i%2 == 0 {
-		u.say("eng1", "", "接单 "+no)
+		_, acked = u.say("eng1", "", "接单 "+no)
 	} else {
-		u.click("eng1", "ack:"+no, no+"-L0")
+		acked = u.click("eng1", "ack:"+no, no+"-L0")
 	}
+	u.mu.Lock()
+	r.Acked = acked
+	u.mu.Unlock()
 	if !pause(ctx, 3*time.Second, 20*time.Second) {
 		return
 	}
