@@ -43,9 +43,9 @@ import (
 
 // Credentials the fake accepts.
 const (
-	CorpID     = "wwfakecorp0000001"
-	Secret     = "fake-app-secret"
-	AgentID    = "1000002"
+	CorpID  = "wwfakecorp0000001"
+	Secret  = "fake-app-secret"
+	AgentID = "1000002"
 	// WebhookKey is a group robot's webhook key; WebhookKey + "-" + anything
 	// is another group's (each group's robot has its own key and limits).
 	WebhookKey = "fake-webhook-key"
