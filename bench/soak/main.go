@@ -109,7 +109,9 @@ func printResult(out io.Writer, res *result) {
 	fmt.Fprintf(w, "\n%d reports in %s\n\n", res.Reports, res.Elapsed.Round(time.Second))
 	fmt.Fprintln(w, "scenario\tfault\trecovered after\tcallbacks not answered 200 (retried)\treplies: p50 / max wait\treplies missing or 系统繁忙\tinvariant violations")
 	for _, f := range res.Faults {
-		win := window(res.Users, f.Start, f.End.Add(max(0, f.Recovered)))
+		// What users saw from the fault's start until it was recovered from
+		// (and at least 20 s after its end, for an instant fault like FLUSHALL).
+		win := window(res.Users, f.Start, f.End.Add(max(20*time.Second, f.Recovered)))
 		fmt.Fprintf(w, "%s\t%s\t%s\t%d of %d\t%s / %s\t%d\t%d\n", f.Name, f.End.Sub(f.Start).Round(100*time.Millisecond), recovered(f.Recovered),
 			win.refused, win.answers, win.p50, win.max, win.badReplies, bad(f.Invariants))
 	}
