@@ -12,7 +12,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -240,7 +242,10 @@ func (r *replica) start() error {
 		return err
 	}
 	cmd := exec.Command(r.bin, "serve", "--config", r.cfg)
-	cmd.Env = append(os.Environ(), r.env...)
+	// The configuration is the harness's alone: none of the caller's
+	// WEIBAO_ variables (the tests' own, say) reaches a replica.
+	cmd.Env = slices.DeleteFunc(os.Environ(), func(kv string) bool { return strings.HasPrefix(kv, "WEIBAO_") })
+	cmd.Env = append(cmd.Env, r.env...)
 	cmd.Stdout, cmd.Stderr = f, f
 	if err := cmd.Start(); err != nil {
 		f.Close()
@@ -256,7 +261,8 @@ func (r *replica) start() error {
 	for time.Now().Before(deadline) {
 		select {
 		case <-done:
-			return fmt.Errorf("replica %d exited at start (log %s)", r.n, r.log)
+			log, _ := os.ReadFile(r.log)
+			return fmt.Errorf("replica %d exited at start: %s", r.n, log[max(0, len(log)-1000):])
 		default:
 		}
 		res, err := healthClient.Get(r.URL() + "/healthz")
