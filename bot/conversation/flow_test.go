@@ -42,11 +42,11 @@ func TestFlowAnswerChecking(t *testing.T) {
 	h.expect(h.say("eng1", "", "检查 db"), "开始检查 db", "（1/3）CPU？", "1 正常 / 2 异常")
 	steps := []struct{ say, want string }{
 		{"好的", "没有看懂这个回答"},  // not a choice: re-asked with the choices
-		{"12", "没有看懂这个回答"},   // a number that is no choice
-		{"我的", "（1/3）CPU？"},   // a command runs, then the question again
-		{"检查", "（1/3）CPU？"},   // its own word asks again, never stored
-		{"1", "（2/3）磁盘？"},     // by number; the figure is the note
-		{"异常", "请在选项后写明情况"},   // an anomaly needs its note
+		{"12", "没有看懂这个回答"},  // a number that is no choice
+		{"我的", "（1/3）CPU？"}, // a command runs, then the question again
+		{"检查", "（1/3）CPU？"}, // its own word asks again, never stored
+		{"1", "（2/3）磁盘？"},   // by number; the figure is the note
+		{"异常", "请在选项后写明情况"}, // an anomaly needs its note
 		{"异常：磁盘 92%", "（3/3）反馈？"},
 		{"无", "已保存 sys-db"}, // optional
 	}
