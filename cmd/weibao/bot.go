@@ -55,6 +55,14 @@ func newBot(m *Main) (*Bot, error) {
 			Open: m.Reports.Service.AnalysisOpen}}
 		copt.SurveyHours = m.Config.AnalysisHours
 	}
+	if m.Records != nil {
+		if copt.Surveys == nil {
+			copt.Surveys = map[string]conversation.Survey{}
+		}
+		for name, f := range m.Records.Flows() {
+			copt.Surveys[name] = f
+		}
+	}
 	eng, err := conversation.New(copt)
 	if err != nil {
 		return nil, err
