@@ -71,4 +71,3 @@ type Flow struct {
 	Words []string
 	Begin func(ctx context.Context, person *Person, arg string) (FlowStart, error)
 }
-

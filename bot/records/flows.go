@@ -63,8 +63,10 @@ func (s *Service) Flows() map[string]bot.Flow {
 	for _, kind := range bot.RecordKinds {
 		kind := kind
 		out[FlowName(kind)] = bot.Flow{Words: specs[kind].words,
-			Begin: func(ctx context.Context, p *bot.Person, arg string) (bot.FlowStart, error) { return s.begin(ctx, kind, p, arg) },
-			Done:  func(ctx context.Context, res bot.FlowResult) (string, error) { return s.done(ctx, kind, res) }}
+			Begin: func(ctx context.Context, p *bot.Person, arg string) (bot.FlowStart, error) {
+				return s.begin(ctx, kind, p, arg)
+			},
+			Done: func(ctx context.Context, res bot.FlowResult) (string, error) { return s.done(ctx, kind, res) }}
 	}
 	return out
 }
