@@ -61,7 +61,6 @@ func FlowName(kind bot.RecordKind) string { return "record_" + string(kind) }
 func (s *Service) Flows() map[string]bot.Flow {
 	out := map[string]bot.Flow{}
 	for _, kind := range bot.RecordKinds {
-		kind := kind
 		out[FlowName(kind)] = bot.Flow{Words: specs[kind].words,
 			Begin: func(ctx context.Context, p *bot.Person, arg string) (bot.FlowStart, error) {
 				return s.begin(ctx, kind, p, arg)

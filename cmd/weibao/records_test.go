@@ -121,8 +121,49 @@ func TestRecordsEndToEnd(t *testing.T) {
 		b, _ := io.ReadAll(resp.Body)
 		return resp.StatusCode, b
 	}
+	send := func(path, body string) (int, []byte) {
+		req, _ := http.NewRequest(http.MethodPost, m.URL()+path, strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer records-token")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, b
+	}
+	// A drill recorded from a browser, then a note on it; refused input changes nothing.
+	code, body := send("/api/v1/records", `{"kind":"emergency_drill","by":"lead1","fields":{"scenario":"数据库服务器宕机，切换备机","participants":"张工、刘工","duration":"25分钟","result":"成功"}}`)
+	var created struct {
+		Record struct {
+			No     string           `json:"no"`
+			Status bot.RecordStatus `json:"status"`
+		} `json:"record"`
+	}
+	if json.Unmarshal(body, &created); code != 201 || created.Record.Status != bot.RecordDone {
+		t.Fatalf("POST record = %d %s", code, body)
+	}
+	if code, body := send("/api/v1/records/"+created.Record.No+"/changes", `{"kind":"noted","text":"演练报告已交信息科","by":"lead1"}`); code != 200 {
+		t.Errorf("POST change = %d %s", code, body)
+	}
+	for _, bad := range []struct {
+		path, body string
+		code       int
+	}{
+		{"/api/v1/records", `{"kind":"emergency_drill","by":"nurse1","fields":{}}`, 403},
+		{"/api/v1/records", `{"kind":"emergency_drill","by":"lead1","fields":{"colour":"红"}}`, 400},
+		{"/api/v1/records", `{"kind":"emergency_drill","fields":{}}`, 400},
+		{"/api/v1/records/" + created.Record.No + "/changes", `{"kind":"completed","by":"lead1"}`, 400},
+	} {
+		if code, body := send(bad.path, bad.body); code != bad.code {
+			t.Errorf("POST %s %s = %d %s, want %d", bad.path, bad.body, code, body, bad.code)
+		}
+	}
+	if _, tl, err := m.Records.Record(ctx, created.Record.No); err != nil || len(tl) != 3 || tl[2].Kind != bot.RecordNoted {
+		t.Errorf("drill timeline %+v, %v", tl, err)
+	}
 	month := time.Now().In(cfg.Location).Format("2006-01")
-	code, body := get("/api/v1/records?kind=inspection&period=" + month)
+	code, body = get("/api/v1/records?kind=inspection&period=" + month)
 	var list struct {
 		Records []struct {
 			No      string   `json:"no"`
@@ -163,7 +204,7 @@ func TestRecordsEndToEnd(t *testing.T) {
 	all := strings.Join(rows, "\n")
 	t.Logf("quarterly index:\n%s", all)
 	for _, w := range []string{"04-维护记录/月度巡检记录-", "月度巡检记录 1 条", "性能分析记录 0 条", "备份检查记录 1 条", "恢复演练记录 0 条",
-		"应急演练记录 0 条", "04-维护记录/应急响应团队.xlsx | 应急响应团队联系人 3 人"} {
+		"应急演练记录 1 条", "04-维护记录/应急响应团队.xlsx | 应急响应团队联系人 3 人"} {
 		if !strings.Contains(all, w) {
 			t.Errorf("index lacks %q", w)
 		}
