@@ -46,7 +46,9 @@ type env struct {
 	failOn string // an anomaly key whose ticket fails to file
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t *testing.T) *env { t.Helper(); return newEnvWith(t, nil) }
+
+func newEnvWith(t *testing.T, m records.Metrics) *env {
 	t.Helper()
 	db := storagetest.Open(t)
 	ctx := context.Background()
@@ -63,10 +65,10 @@ func newEnv(t *testing.T) *env {
 	seq := 0
 	e.svc, err = records.New(records.Options{Store: db, Directory: db, Outbox: db, Catalog: catalog.Default(), Clock: e.clock,
 		Encoder: xlsx.Encoder{Texts: catalog.Default()}, Location: storagetest.Shanghai, Workdays: weekdays{},
-		Systems: []records.System{{Code: "db", Name: "数据库服务器", Type: bot.TypeServer, Items: []string{"cpu", "disk"}},
+		Systems: []records.System{{Code: "db", Name: "数据库服务器", Type: bot.TypeServer, Items: []string{"cpu", "disk"}, Instance: "db:9100"},
 			{Code: "app", Name: "应用服务", Type: bot.TypeSoftware, Items: []string{"server_log"}}},
 		ContractStart: at(2026, 7, 1, 0).Truncate(24 * time.Hour), ContractEnd: time.Date(2027, 1, 1, 0, 0, 0, 0, storagetest.Shanghai),
-		EmergencyTeam: []string{"eng1", "lead1"},
+		EmergencyTeam: []string{"eng1", "lead1"}, Metrics: m,
 		FileTicket: func(ctx context.Context, a records.Anomaly) (string, error) {
 			if a.Key == e.failOn {
 				return "", errors.New("ticketing down")
@@ -335,4 +337,60 @@ func sheetRows(t *testing.T, data []byte, sheet string) [][]string {
 		t.Fatal(err)
 	}
 	return rows
+}
+
+type metrics struct {
+	u   records.Usage
+	err error
+}
+
+func (m metrics) Usage(context.Context, string, bool) (records.Usage, error) { return m.u, m.err }
+
+// TestInspectionBegin: the system named or the first not inspected this
+// month; monitoring's figures as notes to confirm, or a plain checklist
+// when monitoring fails.
+func TestInspectionBegin(t *testing.T) {
+	ctx := context.Background()
+	eng := &bot.Person{UserID: "eng1", Role: bot.RoleEngineer, Active: true}
+	cpu, disk := 12.34, 91.0
+	for _, tt := range []struct {
+		name      string
+		m         records.Metrics
+		arg       string
+		wantErr   string
+		subject   string
+		intro     string
+		firstNote string
+	}{
+		{"figures", metrics{u: records.Usage{CPU: &cpu, Disk: &disk}}, "", "", "db", "已从监控读取", "监控读数：CPU 使用率 12.3%"},
+		{"monitoring down", metrics{err: errors.New("connection refused")}, "数据库服务器", "", "db", "监控数据读取失败", ""},
+		{"by number", nil, "2", "", "app", "开始巡检「应用服务」", ""},
+		{"unknown", nil, "邮件服务器", "rec.insp.unknown_system", "", "", ""},
+	} {
+		e := newEnvWith(t, tt.m)
+		st, err := e.svc.Flows()[records.FlowName(bot.KindInspection)].Begin(ctx, eng, tt.arg)
+		if key, _ := bot.UserText(err); key != tt.wantErr {
+			t.Errorf("%s: err %v, want %s", tt.name, err, tt.wantErr)
+			continue
+		}
+		if err != nil {
+			continue
+		}
+		if st.Subject != tt.subject || !strings.Contains(st.Intro, tt.intro) || st.Questions[0].Note != tt.firstNote {
+			t.Errorf("%s: start %+v", tt.name, st)
+		}
+	}
+	// Both systems inspected: 巡检 says so and how to inspect again.
+	e := newEnvWith(t, nil)
+	for _, sys := range []string{"db", "app"} {
+		if _, err := e.svc.Create(ctx, "eng1", bot.Record{Kind: bot.KindInspection, Subject: sys}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := e.svc.Flows()[records.FlowName(bot.KindInspection)].Begin(ctx, eng, ""); !errors.Is(err, bot.ErrConflict) {
+		t.Errorf("month done: err %v", err)
+	}
+	if _, err := e.svc.Flows()[records.FlowName(bot.KindBackupCheck)].Begin(ctx, &bot.Person{UserID: "nurse1", Role: bot.RoleNurse}, ""); !errors.Is(err, bot.ErrForbidden) {
+		t.Errorf("a nurse began a record: %v", err)
+	}
 }
