@@ -70,4 +70,10 @@ type Flow struct {
 	// with a catalogue key is said as it is) and what it is about.
 	Words []string
 	Begin func(ctx context.Context, person *Person, arg string) (FlowStart, error)
+	// Check, when set, vets a free-text answer by its question's key:
+	// vetted says it judged this question itself (a version "5.2.1" has too
+	// few letters for the default check), hint is the catalogue key of the
+	// hint to re-ask with ("" takes it): a planned window that is no time
+	// range, a ward nobody knows.
+	Check func(ctx context.Context, key, answer string) (hint string, vetted bool)
 }

@@ -384,7 +384,7 @@ func (e *Engine) onSurvey(ctx context.Context, person *bot.Person, st *surveySta
 	if q.Key != st.Asking {
 		st.Asking = q.Key // the questions changed under a saved state
 	}
-	if hint := e.answer(q, st, text); hint != "" {
+	if hint := e.answer(ctx, sv, q, st, text); hint != "" {
 		r.say(hint, map[string]any{"choices": choiceList(q.Choices)})
 		r.raw(e.surveyQuestion(sv, st, q))
 		return true, nil
@@ -394,14 +394,21 @@ func (e *Engine) onSurvey(ctx context.Context, person *bot.Person, st *surveySta
 
 // answer records text as the answer to q, or returns the catalogue key of
 // the hint to give when it answers nothing.
-func (e *Engine) answer(q SurveyQuestion, st *surveyState, text string) string {
+func (e *Engine) answer(ctx context.Context, sv Survey, q SurveyQuestion, st *surveyState, text string) string {
 	if q.Optional && contains([]string{"无", "没有", "跳过", "skip"}, surveyWord(text)) {
 		st.Answers[q.Key] = ""
 		return ""
 	}
 	if q.Choices == nil {
-		if !wordy(text) {
-			return "survey.need_text"
+		hint, vetted := "", false
+		if sv.Check != nil {
+			hint, vetted = sv.Check(ctx, q.Key, text)
+		}
+		if !vetted && !wordy(text) {
+			hint = "survey.need_text"
+		}
+		if hint != "" {
+			return hint
 		}
 		st.Answers[q.Key] = text
 		return ""

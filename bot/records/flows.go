@@ -60,7 +60,7 @@ func FlowName(kind bot.RecordKind) string { return "record_" + string(kind) }
 // Flows are the engineers' record flows by name, for the dialogue.
 func (s *Service) Flows() map[string]bot.Flow {
 	out := map[string]bot.Flow{}
-	for _, kind := range bot.RecordKinds {
+	for kind := range specs {
 		out[FlowName(kind)] = bot.Flow{Words: specs[kind].words,
 			Begin: func(ctx context.Context, p *bot.Person, arg string) (bot.FlowStart, error) {
 				return s.begin(ctx, kind, p, arg)
