@@ -243,7 +243,10 @@ func (s *Service) done(ctx context.Context, kind bot.RecordKind, res bot.FlowRes
 		return "", err
 	}
 	kindName := s.text("rec.kind."+string(kind), nil)
-	subject := s.subjectName(r)
+	subject := ""
+	if n := s.subjectName(r); n != "" {
+		subject = s.text("rec.subject", map[string]any{"name": n})
+	}
 	for _, p := range problems {
 		field := p.key + ".ticket"
 		if kind != bot.KindInspection {

@@ -145,7 +145,7 @@ func TestInspectionAnomalyTicketsLinkedAndRetried(t *testing.T) {
 	if r.Status != bot.RecordDone || len(r.Tickets) != 1 {
 		t.Errorf("record %+v", r)
 	}
-	if out := e.outbox(t); !strings.Contains(out, "[lead1] 【月度巡检异常】数据库服务器，记录 R20261204-0001：磁盘空间：/data 92%") {
+	if out := e.outbox(t); !strings.Contains(out, "[lead1] 【月度巡检异常】记录 R20261204-0001（数据库服务器）：磁盘空间：/data 92%") {
 		t.Errorf("lead not told:\n%s", out)
 	}
 }
