@@ -1,8 +1,12 @@
 // Package outbox delivers the messages weibao has committed to its outbox:
-// it claims due messages under a lease, sends each destination's messages in
-// order through a channel's Deliverer, merges plain messages queued for the
-// same destination, waits out rate limits, and retries failures with
-// exponential backoff until they succeed or can never succeed. A success is
+// it claims due messages under a lease, most urgent first, sends each
+// destination's messages in order through a channel's Deliverer, merges
+// plain messages queued for the same destination, waits out rate limits,
+// and retries failures with a capped exponential backoff until they
+// succeed, can never succeed, or their rule (bot.Rule) drops them: too old
+// to be of use, or covered by the ticket's next page. A destination that
+// fails is left alone behind a breaker and probed once per interval; its
+// messages wait untouched until the probe gets through. A success is
 // recorded at once and never sent again.
 package outbox
 
@@ -14,6 +18,7 @@ import (
 	"net"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -31,6 +36,13 @@ type Deliverer interface {
 	Deliver(ctx context.Context, m bot.Outgoing) (ref string, err error)
 }
 
+// Router is a Deliverer that names the service a message goes to (the app
+// API, a robot webhook, a response_url host), which is what a breaker
+// guards. Without it, a message's chat or recipients are its destination.
+type Router interface {
+	Destination(m bot.Outgoing) string
+}
+
 // Options configure a Worker.
 type Options struct {
 	Store      bot.Outbox
@@ -44,20 +56,26 @@ type Options struct {
 	Lease       time.Duration // how long a claim is ours, default 1 min
 	Timeout     time.Duration // per delivery, default 15 s
 	FileTimeout time.Duration // per delivery of a file message (upload included), default 3 min
-	MaxBackoff  time.Duration // default 10 min
 	Parallel    int           // destinations served at once, default 8
 	MergeLimit  int           // bytes of merged text, default 2048
-	MaxAttempts int           // attempts before a temporary failure is given up, 0 = never
+	// Probe is how often a destination whose breaker is open is tried,
+	// default 10 s; Hold how long its other messages wait before they are
+	// looked at again should no probe get through (a replica that held
+	// them died), default 10 min.
+	Probe time.Duration
+	Hold  time.Duration
 }
 
 // Worker runs deliveries.
 type Worker struct {
-	opt  Options
-	kick chan struct{}
-	m    struct {
+	opt      Options
+	kick     chan struct{}
+	breakers *breakers
+	m        struct {
 		results  *prometheus.CounterVec
 		duration prometheus.Histogram
 		merged   prometheus.Counter
+		open     prometheus.Gauge
 	}
 }
 
@@ -78,21 +96,24 @@ func New(opt Options) (*Worker, error) {
 	def(&opt.Lease, time.Minute)
 	def(&opt.Timeout, 15*time.Second)
 	def(&opt.FileTimeout, 3*time.Minute)
-	def(&opt.MaxBackoff, 10*time.Minute)
+	def(&opt.Probe, 10*time.Second)
+	def(&opt.Hold, 10*time.Minute)
 	for p, v := range map[*int]int{&opt.Batch: 100, &opt.Parallel: 8, &opt.MergeLimit: 2048} {
 		if *p <= 0 {
 			*p = v
 		}
 	}
-	w := &Worker{opt: opt, kick: make(chan struct{}, 1)}
+	w := &Worker{opt: opt, kick: make(chan struct{}, 1), breakers: &breakers{open: map[string]*trip{}}}
 	w.m.results = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "weibao_outbox_deliveries_total",
-		Help: "Delivery attempts by result (sent, retry, rate_limited, failed, unroutable)."}, []string{"result"})
+		Help: "Messages by result (sent, retry, rate_limited, held, failed, unroutable, expired, covered)."}, []string{"result"})
 	w.m.duration = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "weibao_outbox_delivery_seconds",
 		Help: "Time of one delivery call.", Buckets: prometheus.DefBuckets})
 	w.m.merged = prometheus.NewCounter(prometheus.CounterOpts{Name: "weibao_outbox_merged_total",
 		Help: "Messages merged into another one to the same destination."})
+	w.m.open = prometheus.NewGauge(prometheus.GaugeOpts{Name: "weibao_outbox_breakers_open",
+		Help: "Destinations this replica leaves alone but for a probe."})
 	if opt.Registerer != nil {
-		for _, c := range []prometheus.Collector{w.m.results, w.m.duration, w.m.merged} {
+		for _, c := range []prometheus.Collector{w.m.results, w.m.duration, w.m.merged, w.m.open} {
 			if err := opt.Registerer.Register(c); err != nil {
 				return nil, fmt.Errorf("outbox metrics: %w", err)
 			}
@@ -162,6 +183,10 @@ func (w *Worker) RunOnce(ctx context.Context) (int, error) {
 	var order []string
 	groups := map[string][]bot.Delivery{}
 	for _, d := range ds {
+		if w.expired(ctx, d, now) {
+			continue
+		}
+		d.Message = reroute(d)
 		k := destination(d.Message)
 		if _, ok := groups[k]; !ok {
 			order = append(order, k)
@@ -177,11 +202,53 @@ func (w *Worker) RunOnce(ctx context.Context) (int, error) {
 	return len(ds), nil
 }
 
-// deliverGroup sends one destination's messages in order; after a failure
-// the rest wait too, so they never overtake it.
+// expired drops d when its rule says it is too old to be of use.
+func (w *Worker) expired(ctx context.Context, d bot.Delivery, now time.Time) bool {
+	ttl := d.Message.Rule().TTL
+	if ttl == 0 || now.Sub(d.CreatedAt) < ttl {
+		return false
+	}
+	reason := fmt.Sprintf("expired: a %s is of no use %s after it was queued", d.Message.Class(), ttl)
+	w.m.results.WithLabelValues("expired").Inc()
+	w.opt.Logger.Warn("outbox: message expired by rule, dropped", "key", d.Message.Key, "attempts", d.Attempts-1, "reason", reason)
+	w.record(d, w.opt.Store.DeliveryExpired(context.WithoutCancel(ctx), d.ID, reason))
+	return true
+}
+
+// reroute drops the reply route of a reply that failed twice through it: a
+// response_url or req_id that keeps failing is given up for a proactive
+// message (webhook, app), or the Deliverer says there is none. A card
+// update has no other way and keeps its route.
+func reroute(d bot.Delivery) bot.Outgoing {
+	m := d.Message
+	if m.ReplyTo != "" && m.CardUpdate == nil && d.Attempts > routeAttempts {
+		m.ReplyTo, m.Route = "", ""
+	}
+	return m
+}
+
+const routeAttempts = 2
+
+// dest is the breaker's name for where m goes.
+func (w *Worker) dest(m bot.Outgoing) string {
+	if r, ok := w.opt.Deliverer.(Router); ok {
+		return r.Destination(m)
+	}
+	return destination(m)
+}
+
+// deliverGroup sends one destination's messages in order; after a failure,
+// a rate limit or while the destination's breaker is open, the rest wait
+// too, so they never overtake it.
 func (w *Worker) deliverGroup(ctx context.Context, ds []bot.Delivery) {
+	store := context.WithoutCancel(ctx)
 	for len(ds) > 0 {
 		m, n := w.merge(ds)
+		dest := w.dest(m)
+		if probe, ok := w.breakers.admit(dest, w.opt.Clock.Now()); !ok {
+			w.hold(store, ds, dest, probe)
+			return
+		}
 		timeout := w.opt.Timeout
 		if m.File != nil {
 			timeout = w.opt.FileTimeout
@@ -192,21 +259,27 @@ func (w *Worker) deliverGroup(ctx context.Context, ds []bot.Delivery) {
 		cancel()
 		w.m.duration.Observe(time.Since(start).Seconds())
 		done, rest := ds[:n], ds[n:]
-		store := context.WithoutCancel(ctx)
 		now := w.opt.Clock.Now()
 		var ra interface{ RetryAfter() time.Duration }
 		switch {
 		case err == nil:
+			w.up(store, dest, now)
 			w.m.results.WithLabelValues("sent").Add(float64(n))
 			w.m.merged.Add(float64(n - 1))
 			for _, d := range done {
 				w.record(d, w.opt.Store.DeliverySent(store, d.ID, now, ref))
 			}
+			w.cover(store, done[n-1])
 			ds = rest
 			continue
 		case errors.As(err, &ra):
+			// Not a failure: the rest wait untried for the limit, which the
+			// Deliverer shares out by rank (bot.Rule).
+			w.up(store, dest, now)
 			w.m.results.WithLabelValues("rate_limited").Add(float64(len(ds)))
-			w.retry(store, ds, now.Add(ra.RetryAfter()), err)
+			for _, d := range ds {
+				w.record(d, w.opt.Store.DeliveryHeld(store, d.ID, now.Add(ra.RetryAfter()), dest))
+			}
 			return
 		case unroutable(err):
 			// A configuration gap (e.g. a ward group without a robot webhook
@@ -219,7 +292,7 @@ func (w *Worker) deliverGroup(ctx context.Context, ds []bot.Delivery) {
 			}
 			ds = rest
 			continue
-		case !temporary(err) || (w.opt.MaxAttempts > 0 && ds[0].Attempts >= w.opt.MaxAttempts):
+		case !temporary(err):
 			w.m.results.WithLabelValues("failed").Add(float64(n))
 			w.opt.Logger.Error("outbox: message given up", "key", ds[0].Message.Key, "attempts", ds[0].Attempts, "err", err)
 			for _, d := range done {
@@ -228,17 +301,88 @@ func (w *Worker) deliverGroup(ctx context.Context, ds []bot.Delivery) {
 			ds = rest
 			continue
 		default:
+			probeAt, opened := w.breakers.fail(dest, now, w.opt.Probe)
+			if opened {
+				w.m.open.Inc()
+				w.opt.Logger.Warn("outbox: destination down, breaker open", "dest", dest, "probe", w.opt.Probe, "err", err)
+			}
 			w.m.results.WithLabelValues("retry").Add(float64(len(ds)))
-			w.opt.Logger.Warn("outbox: delivery failed, will retry", "key", ds[0].Message.Key, "attempts", ds[0].Attempts, "err", err)
-			w.retry(store, ds, now.Add(backoff(ds[0].Attempts, w.opt.MaxBackoff)), err)
+			w.opt.Logger.Warn("outbox: delivery failed, will retry", "key", ds[0].Message.Key, "dest", dest,
+				"attempts", ds[0].Attempts, "err", err)
+			// The first waits for the next probe (it is the probe); the
+			// rest back off by their own rules, at least as long.
+			first := ds[0]
+			w.record(first, w.opt.Store.DeliveryRetry(store, first.ID, w.until(first, probeAt), dest, err.Error()))
+			for _, d := range ds[1:] {
+				next := now.Add(backoff(d.Attempts, d.Message.Rule().MaxBackoff))
+				w.record(d, w.opt.Store.DeliveryRetry(store, d.ID, w.until(d, later(next, probeAt)), dest, err.Error()))
+			}
 			return
 		}
 	}
 }
 
-func (w *Worker) retry(ctx context.Context, ds []bot.Delivery, at time.Time, cause error) {
-	for _, d := range ds {
-		w.record(d, w.opt.Store.DeliveryRetry(ctx, d.ID, at, cause.Error()))
+// hold puts ds back untried while dest's breaker is open: the first for the
+// next probe when none is waiting yet (probe), the rest for Hold, which a
+// successful probe cuts short (WakeDestination).
+func (w *Worker) hold(ctx context.Context, ds []bot.Delivery, dest string, probe time.Time) {
+	now := w.opt.Clock.Now()
+	w.m.results.WithLabelValues("held").Add(float64(len(ds)))
+	for i, d := range ds {
+		next := now.Add(w.opt.Hold)
+		if i == 0 && !probe.IsZero() {
+			next = probe
+		}
+		w.record(d, w.opt.Store.DeliveryHeld(ctx, d.ID, w.until(d, next), dest))
+	}
+}
+
+// until is next, or d's expiry if that comes first, so an expiring message
+// is dropped on time.
+func (w *Worker) until(d bot.Delivery, next time.Time) time.Time {
+	if ttl := d.Message.Rule().TTL; ttl > 0 {
+		if exp := d.CreatedAt.Add(ttl); exp.Before(next) {
+			return exp
+		}
+	}
+	return next
+}
+
+func later(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}
+
+// up closes dest's breaker after a delivery got through, and wakes what
+// waits for it.
+func (w *Worker) up(ctx context.Context, dest string, now time.Time) {
+	if !w.breakers.close(dest) {
+		return
+	}
+	w.m.open.Dec()
+	n, err := w.opt.Store.WakeDestination(ctx, dest, now)
+	if err != nil {
+		w.opt.Logger.Error("outbox: wake destination", "dest", dest, "err", err)
+	}
+	w.opt.Logger.Info("outbox: destination back, breaker closed", "dest", dest, "woken", n)
+	w.Kick()
+}
+
+// cover drops the pages a delivered page or breach notice makes moot.
+func (w *Worker) cover(ctx context.Context, d bot.Delivery) {
+	if !d.Message.Rule().Covered || d.Message.TicketNo == "" {
+		return
+	}
+	n, err := w.opt.Store.CoverPages(ctx, d.Message.TicketNo, d.ID, "covered: "+d.Message.Key+" was delivered")
+	if err != nil {
+		w.opt.Logger.Error("outbox: cover pages", "key", d.Message.Key, "err", err)
+	}
+	if n > 0 {
+		w.m.results.WithLabelValues("covered").Add(float64(n))
+		w.opt.Logger.Warn("outbox: undelivered pages covered by a later one, dropped", "ticket", d.Message.TicketNo,
+			"by", d.Message.Key, "count", n)
 	}
 }
 
@@ -247,6 +391,67 @@ func (w *Worker) record(d bot.Delivery, err error) {
 		// The lease ends and the message is claimed again: at least once.
 		w.opt.Logger.Error("outbox: record delivery", "key", d.Message.Key, "err", err)
 	}
+}
+
+// breakers are this replica's open destinations. They are per replica: a
+// breaker only saves attempts, and what matters across replicas, that the
+// waiting messages are not touched, lives in the database (held rows); so
+// each replica probes on its own (one attempt per replica per Probe), and
+// no Redis call is added to every delivery or needed to deliver at all.
+type breakers struct {
+	mu   sync.Mutex
+	open map[string]*trip
+}
+
+type trip struct {
+	probeAt time.Time // when the next probe may go
+	probing bool      // a probe is out
+	waiting bool      // a held message waits for probeAt
+}
+
+// admit says whether a message to dest may go now: always while dest's
+// breaker is closed, else as the one probe once probeAt has come. When it
+// may not, probe is the time a held message should come back as the next
+// probe, or zero when one already waits for it.
+func (b *breakers) admit(dest string, now time.Time) (probe time.Time, ok bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	t := b.open[dest]
+	switch {
+	case t == nil:
+		return time.Time{}, true
+	case !t.probing && !now.Before(t.probeAt):
+		t.probing, t.waiting = true, false
+		return time.Time{}, true
+	case t.waiting || t.probing:
+		return time.Time{}, false
+	}
+	t.waiting = true
+	return t.probeAt, false
+}
+
+// fail records a transient failure at dest: it opens the breaker (opened)
+// or, for a failed probe, puts the next probe off; probeAt is when it goes,
+// carried by the failed message.
+func (b *breakers) fail(dest string, now time.Time, every time.Duration) (probeAt time.Time, opened bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	t := b.open[dest]
+	if t == nil {
+		t = &trip{}
+		b.open[dest], opened = t, true
+	}
+	t.probeAt, t.probing, t.waiting = now.Add(every), false, true
+	return t.probeAt, opened
+}
+
+// close closes dest's breaker; it reports whether it was open.
+func (b *breakers) close(dest string) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	_, ok := b.open[dest]
+	delete(b.open, dest)
+	return ok
 }
 
 // merge joins the leading plain messages of ds (same format and mentions,
@@ -306,6 +511,8 @@ func temporary(err error) bool {
 	return t.Temporary()
 }
 
+// backoff is the wait after a message's attempt-th failed attempt: 1 s,
+// doubling, capped by its rule.
 func backoff(attempt int, ceiling time.Duration) time.Duration {
 	d := time.Second << min(attempt, 20)
 	return min(d, ceiling)
