@@ -39,7 +39,7 @@ var migrations = []migration{
 }
 
 // migrateOutboxRules adds the outbox's kind, rank and breaker destination;
-// rows queued before it are kind '' and rank 0, delivered as they were.
+// rows queued before it are kind ” and rank 0, delivered as they were.
 func migrateOutboxRules(tx *gorm.DB) error {
 	for _, col := range []string{"Kind", "QueueRank", "Dest"} {
 		if !tx.Migrator().HasColumn(&outboxRow{}, col) {
