@@ -186,7 +186,9 @@ func (w *Worker) RunOnce(ctx context.Context) (int, error) {
 		if w.expired(ctx, d, now) {
 			continue
 		}
-		d.Message = reroute(d)
+		if d.Attempts > routeAttempts {
+			d.Message = unrouted(d.Message)
+		}
 		k := destination(d.Message)
 		if _, ok := groups[k]; !ok {
 			order = append(order, k)
@@ -215,13 +217,12 @@ func (w *Worker) expired(ctx context.Context, d bot.Delivery, now time.Time) boo
 	return true
 }
 
-// reroute drops the reply route of a reply that failed twice through it: a
-// response_url or req_id that keeps failing is given up for a proactive
-// message (webhook, app), or the Deliverer says there is none. A card
-// update has no other way and keeps its route.
-func reroute(d bot.Delivery) bot.Outgoing {
-	m := d.Message
-	if m.ReplyTo != "" && m.CardUpdate == nil && d.Attempts > routeAttempts {
+// unrouted is m without its reply route, sent proactively (webhook, app)
+// instead: a reply whose response_url or req_id failed twice, or whose
+// route's breaker is open, goes another way, or the Deliverer says there is
+// none. A card update has no other way and keeps its route.
+func unrouted(m bot.Outgoing) bot.Outgoing {
+	if m.CardUpdate == nil {
 		m.ReplyTo, m.Route = "", ""
 	}
 	return m
@@ -245,7 +246,12 @@ func (w *Worker) deliverGroup(ctx context.Context, ds []bot.Delivery) {
 	for len(ds) > 0 {
 		m, n := w.merge(ds)
 		dest := w.dest(m)
-		if probe, ok := w.breakers.admit(dest, w.opt.Clock.Now()); !ok {
+		probe, ok := w.breakers.admit(dest, w.opt.Clock.Now())
+		if !ok && m.ReplyTo != "" && unrouted(m).ReplyTo == "" {
+			ds[0].Message = unrouted(m) // a reply is not merged: n is 1
+			continue
+		}
+		if !ok {
 			w.hold(store, ds, dest, probe)
 			return
 		}
@@ -306,17 +312,16 @@ func (w *Worker) deliverGroup(ctx context.Context, ds []bot.Delivery) {
 				w.m.open.Inc()
 				w.opt.Logger.Warn("outbox: destination down, breaker open", "dest", dest, "probe", w.opt.Probe, "err", err)
 			}
-			w.m.results.WithLabelValues("retry").Add(float64(len(ds)))
-			w.opt.Logger.Warn("outbox: delivery failed, will retry", "key", ds[0].Message.Key, "dest", dest,
+			w.m.results.WithLabelValues("retry").Add(float64(n))
+			w.opt.Logger.Warn("outbox: delivery failed, will retry", "key", m.Key, "dest", dest,
 				"attempts", ds[0].Attempts, "err", err)
-			// The first waits for the next probe (it is the probe); the
-			// rest back off by their own rules, at least as long.
-			first := ds[0]
-			w.record(first, w.opt.Store.DeliveryRetry(store, first.ID, w.until(first, probeAt), dest, err.Error()))
-			for _, d := range ds[1:] {
-				next := now.Add(backoff(d.Attempts, d.Message.Rule().MaxBackoff))
-				w.record(d, w.opt.Store.DeliveryRetry(store, d.ID, w.until(d, later(next, probeAt)), dest, err.Error()))
+			// What was tried waits for the next probe, or longer by its
+			// rule's backoff; the rest was not tried and is held.
+			for _, d := range done {
+				next := later(now.Add(backoff(d.Attempts-1, d.Message.Rule().MaxBackoff)), probeAt)
+				w.record(d, w.opt.Store.DeliveryRetry(store, d.ID, w.until(d, next), dest, err.Error()))
 			}
+			w.hold(store, rest, dest, time.Time{})
 			return
 		}
 	}
