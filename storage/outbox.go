@@ -100,8 +100,19 @@ func claimLeased[T any, P leaseRow[T]](ctx context.Context, db *DB, col, pending
 	if db.driver == "mysql" {
 		opts = &sql.TxOptions{Isolation: sql.LevelReadCommitted}
 	}
+	// A plain read finds the due rows first, outside a transaction: an idle
+	// poll costs one index read, and the locking read below touches only
+	// the rows found, by primary key. On MariaDB, the locking read over the
+	// due index took 10 ms beside 30,000 waiting rows, the plain one 0.1 ms.
+	due := func(q *gorm.DB) *gorm.DB {
+		return q.Where("status = ? AND "+col+" <= ?", pending, ms(now))
+	}
+	var ids []int64
+	if err := due(db.gdb.WithContext(ctx).Model(new(T))).Order(P(nil).claimOrder()).Limit(limit).Pluck("id", &ids).Error; err != nil || len(ids) == 0 {
+		return nil, err
+	}
 	err := db.transaction(ctx, func(tx *gorm.DB) error {
-		q := tx.Where("status = ? AND "+col+" <= ?", pending, ms(now)).Order(P(nil).claimOrder()).Limit(limit)
+		q := due(tx).Where("id IN ?", ids).Order(P(nil).claimOrder())
 		if db.driver == "mysql" {
 			// Replicas claiming together skip each other's rows instead of waiting.
 			q = q.Clauses(clause.Locking{Strength: "UPDATE", Options: "SKIP LOCKED"})
@@ -109,7 +120,7 @@ func claimLeased[T any, P leaseRow[T]](ctx context.Context, db *DB, col, pending
 		if err := q.Find(&rows).Error; err != nil || len(rows) == 0 {
 			return err
 		}
-		ids := make([]int64, len(rows))
+		ids = make([]int64, len(rows))
 		for i := range rows {
 			id, attempts := P(&rows[i]).lease()
 			ids[i] = id

@@ -176,8 +176,7 @@ type world struct {
 func newWorld(t *testing.T, webhooks map[string]string) *world {
 	t.Helper()
 	fake := wecomtest.New(t)
-	// Ahead of the database's clock, which queues at the wall clock's time.
-	clk := &clock{t: time.Now().UTC().Add(time.Second)}
+	clk := &clock{}
 	fake.Now = clk.Now
 	g := &gate{refused: map[string]bool{}, tries: map[string]int{}}
 	st, _ := redistest.Open(t)
@@ -200,6 +199,8 @@ func newWorld(t *testing.T, webhooks map[string]string) *world {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Ahead of the database's clock, which queues at the wall clock's time.
+	clk.t = time.Now().UTC().Add(time.Second)
 	return &world{w: w, db: db, clk: clk, fake: fake, gate: g, reg: reg}
 }
 
