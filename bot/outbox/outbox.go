@@ -307,7 +307,7 @@ func (w *Worker) deliverGroup(ctx context.Context, ds []bot.Delivery) {
 			ds = rest
 			continue
 		default:
-			probeAt, opened := w.breakers.fail(dest, now, w.opt.Probe)
+			probeAt, open, opened := w.breakers.fail(dest, now, w.opt.Probe, ds[0].ID)
 			if opened {
 				w.m.open.Inc()
 				w.opt.Logger.Warn("outbox: destination down, breaker open", "dest", dest, "probe", w.opt.Probe, "err", err)
@@ -315,27 +315,35 @@ func (w *Worker) deliverGroup(ctx context.Context, ds []bot.Delivery) {
 			w.m.results.WithLabelValues("retry").Add(float64(n))
 			w.opt.Logger.Warn("outbox: delivery failed, will retry", "key", m.Key, "dest", dest,
 				"attempts", ds[0].Attempts, "err", err)
-			// What was tried waits for the next probe, or longer by its
-			// rule's backoff; the rest was not tried and is held.
+			// What was tried waits by its rule's backoff, and for the next
+			// probe; the rest was not tried: held for the breaker, or
+			// behind the failed one.
+			var next time.Time
 			for _, d := range done {
-				next := later(now.Add(backoff(d.Attempts-1, d.Message.Rule().MaxBackoff)), probeAt)
-				w.record(d, w.opt.Store.DeliveryRetry(store, d.ID, w.until(d, next), dest, err.Error()))
+				next = w.until(d, later(now.Add(backoff(d.Attempts-1, d.Message.Rule().MaxBackoff)), probeAt))
+				w.record(d, w.opt.Store.DeliveryRetry(store, d.ID, next, dest, err.Error()))
 			}
-			w.hold(store, rest, dest, time.Time{})
+			if open {
+				w.hold(store, rest, dest, probeAt)
+				return
+			}
+			for _, d := range rest {
+				w.record(d, w.opt.Store.DeliveryHeld(store, d.ID, w.until(d, next), dest))
+			}
 			return
 		}
 	}
 }
 
 // hold puts ds back untried while dest's breaker is open: the first for the
-// next probe when none is waiting yet (probe), the rest for Hold, which a
-// successful probe cuts short (WakeDestination).
+// next probe (probe) when the breaker wants one, the rest for Hold, which
+// a successful probe cuts short (WakeDestination).
 func (w *Worker) hold(ctx context.Context, ds []bot.Delivery, dest string, probe time.Time) {
 	now := w.opt.Clock.Now()
 	w.m.results.WithLabelValues("held").Add(float64(len(ds)))
 	for i, d := range ds {
 		next := now.Add(w.opt.Hold)
-		if i == 0 && !probe.IsZero() {
+		if i == 0 && !probe.IsZero() && w.breakers.designate(dest) {
 			next = probe
 		}
 		w.record(d, w.opt.Store.DeliveryHeld(ctx, d.ID, w.until(d, next), dest))
@@ -398,65 +406,88 @@ func (w *Worker) record(d bot.Delivery, err error) {
 	}
 }
 
-// breakers are this replica's open destinations. They are per replica: a
-// breaker only saves attempts, and what matters across replicas, that the
-// waiting messages are not touched, lives in the database (held rows); so
-// each replica probes on its own (one attempt per replica per Probe), and
-// no Redis call is added to every delivery or needed to deliver at all.
+// breakers are this replica's destinations that failed. They are per
+// replica: a breaker only saves attempts, and what matters across replicas,
+// that the waiting messages are not touched, lives in the database (held
+// rows); so each replica probes on its own (one attempt per replica per
+// Probe), and no Redis call is added to every delivery or needed to
+// deliver at all.
 type breakers struct {
 	mu   sync.Mutex
 	open map[string]*trip
 }
 
+// trip is a destination's failures. The breaker opens when two different
+// messages fail in a row there, so that one message that keeps failing (a
+// bad file, a payload WeCom chokes on) backs off alone and does not hold
+// the destination's other messages.
 type trip struct {
+	last    int64     // the message that failed last
+	open    bool      // two different messages failed in a row
 	probeAt time.Time // when the next probe may go
 	probing bool      // a probe is out
-	waiting bool      // a held message waits for probeAt
+	waiting bool      // a held message is due at probeAt as the next probe
 }
 
 // admit says whether a message to dest may go now: always while dest's
 // breaker is closed, else as the one probe once probeAt has come. When it
-// may not, probe is the time a held message should come back as the next
-// probe, or zero when one already waits for it.
+// may not, probe is when the next probe may go.
 func (b *breakers) admit(dest string, now time.Time) (probe time.Time, ok bool) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	t := b.open[dest]
 	switch {
-	case t == nil:
+	case t == nil || !t.open:
 		return time.Time{}, true
 	case !t.probing && !now.Before(t.probeAt):
 		t.probing, t.waiting = true, false
 		return time.Time{}, true
-	case t.waiting || t.probing:
-		return time.Time{}, false
 	}
-	t.waiting = true
 	return t.probeAt, false
 }
 
-// fail records a transient failure at dest: it opens the breaker (opened)
-// or, for a failed probe, puts the next probe off; probeAt is when it goes,
-// carried by the failed message.
-func (b *breakers) fail(dest string, now time.Time, every time.Duration) (probeAt time.Time, opened bool) {
+// designate makes a held message the next probe unless one is already due
+// for it; it reports whether it did.
+func (b *breakers) designate(dest string) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	t := b.open[dest]
+	if t == nil || !t.open || t.waiting {
+		return false
+	}
+	t.waiting = true
+	return true
+}
+
+// fail records a transient failure of message id at dest: a second message
+// failing opens the breaker (opened), a failed probe puts the next one off.
+// probeAt is when the next probe may go, zero while the breaker is closed.
+func (b *breakers) fail(dest string, now time.Time, every time.Duration, id int64) (probeAt time.Time, open, opened bool) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	t := b.open[dest]
 	if t == nil {
-		t = &trip{}
-		b.open[dest], opened = t, true
+		t = &trip{last: id}
+		b.open[dest] = t
+		return time.Time{}, false, false
 	}
-	t.probeAt, t.probing, t.waiting = now.Add(every), false, true
-	return t.probeAt, opened
+	if !t.open && t.last == id {
+		return time.Time{}, false, false
+	}
+	opened = !t.open
+	// The failed probe comes back by its own backoff; the next probe is
+	// another held message where there is one (designate).
+	t.last, t.open, t.probeAt, t.probing, t.waiting = id, true, now.Add(every), false, false
+	return t.probeAt, true, opened
 }
 
-// close closes dest's breaker; it reports whether it was open.
+// close forgets dest's failures; it reports whether its breaker was open.
 func (b *breakers) close(dest string) bool {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	_, ok := b.open[dest]
+	t, ok := b.open[dest]
 	delete(b.open, dest)
-	return ok
+	return ok && t.open
 }
 
 // merge joins the leading plain messages of ds (same format and mentions,

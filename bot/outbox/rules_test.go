@@ -410,3 +410,36 @@ func TestP1BeforeP3(t *testing.T) {
 		t.Errorf("after the P1: %d messages, P1 card %d times; want 22 and once", len(wd.fake.Requests()), got["task-F1-001"])
 	}
 }
+
+// appRouter sends every message to one destination, as the app API is.
+type appRouter struct{ *deliverer }
+
+func (appRouter) Destination(bot.Outgoing) string { return "app" }
+
+// TestOneBadMessageDoesNotTripTheBreaker: a message that keeps failing
+// backs off alone; the destination's other messages, to other people, go
+// out at once meanwhile.
+func TestOneBadMessageDoesNotTripTheBreaker(t *testing.T) {
+	ctx := context.Background()
+	db := storagetest.Open(t)
+	busy := &wecom.APIError{API: "message/send", Code: -1}
+	d := &deliverer{errs: map[string][]error{"bad": {busy, busy, busy, busy, busy, busy}}}
+	w, err := outbox.New(outbox.Options{Store: db, Deliverer: appRouter{d}, Clock: nil, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Enqueue(ctx, bot.Outgoing{Key: "bad", ToUsers: []string{"u0"}, Text: "x"}); err != nil {
+		t.Fatal(err)
+	}
+	w.RunOnce(ctx)
+	for i := range 5 {
+		key := fmt.Sprintf("good%d", i)
+		if err := db.Enqueue(ctx, bot.Outgoing{Key: key, ToUsers: []string{fmt.Sprintf("u%d", i+1)}, Text: key}); err != nil {
+			t.Fatal(err)
+		}
+		w.RunOnce(ctx)
+		if n := len(d.sent); n != i+1 {
+			t.Fatalf("after %s: %d sent, want every good message at once beside the failing one", key, n)
+		}
+	}
+}
