@@ -101,9 +101,9 @@ func claimLeased[T any, P leaseRow[T]](ctx context.Context, db *DB, col, pending
 		opts = &sql.TxOptions{Isolation: sql.LevelReadCommitted}
 	}
 	// A plain read finds the due rows first, outside a transaction: an idle
-	// poll costs one index read, and the locking read below touches only
-	// the rows found, by primary key. On MariaDB, the locking read over the
-	// due index took 10 ms beside 30,000 waiting rows, the plain one 0.1 ms.
+	// poll is one statement (a range of idx_outbox_due that reads no row,
+	// however many wait) instead of a transaction's four round trips, and
+	// the locking read below takes only the rows found, by primary key.
 	due := func(q *gorm.DB) *gorm.DB {
 		return q.Where("status = ? AND "+col+" <= ?", pending, ms(now))
 	}
