@@ -280,8 +280,9 @@ func (w *Worker) deliverGroup(ctx context.Context, ds []bot.Delivery) {
 			continue
 		case errors.As(err, &ra):
 			// Not a failure: the rest wait untried for the limit, which the
-			// Deliverer shares out by rank (bot.Rule).
-			w.up(store, dest, now)
+			// Deliverer shares out by rank (bot.Rule). Nor a success: our
+			// own limiter said it, so a probe is merely not made.
+			w.breakers.release(dest)
 			w.m.results.WithLabelValues("rate_limited").Add(float64(len(ds)))
 			for _, d := range ds {
 				w.record(d, w.opt.Store.DeliveryHeld(store, d.ID, now.Add(ra.RetryAfter()), dest))
@@ -290,6 +291,7 @@ func (w *Worker) deliverGroup(ctx context.Context, ds []bot.Delivery) {
 		case unroutable(err):
 			// A configuration gap (e.g. a ward group without a robot webhook
 			// key): nobody hears this message, so say so where operators look.
+			w.breakers.release(dest)
 			w.m.results.WithLabelValues("unroutable").Add(float64(n))
 			w.opt.Logger.Error("outbox: message has no route, given up", "key", m.Key, "ticket", m.TicketNo,
 				"dest", destination(m), "err", err)
@@ -299,6 +301,7 @@ func (w *Worker) deliverGroup(ctx context.Context, ds []bot.Delivery) {
 			ds = rest
 			continue
 		case !temporary(err):
+			w.breakers.release(dest)
 			w.m.results.WithLabelValues("failed").Add(float64(n))
 			w.opt.Logger.Error("outbox: message given up", "key", ds[0].Message.Key, "attempts", ds[0].Attempts, "err", err)
 			for _, d := range done {
@@ -479,6 +482,16 @@ func (b *breakers) fail(dest string, now time.Time, every time.Duration, id int6
 	// another held message where there is one (designate).
 	t.last, t.open, t.probeAt, t.probing, t.waiting = id, true, now.Add(every), false, false
 	return t.probeAt, true, opened
+}
+
+// release ends a probe that proved nothing either way (a rate limit, a
+// message that can never be delivered): the next one may go at probeAt.
+func (b *breakers) release(dest string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if t := b.open[dest]; t != nil {
+		t.probing = false
+	}
 }
 
 // close forgets dest's failures; it reports whether its breaker was open.

@@ -443,3 +443,41 @@ func TestOneBadMessageDoesNotTripTheBreaker(t *testing.T) {
 		}
 	}
 }
+
+// TestProbeThatProvesNothing: a probe that meets a rate limit or a message
+// that can never be delivered leaves the breaker open, and the next probe
+// still goes.
+func TestProbeThatProvesNothing(t *testing.T) {
+	ctx := context.Background()
+	db := storagetest.Open(t)
+	clk := &clock{t: time.Now().UTC().Add(time.Second)}
+	refused := &net.OpError{Op: "dial", Net: "tcp", Err: syscall.ECONNREFUSED}
+	d := &deliverer{errs: map[string][]error{
+		"a": {refused}, "b": {refused},
+		"c": {&wecom.RateLimitError{Dest: "app:u3", After: time.Second}},
+		"d": {&wecom.RouteError{Reason: "no recipient"}},
+	}}
+	w, err := outbox.New(outbox.Options{Store: db, Deliverer: appRouter{d}, Clock: clk, Parallel: 1, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"a", "b"} {
+		if err := db.Enqueue(ctx, bot.Outgoing{Key: k, ToUsers: []string{"u-" + k}, Text: k}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	w.RunOnce(ctx) // a and b refused: the app's breaker opens
+	for _, k := range []string{"c", "d"} {
+		// Urgent, so claimed first: each is the probe.
+		if err := db.Enqueue(ctx, bot.Outgoing{Key: k, Kind: bot.KindBreach, ToUsers: []string{"u-" + k}, Text: k}); err != nil {
+			t.Fatal(err)
+		}
+		clk.Add(10 * time.Second)
+		w.RunOnce(ctx) // the probe: rate limited, then unroutable
+	}
+	clk.Add(10 * time.Second)
+	w.RunOnce(ctx) // the next probe goes and gets through
+	if len(d.sent) == 0 {
+		t.Fatal("no probe went after a rate-limited and an unroutable one: the breaker is stuck")
+	}
+}
