@@ -293,10 +293,12 @@ func (db *DB) RedrawableCards(ctx context.Context, no string, since time.Time) (
 
 // CardCode returns the response code message/send gave for the card with
 // taskID on ticket no (the sent row's ref); ErrNotFound when that card was
-// not sent or got no code; a plain error (retried) while it is still queued.
+// not sent or got no code; a plain error (retried) while it is still queued;
+// "" and no error when it expired unsent (covered by a later page): nobody
+// sees it, so there is nothing to redraw.
 func (db *DB) CardCode(ctx context.Context, no, taskID string) (string, error) {
 	var rows []outboxRow
-	err := db.gdb.WithContext(ctx).Where("ticket_no = ? AND status IN ?", no, []string{outboxSent, outboxPending}).Order("id").Find(&rows).Error
+	err := db.gdb.WithContext(ctx).Where("ticket_no = ? AND status IN ?", no, []string{outboxSent, outboxPending, outboxExpired}).Order("id").Find(&rows).Error
 	if err != nil {
 		return "", fmt.Errorf("card %s of %s: %w", taskID, no, err)
 	}
@@ -310,6 +312,8 @@ func (db *DB) CardCode(ctx context.Context, no, taskID string) (string, error) {
 			// Still queued (behind a rate limit, say): the update waits for
 			// it rather than giving up and leaving its buttons live.
 			return "", fmt.Errorf("card %s of %s: not sent yet", taskID, no)
+		case r.Status == outboxExpired:
+			return "", nil
 		case r.Ref != "":
 			return r.Ref, nil
 		}

@@ -137,6 +137,19 @@ func TestOutboxCards(t *testing.T) {
 	if _, err := db.CardCode(ctx, "F1", "t-pending"); err == nil || errors.Is(err, bot.ErrNotFound) {
 		t.Errorf("CardCode(t-pending) err = %v, want a temporary error", err)
 	}
+	// A card that expired unsent (a later page covered it): nothing to redraw.
+	ds, err = db.ClaimDeliveries(ctx, now.Add(time.Hour), now.Add(2*time.Hour), 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range ds {
+		if d.Message.Key == pending.Key {
+			db.DeliveryExpired(ctx, d.ID, "covered")
+		}
+	}
+	if code, err := db.CardCode(ctx, "F1", "t-pending"); code != "" || err != nil {
+		t.Errorf("CardCode(expired t-pending) = %q, %v, want nothing to redraw", code, err)
+	}
 }
 
 // TestFeed: every commit that stored a ticket change or queued messages is

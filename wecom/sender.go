@@ -340,6 +340,9 @@ func (s *Sender) redraw(ctx context.Context, m bot.Outgoing) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	if code == "" {
+		return "", nil // the card expired unsent: nobody has it to redraw
+	}
 	users := cu.UserIDs
 	if len(users) == 0 {
 		users = m.ToUsers
