@@ -16,6 +16,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"weibao/bot"
+	"weibao/bot/access"
 	"weibao/bot/ticketing"
 	"weibao/catalog"
 	"weibao/configs"
@@ -46,6 +47,10 @@ type Main struct {
 	// WeCom is the channel connected to it by serve (connectWeCom).
 	Bot   *Bot
 	WeCom *WeCom
+	// Access is authentication and the audit log (access.go); DemoToken the
+	// demo lead's API token on the embedded default.
+	Access    *access.Service
+	DemoToken string
 
 	listener net.Listener
 	closers  []func()
@@ -150,14 +155,15 @@ func openWith(ctx context.Context, cfg *configs.Config, logger *slog.Logger, clo
 			"database": m.DB.Ping,
 			"redis":    m.Redis.Ping,
 		},
-		Index: index,
+		Index:          index,
+		TrustedProxies: cfg.Server.TrustedProxies,
 	})
 	// Subsystems, in the order their constructors need each other (tickets and
 	// the roster, then the reports, then the dialogue over both): each wires
 	// itself in a file of its own (cmd/weibao/<area>.go) and appends its
 	// background loops to m.workers. Reactions to committed changes go through
 	// the database's feed, so no subsystem is handed to an earlier one.
-	for _, wire := range []func(context.Context, *Main) error{wireEscalation, wireReports, wireBot} {
+	for _, wire := range []func(context.Context, *Main) error{wireAccess, wireEscalation, wireReports, wireBot} {
 		if err = wire(ctx, m); err != nil {
 			return nil, err
 		}
@@ -180,6 +186,10 @@ func (m *Main) logReady() {
 		rd = "in-process"
 	}
 	m.Logger.Info("weibao ready", "url", m.URL(), "storage", fmt.Sprintf("database=%s redis=%s", db, rd), "demo_roster", cfg.Embedded)
+	if m.DemoToken != "" {
+		m.Logger.Info("demo lead login (valid 12 h, until the next start): POST /api/v1/login/token, or Authorization: Bearer",
+			"token", m.DemoToken)
+	}
 }
 
 const index = `weibao is running.
