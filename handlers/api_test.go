@@ -222,6 +222,7 @@ func (f *fakeWeComLogin) UserFromCode(ctx context.Context, code string) (string,
 }
 
 func TestSessionLogin(t *testing.T) {
+	t.Parallel()
 	env := newAPI(t)
 	raw := env.token(t, "eng1", "")
 	cookie := env.login(t, raw)
@@ -274,6 +275,7 @@ func TestSessionLogin(t *testing.T) {
 }
 
 func TestSessionCookieAttributes(t *testing.T) {
+	t.Parallel()
 	env := newAPI(t)
 	raw := env.token(t, "lead1", "")
 	for _, https := range []bool{false, true} {
@@ -298,6 +300,7 @@ func TestSessionCookieAttributes(t *testing.T) {
 }
 
 func TestLoginRefused(t *testing.T) {
+	t.Parallel()
 	env := newAPI(t)
 	revoked := env.token(t, "eng2", "")
 	tokens, _ := env.svc.Tokens(context.Background())
@@ -337,6 +340,7 @@ func TestLoginRefused(t *testing.T) {
 }
 
 func TestLoginRateLimit(t *testing.T) {
+	t.Parallel()
 	env := newAPI(t)
 	raw := env.token(t, "eng1", "")
 	for i := range access.LoginLimit {
@@ -363,6 +367,7 @@ func TestLoginRateLimit(t *testing.T) {
 }
 
 func TestTokenRoles(t *testing.T) {
+	t.Parallel()
 	env := newAPI(t)
 	ctx := context.Background()
 	tests := []struct {

@@ -78,6 +78,7 @@ func (r route) with(c req) req {
 }
 
 func TestEveryRouteNeedsAuthentication(t *testing.T) {
+	t.Parallel()
 	env := newAPI(t)
 	bad := []req{{}, {bearer: "wbt_unknown"}, {cookie: "not-a-session"}}
 	for _, r := range routes {
@@ -96,6 +97,7 @@ func TestEveryRouteNeedsAuthentication(t *testing.T) {
 }
 
 func TestEveryRouteChecksTheRole(t *testing.T) {
+	t.Parallel()
 	env := newAPI(t)
 	c := newCreds(t, env)
 	env.addTicket(t, adminNow.Add(-time.Hour), bot.P2)
@@ -137,6 +139,7 @@ func TestEveryRouteChecksTheRole(t *testing.T) {
 // at the next request: the role is checked against the directory, not
 // only the token.
 func TestDemotedPersonIsForbidden(t *testing.T) {
+	t.Parallel()
 	env := newAPI(t)
 	raw := env.token(t, "eng2", access.Engineer)
 	if a := env.do(t, req{method: "GET", path: "/api/v1/oncall", bearer: raw}); a.code != 200 {
@@ -157,6 +160,7 @@ func TestDemotedPersonIsForbidden(t *testing.T) {
 }
 
 func TestBadInputNamesTheField(t *testing.T) {
+	t.Parallel()
 	env := newAPI(t)
 	c := newCreds(t, env)
 	lead := c["lead"]
@@ -210,6 +214,7 @@ func TestBadInputNamesTheField(t *testing.T) {
 }
 
 func TestTicketList(t *testing.T) {
+	t.Parallel()
 	env := newAPI(t)
 	c := newCreds(t, env)
 	day := time.Date(2026, 11, 20, 10, 0, 0, 0, time.FixedZone("CST", 8*3600))
@@ -277,6 +282,7 @@ func TestTicketList(t *testing.T) {
 }
 
 func TestOutboxNeverShowsText(t *testing.T) {
+	t.Parallel()
 	env := newAPI(t)
 	c := newCreds(t, env) // the weak lead's login queued a one-time code
 	r := c["viewer"]
@@ -291,6 +297,7 @@ func TestOutboxNeverShowsText(t *testing.T) {
 }
 
 func TestAuditListAndExport(t *testing.T) {
+	t.Parallel()
 	env := newAPI(t)
 	c := newCreds(t, env)
 	for i := range 3 {
@@ -385,6 +392,7 @@ func (e *apiEnv) sentCode(t *testing.T, userID string) string {
 }
 
 func TestTwoFactorLogin(t *testing.T) {
+	t.Parallel()
 	env := newAPI(t)
 	override := func(cookie string) answer {
 		return env.do(t, req{method: "PUT", path: "/api/v1/oncall/overrides/2026-12-02", body: `{"primary":"eng2"}`, cookie: cookie})
@@ -443,6 +451,7 @@ func TestTwoFactorLogin(t *testing.T) {
 }
 
 func TestWeComLoginRefused(t *testing.T) {
+	t.Parallel()
 	env := newAPI(t)
 	// A nurse is who WeCom says, but has no console.
 	a := env.do(t, req{method: "GET", path: "/api/v1/login/wecom"})
@@ -472,6 +481,7 @@ func TestWeComLoginRefused(t *testing.T) {
 }
 
 func TestCodeRateLimit(t *testing.T) {
+	t.Parallel()
 	env := newAPI(t)
 	cookie := env.wecomLogin(t, "lead1", "10.6.0.1")
 	code := env.sentCode(t, "lead1")
