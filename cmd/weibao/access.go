@@ -27,6 +27,11 @@ func wireAccess(ctx context.Context, m *Main) error {
 	if !m.Config.Embedded {
 		return nil
 	}
+	return demoLogin(ctx, m)
+}
+
+// demoLogin makes the demo lead's start-up token, revoking the last one.
+func demoLogin(ctx context.Context, m *Main) error {
 	leads, err := m.DB.People(ctx, bot.RoleLead)
 	if err != nil || len(leads) == 0 {
 		return fmt.Errorf("demo login: no lead in the demo roster: %v", err)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"os/exec"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -126,6 +127,9 @@ func TestDemoStart(t *testing.T) {
 	got := log.String()
 	if !strings.Contains(got, "weibao chat --as nurse1 --in med-icu") {
 		t.Errorf("the demo start does not say what to try next:\n%s", got)
+	}
+	if !regexp.MustCompile(`demo lead login.* token=wbt_`).MatchString(got) {
+		t.Errorf("the demo start prints no login token for the lead:\n%s", got)
 	}
 	for _, bad := range []string{"level=WARN", "level=ERROR"} {
 		if strings.Contains(got, bad) {
