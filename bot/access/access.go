@@ -408,7 +408,9 @@ func (s *Service) Audit(ctx context.Context, p Principal, from From, action, tar
 }
 
 // AuditLog lists audit rows.
-func (s *Service) AuditLog(ctx context.Context, f AuditFilter) ([]Entry, error) { return s.store.Audit(ctx, f) }
+func (s *Service) AuditLog(ctx context.Context, f AuditFilter) ([]Entry, error) {
+	return s.store.Audit(ctx, f)
+}
 
 func asJSON(v any) json.RawMessage {
 	if v == nil {
