@@ -276,3 +276,22 @@ func (db *DB) PurgeAudit(ctx context.Context, now time.Time) (int64, error) {
 	}
 	return res.RowsAffected, nil
 }
+
+// PurgeSessions deletes the sessions past their absolute lifetime (and
+// their codes): such a session is refused anyway, its row only lingers.
+func (db *DB) PurgeSessions(ctx context.Context, now time.Time) (int64, error) {
+	var n int64
+	err := db.transaction(ctx, func(tx *gorm.DB) error {
+		old := tx.Model(&sessionRow{}).Select("id").Where("created_at < ?", ms(now.Add(-access.SessionAbsolute)))
+		if err := tx.Where("session_id IN (?)", old).Delete(&loginCodeRow{}).Error; err != nil {
+			return fmt.Errorf("purge session codes: %w", err)
+		}
+		res := tx.Where("created_at < ?", ms(now.Add(-access.SessionAbsolute))).Delete(&sessionRow{})
+		n = res.RowsAffected
+		if res.Error != nil {
+			return fmt.Errorf("purge sessions: %w", res.Error)
+		}
+		return nil
+	})
+	return n, err
+}

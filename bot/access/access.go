@@ -437,17 +437,23 @@ func (s *Service) newSession(ctx context.Context, userID string, role Role, meth
 }
 
 // LoginToken exchanges an API token for a browser session (raw id for the
-// cookie). Attempts are limited per client IP (a wrong token names no
-// account; 256 random bits are not guessed). Success and failure are
-// audited.
+// cookie). Attempts are limited per client IP, and once the token names
+// its person per account too. Success and failure are audited.
 func (s *Service) LoginToken(ctx context.Context, raw string, from From) (string, Principal, error) {
 	if err := s.limit(ctx, "ip:"+from.IP); err != nil {
 		s.loginFailed(ctx, "", "login.token", from, err)
 		return "", Principal{}, err
 	}
 	t, p, err := s.token(ctx, strings.TrimSpace(raw))
+	if err == nil {
+		err = s.limit(ctx, "user:"+p.UserID)
+	}
 	if err != nil {
-		s.loginFailed(ctx, "", "login.token", from, err)
+		actor := ""
+		if p != nil {
+			actor = p.UserID
+		}
+		s.loginFailed(ctx, actor, "login.token", from, err)
 		return "", Principal{}, err
 	}
 	role := effective(t.Role, p)
