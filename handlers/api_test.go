@@ -269,6 +269,17 @@ func TestSessionLogin(t *testing.T) {
 		t.Errorf("/me 12 h after login = %d, want 401", a.code)
 	}
 
+	// Revoking the token ends the sessions made from it.
+	cookie = env.login(t, raw)
+	tokens, err := env.svc.Tokens(context.Background())
+	if err != nil || env.svc.RevokeToken(context.Background(), tokens[0].ID) != nil {
+		t.Fatal(err)
+	}
+	if a := env.do(t, req{method: "GET", path: "/api/v1/me", cookie: cookie}); a.code != 401 {
+		t.Errorf("/me after the token was revoked = %d, want 401", a.code)
+	}
+
+	raw = env.token(t, "eng1", "")
 	cookie = env.login(t, raw)
 	if a := env.do(t, req{method: "POST", path: "/api/v1/logout", cookie: cookie}); a.code != 204 {
 		t.Fatalf("logout = %d %s", a.code, a.body)

@@ -11,7 +11,9 @@ import (
 	"testing"
 
 	"weibao/bot"
+	"weibao/bot/access"
 	"weibao/handlers"
+	"weibao/storage"
 )
 
 // call sends one API request with the cookies given and returns the answer.
@@ -148,5 +150,15 @@ func TestTokenCommand(t *testing.T) {
 	}
 	if out, _, _ := run("token", "list"); regexp.MustCompile(`1\s+eng1\s+viewer\s+dashboard\s+\S+ \S+\s+-\s+-`).MatchString(out) {
 		t.Errorf("revoked token listed as in force:\n%s", out)
+	}
+	db, err := storage.Open(context.Background(), "sqlite", dsn, storage.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	rows, err := db.Audit(context.Background(), access.AuditFilter{})
+	if err != nil || len(rows) != 2 || rows[1].Action != "token.create" || rows[0].Action != "token.revoke" ||
+		!strings.HasPrefix(rows[1].Actor, "cli") || strings.Contains(string(rows[1].After), tok) {
+		t.Errorf("audit rows %+v (%v): want token.create then token.revoke by the CLI, never the token", rows, err)
 	}
 }
