@@ -79,7 +79,7 @@ func newAPIOn(t *testing.T, rd *redisstore.Store) *apiEnv {
 	env := &apiEnv{db: db, clock: clock, reports: &fakeReports{}, wecom: &fakeWeComLogin{codes: map[string]string{}}}
 	env.svc = access.New(db, db, rd.RateLog(redistest.Prefix()+"login:"), clock, s.opt.Texts, s.opt.Logger)
 	s.RegisterAccess(env.svc)
-	s.RegisterWeComLogin(env.wecom)
+	s.RegisterWeComLogin(env.wecom, "")
 	s.RegisterAdmin(AdminOptions{Roster: ros, Clock: clock})
 	loc := time.FixedZone("CST", 8*3600)
 	s.RegisterReports(ReportOptions{Reports: env.reports, Runs: db, Files: db, Location: loc, Clock: clockAt(time.Date(2026, 12, 3, 10, 0, 0, 0, loc))})

@@ -7,6 +7,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -61,7 +62,7 @@ func New(opt Options) *Server {
 		// configs validated them; only a programming error gets here.
 		panic(err)
 	}
-	e.Use(requestID(), s.accessLog(newHTTPMetrics(opt.Registry)), s.recovery(), limitBody(MaxBody))
+	e.Use(requestID(), s.accessLog(newHTTPMetrics(opt.Registry)), s.recovery(), s.limitBody(MaxBody))
 	e.GET("/", func(c *gin.Context) { c.String(http.StatusOK, opt.Index) })
 	e.GET("/healthz", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) })
 	e.GET("/readyz", s.readyz)
@@ -157,10 +158,10 @@ func (s *Server) recovery() gin.HandlerFunc {
 	}
 }
 
-func limitBody(n int64) gin.HandlerFunc {
+func (s *Server) limitBody(n int64) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		if c.Request.ContentLength > n {
-			c.AbortWithStatusJSON(http.StatusRequestEntityTooLarge, gin.H{"error": "body too large"})
+			abort(c, s.opt.Texts, http.StatusRequestEntityTooLarge, "body_too_large", fmt.Sprintf("body over %d bytes", n))
 			return
 		}
 		c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, n)

@@ -5,6 +5,7 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"net/url"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -82,10 +83,11 @@ func TestDemoLogin(t *testing.T) {
 // one-time code delivered by the outbox to the lead's WeCom 1:1, then a
 // roster change.
 func TestWeComLoginEndToEnd(t *testing.T) {
-	m, w, fake, _ := openWeComMainEnv(t, "callback", make(chan bot.Message, 10), nil)
+	m, w, fake, _ := openWeComMainEnv(t, "callback", make(chan bot.Message, 10), map[string]string{"WEIBAO_SERVER_PUBLIC_URL": "https://weibao.example"})
 	res, _ := call(t, "GET", m.URL()+"/api/v1/login/wecom", "")
 	state := regexp.MustCompile(`state=([0-9a-f]+)`).FindStringSubmatch(res.Header.Get("Location"))
-	if res.StatusCode != 302 || state == nil || !strings.Contains(res.Header.Get("Location"), "appid=") {
+	if res.StatusCode != 302 || state == nil || !strings.Contains(res.Header.Get("Location"), "appid=") ||
+		!strings.Contains(res.Header.Get("Location"), "redirect_uri="+url.QueryEscape("https://weibao.example/api/v1/login/wecom/callback")) {
 		t.Fatalf("login/wecom = %d to %q", res.StatusCode, res.Header.Get("Location"))
 	}
 	stateCookie := cookieOf(t, res, "weibao_oauth_state")

@@ -59,7 +59,7 @@ func startWeCom(m *Main, handle inbox.Handler) (*WeCom, error) {
 	}
 	if cfg.CorpID != "" && cfg.AgentID != "" && cfg.Secret != "" {
 		// Web login needs the self-built app: its token resolves the code.
-		m.Server.RegisterWeComLogin(client)
+		m.Server.RegisterWeComLogin(client, m.Config.Server.PublicURL)
 	}
 	routes := handlers.WeComOptions{Inbox: w.Inbox, Clock: m.Clock, Logger: log}
 	if cfg.Token != "" {
