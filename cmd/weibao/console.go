@@ -1,0 +1,42 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"net/http"
+
+	"weibao/configs"
+	"weibao/console"
+	"weibao/terminal"
+)
+
+// tryChannel reports whether the /try page is weibao's channel: it stands in
+// for WeCom, so it runs only where WeCom is not configured (the demo).
+func tryChannel(cfg *configs.Config) bool { return cfg.Try.Enabled && !cfg.WeCom.Configured() }
+
+// wireConsole builds the web console on the database's feed of committed
+// changes and mounts it, with the /try page when that is the channel.
+func wireConsole(ctx context.Context, m *Main) error {
+	c, err := console.New(console.Options{Store: m.DB, Roster: m.Escalation.Roster, Texts: m.Catalog, Clock: m.Clock,
+		Location: m.Config.Location, Session: func(*http.Request) (console.Viewer, error) {
+			return console.Viewer{}, errors.New("no sessions yet")
+		}, Try: m.Try, Logger: m.Logger.With("component", "console")})
+	if err != nil {
+		return err
+	}
+	m.DB.Subscribe(c.Committed)
+	m.Server.RegisterConsole(c.Handler(), m.Try != nil)
+	m.workers = append(m.workers, c.Run)
+	return nil
+}
+
+// connectTry makes the /try page the bot's channel: the terminal channel of
+// `weibao chat`, showing what it delivers on the page instead of printing it.
+func connectTry(m *Main, clock *terminal.Clock) error {
+	t, err := connectTerminal(m, clock, m.Try.Notes(), m.Try.Show)
+	if err != nil {
+		return err
+	}
+	m.Try.Connect(t)
+	return nil
+}
