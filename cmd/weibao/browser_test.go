@@ -1,0 +1,175 @@
+package main
+
+import (
+	"context"
+	"log/slog"
+	"maps"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"weibao/bot"
+	"weibao/configs"
+	"weibao/storage/redisstore/redistest"
+	"weibao/storage/storagetest"
+	"weibao/terminal"
+)
+
+// EnvBrowser makes a missing Chromium a failure instead of a skip (.ci/run
+// sets it).
+const EnvBrowser = "WEIBAO_TEST_BROWSER"
+
+// EnvArtifacts names the folder the browser tests leave their screenshots
+// in; a temporary one when unset.
+const EnvArtifacts = "WEIBAO_TEST_ARTIFACTS"
+
+// browser starts headless Chromium (Debian's chromium package; chromedp
+// never downloads one) for one test.
+func browser(t *testing.T) context.Context {
+	t.Helper()
+	path := ""
+	for _, name := range []string{"chromium", "chromium-browser"} {
+		if p, err := exec.LookPath(name); err == nil {
+			path = p
+			break
+		}
+	}
+	if path == "" {
+		if os.Getenv(EnvBrowser) != "" {
+			t.Fatalf("%s is set but no chromium is on PATH (apt-get install chromium)", EnvBrowser)
+		}
+		t.Skipf("no chromium on PATH: browser test skipped (apt-get install chromium; set %s=1 to make this a failure)", EnvBrowser)
+	}
+	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(path), chromedp.NoSandbox,
+		chromedp.WindowSize(1100, 900))
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancelCtx := chromedp.NewContext(actx)
+	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	t.Cleanup(func() { cancel(); cancelCtx(); cancelAlloc() })
+	if err := chromedp.Do(ctx); err != nil {
+		t.Fatalf("start chromium: %v", err)
+	}
+	return ctx
+}
+
+// screenshot saves the whole page as name.png among the test's artefacts.
+func screenshot(t *testing.T, ctx context.Context, name string) {
+	t.Helper()
+	dir := os.Getenv(EnvArtifacts)
+	if dir == "" {
+		dir = t.TempDir()
+	}
+	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		t.Fatalf("screenshot %s: %v", name, err)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(dir, name+".png")
+	if err := os.WriteFile(p, png, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("screenshot: %s", p)
+}
+
+// runTry is `weibao serve` on the embedded demo with no WeCom: the /try
+// page is the channel. It runs on the test database and Redis.
+func runTry(t *testing.T, extra map[string]string) *Main {
+	t.Helper()
+	driver, dsn := storagetest.DSN(t)
+	env := map[string]string{
+		"WEIBAO_SERVER_ADDR": "127.0.0.1:0", "WEIBAO_DATABASE_DRIVER": driver, "WEIBAO_DATABASE_DSN": dsn,
+		"WEIBAO_REDIS_URL": os.Getenv(redistest.EnvRedis), "WEIBAO_REDIS_PREFIX": "weibao:" + redistest.Prefix(),
+	}
+	maps.Copy(env, noJobs)
+	maps.Copy(env, extra)
+	cfg, err := configs.Load("", func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	clock := &terminal.Clock{}
+	m, err := openWith(context.Background(), cfg, slog.New(slog.DiscardHandler), clock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Try == nil {
+		t.Fatal("the embedded demo without WeCom has no /try page")
+	}
+	if err := connectTry(m, clock); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Go(func() { m.Run(ctx) })
+	t.Cleanup(func() { cancel(); wg.Wait(); m.Close() })
+	return m
+}
+
+// bubble waits until the transcript shows a message containing text.
+func bubble(text string) chromedp.Action[chromedp.Void] {
+	return chromedp.WaitVisible(`//div[@id="transcript"]/div[contains(@class,"msg") and contains(., "` + text + `")]`)
+}
+
+// as picks the person the page speaks as.
+func as(user string) chromedp.Action[chromedp.Void] {
+	return chromedp.Steps(
+		chromedp.SetValue(chromedp.CSS(`#as`), user),
+		chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+			_, err := chromedp.Evaluate[chromedp.Void](`document.querySelector("#as").dispatchEvent(new Event("change"))`)(ctx, t)
+			return err
+		}),
+	)
+}
+
+// typeLine sends one line from the page's input.
+func typeLine(text string) chromedp.Action[chromedp.Void] {
+	return chromedp.Steps(
+		chromedp.SetValue(chromedp.CSS(`#text`), text),
+		chromedp.Click(chromedp.CSS(`#say button[type=submit]`)),
+	)
+}
+
+// TestTryInBrowser is the newcomer's first minute on /try: a nurse reports
+// a fault in her ward group, the engineer acknowledges it with the paging
+// card's button and resolves it, the nurse confirms.
+func TestTryInBrowser(t *testing.T) {
+	ctx := browser(t)
+	m := runTry(t, nil)
+	err := chromedp.Do(ctx,
+		chromedp.Navigate(m.URL()+"/try"),
+		as("nurse1"),
+		typeLine("内科ICU护士站电脑登不上重症系统"), bubble("是「无法登录」吗"),
+		typeLine("1"), bubble("影响范围"),
+		typeLine("2"), bubble("对临床有什么影响"),
+		typeLine("2"), bubble("已登记工单"),
+		as("eng1"), bubble("请处理"),
+		chromedp.Click(`//div[@class="kcard"]//button[text()="接单"]`),
+		bubble("已接单 F"),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	screenshot(t, ctx, "try-engineer")
+	err = chromedp.Do(ctx,
+		typeLine("已解决 原因:浏览器缓存损坏 方案:清除缓存"), bubble("已解决 F"),
+		as("nurse1"), bubble("问题解决了吗"),
+		typeLine("1"), bubble("感谢确认"),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	screenshot(t, ctx, "try")
+	ts, err := m.DB.Tickets(context.Background(), bot.TicketFilter{})
+	if err != nil || len(ts) != 1 {
+		t.Fatalf("tickets %v %v", ts, err)
+	}
+	if ts[0].Status != bot.StatusClosed || ts[0].AssigneeID != "eng1" {
+		t.Errorf("ticket after the browser session: %+v", ts[0])
+	}
+}
