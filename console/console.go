@@ -7,6 +7,7 @@
 package console
 
 import (
+	"cmp"
 	"context"
 	"embed"
 	"encoding/json"
@@ -16,6 +17,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -260,6 +262,9 @@ func (c *Console) tryPage(w http.ResponseWriter, r *http.Request) {
 		}
 		ps = append(ps, pe)
 	}
+	// A newcomer starts as a nurse: reporting is where a fault begins.
+	rank := map[bot.Role]int{bot.RoleNurse: 0, bot.RoleEngineer: 1, bot.RoleLead: 2}
+	slices.SortStableFunc(ps, func(a, b persona) int { return cmp.Compare(rank[a.Role], rank[b.Role]) })
 	var groups []bot.Ward
 	for _, wd := range wards {
 		if wd.ChatID != "" {

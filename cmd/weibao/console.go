@@ -20,7 +20,7 @@ func wireConsole(ctx context.Context, m *Main) error {
 	c, err := console.New(console.Options{Store: m.DB, Roster: m.Escalation.Roster, Texts: m.Catalog, Clock: m.Clock,
 		Location: m.Config.Location, Session: func(*http.Request) (console.Viewer, error) {
 			return console.Viewer{}, errors.New("no sessions yet")
-		}, Try: m.Try, Logger: m.Logger.With("component", "console")})
+		}, Support: support{m}, Try: m.Try, Logger: m.Logger.With("component", "console")})
 	if err != nil {
 		return err
 	}
@@ -39,4 +39,32 @@ func connectTry(m *Main, clock *terminal.Clock) error {
 	}
 	m.Try.Connect(t)
 	return nil
+}
+
+// support is the support page's view of the outbox and the WeCom channel.
+type support struct{ m *Main }
+
+func (s support) StuckOutbox(ctx context.Context, limit int) ([]console.OutboxRow, error) {
+	es, err := s.m.DB.UndeliveredOutbox(ctx, limit)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]console.OutboxRow, len(es))
+	for i, e := range es {
+		out[i] = console.OutboxRow{Key: e.Key, TicketNo: e.TicketNo, Status: e.Status, Attempts: e.Attempts,
+			LastError: e.LastError, NextAt: e.NextAt}
+	}
+	return out, nil
+}
+
+func (s support) WeComState() string {
+	switch w := s.m.WeCom; {
+	case w == nil:
+		return "console.support.wecom_off"
+	case w.Conn == nil:
+		return "console.support.wecom_callback"
+	case w.Conn.Connected():
+		return "console.support.wecom_up"
+	}
+	return "console.support.wecom_down"
 }
