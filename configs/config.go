@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/url"
 	"os"
 	"reflect"
@@ -76,9 +77,15 @@ type Try struct {
 }
 
 type Server struct {
-	Addr       string `yaml:"addr"`
-	PublicURL  string `yaml:"public_url"`
+	Addr      string `yaml:"addr"`
+	PublicURL string `yaml:"public_url"`
+	// AdminToken is the removed shared bearer token, kept only to refuse a
+	// configuration that still sets it (see validate).
 	AdminToken string `yaml:"admin_token"`
+	// TrustedProxies are the reverse proxies (IPs or CIDRs) whose
+	// X-Forwarded-For names the client; none by default, so a client cannot
+	// pick the address its logins are counted and audited under.
+	TrustedProxies []string `yaml:"trusted_proxies"`
 }
 
 type Database struct {
@@ -327,6 +334,17 @@ func (c *Config) validate() error {
 	}
 	if c.Server.Addr == "" {
 		return bad("server.addr", "must not be empty")
+	}
+	if c.Server.AdminToken != "" {
+		// One token shared by everyone names nobody in the audit log and has no role.
+		return bad("server.admin_token", "is removed: make each person a token with weibao token create --person <userid> --role lead|engineer|viewer")
+	}
+	for _, p := range c.Server.TrustedProxies {
+		if net.ParseIP(p) == nil {
+			if _, _, err := net.ParseCIDR(p); err != nil {
+				return bad("server.trusted_proxies", "%q is neither an IP nor a CIDR", p)
+			}
+		}
 	}
 	if c.Server.PublicURL != "" {
 		if u, err := url.Parse(c.Server.PublicURL); err != nil || u.Scheme == "" || u.Host == "" {

@@ -34,6 +34,8 @@ type Options struct {
 	Index string
 	// Texts words a bad request's answer in Chinese (the catalogue).
 	Texts Texts
+	// TrustedProxies may name the client in X-Forwarded-For; none by default.
+	TrustedProxies []string
 }
 
 // Texts renders catalogue entries (*catalog.Catalog).
@@ -45,6 +47,7 @@ type Texts interface {
 type Server struct {
 	engine *gin.Engine
 	opt    Options
+	auth   *authn // set by RegisterAccess; the API's routes need it
 }
 
 // New builds the router. More routes are added with Handle.
@@ -52,6 +55,8 @@ func New(opt Options) *Server {
 	gin.SetMode(gin.ReleaseMode)
 	e := gin.New()
 	e.ContextWithFallback = true
+	// Validated by configs; nil trusts no proxy (the client is the peer).
+	e.SetTrustedProxies(opt.TrustedProxies)
 	s := &Server{engine: e, opt: opt}
 	e.Use(requestID(), s.accessLog(newHTTPMetrics(opt.Registry)), s.recovery(), limitBody(MaxBody))
 	e.GET("/", func(c *gin.Context) { c.String(http.StatusOK, opt.Index) })

@@ -5,8 +5,10 @@ import (
 	"errors"
 	"net/http"
 
+	"weibao/bot/access"
 	"weibao/configs"
 	"weibao/console"
+	"weibao/handlers"
 	"weibao/terminal"
 )
 
@@ -18,9 +20,8 @@ func tryChannel(cfg *configs.Config) bool { return cfg.Try.Enabled && !cfg.WeCom
 // changes and mounts it, with the /try page when that is the channel.
 func wireConsole(ctx context.Context, m *Main) error {
 	c, err := console.New(console.Options{Store: m.DB, Roster: m.Escalation.Roster, Texts: m.Catalog, Clock: m.Clock,
-		Location: m.Config.Location, Session: func(*http.Request) (console.Viewer, error) {
-			return console.Viewer{}, errors.New("no sessions yet")
-		}, Support: support{m}, Try: m.Try, Logger: m.Logger.With("component", "console")})
+		Location: m.Config.Location, Session: consoleSession(m), Support: support{m}, Try: m.Try,
+		Logger: m.Logger.With("component", "console")})
 	if err != nil {
 		return err
 	}
@@ -28,6 +29,25 @@ func wireConsole(ctx context.Context, m *Main) error {
 	m.Server.RegisterConsole(c.Handler(), m.Try != nil)
 	m.workers = append(m.workers, c.Run)
 	return nil
+}
+
+// consoleSession is the admin API's session cookie: the console is for
+// whoever the API lets read (a viewer or more; a nurse reports in WeCom).
+func consoleSession(m *Main) func(r *http.Request) (console.Viewer, error) {
+	return func(r *http.Request) (console.Viewer, error) {
+		ck, err := r.Cookie(handlers.SessionCookie)
+		if err != nil {
+			return console.Viewer{}, access.ErrUnauthenticated
+		}
+		p, err := m.Access.Cookie(r.Context(), ck.Value)
+		if err != nil {
+			return console.Viewer{}, err
+		}
+		if !p.Role.AtLeast(access.Viewer) {
+			return console.Viewer{}, errors.New("console: role " + string(p.Role) + " may not read the console")
+		}
+		return console.Viewer{UserID: p.UserID, Name: p.Name}, nil
+	}
 }
 
 // connectTry makes the /try page the bot's channel: the terminal channel of

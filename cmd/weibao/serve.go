@@ -16,6 +16,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"weibao/bot"
+	"weibao/bot/access"
 	"weibao/bot/ticketing"
 	"weibao/catalog"
 	"weibao/configs"
@@ -51,6 +52,10 @@ type Main struct {
 	// Try is the /try page's transcript when that page is the channel
 	// (console.go); nil otherwise.
 	Try *console.Try
+	// Access is authentication and the audit log (access.go); DemoToken the
+	// demo lead's API token on the embedded default.
+	Access    *access.Service
+	DemoToken string
 
 	listener net.Listener
 	closers  []func()
@@ -169,14 +174,15 @@ func openWith(ctx context.Context, cfg *configs.Config, logger *slog.Logger, clo
 			"database": m.DB.Ping,
 			"redis":    m.Redis.Ping,
 		},
-		Index: index,
+		Index:          index,
+		TrustedProxies: cfg.Server.TrustedProxies,
 	})
 	// Subsystems, in the order their constructors need each other (tickets and
 	// the roster, then the reports, then the dialogue over both): each wires
 	// itself in a file of its own (cmd/weibao/<area>.go) and appends its
 	// background loops to m.workers. Reactions to committed changes go through
 	// the database's feed, so no subsystem is handed to an earlier one.
-	for _, wire := range []func(context.Context, *Main) error{wireEscalation, wireReports, wireBot, wireConsole} {
+	for _, wire := range []func(context.Context, *Main) error{wireAccess, wireEscalation, wireReports, wireBot, wireConsole} {
 		if err = wire(ctx, m); err != nil {
 			return nil, err
 		}
@@ -203,6 +209,10 @@ func (m *Main) logReady() {
 		urls = append(urls, "try", m.URL()+"/try")
 	}
 	m.Logger.Info("weibao ready", append(urls, "storage", fmt.Sprintf("database=%s redis=%s", db, rd), "demo_roster", cfg.Embedded)...)
+	if m.DemoToken != "" {
+		m.Logger.Info("demo lead login (valid 12 h, until the next start): POST /api/v1/login/token, or Authorization: Bearer",
+			"token", m.DemoToken)
+	}
 }
 
 const index = `weibao is running.

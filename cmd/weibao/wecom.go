@@ -57,6 +57,10 @@ func startWeCom(m *Main, handle inbox.Handler) (*WeCom, error) {
 	if err := wireDirectory(m, client); err != nil {
 		return nil, err
 	}
+	if cfg.CorpID != "" && cfg.AgentID != "" && cfg.Secret != "" {
+		// Web login needs the self-built app: its token resolves the code.
+		m.Server.RegisterWeComLogin(client)
+	}
 	routes := handlers.WeComOptions{Inbox: w.Inbox, Clock: m.Clock, Logger: log}
 	if cfg.Token != "" {
 		if routes.App, err = wecom.NewCrypto(cfg.Token, cfg.EncodingAESKey, cfg.CorpID); err != nil {
