@@ -173,3 +173,49 @@ func TestTryInBrowser(t *testing.T) {
 		t.Errorf("ticket after the browser session: %+v", ts[0])
 	}
 }
+
+// TestConsoleInBrowser logs in to the console with the demo lead's token,
+// watches a ticket appear on the live board when the nurse's WeCom
+// callbacks arrive, and clicks through to its timeline.
+func TestConsoleInBrowser(t *testing.T) {
+	ctx := browser(t)
+	r := startRobot(t, bot.SystemClock{})
+	m := r.m
+	if m.DemoToken == "" {
+		t.Fatal("the embedded demo made no lead token")
+	}
+	err := chromedp.Do(ctx,
+		chromedp.Navigate(m.URL()+"/console/"),
+		chromedp.WaitVisible(chromedp.CSS(`#login`)),
+		chromedp.SetValue(chromedp.CSS(`#token`), m.DemoToken),
+		chromedp.Click(chromedp.CSS(`#login button[type=submit]`)),
+		chromedp.WaitVisible(`//p[@id="live" and text()="实时更新中"]`),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const group = "demo-med-icu"
+	r.say("nurse1", group, "内科ICU护士站电脑登不上重症系统", reply("无法登录"))
+	r.say("nurse1", group, "1", reply("影响范围"))
+	r.say("nurse1", group, "2", reply("对临床有什么影响"))
+	r.say("nurse1", group, "2", reply("已登记工单"))
+	ts, err := m.DB.Tickets(context.Background(), bot.TicketFilter{})
+	if err != nil || len(ts) != 1 {
+		t.Fatalf("tickets %v %v", ts, err)
+	}
+	no := ts[0].No
+	row := `//tbody[@id="rows"]/tr[@data-no="` + no + `"]`
+	if err := chromedp.Do(ctx, chromedp.WaitVisible(row+`[contains(., "无法登录")]`)); err != nil {
+		t.Fatalf("the new ticket never appeared on the board: %v", err)
+	}
+	screenshot(t, ctx, "board")
+	err = chromedp.Do(ctx,
+		chromedp.Click(row+`//a`),
+		chromedp.WaitVisible(`//table[@id="timeline"]//td[text()="报修"]`),
+		chromedp.WaitVisible(`//dd[@id="status" and text()="待接单"]`),
+	)
+	if err != nil {
+		t.Fatalf("ticket page: %v", err)
+	}
+	screenshot(t, ctx, "ticket")
+}
