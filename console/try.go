@@ -220,6 +220,10 @@ func (t *Try) say(w http.ResponseWriter, r *http.Request) {
 		jsonError(w, http.StatusBadRequest, "bad_line", t.texts.Text("console.try.bad_line", nil))
 		return
 	}
+	if t.chat == nil {
+		jsonError(w, http.StatusServiceUnavailable, "no_chat", t.texts.Text("console.try.no_chat", nil))
+		return
+	}
 	if !t.known(r.Context(), l.As) {
 		jsonError(w, http.StatusBadRequest, "bad_person", t.texts.Text("console.try.bad_person", map[string]any{"userid": l.As}))
 		return

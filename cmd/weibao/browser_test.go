@@ -165,6 +165,11 @@ func TestTryInBrowser(t *testing.T) {
 		t.Fatal(err)
 	}
 	screenshot(t, ctx, "try")
+	// The same page on a phone's screen.
+	if err := chromedp.Do(ctx, chromedp.EmulateViewport(390, 844), bubble("感谢确认")); err != nil {
+		t.Fatal(err)
+	}
+	screenshot(t, ctx, "try-phone")
 	ts, err := m.DB.Tickets(context.Background(), bot.TicketFilter{})
 	if err != nil || len(ts) != 1 {
 		t.Fatalf("tickets %v %v", ts, err)
