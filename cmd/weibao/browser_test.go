@@ -223,4 +223,17 @@ func TestConsoleInBrowser(t *testing.T) {
 		t.Fatalf("ticket page: %v", err)
 	}
 	screenshot(t, ctx, "ticket")
+	// The on-call calendar: today's override set by the form, through the
+	// admin API, shows in today's cell.
+	err = chromedp.Do(ctx,
+		chromedp.Click(`//nav/a[text()="值班日历"]`),
+		chromedp.WaitVisible(chromedp.CSS(`#override`)),
+		chromedp.SetValue(chromedp.CSS(`#override select[name=primary]`), "eng2"),
+		chromedp.Click(chromedp.CSS(`#override button[type=submit]`)),
+		chromedp.WaitVisible(`//div[contains(@class,"today") and contains(., "主班 刘工")]`),
+	)
+	if err != nil {
+		t.Fatalf("on-call override: %v", err)
+	}
+	screenshot(t, ctx, "oncall")
 }
