@@ -101,7 +101,7 @@ func TestPagesNeedLogin(t *testing.T) {
 // TestPagesRender opens every page logged in; whatever a ticket says is
 // escaped, and the board colours the open ticket by its running clock.
 func TestPagesRender(t *testing.T) {
-	c, _, no := open(t, nil)
+	c, db, no := open(t, nil)
 	for _, tc := range []struct {
 		path string
 		want []string
@@ -127,6 +127,17 @@ func TestPagesRender(t *testing.T) {
 		}
 		if strings.Contains(body, "<script>alert") {
 			t.Errorf("GET %s shows the ticket's markup unescaped", tc.path)
+		}
+	}
+	// A ticket that needs a fault analysis offers its three questions.
+	if _, err := db.OpenAnalysis(context.Background(), bot.FaultAnalysis{TicketNo: no, EngineerID: "eng1", OpenedAt: now,
+		DueAt: now.Add(72 * time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	body := get(t, c.Handler(), "/console/tickets/"+no, true).Body.String()
+	for _, s := range []string{`<form id="analysis"`, `name="cause"`, `name="impact"`, `name="conclusion"`, "/api/v1/tickets/" + no + "/analysis?format=html"} {
+		if !strings.Contains(body, s) {
+			t.Errorf("ticket page with an open analysis lacks %q", s)
 		}
 	}
 	for _, path := range []string{"/console/tickets/F20261204-9999", "/console/tickets/nonsense", "/console/oncall?month=13"} {
