@@ -62,7 +62,7 @@ type Options struct {
 	// Location is the hospital's time zone, for every time shown.
 	Location *time.Location
 	// Session names who a request's session (the admin API's cookie) logged
-	// in as; an error means not logged in, or not allowed the console.
+	// in as: ErrNoSession when none, or one not allowed the console.
 	Session func(r *http.Request) (Viewer, error)
 	// Support fills the support page's outbox and connection state.
 	Support Support
@@ -70,6 +70,9 @@ type Options struct {
 	Try    *Try
 	Logger *slog.Logger
 }
+
+// ErrNoSession is Session's answer for a visitor who must log in.
+var ErrNoSession = errors.New("console: not logged in")
 
 // Viewer is who is logged in to the console.
 type Viewer struct{ UserID, Name string }
@@ -133,13 +136,13 @@ func New(opt Options) (*Console, error) {
 	m := http.NewServeMux()
 	m.Handle("GET /console/static/", http.StripPrefix("/console/static/", http.FileServerFS(static)))
 	m.HandleFunc("GET /console/login", c.login)
-	m.HandleFunc("GET /console/{$}", c.auth(c.boardPage))
-	m.HandleFunc("GET /console/board/rows", c.auth(c.boardRows))
-	m.HandleFunc("GET /console/events", c.auth(c.events))
-	m.HandleFunc("GET /console/tickets/{no}", c.auth(c.ticketPage))
-	m.HandleFunc("GET /console/oncall", c.auth(c.oncallPage))
-	m.HandleFunc("GET /console/reports", c.auth(c.reportsPage))
-	m.HandleFunc("GET /console/support", c.auth(c.supportPage))
+	m.HandleFunc("GET /console/{$}", c.auth(c.boardPage, true))
+	m.HandleFunc("GET /console/board/rows", c.auth(c.boardRows, false))
+	m.HandleFunc("GET /console/events", c.auth(c.events, false))
+	m.HandleFunc("GET /console/tickets/{no}", c.auth(c.ticketPage, true))
+	m.HandleFunc("GET /console/oncall", c.auth(c.oncallPage, true))
+	m.HandleFunc("GET /console/reports", c.auth(c.reportsPage, true))
+	m.HandleFunc("GET /console/support", c.auth(c.supportPage, true))
 	if opt.Try != nil {
 		m.HandleFunc("GET /try", c.tryPage)
 		m.HandleFunc("GET /try/events", opt.Try.events)
@@ -181,16 +184,20 @@ func (c *Console) Run(ctx context.Context) error {
 
 type viewerKey struct{}
 
-// auth sends a visitor without a session to the login page.
-func (c *Console) auth(h http.HandlerFunc) http.HandlerFunc {
+// auth lets only a logged-in visitor through: a page sends the others to
+// the login page, what the pages fetch answers them 401.
+func (c *Console) auth(h http.HandlerFunc, page bool) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		p, err := c.opt.Session(r)
-		if err != nil {
-			if r.Header.Get("Accept") == "text/event-stream" || strings.HasSuffix(r.URL.Path, "/rows") {
-				http.Error(w, c.opt.Texts.Text("console.need_login", nil), http.StatusUnauthorized)
-				return
-			}
+		switch {
+		case errors.Is(err, ErrNoSession) && page:
 			http.Redirect(w, r, "/console/login", http.StatusSeeOther)
+			return
+		case errors.Is(err, ErrNoSession):
+			http.Error(w, c.opt.Texts.Text("console.need_login", nil), http.StatusUnauthorized)
+			return
+		case err != nil:
+			c.fail(w, r, err) // the database is down: say so rather than ask for a login
 			return
 		}
 		h(w, r.WithContext(context.WithValue(r.Context(), viewerKey{}, &p)))

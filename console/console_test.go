@@ -2,7 +2,6 @@ package console_test
 
 import (
 	"context"
-	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -58,7 +57,7 @@ func open(t *testing.T, try *console.Try) (*console.Console, *storage.DB, string
 			if ck, err := r.Cookie("s"); err == nil && ck.Value == "ok" {
 				return console.Viewer{UserID: "lead1", Name: "赵经理"}, nil
 			}
-			return console.Viewer{}, errors.New("no session")
+			return console.Viewer{}, console.ErrNoSession
 		}})
 	if err != nil {
 		t.Fatal(err)

@@ -37,14 +37,14 @@ func consoleSession(m *Main) func(r *http.Request) (console.Viewer, error) {
 	return func(r *http.Request) (console.Viewer, error) {
 		ck, err := r.Cookie(handlers.SessionCookie)
 		if err != nil {
-			return console.Viewer{}, access.ErrUnauthenticated
+			return console.Viewer{}, console.ErrNoSession
 		}
 		p, err := m.Access.Cookie(r.Context(), ck.Value)
+		if errors.Is(err, access.ErrUnauthenticated) || (err == nil && !p.Role.AtLeast(access.Viewer)) {
+			return console.Viewer{}, console.ErrNoSession
+		}
 		if err != nil {
 			return console.Viewer{}, err
-		}
-		if !p.Role.AtLeast(access.Viewer) {
-			return console.Viewer{}, errors.New("console: role " + string(p.Role) + " may not read the console")
 		}
 		return console.Viewer{UserID: p.UserID, Name: p.Name}, nil
 	}
