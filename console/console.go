@@ -66,6 +66,9 @@ type Options struct {
 	Session func(r *http.Request) (Viewer, error)
 	// Support fills the support page's outbox and connection state.
 	Support Support
+	// WeComLogin offers WeCom's web login (the admin API's
+	// /api/v1/login/wecom) and the one-time code that completes it.
+	WeComLogin bool
 	// Try is the try-it page's transcript; nil leaves /try unserved.
 	Try    *Try
 	Logger *slog.Logger
@@ -237,7 +240,7 @@ func (c *Console) fail(w http.ResponseWriter, r *http.Request, err error) {
 }
 
 func (c *Console) login(w http.ResponseWriter, r *http.Request) {
-	c.render(w, r, "login", "", c.opt.Texts.Text("console.login.title", nil), nil)
+	c.render(w, r, "login", "", c.opt.Texts.Text("console.login.title", nil), c.opt.WeComLogin)
 }
 
 func (c *Console) tryPage(w http.ResponseWriter, r *http.Request) {

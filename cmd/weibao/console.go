@@ -20,7 +20,7 @@ func tryChannel(cfg *configs.Config) bool { return cfg.Try.Enabled && !cfg.WeCom
 // changes and mounts it, with the /try page when that is the channel.
 func wireConsole(ctx context.Context, m *Main) error {
 	c, err := console.New(console.Options{Store: m.DB, Roster: m.Escalation.Roster, Texts: m.Catalog, Clock: m.Clock,
-		Location: m.Config.Location, Session: consoleSession(m), Support: support{m}, Try: m.Try,
+		Location: m.Config.Location, Session: consoleSession(m), Support: support{m}, Try: m.Try, WeComLogin: wecomLogin(m.Config),
 		Logger: m.Logger.With("component", "console")})
 	if err != nil {
 		return err

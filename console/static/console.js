@@ -36,6 +36,17 @@ if (login) login.addEventListener("submit", async (ev) => {
   } catch (e) { $("#login-error").hidden = false; }
 });
 
+// The one-time code the bot sent after a WeCom login makes the session
+// strong enough to change the roster.
+const code = $("#code");
+if (code) code.addEventListener("submit", async (ev) => {
+  ev.preventDefault();
+  try {
+    await api("POST", "/api/v1/login/code", {code: new FormData(code).get("code")});
+    location.href = "/console/";
+  } catch (e) { show(code, e); }
+});
+
 const logout = $("#logout");
 if (logout) logout.addEventListener("click", async (ev) => {
   ev.preventDefault();
