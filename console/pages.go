@@ -150,7 +150,7 @@ func (c *Console) reportsPage(w http.ResponseWriter, r *http.Request) {
 	for i, s := range spans {
 		met := s.SLA.Ack.Met + s.SLA.Resolve.Met + s.SLA.OnSite.Met
 		due := s.SLA.Ack.Due + s.SLA.Resolve.Due + s.SLA.OnSite.Due
-		p := point{Label: bounds[i].Format("01月"), Percent: -1, X: 30 + i*50}
+		p := point{Label: c.opt.Texts.Text("console.reports.month", map[string]any{"m": int(bounds[i].Month())}), Percent: -1, X: 30 + i*50}
 		if due > 0 {
 			p.Percent = met * 100 / due
 			p.Y = 110 - p.Percent

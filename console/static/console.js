@@ -123,7 +123,7 @@ const transcript = $("#transcript");
 if (transcript) {
   const names = JSON.parse($("#names").textContent || "{}");
   const as = $("#as"), where = $("#in"), all = $("#all");
-  const you = $("#try").dataset.you;
+  const you = $("#try").dataset.you, priv = $("#try").dataset.private;
   const items = [];
   const cards = {}; // task id -> card element, for updates
   as.addEventListener("change", () => { where.value = as.selectedOptions[0].dataset.chat; draw(); });
@@ -149,7 +149,7 @@ if (transcript) {
     const b = el("div", "msg " + it.kind);
     b.dataset.seq = it.seq;
     if (it.kind === "said") {
-      b.append(el("span", "where", (it.from === as.value ? you : names[it.from] || it.from) + (it.chat ? "" : " · 私聊")));
+      b.append(el("span", "where", (it.from === as.value ? you : names[it.from] || it.from) + (it.chat ? "" : " · " + priv)));
     } else if (it.where) {
       b.append(el("span", "where", it.where + (it.to && it.kind === "page" ? " → " + it.to.map(u => names[u] || u).join("、") : "")));
     }
