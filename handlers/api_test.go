@@ -76,8 +76,26 @@ func newAPI(t *testing.T) *apiEnv {
 	s.RegisterAdmin(AdminOptions{Roster: ros, Clock: clock})
 	loc := time.FixedZone("CST", 8*3600)
 	s.RegisterReports(ReportOptions{Reports: env.reports, Runs: db, Files: db, Location: loc, Clock: clockAt(time.Date(2026, 12, 3, 10, 0, 0, 0, loc))})
+	s.RegisterAPI(APIOptions{Board: db, Location: storagetest.Shanghai, Clock: clock})
 	env.h = s.Handler()
 	return env
+}
+
+// addTicket stores a ticket reported at at in med-icu.
+func (e *apiEnv) addTicket(t *testing.T, at time.Time, p bot.Priority) *bot.Ticket {
+	t.Helper()
+	tk, _, err := bot.NewTicket(bot.Ticket{ReporterID: "nurse1", WardCode: "med-icu", Category: "his", Description: "护士站电脑登不上重症系统",
+		Classification: bot.Classification{Scope: bot.ScopeDepartment, Type: bot.TypeSoftware, Severity: bot.SeverityClinical,
+			Difficulty: bot.DifficultyRoutine, Priority: p, SLAClass: "routine"},
+		Due: bot.Deadlines{Ack: at.Add(10 * time.Minute), Resolve: at.Add(30 * time.Minute)}}, "nurse1", at)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev := bot.Event{Kind: bot.EventReported, Actor: "nurse1", At: at, To: bot.StatusNew, Detail: tk.Description}
+	if err := e.db.CreateTicket(context.Background(), tk, bot.Effects{Events: []bot.Event{ev}}); err != nil {
+		t.Fatal(err)
+	}
+	return tk
 }
 
 // tokenRaw stores raw as userID's API token with role (as weibao token
@@ -122,6 +140,11 @@ type apiErrorView struct {
 
 func (e *apiEnv) do(t *testing.T, r req) answer {
 	t.Helper()
+	return e.doWith(t, r, nil)
+}
+
+func (e *apiEnv) doWith(t *testing.T, r req, cookies []*http.Cookie) answer {
+	t.Helper()
 	hr := httptest.NewRequest(r.method, r.path, strings.NewReader(r.body))
 	if r.body != "" {
 		hr.Header.Set("Content-Type", "application/json")
@@ -131,6 +154,9 @@ func (e *apiEnv) do(t *testing.T, r req) answer {
 	}
 	if r.cookie != "" {
 		hr.AddCookie(&http.Cookie{Name: SessionCookie, Value: r.cookie})
+	}
+	for _, c := range cookies {
+		hr.AddCookie(c)
 	}
 	if r.ip != "" {
 		hr.RemoteAddr = r.ip + ":4321"
@@ -166,7 +192,7 @@ func (e *apiEnv) login(t *testing.T, raw string) string {
 // audit is the audit log's rows with action, newest first.
 func (e *apiEnv) audit(t *testing.T, action string) []access.Entry {
 	t.Helper()
-	rows, _, err := e.db.Audit(context.Background(), access.AuditFilter{Action: action})
+	rows, err := e.db.Audit(context.Background(), access.AuditFilter{Action: action})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -196,6 +222,7 @@ func (f *fakeWeComLogin) UserFromCode(ctx context.Context, code string) (string,
 }
 
 func TestSessionLogin(t *testing.T) {
+	t.Parallel()
 	env := newAPI(t)
 	raw := env.token(t, "eng1", "")
 	cookie := env.login(t, raw)
@@ -248,6 +275,7 @@ func TestSessionLogin(t *testing.T) {
 }
 
 func TestSessionCookieAttributes(t *testing.T) {
+	t.Parallel()
 	env := newAPI(t)
 	raw := env.token(t, "lead1", "")
 	for _, https := range []bool{false, true} {
@@ -272,6 +300,7 @@ func TestSessionCookieAttributes(t *testing.T) {
 }
 
 func TestLoginRefused(t *testing.T) {
+	t.Parallel()
 	env := newAPI(t)
 	revoked := env.token(t, "eng2", "")
 	tokens, _ := env.svc.Tokens(context.Background())
@@ -311,6 +340,7 @@ func TestLoginRefused(t *testing.T) {
 }
 
 func TestLoginRateLimit(t *testing.T) {
+	t.Parallel()
 	env := newAPI(t)
 	raw := env.token(t, "eng1", "")
 	for i := range access.LoginLimit {
@@ -337,6 +367,7 @@ func TestLoginRateLimit(t *testing.T) {
 }
 
 func TestTokenRoles(t *testing.T) {
+	t.Parallel()
 	env := newAPI(t)
 	ctx := context.Background()
 	tests := []struct {

@@ -30,7 +30,7 @@ type Reports interface {
 
 // JobRuns is the scheduler's run history (storage.DB).
 type JobRuns interface {
-	Runs(ctx context.Context, job string, limit int) ([]bot.JobRun, error)
+	Runs(ctx context.Context, job string, offset, limit int) ([]bot.JobRun, error)
 }
 
 // Files serves stored documents by id (storage.DB): what a file message
@@ -55,7 +55,7 @@ type ReportOptions struct {
 //	GET  /api/v1/reports/quarterly?quarter=2026Q4    viewer: the quarterly package (zip)
 //	GET  /api/v1/tickets/:no/analysis?format=html    viewer: a fault analysis report (markdown, html, xlsx)
 //	POST /api/v1/tickets/:no/analysis                engineer: the answers {"cause","impact","conclusion"} (audited)
-//	GET  /api/v1/jobs/runs?job=digest&page=1&per_page=50   viewer: the scheduler's run history
+//	GET  /api/v1/jobs/runs?job=digest&page=1         viewer: the scheduler's run history, newest first
 //	GET  /api/v1/files/:id                           viewer: a stored document a message named
 func (s *Server) RegisterReports(opt ReportOptions) {
 	if s.auth == nil || opt.Reports == nil {
@@ -202,8 +202,12 @@ func (h *reportHandler) submitAnalysis(c *gin.Context) {
 }
 
 func (h *reportHandler) runs(c *gin.Context) {
-	limit, _ := strconv.Atoi(c.DefaultQuery("limit", "50"))
-	runs, err := h.opt.Runs.Runs(c.Request.Context(), c.Query("job"), limit)
+	p, err := readPage(c, "job")
+	if err != nil {
+		badRequest(c, h.texts, err)
+		return
+	}
+	runs, err := h.opt.Runs.Runs(c.Request.Context(), c.Query("job"), p.offset(), p.per+1)
 	if err != nil {
 		h.fail(c, err)
 		return
@@ -216,7 +220,7 @@ func (h *reportHandler) runs(c *gin.Context) {
 			out[i]["ended"] = r.Ended.In(h.opt.Location)
 		}
 	}
-	c.JSON(http.StatusOK, gin.H{"runs": out})
+	listPage(c, p, out)
 }
 
 func (h *reportHandler) storedFile(c *gin.Context) {

@@ -226,8 +226,9 @@ func (db *DB) AppendAudit(ctx context.Context, e access.Entry) error {
 	return nil
 }
 
-// Audit lists audit rows newest first, with the number f matches in all.
-func (db *DB) Audit(ctx context.Context, f access.AuditFilter) ([]access.Entry, int64, error) {
+// Audit lists audit rows newest first (by id: the log is append-only, so
+// ids are in the order rows were written).
+func (db *DB) Audit(ctx context.Context, f access.AuditFilter) ([]access.Entry, error) {
 	q := db.gdb.WithContext(ctx).Model(&auditRow{})
 	if f.Actor != "" {
 		q = q.Where("actor = ?", f.Actor)
@@ -241,16 +242,15 @@ func (db *DB) Audit(ctx context.Context, f access.AuditFilter) ([]access.Entry, 
 	if !f.To.IsZero() {
 		q = q.Where("at < ?", ms(f.To))
 	}
-	var total int64
-	if err := q.Count(&total).Error; err != nil {
-		return nil, 0, fmt.Errorf("audit: %w", err)
+	if f.BeforeID > 0 {
+		q = q.Where("id < ?", f.BeforeID)
 	}
 	if f.Limit > 0 {
 		q = q.Limit(f.Limit).Offset(f.Offset)
 	}
 	var rows []auditRow
-	if err := q.Order("at DESC, id DESC").Find(&rows).Error; err != nil {
-		return nil, 0, fmt.Errorf("audit: %w", err)
+	if err := q.Order("id DESC").Find(&rows).Error; err != nil {
+		return nil, fmt.Errorf("audit: %w", err)
 	}
 	out := make([]access.Entry, len(rows))
 	for i, r := range rows {
@@ -263,7 +263,7 @@ func (db *DB) Audit(ctx context.Context, f access.AuditFilter) ([]access.Entry, 
 			out[i].After = json.RawMessage(r.After)
 		}
 	}
-	return out, total, nil
+	return out, nil
 }
 
 // PurgeAudit deletes the audit rows older than the retention

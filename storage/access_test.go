@@ -64,8 +64,8 @@ func TestAuditPurgeKeepsTheRetention(t *testing.T) {
 	if err != nil || n != 1 {
 		t.Fatalf("PurgeAudit = %d, %v; want the one row older than 184 days", n, err)
 	}
-	rows, total, err := db.Audit(ctx, access.AuditFilter{})
-	if err != nil || total != 2 || len(rows) != 2 {
-		t.Errorf("after purge: %d rows (total %d), %v; want the 2 younger rows", len(rows), total, err)
+	rows, err := db.Audit(ctx, access.AuditFilter{})
+	if err != nil || len(rows) != 2 {
+		t.Errorf("after purge: %d rows, %v; want the 2 younger rows", len(rows), err)
 	}
 }

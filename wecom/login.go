@@ -31,7 +31,7 @@ func (c *Client) LoginURL(redirectURI, state string) string {
 func (c *Client) UserFromCode(ctx context.Context, code string) (string, error) {
 	var userID string
 	err := c.retryToken(ctx, func() error {
-		res, err := c.work.GetOauth().GetUserInfo(code)
+		res, err := c.work.GetOauth().GetUserInfo(url.QueryEscape(code))
 		if err != nil {
 			return fromCommon("auth/getuserinfo", err)
 		}

@@ -134,11 +134,14 @@ type Entry struct {
 	Agent  string
 }
 
-// AuditFilter selects audit rows; zero fields do not filter.
+// AuditFilter selects audit rows, newest first; zero fields do not filter.
 type AuditFilter struct {
 	Actor    string
 	Action   string
 	From, To time.Time
+	// BeforeID lists only rows older than that one: an export's cursor,
+	// which rows appended meanwhile cannot shift as they shift an offset.
+	BeforeID int64
 	Offset   int
 	Limit    int // 0: all
 }
@@ -171,7 +174,7 @@ type Store interface {
 	UseCode(ctx context.Context, sessionID int64, hash []byte, now time.Time) (bool, error)
 
 	AppendAudit(ctx context.Context, e Entry) error
-	Audit(ctx context.Context, f AuditFilter) (rows []Entry, total int64, err error)
+	Audit(ctx context.Context, f AuditFilter) ([]Entry, error)
 	// PurgeAudit deletes the rows older than AuditRetention before now
 	// and returns how many.
 	PurgeAudit(ctx context.Context, now time.Time) (int64, error)
@@ -403,6 +406,9 @@ func (s *Service) Audit(ctx context.Context, p Principal, from From, action, tar
 	return s.audit(ctx, Entry{Actor: p.UserID, Action: action, Target: target, Before: asJSON(before), After: asJSON(after),
 		IP: from.IP, Agent: from.UserAgent})
 }
+
+// AuditLog lists audit rows.
+func (s *Service) AuditLog(ctx context.Context, f AuditFilter) ([]Entry, error) { return s.store.Audit(ctx, f) }
 
 func asJSON(v any) json.RawMessage {
 	if v == nil {

@@ -7,6 +7,7 @@ import (
 
 	"weibao/bot"
 	"weibao/bot/access"
+	"weibao/handlers"
 	"weibao/scheduler"
 )
 
@@ -22,6 +23,7 @@ func wireAccess(ctx context.Context, m *Main) error {
 	m.Access = access.New(m.DB, m.DB, m.Redis.RateLog(m.Config.Redis.Prefix+"login:"), m.Clock, m.Catalog,
 		m.Logger.With("component", "access"))
 	m.Server.RegisterAccess(m.Access)
+	m.Server.RegisterAPI(handlers.APIOptions{Board: m.DB, Location: m.Config.Location, Clock: m.Clock})
 	if !m.Config.Embedded {
 		return nil
 	}

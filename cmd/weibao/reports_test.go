@@ -54,7 +54,7 @@ func TestReportsWired(t *testing.T) {
 		}
 	}
 	code, b := get("/api/v1/jobs/runs")
-	var runs struct{ Runs []any }
+	var runs struct{ Items []any }
 	if code != http.StatusOK || json.Unmarshal(b, &runs) != nil {
 		t.Errorf("job runs: %d %s", code, b)
 	}
