@@ -45,7 +45,8 @@ type Store interface {
 	Analysis(ctx context.Context, no string) (*bot.FaultAnalysis, error)
 	SpanStats(ctx context.Context, bounds []time.Time, asOf time.Time) ([]bot.GroupStats, error)
 	GroupStats(ctx context.Context, s bot.Span, d bot.Dimension, asOf time.Time) ([]bot.GroupStats, error)
-	Runs(ctx context.Context, job string, limit int) ([]bot.JobRun, error)
+	Runs(ctx context.Context, job string, offset, limit int) ([]bot.JobRun, error)
+	QueuedMessages(ctx context.Context, statuses []string, offset, limit int) ([]bot.QueuedMessage, error)
 }
 
 // Roster answers who is on call (*roster.Roster).
@@ -53,7 +54,8 @@ type Roster interface {
 	OnCall(ctx context.Context, at time.Time) (bot.OnCall, error)
 }
 
-// Options configure the console; all but Try and Support are required.
+// Options configure the console; all but WeComState, WeComLogin and Try are
+// required.
 type Options struct {
 	Store  Store
 	Roster Roster
@@ -64,8 +66,9 @@ type Options struct {
 	// Session names who a request's session (the admin API's cookie) logged
 	// in as: ErrNoSession when none, or one not allowed the console.
 	Session func(r *http.Request) (Viewer, error)
-	// Support fills the support page's outbox and connection state.
-	Support Support
+	// WeComState is the catalogue key of the WeCom connection's state, for
+	// the support page.
+	WeComState func() string
 	// WeComLogin offers WeCom's web login (the admin API's
 	// /api/v1/login/wecom) and the one-time code that completes it.
 	WeComLogin bool
@@ -79,24 +82,6 @@ var ErrNoSession = errors.New("console: not logged in")
 
 // Viewer is who is logged in to the console.
 type Viewer struct{ UserID, Name string }
-
-// Support is what the support page shows besides the job runs.
-type Support interface {
-	// StuckOutbox lists messages not delivered: failed, or waiting for a retry.
-	StuckOutbox(ctx context.Context, limit int) ([]OutboxRow, error)
-	// WeComState is the catalogue key of the WeCom connection's state.
-	WeComState() string
-}
-
-// OutboxRow is one message not delivered yet.
-type OutboxRow struct {
-	Key       string
-	TicketNo  string
-	Status    string
-	Attempts  int
-	LastError string
-	NextAt    time.Time
-}
 
 // Console serves the pages.
 type Console struct {

@@ -223,7 +223,7 @@ type jobRow struct {
 
 func (c *Console) supportPage(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
-	runs, err := c.opt.Store.Runs(ctx, "", 20)
+	runs, err := c.opt.Store.Runs(ctx, "", 0, 20)
 	if err != nil {
 		c.fail(w, r, err)
 		return
@@ -232,14 +232,14 @@ func (c *Console) supportPage(w http.ResponseWriter, r *http.Request) {
 	for _, j := range runs {
 		jobs = append(jobs, jobRow{Job: j.Job, Started: c.clockTime(j.Started), Result: j.Result, Error: j.Error})
 	}
-	data := map[string]any{"Jobs": jobs, "WeCom": "console.support.wecom_off"}
-	if s := c.opt.Support; s != nil {
-		rows, err := s.StuckOutbox(ctx, 50)
-		if err != nil {
-			c.fail(w, r, err)
-			return
-		}
-		data["Outbox"], data["WeCom"] = rows, s.WeComState()
+	queued, err := c.opt.Store.QueuedMessages(ctx, []string{"failed", "pending"}, 0, 50)
+	if err != nil {
+		c.fail(w, r, err)
+		return
+	}
+	data := map[string]any{"Jobs": jobs, "Outbox": queued, "WeCom": "console.support.wecom_off"}
+	if c.opt.WeComState != nil {
+		data["WeCom"] = c.opt.WeComState()
 	}
 	c.render(w, r, "support", "support", c.opt.Texts.Text("console.support.title", nil), data)
 }

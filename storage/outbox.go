@@ -147,23 +147,6 @@ type OutboxEntry struct {
 	Attempts  int
 	LastError string
 	Ref       string // the channel's reference once sent
-	NextAt    time.Time
-}
-
-// UndeliveredOutbox lists the messages not delivered: failed, or pending
-// after a failed attempt (waiting for a retry), newest first.
-func (db *DB) UndeliveredOutbox(ctx context.Context, limit int) ([]OutboxEntry, error) {
-	var rows []outboxRow
-	if err := db.gdb.WithContext(ctx).Where("status = ? OR (status = ? AND attempts > 0)", outboxFailed, outboxPending).
-		Order("id DESC").Limit(limit).Find(&rows).Error; err != nil {
-		return nil, fmt.Errorf("undelivered outbox: %w", err)
-	}
-	out := make([]OutboxEntry, len(rows))
-	for i, r := range rows {
-		out[i] = OutboxEntry{Key: r.Key, TicketNo: r.TicketNo, Status: r.Status, Attempts: r.Attempts, LastError: r.LastError,
-			NextAt: r.NextAttemptAt}
-	}
-	return out, nil
 }
 
 // OutboxEntries lists the messages a ticket queued, oldest first.

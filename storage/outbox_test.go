@@ -228,39 +228,3 @@ func TestClaimLetsInsertsThrough(t *testing.T) {
 		t.Errorf("enqueue during a claim = %v, want it to pass", insert)
 	}
 }
-
-// TestUndeliveredOutbox lists what the support page shows: failed messages
-// and those waiting for a retry, not the sent nor the never tried.
-func TestUndeliveredOutbox(t *testing.T) {
-	ctx := context.Background()
-	db := storagetest.Open(t)
-	now := time.Now().UTC().Truncate(time.Millisecond).Add(time.Second)
-	var msgs []bot.Outgoing
-	for _, k := range []string{"sent", "retry", "failed", "new"} {
-		msgs = append(msgs, bot.Outgoing{Key: k, TicketNo: "F" + k, ToUsers: []string{"eng1"}, Text: k})
-	}
-	if err := db.Enqueue(ctx, msgs[:3]...); err != nil {
-		t.Fatal(err)
-	}
-	got, err := db.ClaimDeliveries(ctx, now, now.Add(time.Minute), 10)
-	if err != nil || len(got) != 3 {
-		t.Fatalf("claimed %v, %v", got, err)
-	}
-	db.DeliverySent(ctx, got[0].ID, now, "ref")
-	db.DeliveryRetry(ctx, got[1].ID, now.Add(time.Minute), "45009")
-	db.DeliveryFailed(ctx, got[2].ID, "81013")
-	if err := db.Enqueue(ctx, msgs[3]); err != nil {
-		t.Fatal(err)
-	}
-	es, err := db.UndeliveredOutbox(ctx, 10)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var keys []string
-	for _, e := range es {
-		keys = append(keys, e.Key+":"+e.Status+":"+e.LastError)
-	}
-	if diff := cmp.Diff([]string{"failed:failed:81013", "retry:pending:45009"}, keys); diff != "" {
-		t.Errorf("undelivered (-want +got):\n%s", diff)
-	}
-}

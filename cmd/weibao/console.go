@@ -20,7 +20,7 @@ func tryChannel(cfg *configs.Config) bool { return cfg.Try.Enabled && !cfg.WeCom
 // changes and mounts it, with the /try page when that is the channel.
 func wireConsole(ctx context.Context, m *Main) error {
 	c, err := console.New(console.Options{Store: m.DB, Roster: m.Escalation.Roster, Texts: m.Catalog, Clock: m.Clock,
-		Location: m.Config.Location, Session: consoleSession(m), Support: support{m}, Try: m.Try, WeComLogin: wecomLogin(m.Config),
+		Location: m.Config.Location, Session: consoleSession(m), WeComState: wecomState(m), Try: m.Try, WeComLogin: wecomLogin(m.Config),
 		Logger: m.Logger.With("component", "console")})
 	if err != nil {
 		return err
@@ -61,30 +61,17 @@ func connectTry(m *Main, clock *terminal.Clock) error {
 	return nil
 }
 
-// support is the support page's view of the outbox and the WeCom channel.
-type support struct{ m *Main }
-
-func (s support) StuckOutbox(ctx context.Context, limit int) ([]console.OutboxRow, error) {
-	es, err := s.m.DB.UndeliveredOutbox(ctx, limit)
-	if err != nil {
-		return nil, err
+// wecomState is the support page's word for the WeCom connection.
+func wecomState(m *Main) func() string {
+	return func() string {
+		switch w := m.WeCom; {
+		case w == nil:
+			return "console.support.wecom_off"
+		case w.Conn == nil:
+			return "console.support.wecom_callback"
+		case w.Conn.Connected():
+			return "console.support.wecom_up"
+		}
+		return "console.support.wecom_down"
 	}
-	out := make([]console.OutboxRow, len(es))
-	for i, e := range es {
-		out[i] = console.OutboxRow{Key: e.Key, TicketNo: e.TicketNo, Status: e.Status, Attempts: e.Attempts,
-			LastError: e.LastError, NextAt: e.NextAt}
-	}
-	return out, nil
-}
-
-func (s support) WeComState() string {
-	switch w := s.m.WeCom; {
-	case w == nil:
-		return "console.support.wecom_off"
-	case w.Conn == nil:
-		return "console.support.wecom_callback"
-	case w.Conn.Connected():
-		return "console.support.wecom_up"
-	}
-	return "console.support.wecom_down"
 }
