@@ -48,7 +48,8 @@ func open(t *testing.T, try *console.Try) (*console.Console, *storage.DB, string
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := db.CreateTicket(ctx, tk, bot.Effects{Events: []bot.Event{ev}}); err != nil {
+	msg := bot.Outgoing{Key: "page:1", ToUsers: []string{"eng1"}, Text: "新工单"}
+	if err := db.CreateTicket(ctx, tk, bot.Effects{Events: []bot.Event{ev}, Messages: []bot.Outgoing{msg}}); err != nil {
 		t.Fatal(err)
 	}
 	c, err := console.New(console.Options{Store: db, Roster: roster.New(db, db, storagetest.Shanghai), Texts: catalog.Default(),
@@ -111,7 +112,7 @@ func TestPagesRender(t *testing.T) {
 		{"/console/oncall", []string{"值班日历 2026-12", `class="cell gap`, "无人值班"}},
 		{"/console/oncall?month=2027-01", []string{"值班日历 2027-01"}},
 		{"/console/reports", []string{"<svg", "无法登录", "/api/v1/reports/monthly?month=2026-12"}},
-		{"/console/support", []string{"定时任务最近运行"}},
+		{"/console/support", []string{"定时任务最近运行", "page:1", "等待发送", "未配置企业微信"}},
 	} {
 		w := get(t, c.Handler(), tc.path, true)
 		body := w.Body.String()
