@@ -88,8 +88,14 @@ func (c *Config) Doctor() Doctor {
 		}
 		check("phone receipts ("+name+")", true, "push: "+url("/notify/webhook/"+name))
 	}
-	if !phone {
+	switch {
+	case !phone && c.Try.Enabled && !w.Configured():
+		warn("no phone provider configured (pager.aliyun, pager.tencent or pager.webhook): pages are shown on /try as text")
+	case !phone:
 		warn("no phone provider configured (pager.aliyun, pager.tencent or pager.webhook): pages are only logged")
+	}
+	if c.Try.Enabled && w.Configured() {
+		warn("try.enabled is ignored: the /try page stands in for WeCom, and wecom is configured")
 	}
 
 	if len(c.OnCall.Primary) == 0 && len(c.OnCall.Overrides) == 0 {
