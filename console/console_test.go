@@ -125,6 +125,9 @@ func TestPagesRender(t *testing.T) {
 				t.Errorf("GET %s lacks %q", tc.path, s)
 			}
 		}
+		if !strings.Contains(w.Header().Get("Content-Security-Policy"), "default-src 'self'") {
+			t.Errorf("GET %s has no content security policy", tc.path)
+		}
 		if strings.Contains(body, "<script>alert") {
 			t.Errorf("GET %s shows the ticket's markup unescaped", tc.path)
 		}

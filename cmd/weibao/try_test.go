@@ -28,7 +28,7 @@ func TestTryShowsPages(t *testing.T) {
 	for _, l := range []string{"内科ICU护士站电脑登不上重症系统", "1", "2", "2", "/later 11m"} {
 		say(l)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, m.URL()+"/try/events", nil)
 	res, err := http.DefaultClient.Do(req)
