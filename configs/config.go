@@ -82,9 +82,8 @@ type Server struct {
 	// AdminToken is the removed shared bearer token, kept only to refuse a
 	// configuration that still sets it (see validate).
 	AdminToken string `yaml:"admin_token"`
-	// TrustedProxies are the reverse proxies (IPs or CIDRs) whose
-	// X-Forwarded-For names the client; none by default, so a client cannot
-	// pick the address its logins are counted and audited under.
+	// TrustedProxies are the addresses or CIDRs (the load balancer's) whose
+	// X-Forwarded-For names the client; none by default.
 	TrustedProxies []string `yaml:"trusted_proxies"`
 }
 
@@ -335,21 +334,19 @@ func (c *Config) validate() error {
 	if c.Server.Addr == "" {
 		return bad("server.addr", "must not be empty")
 	}
-	if c.Server.AdminToken != "" {
-		// One token shared by everyone names nobody in the audit log and has no role.
-		return bad("server.admin_token", "is removed: make each person a token with weibao token create --person <userid> --role lead|engineer|viewer")
-	}
 	for _, p := range c.Server.TrustedProxies {
-		if net.ParseIP(p) == nil {
-			if _, _, err := net.ParseCIDR(p); err != nil {
-				return bad("server.trusted_proxies", "%q is neither an IP nor a CIDR", p)
-			}
+		if _, _, err := net.ParseCIDR(p); err != nil && net.ParseIP(p) == nil {
+			return bad("server.trusted_proxies", "%q is neither an IP address nor a CIDR", p)
 		}
 	}
 	if c.Server.PublicURL != "" {
 		if u, err := url.Parse(c.Server.PublicURL); err != nil || u.Scheme == "" || u.Host == "" {
 			return bad("server.public_url", "%q is not an absolute URL", c.Server.PublicURL)
 		}
+	}
+	if c.Server.AdminToken != "" {
+		// One token shared by everyone names nobody in the audit log and has no role.
+		return bad("server.admin_token", "is removed: make each person a token with weibao token create --person <userid> --role lead|engineer|viewer")
 	}
 	switch c.Database.Driver {
 	case "sqlite", "mysql":

@@ -14,6 +14,7 @@ import (
 	"weibao/bot/access"
 	"weibao/bot/roster"
 	"weibao/storage"
+	"weibao/storage/redisstore"
 	"weibao/storage/redisstore/redistest"
 	"weibao/storage/storagetest"
 )
@@ -51,6 +52,13 @@ type apiEnv struct {
 // is 2026-12-03 10:00).
 func newAPI(t *testing.T) *apiEnv {
 	t.Helper()
+	rd, _ := redistest.Open(t)
+	return newAPIOn(t, rd)
+}
+
+// newAPIOn is newAPI with the login rate limit in rd.
+func newAPIOn(t *testing.T, rd *redisstore.Store) *apiEnv {
+	t.Helper()
 	ctx := context.Background()
 	db := storagetest.Open(t)
 	people := []bot.Person{
@@ -66,13 +74,12 @@ func newAPI(t *testing.T) *apiEnv {
 	if _, err := ros.Seed(ctx, seededRoster()); err != nil {
 		t.Fatal(err)
 	}
-	rd, _ := redistest.Open(t)
 	clock := &testClock{t: adminNow}
 	s := newTestServer(nil)
 	env := &apiEnv{db: db, clock: clock, reports: &fakeReports{}, wecom: &fakeWeComLogin{codes: map[string]string{}}}
 	env.svc = access.New(db, db, rd.RateLog(redistest.Prefix()+"login:"), clock, s.opt.Texts, s.opt.Logger)
 	s.RegisterAccess(env.svc)
-	s.RegisterWeComLogin(env.wecom)
+	s.RegisterWeComLogin(env.wecom, "")
 	s.RegisterAdmin(AdminOptions{Roster: ros, Clock: clock})
 	loc := time.FixedZone("CST", 8*3600)
 	s.RegisterReports(ReportOptions{Reports: env.reports, Runs: db, Files: db, Location: loc, Clock: clockAt(time.Date(2026, 12, 3, 10, 0, 0, 0, loc))})
@@ -262,6 +269,17 @@ func TestSessionLogin(t *testing.T) {
 		t.Errorf("/me 12 h after login = %d, want 401", a.code)
 	}
 
+	// Revoking the token ends the sessions made from it.
+	cookie = env.login(t, raw)
+	tokens, err := env.svc.Tokens(context.Background())
+	if err != nil || env.svc.RevokeToken(context.Background(), tokens[0].ID) != nil {
+		t.Fatal(err)
+	}
+	if a := env.do(t, req{method: "GET", path: "/api/v1/me", cookie: cookie}); a.code != 401 {
+		t.Errorf("/me after the token was revoked = %d, want 401", a.code)
+	}
+
+	raw = env.token(t, "eng1", "")
 	cookie = env.login(t, raw)
 	if a := env.do(t, req{method: "POST", path: "/api/v1/logout", cookie: cookie}); a.code != 204 {
 		t.Fatalf("logout = %d %s", a.code, a.body)
@@ -390,5 +408,23 @@ func TestTokenRoles(t *testing.T) {
 		if (err == nil) != tt.ok || (tt.ok && tok.Role != tt.want) {
 			t.Errorf("CreateToken(%s, %q) = %v, %v; want ok=%v role %s", tt.person, tt.role, tok.Role, err, tt.ok, tt.want)
 		}
+	}
+}
+
+// With Redis down no login is let through uncounted: 503, and the refusal
+// is audited; requests with a credential already held still work.
+func TestLoginWithRedisDown(t *testing.T) {
+	t.Parallel()
+	env := newAPIOn(t, redistest.Down(t))
+	raw := env.token(t, "eng1", "")
+	a := env.do(t, req{method: "POST", path: "/api/v1/login/token", body: `{"token":"` + raw + `"}`})
+	if a.code != 503 || a.err.Code != "unavailable" {
+		t.Errorf("login with Redis down = %d %s, want 503 unavailable", a.code, a.body)
+	}
+	if rows := env.audit(t, "login.token.failed"); len(rows) != 1 || !strings.Contains(string(rows[0].After), "unavailable") {
+		t.Errorf("refused login audited as %+v", rows)
+	}
+	if a := env.do(t, req{method: "GET", path: "/api/v1/oncall", bearer: raw}); a.code != 200 {
+		t.Errorf("bearer request with Redis down = %d, want 200", a.code)
 	}
 }

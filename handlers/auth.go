@@ -34,8 +34,11 @@ type WeComLogin interface {
 type authn struct {
 	access *access.Service
 	wecom  WeComLogin // nil until RegisterWeComLogin
-	texts  Texts
-	log    *slog.Logger
+	// publicURL is where WeCom sends the browser back (server.public_url);
+	// empty: the host the browser asked for.
+	publicURL string
+	texts     Texts
+	log       *slog.Logger
 }
 
 // RegisterAccess adds login and logout and enables the authenticated API:
@@ -72,12 +75,14 @@ func (s *Server) RegisterAccess(svc *access.Service) {
 //	GET /api/v1/login/wecom/callback   WeCom's redirect back: a session that may read, and a
 //	                                   one-time code sent to the person's WeCom 1:1 (POST /login/code)
 //
-// Only engineers and leads may log in this way.
-func (s *Server) RegisterWeComLogin(login WeComLogin) {
+// Only engineers and leads may log in this way. WeCom sends the browser
+// back to publicURL (the app's trusted domain), or when empty to the host
+// the browser asked for.
+func (s *Server) RegisterWeComLogin(login WeComLogin, publicURL string) {
 	if s.auth == nil {
 		return
 	}
-	s.auth.wecom = login
+	s.auth.wecom, s.auth.publicURL = login, strings.TrimRight(publicURL, "/")
 	g := s.engine.Group("/api/v1")
 	g.GET("/login/wecom", s.auth.wecomStart)
 	g.GET("/login/wecom/callback", s.auth.wecomCallback)
@@ -222,11 +227,14 @@ func (a *authn) wecomStart(c *gin.Context) {
 	state := hex.EncodeToString(b)
 	http.SetCookie(c.Writer, &http.Cookie{Name: stateCookie, Value: state, Path: "/api/v1/login/wecom", MaxAge: 600,
 		HttpOnly: true, Secure: https(c), SameSite: http.SameSiteLaxMode})
-	scheme := "http"
-	if https(c) {
-		scheme = "https"
+	base := a.publicURL
+	if base == "" {
+		base = "http://" + c.Request.Host
+		if https(c) {
+			base = "https://" + c.Request.Host
+		}
 	}
-	c.Redirect(http.StatusFound, a.wecom.LoginURL(scheme+"://"+c.Request.Host+"/api/v1/login/wecom/callback", state))
+	c.Redirect(http.StatusFound, a.wecom.LoginURL(base+"/api/v1/login/wecom/callback", state))
 }
 
 // afterLogin sends the browser to the console with a page of its own

@@ -38,6 +38,7 @@ type sessionRow struct {
 	UserID     string    `gorm:"size:64;not null;index"`
 	Role       string    `gorm:"size:16;not null"`
 	Method     string    `gorm:"size:16;not null"`
+	TokenID    int64     `gorm:"not null;index"`
 	Strong     bool      `gorm:"not null"`
 	CreatedAt  time.Time `gorm:"not null;index"`
 	LastSeenAt time.Time `gorm:"not null"`
@@ -111,22 +112,31 @@ func (db *DB) Tokens(ctx context.Context) ([]access.Token, error) {
 	return out, nil
 }
 
-// RevokeToken marks a token revoked; bot.ErrNotFound if id is unknown or
-// already revoked.
+// RevokeToken marks a token revoked and deletes the sessions made from it;
+// bot.ErrNotFound if id is unknown or already revoked.
 func (db *DB) RevokeToken(ctx context.Context, id int64, at time.Time) error {
-	res := db.gdb.WithContext(ctx).Model(&apiTokenRow{}).Where("id = ? AND revoked_at IS NULL", id).Update("revoked_at", ms(at))
-	if res.Error != nil {
-		return fmt.Errorf("revoke token %d: %w", id, res.Error)
-	}
-	if res.RowsAffected == 0 {
-		return fmt.Errorf("revoke token %d: %w", id, bot.ErrNotFound)
-	}
-	return nil
+	return db.transaction(ctx, func(tx *gorm.DB) error {
+		res := tx.Model(&apiTokenRow{}).Where("id = ? AND revoked_at IS NULL", id).Update("revoked_at", ms(at))
+		if res.Error != nil {
+			return fmt.Errorf("revoke token %d: %w", id, res.Error)
+		}
+		if res.RowsAffected == 0 {
+			return fmt.Errorf("revoke token %d: %w", id, bot.ErrNotFound)
+		}
+		sessions := tx.Model(&sessionRow{}).Select("id").Where("token_id = ?", id)
+		if err := tx.Where("session_id IN (?)", sessions).Delete(&loginCodeRow{}).Error; err != nil {
+			return fmt.Errorf("revoke token %d: codes: %w", id, err)
+		}
+		if err := tx.Where("token_id = ?", id).Delete(&sessionRow{}).Error; err != nil {
+			return fmt.Errorf("revoke token %d: sessions: %w", id, err)
+		}
+		return nil
+	})
 }
 
 // CreateSession stores a session by its cookie's hash.
 func (db *DB) CreateSession(ctx context.Context, s access.Session, hash []byte) (int64, error) {
-	row := sessionRow{Hash: hash, UserID: s.UserID, Role: string(s.Role), Method: s.Method, Strong: s.Strong,
+	row := sessionRow{Hash: hash, UserID: s.UserID, Role: string(s.Role), Method: s.Method, TokenID: s.TokenID, Strong: s.Strong,
 		CreatedAt: ms(s.Created), LastSeenAt: ms(s.LastSeen)}
 	if err := db.gdb.WithContext(ctx).Create(&row).Error; err != nil {
 		return 0, fmt.Errorf("create session: %w", translate(err))
@@ -140,7 +150,7 @@ func (db *DB) SessionByHash(ctx context.Context, hash []byte) (*access.Session, 
 	if err := db.gdb.WithContext(ctx).Where("hash = ?", hash).Take(&r).Error; err != nil {
 		return nil, fmt.Errorf("session: %w", translate(err))
 	}
-	return &access.Session{ID: r.ID, UserID: r.UserID, Role: access.Role(r.Role), Method: r.Method, Strong: r.Strong,
+	return &access.Session{ID: r.ID, UserID: r.UserID, Role: access.Role(r.Role), Method: r.Method, TokenID: r.TokenID, Strong: r.Strong,
 		Created: r.CreatedAt.UTC(), LastSeen: r.LastSeenAt.UTC()}, nil
 }
 
@@ -275,4 +285,23 @@ func (db *DB) PurgeAudit(ctx context.Context, now time.Time) (int64, error) {
 		return 0, fmt.Errorf("purge audit: %w", res.Error)
 	}
 	return res.RowsAffected, nil
+}
+
+// PurgeSessions deletes the sessions past their absolute lifetime (and
+// their codes): such a session is refused anyway, its row only lingers.
+func (db *DB) PurgeSessions(ctx context.Context, now time.Time) (int64, error) {
+	var n int64
+	err := db.transaction(ctx, func(tx *gorm.DB) error {
+		old := tx.Model(&sessionRow{}).Select("id").Where("created_at < ?", ms(now.Add(-access.SessionAbsolute)))
+		if err := tx.Where("session_id IN (?)", old).Delete(&loginCodeRow{}).Error; err != nil {
+			return fmt.Errorf("purge session codes: %w", err)
+		}
+		res := tx.Where("created_at < ?", ms(now.Add(-access.SessionAbsolute))).Delete(&sessionRow{})
+		n = res.RowsAffected
+		if res.Error != nil {
+			return fmt.Errorf("purge sessions: %w", res.Error)
+		}
+		return nil
+	})
+	return n, err
 }

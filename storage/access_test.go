@@ -69,3 +69,28 @@ func TestAuditPurgeKeepsTheRetention(t *testing.T) {
 		t.Errorf("after purge: %d rows, %v; want the 2 younger rows", len(rows), err)
 	}
 }
+
+func TestPurgeSessions(t *testing.T) {
+	ctx := context.Background()
+	db := storagetest.Open(t)
+	now := time.Date(2026, 12, 4, 9, 0, 0, 0, time.UTC)
+	for i, age := range []time.Duration{access.SessionAbsolute + time.Minute, access.SessionAbsolute - time.Minute} {
+		s := access.Session{UserID: "lead1", Role: access.Lead, Method: "token", Created: now.Add(-age), LastSeen: now.Add(-age)}
+		id, err := db.CreateSession(ctx, s, access.Hash(string(rune('a'+i))))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := db.CreateCode(ctx, id, access.Hash("123456"), now, bot.Outgoing{Key: "code" + string(rune('a'+i)), ToUsers: []string{"lead1"}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n, err := db.PurgeSessions(ctx, now); err != nil || n != 1 {
+		t.Fatalf("PurgeSessions = %d, %v; want the one past 12 h", n, err)
+	}
+	if _, err := db.SessionByHash(ctx, access.Hash("a")); err == nil {
+		t.Errorf("the old session is still there")
+	}
+	if _, err := db.SessionByHash(ctx, access.Hash("b")); err != nil {
+		t.Errorf("the young session is gone: %v", err)
+	}
+}

@@ -98,6 +98,7 @@ type Session struct {
 	UserID   string
 	Role     Role
 	Method   string // "token" or "wecom"
+	TokenID  int64  // the token a "token" session was made from
 	Strong   bool
 	Created  time.Time
 	LastSeen time.Time
@@ -157,7 +158,8 @@ type Store interface {
 	// TokenByHash returns bot.ErrNotFound for an unknown hash.
 	TokenByHash(ctx context.Context, hash []byte) (*Token, error)
 	Tokens(ctx context.Context) ([]Token, error)
-	// RevokeToken returns bot.ErrNotFound for an unknown or revoked id.
+	// RevokeToken also ends the sessions made from the token; it returns
+	// bot.ErrNotFound for an unknown or revoked id.
 	RevokeToken(ctx context.Context, id int64, at time.Time) error
 
 	CreateSession(ctx context.Context, s Session, hash []byte) (int64, error)
@@ -293,7 +295,7 @@ func (s *Service) CreateToken(ctx context.Context, userID string, role Role, lab
 // Tokens lists every token, revoked ones too.
 func (s *Service) Tokens(ctx context.Context) ([]Token, error) { return s.store.Tokens(ctx) }
 
-// RevokeToken ends a token; sessions made from it end with their own expiry.
+// RevokeToken ends a token and the sessions made from it.
 func (s *Service) RevokeToken(ctx context.Context, id int64) error {
 	return s.store.RevokeToken(ctx, id, s.clock.Now().UTC())
 }
@@ -408,7 +410,9 @@ func (s *Service) Audit(ctx context.Context, p Principal, from From, action, tar
 }
 
 // AuditLog lists audit rows.
-func (s *Service) AuditLog(ctx context.Context, f AuditFilter) ([]Entry, error) { return s.store.Audit(ctx, f) }
+func (s *Service) AuditLog(ctx context.Context, f AuditFilter) ([]Entry, error) {
+	return s.store.Audit(ctx, f)
+}
 
 func asJSON(v any) json.RawMessage {
 	if v == nil {
@@ -425,9 +429,13 @@ func asJSON(v any) json.RawMessage {
 }
 
 // newSession stores a session and returns its raw id for the cookie.
-func (s *Service) newSession(ctx context.Context, userID string, role Role, method string, strong bool) (string, Session, error) {
+func (s *Service) newSession(ctx context.Context, userID string, role Role, tokenID int64, strong bool) (string, Session, error) {
 	now := s.clock.Now().UTC()
-	ss := Session{UserID: userID, Role: role, Method: method, Strong: strong, Created: now, LastSeen: now}
+	method := "wecom"
+	if tokenID != 0 {
+		method = "token"
+	}
+	ss := Session{UserID: userID, Role: role, Method: method, TokenID: tokenID, Strong: strong, Created: now, LastSeen: now}
 	raw := random("")
 	id, err := s.store.CreateSession(ctx, ss, Hash(raw))
 	ss.ID = id
@@ -435,21 +443,27 @@ func (s *Service) newSession(ctx context.Context, userID string, role Role, meth
 }
 
 // LoginToken exchanges an API token for a browser session (raw id for the
-// cookie). Attempts are limited per client IP (a wrong token names no
-// account; 256 random bits are not guessed). Success and failure are
-// audited.
+// cookie). Attempts are limited per client IP, and once the token names
+// its person per account too. Success and failure are audited.
 func (s *Service) LoginToken(ctx context.Context, raw string, from From) (string, Principal, error) {
 	if err := s.limit(ctx, "ip:"+from.IP); err != nil {
 		s.loginFailed(ctx, "", "login.token", from, err)
 		return "", Principal{}, err
 	}
 	t, p, err := s.token(ctx, strings.TrimSpace(raw))
+	if err == nil {
+		err = s.limit(ctx, "user:"+p.UserID)
+	}
 	if err != nil {
-		s.loginFailed(ctx, "", "login.token", from, err)
+		actor := ""
+		if p != nil {
+			actor = p.UserID
+		}
+		s.loginFailed(ctx, actor, "login.token", from, err)
 		return "", Principal{}, err
 	}
 	role := effective(t.Role, p)
-	id, ss, err := s.newSession(ctx, p.UserID, role, "token", role == Lead)
+	id, ss, err := s.newSession(ctx, p.UserID, role, t.ID, role == Lead)
 	if err != nil {
 		return "", Principal{}, err
 	}

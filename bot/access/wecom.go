@@ -42,7 +42,7 @@ func (s *Service) LoginWeCom(ctx context.Context, id Identity, code string, from
 		return "", Principal{}, err
 	}
 	role := MaxRole(p.Role)
-	raw, ss, err := s.newSession(ctx, p.UserID, role, "wecom", false)
+	raw, ss, err := s.newSession(ctx, p.UserID, role, 0, false)
 	if err != nil {
 		return "", Principal{}, err
 	}

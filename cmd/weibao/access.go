@@ -27,6 +27,11 @@ func wireAccess(ctx context.Context, m *Main) error {
 	if !m.Config.Embedded {
 		return nil
 	}
+	return demoLogin(ctx, m)
+}
+
+// demoLogin makes the demo lead's start-up token, revoking the last one.
+func demoLogin(ctx context.Context, m *Main) error {
 	leads, err := m.DB.People(ctx, bot.RoleLead)
 	if err != nil || len(leads) == 0 {
 		return fmt.Errorf("demo login: no lead in the demo roster: %v", err)
@@ -46,14 +51,17 @@ func wireAccess(ctx context.Context, m *Main) error {
 	return err
 }
 
-// registerAuditPurge deletes audit rows past the retention daily; the
-// retention is the store's own, so no schedule or clock can cut it short.
-func registerAuditPurge(m *Main, sch *scheduler.Scheduler) error {
-	return sch.Register(scheduler.Job{Name: "audit_purge", Spec: "30 3 * * *", Run: func(ctx context.Context, at time.Time) error {
-		n, err := m.DB.PurgeAudit(ctx, at)
-		if n > 0 {
-			m.Logger.Info("audit rows past the retention deleted", "rows", n, "retention_days", int(access.AuditRetention.Hours()/24))
+// registerAccessPurge deletes, daily, the audit rows past the retention
+// (the store's own: no schedule or clock can cut it short) and the
+// sessions past their lifetime.
+func registerAccessPurge(m *Main, sch *scheduler.Scheduler) error {
+	return sch.Register(scheduler.Job{Name: "access_purge", Spec: "30 3 * * *", Run: func(ctx context.Context, at time.Time) error {
+		audit, err := m.DB.PurgeAudit(ctx, at)
+		if err != nil {
+			return err
 		}
+		sessions, err := m.DB.PurgeSessions(ctx, at)
+		m.Logger.Info("access purge", "audit_rows", audit, "retention_days", int(access.AuditRetention.Hours()/24), "sessions", sessions)
 		return err
 	}})
 }

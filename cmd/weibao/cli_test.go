@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"os/exec"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -130,6 +131,9 @@ func TestDemoStart(t *testing.T) {
 		if !strings.Contains(got, want) {
 			t.Errorf("the demo start does not say what to try next (%q):\n%s", want, got)
 		}
+	}
+	if !regexp.MustCompile(`demo lead login.* token=wbt_`).MatchString(got) {
+		t.Errorf("the demo start prints no login token for the lead:\n%s", got)
 	}
 	for _, bad := range []string{"level=WARN", "level=ERROR"} {
 		if strings.Contains(got, bad) {

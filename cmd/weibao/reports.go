@@ -47,7 +47,7 @@ func wireReports(ctx context.Context, m *Main) error {
 	if err := registerReportJobs(m, sch, svc); err != nil {
 		return err
 	}
-	if err := registerAuditPurge(m, sch); err != nil {
+	if err := registerAccessPurge(m, sch); err != nil {
 		return err
 	}
 	m.DB.Subscribe(svc.Committed)

@@ -174,8 +174,8 @@ func openWith(ctx context.Context, cfg *configs.Config, logger *slog.Logger, clo
 			"database": m.DB.Ping,
 			"redis":    m.Redis.Ping,
 		},
-		Index:          index,
 		TrustedProxies: cfg.Server.TrustedProxies,
+		Index:          index,
 	})
 	// Subsystems, in the order their constructors need each other (tickets and
 	// the roster, then the reports, then the dialogue over both): each wires

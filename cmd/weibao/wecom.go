@@ -59,7 +59,7 @@ func startWeCom(m *Main, handle inbox.Handler) (*WeCom, error) {
 		return nil, err
 	}
 	if wecomLogin(m.Config) {
-		m.Server.RegisterWeComLogin(client)
+		m.Server.RegisterWeComLogin(client, m.Config.Server.PublicURL)
 	}
 	routes := handlers.WeComOptions{Inbox: w.Inbox, Clock: m.Clock, Logger: log}
 	if cfg.Token != "" {
