@@ -194,7 +194,7 @@ func (db *DB) CreateCode(ctx context.Context, sessionID int64, hash []byte, expi
 		if err := tx.Create(&loginCodeRow{SessionID: sessionID, Hash: hash, ExpiresAt: ms(expires)}).Error; err != nil {
 			return fmt.Errorf("code of session %d: %w", sessionID, err)
 		}
-		return enqueue(tx, msg)
+		return enqueue(tx, msg, db.clock.Now())
 	})
 	if err == nil {
 		db.publish(ctx, bot.Committed{Queued: 1})
