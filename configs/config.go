@@ -47,6 +47,7 @@ type Config struct {
 	Reports    Reports    `yaml:"reports"`
 	Dialog     Dialog     `yaml:"dialog"`
 	Records    Records    `yaml:"records"`
+	Try        Try        `yaml:"try"`
 
 	// Embedded is true when no configuration file was found and weibao runs
 	// on its embedded defaults with the demo roster.
@@ -67,6 +68,13 @@ type Dialog struct {
 	// Timeout tickets a dialogue the nurse stopped answering, with what she
 	// said, marked 待分诊.
 	Timeout time.Duration `yaml:"timeout"`
+}
+
+// Try configures the /try page (console): chat with weibao in the browser
+// as a roster person. It is the channel when WeCom is not configured; the
+// embedded demo turns it on, a configuration file leaves it off.
+type Try struct {
+	Enabled bool `yaml:"enabled"`
 }
 
 type Server struct {

@@ -44,7 +44,12 @@ func wireEscalation(ctx context.Context, m *Main) error {
 	if err != nil {
 		return err
 	}
-	if len(notifiers) == 0 {
+	switch {
+	case len(notifiers) > 0:
+	case m.Try != nil:
+		// The /try page shows the calls and texts.
+		notifiers = []pager.Notifier{m.Try.Pager()}
+	default:
 		// The doctor's report, logged at start, says so.
 		notifiers = []pager.Notifier{pager.NewLogNotifier(m.Logger.With("component", "pager"))}
 	}
