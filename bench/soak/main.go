@@ -6,7 +6,7 @@
 // callbacks, injects the faults in turn, and checks the invariants from the
 // database and the fakes' logs after each fault and at the end.
 //
-//	go run ./bench/soak -scenarios all -gap 40s          # the long form
+//	go run ./bench/soak -scenarios all -gap 60s          # the long form
 //	go run ./bench/soak -scenarios kill,redis-restart    # the CI short form's faults
 //	go run ./bench/soak -throughput 20s                  # callbacks/s, 3 replicas vs 1
 //
