@@ -34,7 +34,7 @@ func TestSoakShort(t *testing.T) {
 		t.Fatal(err)
 	}
 	var out bytes.Buffer
-	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
 	defer cancel()
 	res, err := soakRun(ctx, options{Root: root, MySQL: mysql, Replicas: 3, Scenarios: []string{"kill", "redis-restart"},
 		Warmup: 20 * time.Second, Gap: 15 * time.Second, Every: 6 * time.Second, Noise: 4, Drain: 75 * time.Second, Out: &out})
