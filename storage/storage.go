@@ -28,6 +28,8 @@ type DB struct {
 	driver string
 	loc    *time.Location
 	subs   []func(ctx context.Context, c bot.Committed) // see Subscribe
+	// kbFulltext: the knowledge base has its ngram FULLTEXT index (knowledge.go).
+	kbFulltext bool
 }
 
 // Options tune Open.
@@ -100,6 +102,7 @@ func Open(ctx context.Context, driver, dsn string, opt Options) (*DB, error) {
 		sqlDB.Close()
 		return nil, err
 	}
+	db.kbFulltext = driver == "mysql" && gdb.Migrator().HasIndex(&kbRow{}, kbFulltext)
 	return db, nil
 }
 
