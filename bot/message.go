@@ -91,6 +91,20 @@ type Outgoing struct {
 	// message after Text; its bytes are kept in the database and fetched by
 	// ID when delivered, so the outbox row stays small.
 	File *FileRef `json:",omitempty"`
+	// AppChat marks ToChat as a group chat the app created (a war room),
+	// reached through the app (appchat/send) rather than the robot; it takes
+	// text and markdown, not cards. CreateChat, when set, creates that group
+	// before the message is posted in it.
+	AppChat    bool      `json:",omitempty"`
+	CreateChat *ChatSpec `json:",omitempty"`
+}
+
+// ChatSpec is a group chat for the app to create: its name, owner and
+// members (user ids; the owner among them).
+type ChatSpec struct {
+	Name    string
+	Owner   string
+	Members []string
 }
 
 // FileRef names a stored file (see Files).

@@ -45,6 +45,8 @@ type Config struct {
 	Pager      Pager      `yaml:"pager"`
 	Reports    Reports    `yaml:"reports"`
 	Dialog     Dialog     `yaml:"dialog"`
+	Knowledge  Knowledge  `yaml:"knowledge"`
+	Emergency  Emergency  `yaml:"emergency"`
 
 	// Embedded is true when no configuration file was found and weibao runs
 	// on its embedded defaults with the demo roster.
@@ -134,6 +136,9 @@ type Ward struct {
 	// DepartmentID names the ward's WeCom department: its members are read
 	// into the roster as the ward's nurses at start and daily. 0: none.
 	DepartmentID int `yaml:"department_id"`
+	// HeadNurse is the ward's head nurse (护士长), who joins the war room of
+	// a hospital-wide or P1 fault reported from her ward.
+	HeadNurse string `yaml:"head_nurse"`
 }
 
 // WardWebhookEnv names the environment variable that overrides a ward's
@@ -215,6 +220,7 @@ func Load(path string, getenv func(string) string) (*Config, error) {
 		}
 	}
 	c.Reports.Jobs = c.Reports.Jobs.withDefaults()
+	c.Knowledge.Jobs = c.Knowledge.Jobs.withDefaults()
 	return &c, nil
 }
 
@@ -477,7 +483,7 @@ func (c *Config) validateDirectory() error {
 	if len(c.Categories) == 0 {
 		return errors.New("config: categories: at least one fault category is needed")
 	}
-	return nil
+	return c.validateResponse()
 }
 
 func validMobile(s string) bool {

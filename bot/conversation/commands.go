@@ -73,6 +73,16 @@ func (e *Engine) command(ctx context.Context, person *bot.Person, msg bot.Messag
 		return e.withdraw(ctx, person, msg, c, r)
 	case command.Phone:
 		return e.phoneReport(ctx, person, msg, c, r)
+	case command.Knowledge:
+		if e.opt.Knowledge == nil {
+			r.say("kb.disabled", nil)
+			return nil
+		}
+		text, err := e.opt.Knowledge.Command(ctx, person, c)
+		if err != nil {
+			return err
+		}
+		r.raw(text)
 	default:
 		r.say("cmd.unknown", nil)
 	}

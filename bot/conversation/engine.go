@@ -45,6 +45,14 @@ type Digester interface {
 	Digest(ctx context.Context, day time.Time) (markdown string, err error)
 }
 
+// Knowledge is the knowledge base (knowledge.Service).
+type Knowledge interface {
+	// Command runs a 知识库 command and returns the reply.
+	Command(ctx context.Context, person *bot.Person, c command.Command) (string, error)
+	// Offer returns the FAQ tip matching a report's words, "" for none.
+	Offer(ctx context.Context, text string) (string, error)
+}
+
 // Options configure an Engine.
 type Options struct {
 	Tickets   *ticketing.Service
@@ -59,6 +67,9 @@ type Options struct {
 	Roster bot.Roster
 	// Digester answers 日报; nil answers "not enabled".
 	Digester Digester
+	// Knowledge answers 知识库 and offers FAQ entries to nurses who report;
+	// nil answers "not enabled" and offers nothing.
+	Knowledge Knowledge
 
 	// DialogTimeout creates the ticket of a dialogue nobody finished
 	// (default 3 min). DuplicateWindow is how far back the same ward and

@@ -70,8 +70,32 @@ func (e *Engine) startIntake(ctx context.Context, person *bot.Person, msg bot.Me
 	if !out.Create {
 		// The bot answers at once; the first question comes with it.
 		r.say("dlg.received", nil)
+		// A report ticketed at once (patient safety, hospital-wide) is never
+		// held up by a lookup; the others may get a FAQ tip first.
+		e.offerFAQ(ctx, person, text, r)
 	}
 	return e.step(ctx, env, sess, st, out, msg, r)
+}
+
+// faqWait bounds the FAQ lookup: a tip is worth less than a prompt answer.
+const faqWait = 500 * time.Millisecond
+
+// offerFAQ adds the knowledge base's FAQ tip matching a nurse's report, if
+// any. The report goes on whatever the lookup does: its failure is logged.
+func (e *Engine) offerFAQ(ctx context.Context, person *bot.Person, text string, r *replier) {
+	if e.opt.Knowledge == nil || person.Role != bot.RoleNurse {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, faqWait)
+	defer cancel()
+	tip, err := e.opt.Knowledge.Offer(ctx, text)
+	if err != nil {
+		e.opt.Logger.Warn("faq lookup failed", "user", person.UserID, "err", err)
+		return
+	}
+	if tip != "" {
+		r.raw(tip)
+	}
 }
 
 func (e *Engine) answerIntake(ctx context.Context, sess *session, person *bot.Person, msg bot.Message, text string, r *replier) error {

@@ -1,0 +1,60 @@
+package configs
+
+import (
+	"fmt"
+	"time"
+)
+
+// Knowledge configures the knowledge base (tender 二.5).
+type Knowledge struct {
+	// ReviewAfter is how long an entry stays current before the lead is told
+	// to review it (default 182 days: "at least every six months").
+	ReviewAfter time.Duration `yaml:"review_after"`
+	Jobs        KnowledgeJobs `yaml:"jobs"`
+}
+
+// KnowledgeJobs are the knowledge base's scheduled jobs.
+type KnowledgeJobs struct {
+	// Review lists entries due for review to the lead (monthly).
+	Review Job `yaml:"review"`
+	// Sweep proposes the entries of resolved tickets the feed missed (hourly).
+	Sweep Job `yaml:"sweep"`
+}
+
+var defaultKnowledgeJobs = KnowledgeJobs{
+	Review: Job{Spec: "30 9 1 * *", Timeout: 5 * time.Minute, CatchUp: 72 * time.Hour},
+	Sweep:  Job{Spec: "20 * * * *", Timeout: 5 * time.Minute, CatchUp: time.Hour},
+}
+
+func (j KnowledgeJobs) withDefaults() KnowledgeJobs {
+	return KnowledgeJobs{Review: j.Review.or(defaultKnowledgeJobs.Review), Sweep: j.Sweep.or(defaultKnowledgeJobs.Sweep)}
+}
+
+// Emergency is the emergency response team (应急响应团队, tender 二.4): a
+// hospital-wide or P1 fault pages them all at once and opens a war-room
+// group chat with them, the lead and the reporting ward's head nurse.
+type Emergency struct {
+	Team []string `yaml:"team"`
+}
+
+// validateResponse checks the team and the head nurses are on the roster.
+func (c *Config) validateResponse() error {
+	people := map[string]bool{}
+	for _, p := range c.People {
+		people[p.UserID] = true
+	}
+	for i, u := range c.Emergency.Team {
+		if !people[u] {
+			return fmt.Errorf("config: emergency.team[%d]: %q is not in people", i, u)
+		}
+	}
+	for i, w := range c.Wards {
+		if w.HeadNurse != "" && !people[w.HeadNurse] {
+			return fmt.Errorf("config: wards[%d].head_nurse: %q is not in people", i, w.HeadNurse)
+		}
+	}
+	if c.Knowledge.ReviewAfter < 0 {
+		return fmt.Errorf("config: knowledge.review_after: must not be negative")
+	}
+	return nil
+}
