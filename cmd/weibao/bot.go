@@ -52,6 +52,9 @@ func newBot(m *Main) (*Bot, error) {
 			Open: m.Reports.Service.AnalysisOpen}}
 		copt.SurveyHours = m.Config.AnalysisHours
 	}
+	if m.Knowledge != nil {
+		copt.Knowledge = m.Knowledge.Service
+	}
 	eng, err := conversation.New(copt)
 	if err != nil {
 		return nil, err

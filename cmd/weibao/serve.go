@@ -46,6 +46,8 @@ type Main struct {
 	// WeCom is the channel connected to it by serve (connectWeCom).
 	Bot   *Bot
 	WeCom *WeCom
+	// Knowledge is the knowledge base and the war rooms (knowledge.go).
+	Knowledge *Knowledge
 
 	listener net.Listener
 	closers  []func()
@@ -157,7 +159,7 @@ func openWith(ctx context.Context, cfg *configs.Config, logger *slog.Logger, clo
 	// itself in a file of its own (cmd/weibao/<area>.go) and appends its
 	// background loops to m.workers. Reactions to committed changes go through
 	// the database's feed, so no subsystem is handed to an earlier one.
-	for _, wire := range []func(context.Context, *Main) error{wireEscalation, wireReports, wireBot} {
+	for _, wire := range []func(context.Context, *Main) error{wireEscalation, wireReports, wireKnowledge, wireBot} {
 		if err = wire(ctx, m); err != nil {
 			return nil, err
 		}
