@@ -111,7 +111,8 @@ func (s *Service) members(t *bot.Ticket) []string {
 // the ticket's card and timeline, and the war_room event, in one
 // transaction.
 func (s *Service) Open(ctx context.Context, no string) error {
-	ppl, err := s.people(ctx)
+	// Loaded before the transaction: with SQLite the pool has one connection.
+	ppl, wards, err := s.load(ctx)
 	if err != nil {
 		return err
 	}
@@ -133,7 +134,7 @@ func (s *Service) Open(ctx context.Context, no string) error {
 		if err != nil {
 			return bot.Effects{}, err
 		}
-		f := s.fields(ctx, t, ppl)
+		f := s.fields(t, ppl, wards)
 		chat := truncate(s.text("warroom.name", f), 50)
 		f["chat"], f["members"] = chat, strings.Join(names, "、")
 		var lines []string
@@ -161,7 +162,7 @@ func (s *Service) Open(ctx context.Context, no string) error {
 // affected wards.
 func (s *Service) follow(ctx context.Context, c bot.Committed) error {
 	t := c.Ticket
-	ppl, err := s.people(ctx)
+	ppl, wards, err := s.load(ctx)
 	if err != nil {
 		return err
 	}
@@ -191,19 +192,15 @@ func (s *Service) follow(ctx context.Context, c bot.Committed) error {
 		}
 		var msgs []bot.Outgoing
 		if s.fallbackDue(tl) && t.Status.Open() {
-			wards, err := s.affected(ctx, t)
-			if err != nil {
-				return bot.Effects{}, err
-			}
 			var names []string
-			for _, w := range wards {
+			for _, w := range affected(t, wards) {
 				names = append(names, w.Name)
 				if w.ChatID == t.ChatID {
 					continue // the reporters' group had it from 备用方案 itself
 				}
 				msgs = append(msgs, bot.Outgoing{Key: fmt.Sprintf("warroom/%s/fallback/%d/%s", t.No, lastID(tl, bot.EventWorkaround), w.Code),
 					TicketNo: t.No, ToChat: w.ChatID, Format: bot.FormatText,
-					Text: s.text("warroom.fallback", map[string]any{"no": t.No, "ward": s.wardName(ctx, t.WardCode), "workaround": t.Workaround})})
+					Text: s.text("warroom.fallback", map[string]any{"no": t.No, "ward": wardName(wards, t.WardCode), "workaround": t.Workaround})})
 			}
 			if len(names) > 0 {
 				cs = append(cs, bot.Change{Kind: bot.EventFallbackSent, Actor: bot.ActorSystem, At: now, Text: strings.Join(names, "、")})
@@ -262,14 +259,10 @@ func indexOf(tl []bot.Event, id int64) int {
 
 // affected are the wards a fault reaches that have a group chat: every ward
 // for a hospital-wide fault, else the reporting ward.
-func (s *Service) affected(ctx context.Context, t *bot.Ticket) ([]bot.Ward, error) {
-	ws, err := s.opt.Directory.Wards(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return slices.DeleteFunc(ws, func(w bot.Ward) bool {
+func affected(t *bot.Ticket, wards []bot.Ward) []bot.Ward {
+	return slices.DeleteFunc(slices.Clone(wards), func(w bot.Ward) bool {
 		return w.ChatID == "" || (t.Scope != bot.ScopeHospital && w.Code != t.WardCode)
-	}), nil
+	})
 }
 
 func (s *Service) text(key string, f map[string]any) string { return s.opt.Texts.Text(key, f) }
@@ -297,15 +290,27 @@ func (s *Service) people(ctx context.Context) (people, error) {
 	return out, nil
 }
 
-func (s *Service) wardName(ctx context.Context, code string) string {
-	if w, err := s.opt.Directory.Ward(ctx, code); err == nil {
-		return w.Name
+func wardName(wards []bot.Ward, code string) string {
+	for _, w := range wards {
+		if w.Code == code {
+			return w.Name
+		}
 	}
 	return code
 }
 
-func (s *Service) fields(ctx context.Context, t *bot.Ticket, ppl people) map[string]any {
-	return map[string]any{"no": t.No, "priority": t.Priority, "ward": s.wardName(ctx, t.WardCode), "reporter": ppl.name(t.ReporterID),
+// load reads the roster's names and the wards.
+func (s *Service) load(ctx context.Context) (people, []bot.Ward, error) {
+	ppl, err := s.people(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	wards, err := s.opt.Directory.Wards(ctx)
+	return ppl, wards, err
+}
+
+func (s *Service) fields(t *bot.Ticket, ppl people, wards []bot.Ward) map[string]any {
+	return map[string]any{"no": t.No, "priority": t.Priority, "ward": wardName(wards, t.WardCode), "reporter": ppl.name(t.ReporterID),
 		"description": t.Description,
 		"class":       s.text("msg.class", map[string]any{"priority": t.Priority, "scope": t.Scope, "severity": t.Severity})}
 }

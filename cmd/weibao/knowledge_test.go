@@ -1,0 +1,143 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+
+	"weibao/bot"
+	"weibao/bot/warroom"
+	"weibao/wecom/wecomtest"
+)
+
+// TestKnowledgeEndToEnd drives the knowledge base through the robot's
+// callback on the test database and Redis: a resolved ticket proposes an
+// entry to its engineer, who approves it, marks it for nurses and edits
+// it; engineers and nurses search it (nurses see FAQ entries only); a
+// nurse whose report matches the FAQ is offered it with her first
+// question; bad commands get their usage or a clear refusal and change
+// nothing.
+func TestKnowledgeEndToEnd(t *testing.T) {
+	r := startRobot(t, bot.SystemClock{})
+	m, say := r.m, r.say
+	ctx := context.Background()
+	const group = "demo-med-icu"
+	say("nurse1", group, "内科ICU护士站电脑登不上重症系统", reply("无法登录"))
+	say("nurse1", group, "1", reply("影响范围"))
+	say("nurse1", group, "2", reply("对临床有什么影响"))
+	say("nurse1", group, "2", reply("已登记工单"))
+	say("eng1", "", "接单", reply("已接单"))
+	say("eng1", "", "已解决 原因:浏览器缓存损坏 方案:清除缓存", reply("已解决"), toUser("eng1", "建议收入知识库"))
+
+	es, err := m.DB.Entries(ctx, bot.KBFilter{})
+	if err != nil || len(es) != 1 {
+		t.Fatalf("entries %v %v, want the one proposed", es, err)
+	}
+	e := es[0]
+	if e.Status != bot.KBProposed || e.Symptom != "内科ICU护士站电脑登不上重症系统" || e.Cause != "浏览器缓存损坏" || e.Fix != "清除缓存" {
+		t.Errorf("proposed %+v", e)
+	}
+	id := fmt.Sprint(e.ID)
+	// Not yet approved: nobody finds it.
+	say("eng1", "", "知识库 缓存", reply("没有找到「缓存」"))
+	say("eng1", "", "知识库 待审核", reply("#"+id+" 【"))
+	say("eng1", "", "知识库 通过 "+id, reply("#"+id+" 已审核收录"))
+	say("eng1", "", "知识库 缓存", reply("知识库「缓存」找到 1 条"), reply("原因：浏览器缓存损坏"))
+	// A nurse sees FAQ entries only.
+	say("nurse2", "", "知识库 缓存", reply("没有找到"))
+	say("eng1", "", "知识库 FAQ "+id, reply("已设为常见问题"))
+	say("nurse2", "", "知识库 缓存", reply("找到 1 条"))
+	say("eng1", "", "知识库 修改 "+id+" 方案:清除浏览器缓存后重新登录", reply("已修改并收录"), reply("方案：清除浏览器缓存后重新登录"))
+
+	// Bad input: usage, unknown entry, not an engineer; nothing changes.
+	say("eng1", "", "知识库 通过 abc", reply("用法：知识库"))
+	say("eng1", "", "知识库 通过 99999", reply("未找到知识库条目 #99999"))
+	say("nurse2", "", "知识库 通过 "+id, reply("工程师"))
+	say("eng1", "", "知识库 修改 "+id+" 分类:nosuch", reply("没有故障分类「nosuch」"))
+	got, err := m.DB.Entry(ctx, e.ID)
+	if err != nil || got.Status != bot.KBApproved || !got.FAQ || got.Fix != "清除浏览器缓存后重新登录" || got.ReviewedBy != "eng1" || got.Category != e.Category {
+		t.Errorf("entry after the commands %+v %v", got, err)
+	}
+
+	// A nurse reporting the same fault is offered the FAQ with her first question.
+	say("nurse3", "demo-js-icu", "护士站电脑登不上重症系统了", reply("常见问题：内科ICU护士站电脑登不上重症系统"),
+		reply("可先试：清除浏览器缓存后重新登录"))
+}
+
+// TestWarRoomEndToEnd: a P1 report pages the emergency team in one message,
+// opens a war-room group (the lead, the team, the ward's head nurse) named
+// after the ticket with its card and timeline; actions show up there, a
+// member's first action is recorded as joining, and the fallback plan is
+// recorded as sent to the affected wards.
+func TestWarRoomEndToEnd(t *testing.T) {
+	r := startRobot(t, bot.SystemClock{})
+	m, fake, say := r.m, r.fake, r.say
+	ctx := context.Background()
+	const group = "demo-med-icu"
+	var chat string
+	say("nurse1", group, "内科ICU监护仪数据不显示，影响抢救", reply("已登记工单"),
+		want{"appchat/create of the war room", func(q wecomtest.Request) bool {
+			if q.API != "appchat/create" {
+				return false
+			}
+			chat, _ = q.Body["chatid"].(string)
+			users, _ := q.Body["userlist"].([]any)
+			name, _ := q.Body["name"].(string)
+			return q.Body["owner"] == "lead1" && slices.Equal(users, []any{"lead1", "eng1", "eng2", "nurse4"}) &&
+				strings.HasPrefix(name, "【P1】F") && strings.Contains(name, "应急处置 内科ICU")
+		}},
+		want{"the card and timeline in the war room", func(q wecomtest.Request) bool {
+			md, _ := q.Body["markdown"].(map[string]any)
+			content, _ := md["content"].(string)
+			return q.API == "appchat/send" && strings.Contains(content, "应急处置**") && strings.Contains(content, "王护士 报修") &&
+				strings.Contains(content, "成员：赵经理、张工、刘工、周护士长")
+		}},
+		want{"one page to the whole team", func(q wecomtest.Request) bool {
+			return q.API == "message/send" && q.Body["touser"] == "eng1|eng2" && strings.Contains(string(q.Raw), "应急响应")
+		}})
+	ts, err := m.DB.Tickets(ctx, bot.TicketFilter{})
+	if err != nil || len(ts) != 1 || ts[0].Priority != bot.P1 {
+		t.Fatalf("tickets %v %v, want one P1", ts, err)
+	}
+	no := ts[0].No
+	if chat != warroom.ChatID(no) {
+		t.Errorf("war room chat id %q, want %q", chat, warroom.ChatID(no))
+	}
+	inRoom := func(s string) want {
+		return want{"a war-room post containing " + s, func(q wecomtest.Request) bool {
+			return q.API == "appchat/send" && q.Body["chatid"] == chat && strings.Contains(string(q.Raw), s)
+		}}
+	}
+	say("eng1", "", "接单 "+no, reply("已接单"), inRoom("张工 接单"), inRoom("参与处置：张工"))
+	say("eng2", "", "备注 "+no+" 我去机房查交换机", reply(no), inRoom("刘工 备注：我去机房查交换机"), inRoom("参与处置：刘工"))
+	say("eng1", "", "备用方案 "+no+" 请暂时手工记录生命体征", inRoom("备用方案已通知科室：内科ICU"))
+
+	tl, err := m.DB.Timeline(ctx, no)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var kinds []string
+	for _, e := range tl {
+		switch e.Kind {
+		case bot.EventWarRoom, bot.EventJoined, bot.EventFallbackSent:
+			kinds = append(kinds, string(e.Kind)+":"+e.Detail)
+		}
+	}
+	want := []string{"war_room:赵经理、张工、刘工、周护士长", "joined:eng1", "joined:eng2", "fallback_sent:内科ICU"}
+	if !slices.Equal(kinds, want) {
+		t.Errorf("war-room events %q, want %q", kinds, want)
+	}
+	// The chat is WeCom's, as the fake keeps it.
+	if c, ok := fake.Chat(chat); !ok || len(c.Members) != 4 {
+		t.Errorf("fake chat %+v %v", c, ok)
+	}
+}
+
+// toUser matches an app message to user containing s.
+func toUser(user, s string) want {
+	return want{"an app message to " + user + " containing " + s, func(q wecomtest.Request) bool {
+		return q.API == "message/send" && q.Body["touser"] == user && strings.Contains(string(q.Raw), s)
+	}}
+}
