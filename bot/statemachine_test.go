@@ -73,6 +73,13 @@ var legal = map[EventKind]map[Status]Status{
 	EventBreached: {StatusNew: StatusNew, StatusAcknowledged: StatusAcknowledged, StatusInProgress: StatusInProgress,
 		StatusOnSite: StatusOnSite},
 	EventPaused: {StatusAcknowledged: StatusAcknowledged, StatusInProgress: StatusInProgress, StatusOnSite: StatusOnSite},
+	EventWarRoom: {StatusNew: StatusNew, StatusAcknowledged: StatusAcknowledged, StatusInProgress: StatusInProgress,
+		StatusOnSite: StatusOnSite, StatusResolved: StatusResolved},
+	EventJoined: {StatusNew: StatusNew, StatusAcknowledged: StatusAcknowledged, StatusInProgress: StatusInProgress,
+		StatusOnSite: StatusOnSite, StatusResolved: StatusResolved, StatusConfirmed: StatusConfirmed,
+		StatusClosed: StatusClosed, StatusCancelled: StatusCancelled, StatusMerged: StatusMerged},
+	EventFallbackSent: {StatusNew: StatusNew, StatusAcknowledged: StatusAcknowledged, StatusInProgress: StatusInProgress,
+		StatusOnSite: StatusOnSite, StatusResolved: StatusResolved},
 	EventResumed: {StatusNew: StatusNew, StatusAcknowledged: StatusAcknowledged, StatusInProgress: StatusInProgress,
 		StatusOnSite: StatusOnSite},
 }
