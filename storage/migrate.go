@@ -35,6 +35,7 @@ var migrations = []migration{
 	{"0006_inbox_message", migrateInboxMessage},
 	{"0007_ticket_triage", migrateTicketTriage},
 	{"0008_people_source", migratePeopleSource},
+	{"0009_records", migrateRecords},
 	{"0010_knowledge", migrateKnowledge},
 }
 

@@ -118,7 +118,7 @@ func (db *DB) Subscribe(fn func(ctx context.Context, c bot.Committed)) { db.subs
 
 // publish hands c to every subscriber.
 func (db *DB) publish(ctx context.Context, c bot.Committed) {
-	if c.Ticket == nil && c.Queued == 0 {
+	if c.Ticket == nil && c.Record == nil && c.Queued == 0 {
 		return
 	}
 	for _, fn := range db.subs {

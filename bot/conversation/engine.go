@@ -339,6 +339,9 @@ func (e *Engine) handle(ctx context.Context, msg bot.Message, r *replier) error 
 		}
 		return e.answerIntake(ctx, sess, person, msg, text, r)
 	}
+	if name, arg, ok := e.flowWord(text); ok {
+		return e.startFlow(ctx, person, msg, sv, name, arg, r)
+	}
 	if done, err := e.answerPending(ctx, person, msg, text, r); done || err != nil {
 		return err
 	}
