@@ -37,7 +37,11 @@ const (
 	Report     Name = "report"     // 报修 <text>: starts a report, for anyone
 	Withdraw   Name = "withdraw"   // 撤销 / 取消 [no]: the reporter withdraws, an engineer cancels
 	Phone      Name = "phone"      // 电话报修 <ward> <text>: an engineer logs a fault reported by phone
-	Knowledge  Name = "kb"         // 知识库 <关键词> | 通过 <id> | 修改 <id> 现象:… 原因:… 方案:… | FAQ <id> | 取消FAQ <id> | 待审核
+	// 升级批准 <记录号> (the lead), 升级完成 <记录号> 结果:… 版本:… 影响:…, 版本 <系统>
+	UpgradeApprove Name = "upgrade_approve"
+	UpgradeDone    Name = "upgrade_done"
+	Versions       Name = "versions"
+	Knowledge      Name = "kb" // 知识库 <关键词> | 通过 <id> | 修改 <id> 现象:… 原因:… 方案:… | FAQ <id> | 取消FAQ <id> | 待审核
 )
 
 // Knowledge-base verbs (Command.Verb of 知识库).
@@ -76,6 +80,9 @@ type Command struct {
 	Verb    string
 	EntryID int64
 	Edit    bot.KBEdit
+	// 升级批准 / 升级完成: the upgrade record's number and the outcome.
+	RecordNo                string
+	Result, Version, Impact string
 }
 
 // ErrNotCommand means the text is not a command (free text, an answer).
@@ -107,6 +114,9 @@ var words = []word{
 	{"撤销", Withdraw}, {"取消", Withdraw}, {"withdraw", Withdraw},
 	{"电话报修", Phone}, {"phone", Phone},
 	{"知识库", Knowledge}, {"kb", Knowledge},
+	{"升级批准", UpgradeApprove}, {"批准升级", UpgradeApprove},
+	{"升级完成", UpgradeDone},
+	{"版本", Versions}, {"versions", Versions},
 }
 
 var noRE = regexp.MustCompile(`(?i)#?\bF\d{8}-\d{4,}\b`)
@@ -230,6 +240,25 @@ func Parse(text string) (Command, error) {
 		if !knowledge(&c, rest) {
 			return c, usage()
 		}
+	case UpgradeApprove, UpgradeDone:
+		no, after, _ := strings.Cut(rest, " ")
+		c.RecordNo = strings.ToUpper(strings.TrimPrefix(no, "#"))
+		if !bot.ValidRecordNo(c.RecordNo) {
+			return c, usage()
+		}
+		if c.Name == UpgradeDone {
+			f := labelled(after, map[string]string{"结果": "result", "result": "result", "版本": "version", "version": "version",
+				"影响": "impact", "impact": "impact"})
+			c.Result, c.Version, c.Impact = f["result"], f["version"], f["impact"]
+			if c.Result == "" || c.Version == "" || c.Impact == "" {
+				return c, usage()
+			}
+		}
+	case Versions:
+		if rest == "" {
+			return c, usage()
+		}
+		c.Text = rest
 	default:
 		// Ack, Arrive, OnSite, Mine, OnCall, Help take nothing else; a
 		// trailing remark is kept for the timeline.

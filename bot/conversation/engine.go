@@ -53,6 +53,11 @@ type Knowledge interface {
 	Offer(ctx context.Context, text string) (string, error)
 }
 
+// Upgrades runs the upgrade commands (upgrade.Service).
+type Upgrades interface {
+	Command(ctx context.Context, person *bot.Person, c command.Command) (string, error)
+}
+
 // Options configure an Engine.
 type Options struct {
 	Tickets   *ticketing.Service
@@ -70,6 +75,8 @@ type Options struct {
 	// Knowledge answers 知识库 and offers FAQ entries to nurses who report;
 	// nil answers "not enabled" and offers nothing.
 	Knowledge Knowledge
+	// Upgrades answers 升级批准, 升级完成 and 版本; nil answers "not enabled".
+	Upgrades Upgrades
 
 	// DialogTimeout creates the ticket of a dialogue nobody finished
 	// (default 3 min). DuplicateWindow is how far back the same ward and

@@ -80,6 +80,10 @@ type Survey struct {
 	// with a catalogue key is said as it is) and what it is about.
 	Words []string
 	Begin func(ctx context.Context, person *bot.Person, arg string) (SurveyStart, error)
+	// Check, when set, vets a free-text answer by its question's key and
+	// returns the catalogue key of the hint to re-ask with ("" takes it): a
+	// planned window that is no time range, a ward nobody knows.
+	Check func(ctx context.Context, key, answer string) (hint string)
 }
 
 // WorkingHours tells when surveys may be asked (calendar.Calendar).
@@ -436,7 +440,7 @@ func (e *Engine) onSurvey(ctx context.Context, person *bot.Person, st *surveySta
 	if q.Key != st.Asking {
 		st.Asking = q.Key // the questions changed under a saved state
 	}
-	if hint := e.answer(q, st, text); hint != "" {
+	if hint := e.answer(ctx, sv, q, st, text); hint != "" {
 		r.say(hint, map[string]any{"choices": choiceList(q.Choices)})
 		r.raw(e.surveyQuestion(sv, st, q))
 		return true, nil
@@ -446,7 +450,7 @@ func (e *Engine) onSurvey(ctx context.Context, person *bot.Person, st *surveySta
 
 // answer records text as the answer to q, or returns the catalogue key of
 // the hint to give when it answers nothing.
-func (e *Engine) answer(q SurveyQuestion, st *surveyState, text string) string {
+func (e *Engine) answer(ctx context.Context, sv Survey, q SurveyQuestion, st *surveyState, text string) string {
 	if q.Optional && contains([]string{"无", "没有", "跳过", "skip"}, surveyWord(text)) {
 		st.Answers[q.Key] = ""
 		return ""
@@ -454,6 +458,11 @@ func (e *Engine) answer(q SurveyQuestion, st *surveyState, text string) string {
 	if q.Choices == nil {
 		if !wordy(text) {
 			return "survey.need_text"
+		}
+		if sv.Check != nil {
+			if hint := sv.Check(ctx, q.Key, text); hint != "" {
+				return hint
+			}
 		}
 		st.Answers[q.Key] = text
 		return ""

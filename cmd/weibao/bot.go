@@ -10,6 +10,7 @@ import (
 	"weibao/bot/conversation"
 	"weibao/bot/report"
 	"weibao/bot/ticketing"
+	"weibao/bot/upgrade"
 )
 
 // ClassificationPath is read at start when it exists; otherwise the
@@ -56,7 +57,11 @@ func newBot(m *Main) (*Bot, error) {
 		copt.SurveyHours = m.Config.AnalysisHours
 	}
 	if m.Knowledge != nil {
-		copt.Knowledge = m.Knowledge.Service
+		copt.Knowledge, copt.Upgrades = m.Knowledge.Service, m.Knowledge.Upgrades
+		if copt.Surveys == nil {
+			copt.Surveys = map[string]conversation.Survey{}
+		}
+		copt.Surveys[upgrade.SurveyName] = m.Knowledge.Upgrades.Survey()
 	}
 	eng, err := conversation.New(copt)
 	if err != nil {

@@ -7,19 +7,22 @@ import (
 
 	"weibao/bot/escalation"
 	"weibao/bot/knowledge"
+	"weibao/bot/upgrade"
 	"weibao/bot/warroom"
 	"weibao/configs"
 	"weibao/handlers"
 	"weibao/scheduler"
 )
 
-// Knowledge is the knowledge base and the coordinated response wired
-// together: both follow the database's feed (a resolve proposes an entry; a
-// hospital-wide or P1 fault opens a war room), the dialogue answers 知识库
-// through Service, and the scheduler runs the sweep and the review.
+// Knowledge is the knowledge base, the coordinated response and the
+// upgrades wired together: the first two follow the database's feed (a
+// resolve proposes an entry; a hospital-wide or P1 fault opens a war room),
+// the dialogue answers 知识库, 升级申请/批准/完成 and 版本 through them, and
+// the scheduler runs the knowledge sweep and review.
 type Knowledge struct {
-	Service *knowledge.Service
-	WarRoom *warroom.Service
+	Service  *knowledge.Service
+	WarRoom  *warroom.Service
+	Upgrades *upgrade.Service
 }
 
 // wireKnowledge builds both after the reports (it registers its jobs on
@@ -42,6 +45,11 @@ func wireKnowledge(ctx context.Context, m *Main) error {
 	if err != nil {
 		return err
 	}
+	up, err := upgrade.New(upgrade.Options{Records: m.DB, Directory: m.DB, Texts: m.Catalog, Clock: m.Clock, Location: cfg.Location,
+		Logger: m.Logger.With("component", "upgrade"), Lead: cfg.OnCall.Lead})
+	if err != nil {
+		return err
+	}
 	m.DB.Subscribe(svc.Committed)
 	m.DB.Subscribe(wr.Committed)
 	if m.Reports != nil {
@@ -50,7 +58,7 @@ func wireKnowledge(ctx context.Context, m *Main) error {
 		}
 	}
 	m.Server.RegisterKnowledge(handlers.KnowledgeOptions{Token: cfg.Server.AdminToken, Knowledge: svc, Entries: m.DB})
-	m.Knowledge = &Knowledge{Service: svc, WarRoom: wr}
+	m.Knowledge = &Knowledge{Service: svc, WarRoom: wr, Upgrades: up}
 	return nil
 }
 
