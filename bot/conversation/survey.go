@@ -80,10 +80,12 @@ type Survey struct {
 	// with a catalogue key is said as it is) and what it is about.
 	Words []string
 	Begin func(ctx context.Context, person *bot.Person, arg string) (SurveyStart, error)
-	// Check, when set, vets a free-text answer by its question's key and
-	// returns the catalogue key of the hint to re-ask with ("" takes it): a
-	// planned window that is no time range, a ward nobody knows.
-	Check func(ctx context.Context, key, answer string) (hint string)
+	// Check, when set, vets a free-text answer by its question's key:
+	// vetted says it judged this question itself (a version "5.2.1" has too
+	// few letters for the default check), hint is the catalogue key of the
+	// hint to re-ask with ("" takes it): a planned window that is no time
+	// range, a ward nobody knows.
+	Check func(ctx context.Context, key, answer string) (hint string, vetted bool)
 }
 
 // WorkingHours tells when surveys may be asked (calendar.Calendar).
@@ -456,13 +458,15 @@ func (e *Engine) answer(ctx context.Context, sv Survey, q SurveyQuestion, st *su
 		return ""
 	}
 	if q.Choices == nil {
-		if !wordy(text) {
-			return "survey.need_text"
-		}
+		hint, vetted := "", false
 		if sv.Check != nil {
-			if hint := sv.Check(ctx, q.Key, text); hint != "" {
-				return hint
-			}
+			hint, vetted = sv.Check(ctx, q.Key, text)
+		}
+		if !vetted && !wordy(text) {
+			hint = "survey.need_text"
+		}
+		if hint != "" {
+			return hint
 		}
 		st.Answers[q.Key] = text
 		return ""

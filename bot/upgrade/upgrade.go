@@ -109,23 +109,28 @@ func (s *Service) begin(ctx context.Context, person *bot.Person, arg string) (co
 	return conversation.SurveyStart{Subject: arg, Intro: s.text("upgrade.intro", nil), Questions: s.questions(arg == "")}, nil
 }
 
-// check vets the answers that must be machine-read: the window and the wards.
-func (s *Service) check(ctx context.Context, key, answer string) string {
+// check vets the answers that must be machine-read (the window, the
+// wards) and takes any version string.
+func (s *Service) check(ctx context.Context, key, answer string) (string, bool) {
 	switch key {
+	case FieldVersion:
+		return "", true
 	case FieldWindow:
 		start, _, ok := ParseWindow(answer, s.opt.Location)
 		if !ok {
-			return "upgrade.hint.window"
+			return "upgrade.hint.window", true
 		}
 		if !start.After(s.opt.Clock.Now()) {
-			return "upgrade.hint.window_past"
+			return "upgrade.hint.window_past", true
 		}
+		return "", true
 	case FieldWards:
 		if _, err := s.wards(ctx, answer); err != nil {
-			return "upgrade.hint.wards"
+			return "upgrade.hint.wards", true
 		}
+		return "", true
 	}
-	return ""
+	return "", false
 }
 
 var windowRE = regexp.MustCompile(`^(\d{4}-\d{1,2}-\d{1,2})\s+(\d{1,2}:\d{2})\s*[-~至到]\s*(?:(\d{4}-\d{1,2}-\d{1,2})\s+)?(\d{1,2}:\d{2})$`)

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"weibao/bot"
 	"weibao/bot/warroom"
@@ -140,4 +141,55 @@ func toUser(user, s string) want {
 	return want{"an app message to " + user + " containing " + s, func(q wecomtest.Request) bool {
 		return q.API == "message/send" && q.Body["touser"] == user && strings.Contains(string(q.Raw), s)
 	}}
+}
+
+// TestUpgradeEndToEnd: 升级申请 walks the engineer through the checklist,
+// re-asking a choice, a ward or a window it cannot take; the lead is asked
+// with a card, only the lead approves, only before the window, and the
+// approval tells the affected ward; 升级完成 records the outcome, and 版本
+// lists the system's history.
+func TestUpgradeEndToEnd(t *testing.T) {
+	r := startRobot(t, bot.SystemClock{})
+	m, say := r.m, r.say
+	ctx := context.Background()
+	say("eng1", "", "升级申请 重症系统", reply("升级前检查"), reply("升级到哪个版本"))
+	say("eng1", "", "v5.2.1", reply("升级内容"))
+	say("eng1", "", "修复医嘱模块打印问题", reply("测试是否已完成"))
+	say("eng1", "", "还没测", reply("测试是否已完成"))
+	say("eng1", "", "已完成 测试环境验证通过", reply("风险评估"))
+	say("eng1", "", "升级失败时医嘱无法打印，立即回退", reply("备份是否已完成"))
+	say("eng1", "", "已完成 数据库全量备份到NAS", reply("回退方案"))
+	say("eng1", "", "恢复旧版安装包和数据库备份", reply("影响哪些功能模块"))
+	say("eng1", "", "医嘱打印", reply("影响哪些科室"))
+	say("eng1", "", "内科ICU、火星科", reply("有科室名认不出"))
+	say("eng1", "", "内科ICU", reply("计划窗口"))
+	say("eng1", "", "明天晚上", reply("看不懂这个时间段"))
+	say("eng1", "", "2020-01-01 22:00-23:00", reply("已经开始或已过"))
+	day := time.Now().In(m.Config.Location).AddDate(0, 0, 2).Format("2006-01-02")
+	say("eng1", "", day+" 22:00-23:30", reply("已提交"), want{"the approval card to the lead", func(q wecomtest.Request) bool {
+		card, _ := q.Body["template_card"].(map[string]any)
+		return q.API == "message/send" && q.Body["touser"] == "lead1" && card != nil && strings.Contains(string(q.Raw), "upgrade_approve:R")
+	}})
+	rs, err := m.DB.Records(ctx, bot.RecordFilter{Kinds: []bot.RecordKind{bot.KindUpgrade}})
+	if err != nil || len(rs) != 1 {
+		t.Fatalf("upgrade records %v %v", rs, err)
+	}
+	no := rs[0].No
+	if f := rs[0].Fields; rs[0].Subject != "重症系统" || f["test"] != "已完成：测试环境验证通过" || f["wards"] != "内科ICU" || f["approval"] != "pending" {
+		t.Errorf("record %+v", rs[0])
+	}
+	say("eng1", "", "升级批准 "+no, reply("只有项目负责人"))
+	say("eng1", "", "升级完成 "+no+" 结果:成功 版本:v5.2.1 影响:无", reply("尚未批准"))
+	say("lead1", "", "升级批准 "+no, reply("已批准升级 "+no), toUser("eng1", "已批准"),
+		want{"the downtime notice in 内科ICU's group", func(q wecomtest.Request) bool {
+			return q.API == "webhook/send" && strings.Contains(string(q.Raw), "停机通知") && strings.Contains(string(q.Raw), day+" 22:00-23:30")
+		}})
+	say("lead1", "", "升级批准 "+no, reply("已经批准过了"))
+	say("eng1", "", "升级完成 "+no+" 结果:成功", reply("用法：升级完成"))
+	say("eng1", "", "升级完成 "+no+" 结果:成功 版本:v5.2.1 影响:打印中断20分钟", reply("已记录"), toUser("lead1", "升级完成 "+no))
+	say("eng1", "", "版本 重症系统", reply("重症系统 版本记录（1）"), reply("v5.2.1 · 成功"))
+	got, err := m.DB.Record(ctx, no)
+	if err != nil || got.Status != bot.RecordDone || got.Fields["approved_by"] != "lead1" || got.Fields["impact"] != "打印中断20分钟" {
+		t.Errorf("record after 升级完成 %+v %v", got, err)
+	}
 }
