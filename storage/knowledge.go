@@ -9,7 +9,6 @@ import (
 	"unicode/utf8"
 
 	"gorm.io/gorm"
-	"gorm.io/gorm/clause"
 
 	"weibao/bot"
 )
@@ -79,13 +78,19 @@ func (db *DB) ProposeEntry(ctx context.Context, e *bot.KBEntry, msgs func(e *bot
 	err := db.transaction(ctx, func(tx *gorm.DB) error {
 		row := fromEntry(e)
 		row.ID, row.Version = 0, 1
-		res := tx.Clauses(clause.OnConflict{DoNothing: true}).Create(&row)
-		if res.Error != nil {
-			return fmt.Errorf("propose entry for %s: %w", e.TicketNo, res.Error)
+		// Not ON CONFLICT DO NOTHING: MySQL's form of it (ON DUPLICATE KEY
+		// UPDATE id=id) does not tell a skipped row from an inserted one.
+		var n int64
+		if err := tx.Model(&kbRow{}).Where("ticket_no = ?", e.TicketNo).Count(&n).Error; err != nil || n > 0 {
+			return err
 		}
-		if created = res.RowsAffected == 1; !created {
-			return nil
+		if err := tx.Create(&row).Error; err != nil {
+			if errors.Is(err, gorm.ErrDuplicatedKey) {
+				return nil // proposed at the same moment by another replica
+			}
+			return fmt.Errorf("propose entry for %s: %w", e.TicketNo, err)
 		}
+		created = true
 		*e = row.toEntry()
 		out := msgs(e)
 		queued = len(out)
