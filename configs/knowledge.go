@@ -30,23 +30,11 @@ func (j KnowledgeJobs) withDefaults() KnowledgeJobs {
 	return KnowledgeJobs{Review: j.Review.or(defaultKnowledgeJobs.Review), Sweep: j.Sweep.or(defaultKnowledgeJobs.Sweep)}
 }
 
-// Emergency is the emergency response team (应急响应团队, tender 二.4): a
-// hospital-wide or P1 fault pages them all at once and opens a war-room
-// group chat with them, the lead and the reporting ward's head nurse.
-type Emergency struct {
-	Team []string `yaml:"team"`
-}
-
-// validateResponse checks the team and the head nurses are on the roster.
+// validateResponse checks the head nurses are on the roster.
 func (c *Config) validateResponse() error {
 	people := map[string]bool{}
 	for _, p := range c.People {
 		people[p.UserID] = true
-	}
-	for i, u := range c.Emergency.Team {
-		if !people[u] {
-			return fmt.Errorf("config: emergency.team[%d]: %q is not in people", i, u)
-		}
 	}
 	for i, w := range c.Wards {
 		if w.HeadNurse != "" && !people[w.HeadNurse] {

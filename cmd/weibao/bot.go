@@ -56,6 +56,14 @@ func newBot(m *Main) (*Bot, error) {
 			Open: m.Reports.Service.AnalysisOpen}}
 		copt.SurveyHours = m.Config.AnalysisHours
 	}
+	if m.Records != nil {
+		if copt.Surveys == nil {
+			copt.Surveys = map[string]conversation.Survey{}
+		}
+		for name, f := range m.Records.Flows() {
+			copt.Surveys[name] = f
+		}
+	}
 	if m.Knowledge != nil {
 		copt.Knowledge, copt.Upgrades = m.Knowledge.Service, m.Knowledge.Upgrades
 		if copt.Surveys == nil {

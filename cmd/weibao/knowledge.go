@@ -41,7 +41,7 @@ func wireKnowledge(ctx context.Context, m *Main) error {
 	}
 	wr, err := warroom.New(warroom.Options{Tickets: m.DB, Outbox: m.DB, SLA: escalation.SLA{Policy: cfg.SLA}, Directory: m.DB,
 		Texts: m.Catalog, Clock: m.Clock, Location: cfg.Location, Logger: m.Logger.With("component", "warroom"),
-		Team: cfg.Emergency.Team, Lead: cfg.OnCall.Lead, HeadNurses: heads})
+		Team: cfg.Records.EmergencyTeam, Lead: cfg.OnCall.Lead, HeadNurses: heads})
 	if err != nil {
 		return err
 	}

@@ -96,7 +96,7 @@ func TestWarRoomEndToEnd(t *testing.T) {
 				strings.Contains(content, "成员：赵经理、张工、刘工、周护士长")
 		}},
 		want{"one page to the whole team", func(q wecomtest.Request) bool {
-			return q.API == "message/send" && q.Body["touser"] == "eng1|eng2" && strings.Contains(string(q.Raw), "应急响应")
+			return q.API == "message/send" && q.Body["touser"] == "eng1|eng2|lead1" && strings.Contains(string(q.Raw), "应急响应")
 		}})
 	ts, err := m.DB.Tickets(ctx, bot.TicketFilter{})
 	if err != nil || len(ts) != 1 || ts[0].Priority != bot.P1 {

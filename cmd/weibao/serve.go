@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"time"
+	"weibao/bot/records"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -42,6 +43,8 @@ type Main struct {
 	Escalation *Escalation
 	// Reports is the lead's reports and the scheduler (reports.go).
 	Reports *Reports
+	// Records is the maintenance records (records.go).
+	Records *records.Service
 	// Bot is the ticketing use cases and the conversation engine (bot.go);
 	// WeCom is the channel connected to it by serve (connectWeCom).
 	Bot   *Bot
@@ -159,7 +162,7 @@ func openWith(ctx context.Context, cfg *configs.Config, logger *slog.Logger, clo
 	// itself in a file of its own (cmd/weibao/<area>.go) and appends its
 	// background loops to m.workers. Reactions to committed changes go through
 	// the database's feed, so no subsystem is handed to an earlier one.
-	for _, wire := range []func(context.Context, *Main) error{wireEscalation, wireReports, wireKnowledge, wireBot} {
+	for _, wire := range []func(context.Context, *Main) error{wireEscalation, wireRecords, wireReports, wireKnowledge, wireBot} {
 		if err = wire(ctx, m); err != nil {
 			return nil, err
 		}

@@ -75,6 +75,7 @@ var noJobs = map[string]string{
 	"WEIBAO_REPORTS_JOBS_DIGEST_SPEC": "off", "WEIBAO_REPORTS_JOBS_MONTHLY_SPEC": "off",
 	"WEIBAO_REPORTS_JOBS_QUARTERLY_SPEC": "off", "WEIBAO_REPORTS_JOBS_ANALYSIS_SPEC": "off",
 	"WEIBAO_KNOWLEDGE_JOBS_REVIEW_SPEC": "off", "WEIBAO_KNOWLEDGE_JOBS_SWEEP_SPEC": "off",
+	"WEIBAO_RECORDS_JOB_SPEC": "off",
 }
 
 // wecomEnv is the configuration an end-to-end test starts from: a database
