@@ -38,10 +38,14 @@ const (
 	Withdraw   Name = "withdraw"   // 撤销 / 取消 [no]: the reporter withdraws, an engineer cancels
 	Phone      Name = "phone"      // 电话报修 <ward> <text>: an engineer logs a fault reported by phone
 	// 升级批准 <记录号> (the lead), 升级完成 <记录号> 结果:… 版本:… 影响:…, 版本 <系统>
-	UpgradeApprove Name = "upgrade_approve"
-	UpgradeDone    Name = "upgrade_done"
-	Versions       Name = "versions"
-	Knowledge      Name = "kb" // 知识库 <关键词> | 通过 <id> | 修改 <id> 现象:… 原因:… 方案:… | FAQ <id> | 取消FAQ <id> | 待审核
+	// 登记缺陷 [紧急] <描述> [期限:YYYY-MM-DD], 登记需求 <人天> <描述> 期限:…, 需求确认 <记录号>
+	Bug                Name = "bug"
+	Requirement        Name = "requirement"
+	ConfirmRequirement Name = "confirm_requirement"
+	UpgradeApprove     Name = "upgrade_approve"
+	UpgradeDone        Name = "upgrade_done"
+	Versions           Name = "versions"
+	Knowledge          Name = "kb" // 知识库 <关键词> | 通过 <id> | 修改 <id> 现象:… 原因:… 方案:… | FAQ <id> | 取消FAQ <id> | 待审核
 )
 
 // Knowledge-base verbs (Command.Verb of 知识库).
@@ -83,6 +87,9 @@ type Command struct {
 	// 升级批准 / 升级完成: the upgrade record's number and the outcome.
 	RecordNo                string
 	Result, Version, Impact string
+	// 登记缺陷 / 登记需求: urgency, the estimate in person-days; Date the deadline.
+	Urgent bool
+	Effort float64
 }
 
 // ErrNotCommand means the text is not a command (free text, an answer).
@@ -114,6 +121,7 @@ var words = []word{
 	{"撤销", Withdraw}, {"取消", Withdraw}, {"withdraw", Withdraw},
 	{"电话报修", Phone}, {"phone", Phone},
 	{"知识库", Knowledge}, {"kb", Knowledge},
+	{"登记缺陷", Bug}, {"登记需求", Requirement}, {"需求确认", ConfirmRequirement},
 	{"升级批准", UpgradeApprove}, {"批准升级", UpgradeApprove},
 	{"升级完成", UpgradeDone},
 	{"版本", Versions}, {"versions", Versions},
@@ -240,7 +248,27 @@ func Parse(text string) (Command, error) {
 		if !knowledge(&c, rest) {
 			return c, usage()
 		}
-	case UpgradeApprove, UpgradeDone:
+	case Bug, Requirement:
+		text, date, _ := strings.Cut(rest, "期限")
+		c.Date = strings.TrimSpace(strings.TrimLeft(strings.TrimSpace(date), ":"))
+		text = strings.TrimSpace(text)
+		if c.Name == Bug {
+			if t, ok := strings.CutPrefix(text, "紧急"); ok {
+				c.Urgent, text = true, strings.TrimSpace(t)
+			} else {
+				text = strings.TrimSpace(strings.TrimPrefix(text, "一般"))
+			}
+			if c.Text = text; text == "" || (!c.Urgent && c.Date == "") {
+				return c, usage()
+			}
+			break
+		}
+		days, desc, _ := strings.Cut(text, " ")
+		e, err := strconv.ParseFloat(strings.TrimSuffix(days, "人天"), 64)
+		if c.Effort, c.Text = e, strings.TrimSpace(desc); err != nil || e <= 0 || c.Text == "" || c.Date == "" {
+			return c, usage()
+		}
+	case ConfirmRequirement, UpgradeApprove, UpgradeDone:
 		no, after, _ := strings.Cut(rest, " ")
 		c.RecordNo = strings.ToUpper(strings.TrimPrefix(no, "#"))
 		if !bot.ValidRecordNo(c.RecordNo) {

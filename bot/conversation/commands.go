@@ -88,6 +88,16 @@ func (e *Engine) command(ctx context.Context, person *bot.Person, msg bot.Messag
 			return err
 		}
 		r.raw(text)
+	case command.Bug, command.Requirement, command.ConfirmRequirement:
+		if e.opt.Register == nil {
+			r.say("register.disabled", nil)
+			return nil
+		}
+		text, err := e.opt.Register.Command(ctx, person, c)
+		if err != nil {
+			return err
+		}
+		r.raw(text)
 	case command.Knowledge:
 		if e.opt.Knowledge == nil {
 			r.say("kb.disabled", nil)

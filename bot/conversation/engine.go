@@ -53,8 +53,9 @@ type Knowledge interface {
 	Offer(ctx context.Context, text string) (string, error)
 }
 
-// Upgrades runs the upgrade commands (upgrade.Service).
-type Upgrades interface {
+// Upgrades runs the commands of a record use case (upgrade.Service,
+// register.Service) and returns the reply.
+type RecordCommands interface {
 	Command(ctx context.Context, person *bot.Person, c command.Command) (string, error)
 }
 
@@ -75,8 +76,10 @@ type Options struct {
 	// Knowledge answers 知识库 and offers FAQ entries to nurses who report;
 	// nil answers "not enabled" and offers nothing.
 	Knowledge Knowledge
-	// Upgrades answers 升级批准, 升级完成 and 版本; nil answers "not enabled".
-	Upgrades Upgrades
+	// Upgrades answers 升级批准, 升级完成 and 版本; Register 登记缺陷, 登记需求
+	// and 需求确认; nil answers "not enabled".
+	Upgrades RecordCommands
+	Register RecordCommands
 
 	// DialogTimeout creates the ticket of a dialogue nobody finished
 	// (default 3 min). DuplicateWindow is how far back the same ward and

@@ -32,6 +32,8 @@ var (
 	specs = map[bot.RecordKind]spec{
 		bot.KindUpgrade: {exportOnly: true, fields: []string{"version", "content", "test", "risk", "backup", "rollback",
 			"modules", "wards", "window", "approval", "approved_by", "result", "impact"}},
+		bot.KindBug:         {exportOnly: true, fields: []string{"description", "urgency", "deadline"}},
+		bot.KindRequirement: {exportOnly: true, fields: []string{"description", "effort", "included", "confirmation", "confirmed_by", "deadline"}},
 		bot.KindInspection: {words: []string{"巡检", "inspect"},
 			fields: []string{"content", "result", "anomalies", "feedback", "solution"}, optional: []string{"feedback", "solution"}},
 		bot.KindPerformance: {words: []string{"性能分析", "性能优化", "perf"},

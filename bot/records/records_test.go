@@ -316,6 +316,7 @@ func TestExportAndQuarterFiles(t *testing.T) {
 	want := []string{"04-维护记录/月度巡检记录-2026Q4.xlsx 月度巡检记录 1 条（2026Q4）", "04-维护记录/性能分析记录-2026Q4.xlsx 性能分析记录 0 条（2026Q4）",
 		"04-维护记录/备份检查记录-2026Q4.xlsx 备份检查记录 0 条（2026Q4）", "04-维护记录/恢复演练记录-2026Q4.xlsx 恢复演练记录 0 条（2026Q4）",
 		"04-维护记录/应急演练记录-2026Q4.xlsx 应急演练记录 1 条（2026Q4）", "04-维护记录/升级记录-2026Q4.xlsx 升级记录 0 条（2026Q4）",
+		"04-维护记录/缺陷记录-2026Q4.xlsx 缺陷记录 0 条（2026Q4）", "04-维护记录/需求记录-2026Q4.xlsx 需求记录 0 条（2026Q4）",
 		"04-维护记录/应急响应团队.xlsx 应急响应团队联系人 2 人"}
 	if strings.Join(notes, "\n") != strings.Join(want, "\n") {
 		t.Errorf("quarter files:\n%s\nwant:\n%s", strings.Join(notes, "\n"), strings.Join(want, "\n"))

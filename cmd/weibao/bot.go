@@ -65,7 +65,7 @@ func newBot(m *Main) (*Bot, error) {
 		}
 	}
 	if m.Knowledge != nil {
-		copt.Knowledge, copt.Upgrades = m.Knowledge.Service, m.Knowledge.Upgrades
+		copt.Knowledge, copt.Upgrades, copt.Register = m.Knowledge.Service, m.Knowledge.Upgrades, m.Knowledge.Register
 		if copt.Surveys == nil {
 			copt.Surveys = map[string]conversation.Survey{}
 		}

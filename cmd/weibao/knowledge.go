@@ -5,8 +5,11 @@ import (
 	"fmt"
 	"time"
 
+	"weibao/bot"
 	"weibao/bot/escalation"
 	"weibao/bot/knowledge"
+	"weibao/bot/register"
+	"weibao/bot/ticketing"
 	"weibao/bot/upgrade"
 	"weibao/bot/warroom"
 	"weibao/configs"
@@ -23,6 +26,7 @@ type Knowledge struct {
 	Service  *knowledge.Service
 	WarRoom  *warroom.Service
 	Upgrades *upgrade.Service
+	Register *register.Service
 }
 
 // wireKnowledge builds both after the reports (it registers its jobs on
@@ -50,19 +54,46 @@ func wireKnowledge(ctx context.Context, m *Main) error {
 	if err != nil {
 		return err
 	}
+	ward := cfg.Records.Ward
+	if ward == "" && len(cfg.Wards) > 0 {
+		ward = cfg.Wards[0].Code
+	}
+	category := cfg.Records.Category
+	if category == "" {
+		category = "other"
+	}
+	reg, err := register.New(register.Options{Records: m.DB, Directory: m.DB, Texts: m.Catalog, Clock: m.Clock, Location: cfg.Location,
+		Logger: m.Logger.With("component", "register"), Lead: cfg.OnCall.Lead, Contact: cfg.Knowledge.HospitalContact,
+		FileP1: func(ctx context.Context, reporter, description string) (string, error) {
+			// An urgent bug is a P1 fault (三.1 "紧急BUG需立即修复").
+			t, err := m.Tickets.Intake(ctx, ticketing.IntakeInput{Reporter: reporter, WardCode: ward, Category: category,
+				Description: description, Class: bot.Classification{Scope: bot.ScopeDepartment, Type: bot.TypeSoftware,
+					Severity: bot.SeverityClinical, Difficulty: bot.DifficultyOther, Emergency: true}})
+			if err != nil {
+				return "", err
+			}
+			return t.No, nil
+		},
+		NoteTicket: func(ctx context.Context, actor, no, text string) error {
+			_, err := m.Tickets.Note(ctx, actor, no, text)
+			return err
+		}})
+	if err != nil {
+		return err
+	}
 	m.DB.Subscribe(svc.Committed)
 	m.DB.Subscribe(wr.Committed)
 	if m.Reports != nil {
-		if err := registerKnowledgeJobs(m.Reports.Scheduler, cfg.Knowledge.Jobs, svc); err != nil {
+		if err := registerKnowledgeJobs(m.Reports.Scheduler, cfg.Knowledge.Jobs, svc, reg); err != nil {
 			return err
 		}
 	}
 	m.Server.RegisterKnowledge(handlers.KnowledgeOptions{Token: cfg.Server.AdminToken, Knowledge: svc, Entries: m.DB})
-	m.Knowledge = &Knowledge{Service: svc, WarRoom: wr, Upgrades: up}
+	m.Knowledge = &Knowledge{Service: svc, WarRoom: wr, Upgrades: up, Register: reg}
 	return nil
 }
 
-func registerKnowledgeJobs(sch *scheduler.Scheduler, jobs configs.KnowledgeJobs, svc *knowledge.Service) error {
+func registerKnowledgeJobs(sch *scheduler.Scheduler, jobs configs.KnowledgeJobs, svc *knowledge.Service, reg *register.Service) error {
 	for _, j := range []struct {
 		name string
 		job  configs.Job
@@ -70,6 +101,7 @@ func registerKnowledgeJobs(sch *scheduler.Scheduler, jobs configs.KnowledgeJobs,
 	}{
 		{"knowledge_review", jobs.Review, func(ctx context.Context, _ time.Time) error { return svc.Review(ctx) }},
 		{"knowledge_sweep", jobs.Sweep, func(ctx context.Context, _ time.Time) error { _, err := svc.Sweep(ctx); return err }},
+		{"knowledge_register", jobs.Register, func(ctx context.Context, _ time.Time) error { return reg.Remind(ctx) }},
 	} {
 		if j.job.Off() {
 			continue

@@ -193,3 +193,49 @@ func TestUpgradeEndToEnd(t *testing.T) {
 		t.Errorf("record after 升级完成 %+v %v", got, err)
 	}
 }
+
+// TestRegisterEndToEnd: an urgent bug is a P1 ticket at once, linked both
+// ways; a normal bug needs a deadline within three months; a requirement
+// of up to five person-days is included, a bigger one is extra and waits
+// for the hospital contact's 需求确认, which nobody else may give.
+func TestRegisterEndToEnd(t *testing.T) {
+	r := startRobot(t, bot.SystemClock{})
+	m, say := r.m, r.say
+	ctx := context.Background()
+	say("eng1", "", "登记缺陷 紧急 医嘱保存后数据丢失", reply("紧急缺陷 R"), reply("P1 故障建单 F"))
+	bugs, err := m.DB.Records(ctx, bot.RecordFilter{Kinds: []bot.RecordKind{bot.KindBug}})
+	if err != nil || len(bugs) != 1 || len(bugs[0].Tickets) != 1 {
+		t.Fatalf("bugs %+v %v", bugs, err)
+	}
+	tk, err := m.DB.Ticket(ctx, bugs[0].Tickets[0])
+	if err != nil || tk.Priority != bot.P1 {
+		t.Fatalf("bug's ticket %+v %v", tk, err)
+	}
+	linked, err := m.DB.TicketRecords(ctx, tk.No)
+	if err != nil || len(linked) != 1 || linked[0].No != bugs[0].No {
+		t.Errorf("ticket's records %v %v", linked, err)
+	}
+	tl, _ := m.DB.Timeline(ctx, tk.No)
+	if !slices.ContainsFunc(tl, func(e bot.Event) bool { return e.Kind == bot.EventNoted && strings.Contains(e.Detail, bugs[0].No) }) {
+		t.Errorf("ticket timeline does not name the bug: %+v", tl)
+	}
+	now := time.Now().In(m.Config.Location)
+	soon, far := now.AddDate(0, 1, 0).Format("2006-01-02"), now.AddDate(0, 4, 0).Format("2006-01-02")
+	say("eng1", "", "登记缺陷 报表导出列错位", reply("用法：登记缺陷"))
+	say("eng1", "", "登记缺陷 报表导出列错位 期限:"+far, reply("不晚于"))
+	say("eng1", "", "登记缺陷 报表导出列错位 期限:"+soon, reply("约定期限 "+soon))
+	say("eng1", "", "登记需求 3 增加护理评估单打印 期限:"+soon, reply("在合同包含范围内"))
+	say("eng1", "", "登记需求 8 对接新检验系统 期限:"+soon, reply("标记为额外需求"), toUser("it1", "超出合同包含的 5 人天"))
+	reqs, err := m.DB.Records(ctx, bot.RecordFilter{Kinds: []bot.RecordKind{bot.KindRequirement}})
+	if err != nil || len(reqs) != 2 {
+		t.Fatalf("requirements %v %v", reqs, err)
+	}
+	extra := reqs[1]
+	say("eng1", "", "需求确认 "+extra.No, reply("只有医院联系人"))
+	say("it1", "", "需求确认 "+reqs[0].No, reply("无需确认"))
+	say("it1", "", "需求确认 "+extra.No, reply("已确认需求 "+extra.No), toUser("eng1", "医院已确认需求"))
+	got, _ := m.DB.Record(ctx, extra.No)
+	if got.Fields["included"] != "no" || got.Fields["confirmation"] != "confirmed" || got.Fields["confirmed_by"] != "it1" {
+		t.Errorf("extra requirement %+v", got.Fields)
+	}
+}
