@@ -27,12 +27,28 @@ type KnowledgeEntries interface {
 	Entries(ctx context.Context, f bot.KBFilter) ([]bot.KBEntry, error)
 }
 
-// KnowledgeOptions configure the knowledge-base API.
+// Upgrades are the upgrade use cases (*upgrade.Service).
+type Upgrades interface {
+	Approve(ctx context.Context, actor, no string) (*bot.Record, error)
+	History(ctx context.Context, system string) ([]*bot.Record, error)
+}
+
+// Requirements confirms extra requirements (*register.Service).
+type Requirements interface {
+	Confirm(ctx context.Context, actor, no string) (*bot.Record, error)
+}
+
+// KnowledgeOptions configure the knowledge-base API and the actions on
+// upgrade and requirement records (their lists and details are the
+// records API's: GET /api/v1/records?kind=upgrade).
 type KnowledgeOptions struct {
-	Token     string // server.admin_token; empty leaves the routes unregistered
-	Knowledge Knowledge
-	Entries   KnowledgeEntries
-	Clock     bot.Clock
+	Token        string // server.admin_token; empty leaves the routes unregistered
+	Knowledge    Knowledge
+	Entries      KnowledgeEntries
+	Upgrades     Upgrades
+	Requirements Requirements
+	Location     *time.Location
+	Clock        bot.Clock
 	// ReviewAfter is when an entry is due for review (stale=true); default 182 days.
 	ReviewAfter time.Duration
 }
@@ -47,6 +63,9 @@ type KnowledgeOptions struct {
 //	POST /api/v1/knowledge/:id/approve  {"actor"}
 //	POST /api/v1/knowledge/:id/edit     {"actor","category","symptom","cause","fix"} (empty keeps)
 //	POST /api/v1/knowledge/:id/faq      {"actor","faq":true}
+//	POST /api/v1/upgrades/:no/approve   {"actor"}: the lead approves, before the window
+//	GET  /api/v1/upgrades/history?system=重症系统   a system's completed upgrades
+//	POST /api/v1/requirements/:no/confirm {"actor"}: the hospital contact confirms an extra requirement
 func (s *Server) RegisterKnowledge(opt KnowledgeOptions) {
 	if opt.Token == "" || opt.Knowledge == nil || opt.Entries == nil {
 		return
@@ -64,6 +83,63 @@ func (s *Server) RegisterKnowledge(opt KnowledgeOptions) {
 	g.POST("/:id/approve", h.approve)
 	g.POST("/:id/edit", h.edit)
 	g.POST("/:id/faq", h.faq)
+	if opt.Location == nil {
+		opt.Location = time.UTC
+	}
+	rec := &recordHandler{loc: opt.Location}
+	api := s.engine.Group("/api/v1", (&adminHandler{opt: AdminOptions{Token: opt.Token}}).auth)
+	if opt.Upgrades != nil {
+		api.POST("/upgrades/:no/approve", func(c *gin.Context) {
+			h.recordAction(c, rec, func(ctx context.Context, actor, no string) (*bot.Record, error) {
+				return opt.Upgrades.Approve(ctx, actor, no)
+			})
+		})
+		api.GET("/upgrades/history", func(c *gin.Context) {
+			rs, err := opt.Upgrades.History(c.Request.Context(), c.Query("system"))
+			if err != nil {
+				h.fail(c, err)
+				return
+			}
+			out := make([]recordJSON, len(rs))
+			for i, r := range rs {
+				out[i] = rec.toJSON(r)
+			}
+			c.JSON(http.StatusOK, gin.H{"records": out})
+		})
+	}
+	if opt.Requirements != nil {
+		api.POST("/requirements/:no/confirm", func(c *gin.Context) {
+			h.recordAction(c, rec, func(ctx context.Context, actor, no string) (*bot.Record, error) {
+				return opt.Requirements.Confirm(ctx, actor, no)
+			})
+		})
+	}
+}
+
+// recordAction runs an actor's action on the record the path names.
+func (h *knowledgeHandler) recordAction(c *gin.Context, rec *recordHandler, act func(ctx context.Context, actor, no string) (*bot.Record, error)) {
+	no := c.Param("no")
+	if !bot.ValidRecordNo(no) {
+		badRequest(c, h.texts, badField("no", "record_no", "no: %q is not a record number like R20261204-0001", no))
+		return
+	}
+	var a struct {
+		Actor string `json:"actor"`
+	}
+	if err := bindStrict(c, &a); err != nil {
+		badRequest(c, h.texts, err)
+		return
+	}
+	if a.Actor == "" {
+		badRequest(c, h.texts, badField("actor", "userid", "actor: the user id is required"))
+		return
+	}
+	r, err := act(c.Request.Context(), a.Actor, no)
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, rec.toJSON(r))
 }
 
 type knowledgeHandler struct {

@@ -88,7 +88,9 @@ func wireKnowledge(ctx context.Context, m *Main) error {
 			return err
 		}
 	}
-	m.Server.RegisterKnowledge(handlers.KnowledgeOptions{Token: cfg.Server.AdminToken, Knowledge: svc, Entries: m.DB})
+
+	m.Server.RegisterKnowledge(handlers.KnowledgeOptions{Token: cfg.Server.AdminToken, Knowledge: svc, Entries: m.DB,
+		Upgrades: up, Requirements: reg, Location: cfg.Location, Clock: m.Clock, ReviewAfter: cfg.Knowledge.ReviewAfter})
 	m.Knowledge = &Knowledge{Service: svc, WarRoom: wr, Upgrades: up, Register: reg}
 	return nil
 }

@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
+	"net/http"
 	"slices"
 	"strings"
 	"testing"
@@ -237,5 +239,61 @@ func TestRegisterEndToEnd(t *testing.T) {
 	got, _ := m.DB.Record(ctx, extra.No)
 	if got.Fields["included"] != "no" || got.Fields["confirmation"] != "confirmed" || got.Fields["confirmed_by"] != "it1" {
 		t.Errorf("extra requirement %+v", got.Fields)
+	}
+}
+
+// TestKnowledgeAPI: the knowledge base and the record actions behind the
+// admin token: list, search, approve as a named engineer (a nurse is
+// refused), and bad input answered 400 with nothing changed.
+func TestKnowledgeAPI(t *testing.T) {
+	m, _ := openTestMain(t, map[string]string{"WEIBAO_SERVER_ADMIN_TOKEN": "t0k"})
+	ctx := context.Background()
+	e := bot.KBEntry{TicketNo: "F20261204-0001", Category: "other", Symptom: "护士站电脑登不上重症系统", Cause: "浏览器缓存损坏",
+		Fix: "清除缓存", Status: bot.KBProposed, ProposedAt: time.Now()}
+	if _, err := m.DB.ProposeEntry(ctx, &e, func(*bot.KBEntry) []bot.Outgoing { return nil }); err != nil {
+		t.Fatal(err)
+	}
+	call := func(method, path, body, token string) (int, string) {
+		t.Helper()
+		req, _ := http.NewRequest(method, m.URL()+path, strings.NewReader(body))
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		return res.StatusCode, string(b)
+	}
+	id := fmt.Sprint(e.ID)
+	for _, tt := range []struct {
+		method, path, body, token string
+		code                      int
+		has                       string
+	}{
+		{"GET", "/api/v1/knowledge", "", "", 401, "unauthorized"},
+		{"GET", "/api/v1/knowledge?status=proposed", "", "t0k", 200, `"status":"proposed"`},
+		{"GET", "/api/v1/knowledge?status=maybe", "", "t0k", 400, "status"},
+		{"GET", "/api/v1/knowledge?q=缓存", "", "t0k", 200, `"entries":[]`},
+		{"POST", "/api/v1/knowledge/" + id + "/approve", `{"actor":"nurse1"}`, "t0k", 403, "工程师"},
+		{"POST", "/api/v1/knowledge/" + id + "/approve", `{"actor":"eng1","extra":1}`, "t0k", 400, "extra"},
+		{"POST", "/api/v1/knowledge/abc/approve", `{"actor":"eng1"}`, "t0k", 400, "id"},
+		{"POST", "/api/v1/knowledge/99999/approve", `{"actor":"eng1"}`, "t0k", 404, "99999"},
+		{"POST", "/api/v1/knowledge/" + id + "/approve", `{"actor":"eng1"}`, "t0k", 200, `"status":"approved"`},
+		{"GET", "/api/v1/knowledge?q=缓存", "", "t0k", 200, `"symptom":"护士站电脑登不上重症系统"`},
+		{"POST", "/api/v1/knowledge/" + id + "/faq", `{"actor":"eng1"}`, "t0k", 400, "faq"},
+		{"POST", "/api/v1/knowledge/" + id + "/faq", `{"actor":"eng1","faq":true}`, "t0k", 200, `"faq":true`},
+		{"GET", "/api/v1/knowledge/" + id, "", "t0k", 200, `"reviewed_by":"eng1"`},
+		{"POST", "/api/v1/upgrades/R20990101-0001/approve", `{"actor":"lead1"}`, "t0k", 404, "R20990101-0001"},
+		{"POST", "/api/v1/upgrades/nope/approve", `{"actor":"lead1"}`, "t0k", 400, "no"},
+		{"POST", "/api/v1/requirements/R20990101-0001/confirm", `{"actor":"eng1"}`, "t0k", 403, "医院联系人"},
+		{"GET", "/api/v1/upgrades/history?system=重症系统", "", "t0k", 200, `"records":[]`},
+	} {
+		code, body := call(tt.method, tt.path, tt.body, tt.token)
+		if code != tt.code || !strings.Contains(body, tt.has) {
+			t.Errorf("%s %s %s = %d %s, want %d with %s", tt.method, tt.path, tt.body, code, body, tt.code, tt.has)
+		}
 	}
 }
