@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -75,4 +76,22 @@ func TestFlowBusyAndHelp(t *testing.T) {
 	// A restart (replica) resumes where it stood.
 	h.build(t)
 	h.expect(h.say("eng1", "", "正常"), "（2/3）磁盘？")
+}
+
+// TestFlowPauseResumes: 稍后 puts a flow off an hour; the sweep asks its
+// question again then, with its own questions (Begin's, kept in the state).
+func TestFlowPauseResumes(t *testing.T) {
+	h, _ := checkHarness(t)
+	ctx := context.Background()
+	h.say("eng1", "", "检查 db")
+	h.say("eng1", "", "1")
+	h.expect(h.say("eng1", "", "稍后"), "再问您")
+	h.eng.Tick(ctx, nil)
+	if out := h.drain(); len(out) != 0 {
+		t.Fatalf("asked before the hour:\n%s", render(out))
+	}
+	h.clock.Advance(61 * time.Minute)
+	h.eng.Tick(ctx, nil)
+	h.expect(h.drain(), "（2/3）磁盘？")
+	h.expect(h.say("eng1", "", "正常"), "（3/3）反馈？")
 }

@@ -190,7 +190,7 @@ func (e *Engine) endSurvey(ctx context.Context, s *surveyState) error {
 // nurse's report is never interrupted) or is in another survey.
 func (e *Engine) StartSurvey(ctx context.Context, name, userID, chatID, subject, intro string) error {
 	sv, ok := e.opt.Surveys[name]
-	if !ok || len(sv.Questions) == 0 {
+	if !ok || (len(sv.Questions) == 0 && sv.Begin == nil) {
 		return fmt.Errorf("start survey %q: %w", name, bot.ErrNotFound)
 	}
 	unlock, err := e.opt.Sessions.Lock(ctx, lockKey(chatID, userID), lockTTL, lockWait)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -48,8 +49,7 @@ func (s *Service) Period(p string) (bot.Span, error) {
 // Export renders kind's records of span (cancelled ones left out) as a
 // workbook with Chinese headers.
 func (s *Service) Export(ctx context.Context, kind bot.RecordKind, span bot.Span) (File, error) {
-	sp, ok := specs[kind]
-	if !ok {
+	if !kind.Valid() {
 		return File{}, bot.Errorf(bot.ErrInvalid, "err.record_kind", map[string]any{"kind": kind}, "records: unknown kind %q", kind)
 	}
 	rs, err := s.opt.Store.Records(ctx, bot.RecordFilter{Kinds: []bot.RecordKind{kind},
@@ -57,14 +57,29 @@ func (s *Service) Export(ctx context.Context, kind bot.RecordKind, span bot.Span
 	if err != nil {
 		return File{}, err
 	}
+	fields := specs[kind].fields
+	if _, ok := specs[kind]; !ok {
+		// A kind another use case keeps (upgrades, the registers): the
+		// fields its records have, by name.
+		seen := map[string]bool{}
+		for _, r := range rs {
+			for k := range r.Fields {
+				if !seen[k] {
+					seen[k] = true
+					fields = append(fields, k)
+				}
+			}
+		}
+		slices.Sort(fields)
+	}
 	names, err := s.names(ctx)
 	if err != nil {
 		return File{}, err
 	}
 	h := func(k string) string { return s.text("rec.col."+k, nil) }
 	headers := []string{h("no"), h("time"), h("subject"), h("by"), h("status")}
-	for _, f := range sp.fields {
-		headers = append(headers, s.text("rec.field."+string(kind)+"."+f, nil))
+	for _, f := range fields {
+		headers = append(headers, s.name("rec.field."+string(kind)+"."+f, f))
 	}
 	if kind == bot.KindInspection {
 		for _, it := range DefaultItems {
@@ -76,7 +91,7 @@ func (s *Service) Export(ctx context.Context, kind bot.RecordKind, span bot.Span
 	for _, r := range rs {
 		row := []string{r.No, r.At.In(s.opt.Location).Format("2006-01-02 15:04"), s.subjectName(r), names(r.CreatedBy),
 			s.text("rec.status."+string(r.Status), nil)}
-		for _, f := range sp.fields {
+		for _, f := range fields {
 			row = append(row, r.Fields[f])
 		}
 		if kind == bot.KindInspection {
@@ -86,7 +101,7 @@ func (s *Service) Export(ctx context.Context, kind bot.RecordKind, span bot.Span
 		}
 		rows = append(rows, append(row, strings.Join(r.Tickets, "、")))
 	}
-	kindName := s.text("rec.kind."+string(kind), nil)
+	kindName := s.name("rec.kind."+string(kind), string(kind))
 	data, err := s.opt.Encoder.Table(kindName, headers, rows)
 	if err != nil {
 		return File{}, fmt.Errorf("export %s: %w", kind, err)
@@ -145,6 +160,14 @@ func (s *Service) QuarterFiles(ctx context.Context, span bot.Span) ([]File, erro
 		out = append(out, File{Name: dir + title + ".xlsx", Data: data, Note: s.text("rec.team_note", map[string]any{"n": len(team)})})
 	}
 	return out, nil
+}
+
+// name is key's text, or fallback when the catalogue has none.
+func (s *Service) name(key, fallback string) string {
+	if s.opt.Catalog.Has(key) {
+		return s.text(key, nil)
+	}
+	return fallback
 }
 
 // names looks people's names up (the user id for someone unknown).

@@ -67,7 +67,7 @@ func FlowName(kind bot.RecordKind) string { return "record_" + string(kind) }
 // Flows are the engineers' record flows by name, for the dialogue.
 func (s *Service) Flows() map[string]bot.Flow {
 	out := map[string]bot.Flow{}
-	for _, kind := range bot.RecordKinds {
+	for kind := range specs {
 		if specs[kind].exportOnly {
 			continue
 		}
@@ -253,7 +253,10 @@ func (s *Service) done(ctx context.Context, kind bot.RecordKind, res bot.FlowRes
 		return "", err
 	}
 	kindName := s.text("rec.kind."+string(kind), nil)
-	subject := s.subjectName(r)
+	subject := ""
+	if n := s.subjectName(r); n != "" {
+		subject = s.text("rec.subject", map[string]any{"name": n})
+	}
 	for _, p := range problems {
 		field := p.key + ".ticket"
 		if kind != bot.KindInspection {

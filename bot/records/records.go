@@ -18,7 +18,7 @@ import (
 	"weibao/catalog"
 )
 
-// Item codes of an inspection checklist (tender 一.1).
+// DefaultItems are the item codes of an inspection checklist (tender 一.1).
 var DefaultItems = []string{"cpu", "memory", "disk", "server_log", "system_log", "database", "backup", "interfaces"}
 
 // System is one server or system the monthly inspection covers.
@@ -280,13 +280,14 @@ func (s *Service) system(arg string) (System, bool) {
 	return System{}, false
 }
 
-// Month is the local calendar month holding t; Quarter its quarter.
+// Month is the local calendar month holding t.
 func (s *Service) Month(t time.Time) bot.Span {
 	t = t.In(s.opt.Location)
 	from := time.Date(t.Year(), t.Month(), 1, 0, 0, 0, 0, s.opt.Location)
 	return bot.Span{From: from, To: from.AddDate(0, 1, 0)}
 }
 
+// Quarter is the local calendar quarter holding t.
 func (s *Service) Quarter(t time.Time) bot.Span {
 	t = t.In(s.opt.Location)
 	from := time.Date(t.Year(), t.Month()-(t.Month()-1)%3, 1, 0, 0, 0, 0, s.opt.Location)

@@ -81,7 +81,7 @@ func TestRecordsEndToEnd(t *testing.T) {
 	r.say("eng1", "", "1", reply("（9/10）反馈情况"))
 	r.say("eng1", "", "无", reply("（10/10）解决方案"))
 	r.say("eng1", "", "清理归档日志并扩容 /data；排查接口超时", reply("已保存月度巡检记录"), reply("已建工单"),
-		reply("本月还需巡检：重症系统应用服务"), reply("【月度巡检异常】重症系统数据库服务器"))
+		reply("本月还需巡检：重症系统应用服务"), reply("【月度巡检异常】记录 R"), reply("（重症系统数据库服务器）：磁盘空间"))
 
 	insp, err := m.DB.Records(ctx, bot.RecordFilter{Kinds: []bot.RecordKind{bot.KindInspection}})
 	if err != nil || len(insp) != 1 {
