@@ -31,6 +31,7 @@ type Analyses interface {
 // Options are the service's dependencies.
 type Options struct {
 	Store     bot.KnowledgeStore
+	Outbox    bot.Outbox // the review list
 	Tickets   bot.TicketStore
 	Analyses  Analyses // nil: entries come from the ticket alone
 	Directory bot.Directory
@@ -54,8 +55,8 @@ type Service struct{ opt Options }
 
 // New checks the required dependencies and fills defaults.
 func New(opt Options) (*Service, error) {
-	if opt.Store == nil || opt.Tickets == nil || opt.Directory == nil || opt.Texts == nil {
-		return nil, errors.New("knowledge: Store, Tickets, Directory and Texts are required")
+	if opt.Store == nil || opt.Outbox == nil || opt.Tickets == nil || opt.Directory == nil || opt.Texts == nil {
+		return nil, errors.New("knowledge: Store, Outbox, Tickets, Directory and Texts are required")
 	}
 	if opt.Clock == nil {
 		opt.Clock = bot.SystemClock{}
@@ -163,16 +164,8 @@ func (s *Service) Review(ctx context.Context) error {
 	}
 	lines = append(lines, s.text("kb.review_foot", nil))
 	day := now.In(s.opt.Location).Format("2006-01-02")
-	return s.enqueue(ctx, bot.Outgoing{Key: "kb/review/" + day, ToUsers: []string{s.opt.Lead}, Format: bot.FormatText,
+	return s.opt.Outbox.Enqueue(ctx, bot.Outgoing{Key: "kb/review/" + day, ToUsers: []string{s.opt.Lead}, Format: bot.FormatText,
 		Text: strings.Join(lines, "\n")})
-}
-
-func (s *Service) enqueue(ctx context.Context, m bot.Outgoing) error {
-	o, ok := s.opt.Store.(bot.Outbox)
-	if !ok {
-		return errors.New("knowledge: the store queues no messages")
-	}
-	return o.Enqueue(ctx, m)
 }
 
 // reviewer returns actor if the roster lets them review entries.

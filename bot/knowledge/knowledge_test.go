@@ -35,7 +35,7 @@ func setup(t *testing.T) (*storage.DB, *knowledge.Service, *clock) {
 		t.Fatal(err)
 	}
 	c := &clock{t0}
-	svc, err := knowledge.New(knowledge.Options{Store: db, Tickets: db, Analyses: db, Directory: db, Texts: catalog.Default(),
+	svc, err := knowledge.New(knowledge.Options{Store: db, Outbox: db, Tickets: db, Analyses: db, Directory: db, Texts: catalog.Default(),
 		Clock: c, Lead: "lead1"})
 	if err != nil {
 		t.Fatal(err)

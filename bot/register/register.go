@@ -28,6 +28,7 @@ type Texts interface {
 // Options are the service's dependencies.
 type Options struct {
 	Records   bot.RecordStore
+	Outbox    bot.Outbox // the reminders
 	Directory bot.Directory
 	Texts     Texts
 	Clock     bot.Clock
@@ -47,8 +48,8 @@ type Service struct{ opt Options }
 
 // New checks the required dependencies and fills defaults.
 func New(opt Options) (*Service, error) {
-	if opt.Records == nil || opt.Directory == nil || opt.Texts == nil || opt.FileP1 == nil || opt.NoteTicket == nil {
-		return nil, errors.New("register: Records, Directory, Texts, FileP1 and NoteTicket are required")
+	if opt.Records == nil || opt.Outbox == nil || opt.Directory == nil || opt.Texts == nil || opt.FileP1 == nil || opt.NoteTicket == nil {
+		return nil, errors.New("register: Records, Outbox, Directory, Texts, FileP1 and NoteTicket are required")
 	}
 	if opt.Clock == nil {
 		opt.Clock = bot.SystemClock{}
@@ -248,11 +249,7 @@ func (s *Service) Remind(ctx context.Context) error {
 	if len(msgs) == 0 {
 		return nil
 	}
-	o, ok := s.opt.Records.(bot.Outbox)
-	if !ok {
-		return errors.New("register: the record store queues no messages")
-	}
-	return o.Enqueue(ctx, msgs...)
+	return s.opt.Outbox.Enqueue(ctx, msgs...)
 }
 
 func (s *Service) fields(r *bot.Record) map[string]any {

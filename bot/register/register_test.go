@@ -31,7 +31,7 @@ func TestRemind(t *testing.T) {
 	}
 	loc := storagetest.Shanghai
 	c := &clock{time.Date(2026, 12, 1, 10, 0, 0, 0, loc)}
-	svc, err := register.New(register.Options{Records: db, Directory: db, Texts: catalog.Default(), Clock: c, Location: loc, Lead: "lead1",
+	svc, err := register.New(register.Options{Records: db, Outbox: db, Directory: db, Texts: catalog.Default(), Clock: c, Location: loc, Lead: "lead1",
 		FileP1:     func(context.Context, string, string) (string, error) { return "", errors.New("no urgent bug here") },
 		NoteTicket: func(context.Context, string, string, string) error { return nil }})
 	if err != nil {

@@ -33,7 +33,7 @@ type Knowledge struct {
 // their scheduler) and before the bot (which answers 知识库 through it).
 func wireKnowledge(ctx context.Context, m *Main) error {
 	cfg := m.Config
-	svc, err := knowledge.New(knowledge.Options{Store: m.DB, Tickets: m.DB, Analyses: m.DB, Directory: m.DB, Texts: m.Catalog,
+	svc, err := knowledge.New(knowledge.Options{Store: m.DB, Outbox: m.DB, Tickets: m.DB, Analyses: m.DB, Directory: m.DB, Texts: m.Catalog,
 		Clock: m.Clock, Location: cfg.Location, Logger: m.Logger.With("component", "knowledge"), Lead: cfg.OnCall.Lead,
 		ReviewAfter: cfg.Knowledge.ReviewAfter})
 	if err != nil {
@@ -62,7 +62,7 @@ func wireKnowledge(ctx context.Context, m *Main) error {
 	if category == "" {
 		category = "other"
 	}
-	reg, err := register.New(register.Options{Records: m.DB, Directory: m.DB, Texts: m.Catalog, Clock: m.Clock, Location: cfg.Location,
+	reg, err := register.New(register.Options{Records: m.DB, Outbox: m.DB, Directory: m.DB, Texts: m.Catalog, Clock: m.Clock, Location: cfg.Location,
 		Logger: m.Logger.With("component", "register"), Lead: cfg.OnCall.Lead, Contact: cfg.Knowledge.HospitalContact,
 		FileP1: func(ctx context.Context, reporter, description string) (string, error) {
 			// An urgent bug is a P1 fault (三.1 "紧急BUG需立即修复").
