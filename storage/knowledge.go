@@ -95,7 +95,7 @@ func (db *DB) ProposeEntry(ctx context.Context, e *bot.KBEntry, msgs func(e *bot
 		out := msgs(e)
 		queued = len(out)
 		for _, m := range out {
-			if err := enqueue(tx, m); err != nil {
+			if err := enqueue(tx, m, db.clock.Now()); err != nil {
 				return err
 			}
 		}
@@ -151,7 +151,7 @@ func (db *DB) UpdateEntry(ctx context.Context, id int64, fn func(e *bot.KBEntry)
 			return bot.Errorf(bot.ErrConflict, "kb.err.conflict", map[string]any{"id": id}, "knowledge entry %d changed concurrently", id)
 		}
 		for _, m := range msgs {
-			if err := enqueue(tx, m); err != nil {
+			if err := enqueue(tx, m, db.clock.Now()); err != nil {
 				return err
 			}
 		}

@@ -136,7 +136,7 @@ func (db *DB) CreateRecord(ctx context.Context, r *bot.Record, fx bot.RecordEffe
 		if err := writeLinks(tx, &c, nil); err != nil {
 			return err
 		}
-		if fx.Events, err = writeRecordEffects(tx, &c, fx); err != nil {
+		if fx.Events, err = writeRecordEffects(tx, &c, fx, db.clock.Now()); err != nil {
 			return err
 		}
 		stored = c
@@ -163,7 +163,7 @@ func writeLinks(tx *gorm.DB, r *bot.Record, before []string) error {
 	return nil
 }
 
-func writeRecordEffects(tx *gorm.DB, r *bot.Record, fx bot.RecordEffects) ([]bot.RecordEvent, error) {
+func writeRecordEffects(tx *gorm.DB, r *bot.Record, fx bot.RecordEffects, now time.Time) ([]bot.RecordEvent, error) {
 	stored := make([]bot.RecordEvent, len(fx.Events))
 	if len(fx.Events) > 0 {
 		rows := make([]recordEventRow, len(fx.Events))
@@ -179,7 +179,7 @@ func writeRecordEffects(tx *gorm.DB, r *bot.Record, fx bot.RecordEffects) ([]bot
 		}
 	}
 	for _, m := range fx.Messages {
-		if err := enqueue(tx, m); err != nil {
+		if err := enqueue(tx, m, now); err != nil {
 			return nil, err
 		}
 	}
@@ -270,7 +270,7 @@ func (db *DB) UpdateRecord(ctx context.Context, no string, fn func(r *bot.Record
 			if err := writeLinks(tx, r, before); err != nil {
 				return err
 			}
-			if fx.Events, err = writeRecordEffects(tx, r, fx); err != nil {
+			if fx.Events, err = writeRecordEffects(tx, r, fx, db.clock.Now()); err != nil {
 				return err
 			}
 			out = r

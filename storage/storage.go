@@ -27,6 +27,7 @@ type DB struct {
 	gdb    *gorm.DB
 	driver string
 	loc    *time.Location
+	clock  bot.Clock
 	subs   []func(ctx context.Context, c bot.Committed) // see Subscribe
 	// kbFulltext: the knowledge base has its ngram FULLTEXT index (knowledge.go).
 	kbFulltext bool
@@ -36,12 +37,19 @@ type DB struct {
 type Options struct {
 	// Location decides the day a ticket number is counted in (Asia/Shanghai).
 	Location *time.Location
+	// Clock times the outbox's rows (queued, first due), on the clock the
+	// outbox worker reads to claim them and to age them by their rule;
+	// default the system clock.
+	Clock bot.Clock
 }
 
 // Open connects to driver ("sqlite" or "mysql") at dsn and runs the migrations.
 func Open(ctx context.Context, driver, dsn string, opt Options) (*DB, error) {
 	if opt.Location == nil {
 		opt.Location = time.UTC
+	}
+	if opt.Clock == nil {
+		opt.Clock = bot.SystemClock{}
 	}
 	var dial gorm.Dialector
 	switch driver {
@@ -97,7 +105,7 @@ func Open(ctx context.Context, driver, dsn string, opt Options) (*DB, error) {
 		sqlDB.SetMaxIdleConns(10)
 		sqlDB.SetConnMaxLifetime(30 * time.Minute)
 	}
-	db := &DB{gdb: gdb, driver: driver, loc: opt.Location}
+	db := &DB{gdb: gdb, driver: driver, loc: opt.Location, clock: opt.Clock}
 	if err := db.migrate(ctx); err != nil {
 		sqlDB.Close()
 		return nil, err

@@ -246,7 +246,7 @@ func (r *replier) errReply(err error) error {
 	}
 	r.out = nil
 	r.say("err.internal", map[string]any{"ref": r.msg.ID})
-	r.out[0].Key = "reply/" + r.msg.ID + "/busy"
+	r.out[0].Key, r.out[0].Kind = "reply/"+r.msg.ID+"/busy", bot.KindBusy
 	return err
 }
 

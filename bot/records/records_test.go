@@ -45,11 +45,20 @@ type env struct {
 	clock  *clock
 	filed  []records.Anomaly
 	failOn string // an anomaly key whose ticket fails to file
+	// metrics answers for monitoring; nil: no figures.
+	metrics *metrics
 }
 
-func newEnv(t *testing.T) *env { t.Helper(); return newEnvWith(t, nil) }
+func (e *env) Usage(ctx context.Context, instance string, windows bool) (records.Usage, error) {
+	if e.metrics == nil {
+		return records.Usage{}, nil
+	}
+	return e.metrics.Usage(ctx, instance, windows)
+}
 
-func newEnvWith(t *testing.T, m records.Metrics) *env {
+// newEnv is the service on the test database, with monitoring answering
+// whatever e.metrics says (nil: no figures).
+func newEnv(t *testing.T) *env {
 	t.Helper()
 	db := storagetest.Open(t)
 	ctx := context.Background()
@@ -69,7 +78,7 @@ func newEnvWith(t *testing.T, m records.Metrics) *env {
 		Systems: []records.System{{Code: "db", Name: "数据库服务器", Type: bot.TypeServer, Items: []string{"cpu", "disk"}, Instance: "db:9100"},
 			{Code: "app", Name: "应用服务", Type: bot.TypeSoftware, Items: []string{"server_log"}}},
 		ContractStart: at(2026, 7, 1, 0).Truncate(24 * time.Hour), ContractEnd: time.Date(2027, 1, 1, 0, 0, 0, 0, storagetest.Shanghai),
-		EmergencyTeam: []string{"eng1", "lead1"}, Metrics: m,
+		EmergencyTeam: []string{"eng1", "lead1"}, Metrics: e,
 		FileTicket: func(ctx context.Context, a records.Anomaly) (string, error) {
 			if a.Key == e.failOn {
 				return "", errors.New("ticketing down")
@@ -349,7 +358,7 @@ type metrics struct {
 	err error
 }
 
-func (m metrics) Usage(context.Context, string, bool) (records.Usage, error) { return m.u, m.err }
+func (m *metrics) Usage(context.Context, string, bool) (records.Usage, error) { return m.u, m.err }
 
 // TestInspectionBegin: the system named or the first not inspected this
 // month; monitoring's figures as notes to confirm, or a plain checklist
@@ -358,21 +367,22 @@ func TestInspectionBegin(t *testing.T) {
 	ctx := context.Background()
 	eng := &bot.Person{UserID: "eng1", Role: bot.RoleEngineer, Active: true}
 	cpu, disk := 12.34, 91.0
+	e := newEnv(t)
 	for _, tt := range []struct {
 		name      string
-		m         records.Metrics
+		m         *metrics
 		arg       string
 		wantErr   string
 		subject   string
 		intro     string
 		firstNote string
 	}{
-		{"figures", metrics{u: records.Usage{CPU: &cpu, Disk: &disk}}, "", "", "db", "已从监控读取", "监控读数：CPU 使用率 12.3%"},
-		{"monitoring down", metrics{err: errors.New("connection refused")}, "数据库服务器", "", "db", "监控数据读取失败", ""},
+		{"figures", &metrics{u: records.Usage{CPU: &cpu, Disk: &disk}}, "", "", "db", "已从监控读取", "监控读数：CPU 使用率 12.3%"},
+		{"monitoring down", &metrics{err: errors.New("connection refused")}, "数据库服务器", "", "db", "监控数据读取失败", ""},
 		{"by number", nil, "2", "", "app", "开始巡检「应用服务」", ""},
 		{"unknown", nil, "邮件服务器", "rec.insp.unknown_system", "", "", ""},
 	} {
-		e := newEnvWith(t, tt.m)
+		e.metrics = tt.m
 		st, err := e.svc.Flows()[records.FlowName(bot.KindInspection)].Begin(ctx, eng, tt.arg)
 		if key, _ := bot.UserText(err); key != tt.wantErr {
 			t.Errorf("%s: err %v, want %s", tt.name, err, tt.wantErr)
@@ -386,7 +396,7 @@ func TestInspectionBegin(t *testing.T) {
 		}
 	}
 	// Both systems inspected: 巡检 says so and how to inspect again.
-	e := newEnvWith(t, nil)
+	e.metrics = nil
 	for _, sys := range []string{"db", "app"} {
 		if _, err := e.svc.Create(ctx, "eng1", bot.Record{Kind: bot.KindInspection, Subject: sys}); err != nil {
 			t.Fatal(err)

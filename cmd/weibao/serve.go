@@ -134,7 +134,7 @@ func openWith(ctx context.Context, cfg *configs.Config, logger *slog.Logger, clo
 	if m.Catalog, err = catalog.Load(cfg.Catalog); err != nil {
 		return nil, err
 	}
-	if m.DB, err = storage.Open(ctx, cfg.Database.Driver, cfg.Database.DSN, storage.Options{Location: cfg.Location}); err != nil {
+	if m.DB, err = storage.Open(ctx, cfg.Database.Driver, cfg.Database.DSN, storage.Options{Location: cfg.Location, Clock: clock}); err != nil {
 		return nil, err
 	}
 	m.closers = append(m.closers, func() { m.DB.Close() })
