@@ -11,6 +11,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"weibao/bot"
+	"weibao/bot/access"
 )
 
 // Knowledge is the knowledge base's use cases (*knowledge.Service).
@@ -42,7 +43,6 @@ type Requirements interface {
 // upgrade and requirement records (their lists and details are the
 // records API's: GET /api/v1/records?kind=upgrade).
 type KnowledgeOptions struct {
-	Token        string // server.admin_token; empty leaves the routes unregistered
 	Knowledge    Knowledge
 	Entries      KnowledgeEntries
 	Upgrades     Upgrades
@@ -53,21 +53,21 @@ type KnowledgeOptions struct {
 	ReviewAfter time.Duration
 }
 
-// RegisterKnowledge adds the knowledge-base API behind the admin bearer
-// token. Until people have tokens of their own, the engineer who approves
-// or edits is named in the body ("actor") and must be an engineer or lead
-// on the roster, as in chat:
+// RegisterKnowledge adds the knowledge-base API (viewers read; the
+// signed-in person acts, and the use case checks their role on the roster
+// as in chat: an engineer approves an entry, the lead an upgrade, the
+// hospital contact a requirement):
 //
 //	GET  /api/v1/knowledge?status=proposed&faq=true&stale=true&q=监护仪 黑屏
 //	GET  /api/v1/knowledge/:id
-//	POST /api/v1/knowledge/:id/approve  {"actor"}
-//	POST /api/v1/knowledge/:id/edit     {"actor","category","symptom","cause","fix"} (empty keeps)
-//	POST /api/v1/knowledge/:id/faq      {"actor","faq":true}
-//	POST /api/v1/upgrades/:no/approve   {"actor"}: the lead approves, before the window
+//	POST /api/v1/knowledge/:id/approve
+//	POST /api/v1/knowledge/:id/edit     {"category","symptom","cause","fix"} (empty keeps)
+//	POST /api/v1/knowledge/:id/faq      {"faq":true}
+//	POST /api/v1/upgrades/:no/approve   the lead approves, before the window
 //	GET  /api/v1/upgrades/history?system=重症系统   a system's completed upgrades
-//	POST /api/v1/requirements/:no/confirm {"actor"}: the hospital contact confirms an extra requirement
+//	POST /api/v1/requirements/:no/confirm   the hospital contact confirms an extra requirement
 func (s *Server) RegisterKnowledge(opt KnowledgeOptions) {
-	if opt.Token == "" || opt.Knowledge == nil || opt.Entries == nil {
+	if s.auth == nil || opt.Knowledge == nil || opt.Entries == nil {
 		return
 	}
 	if opt.Clock == nil {
@@ -77,24 +77,26 @@ func (s *Server) RegisterKnowledge(opt KnowledgeOptions) {
 		opt.ReviewAfter = 182 * 24 * time.Hour
 	}
 	h := &knowledgeHandler{opt: opt, log: s.opt.Logger, texts: s.opt.Texts}
-	g := s.engine.Group("/api/v1/knowledge", (&adminHandler{opt: AdminOptions{Token: opt.Token}}).auth)
-	g.GET("", h.list)
-	g.GET("/:id", h.entry)
-	g.POST("/:id/approve", h.approve)
-	g.POST("/:id/edit", h.edit)
-	g.POST("/:id/faq", h.faq)
+	// Who may act is the use case's to say, by the signed-in person's roster role.
+	signed := s.authed(access.Viewer)
+	g := s.engine.Group("/api/v1/knowledge")
+	g.GET("", signed, h.list)
+	g.GET("/:id", signed, h.entry)
+	g.POST("/:id/approve", signed, h.approve)
+	g.POST("/:id/edit", signed, h.edit)
+	g.POST("/:id/faq", signed, h.faq)
 	if opt.Location == nil {
 		opt.Location = time.UTC
 	}
 	rec := &recordHandler{loc: opt.Location}
-	api := s.engine.Group("/api/v1", (&adminHandler{opt: AdminOptions{Token: opt.Token}}).auth)
+	api := s.engine.Group("/api/v1")
 	if opt.Upgrades != nil {
-		api.POST("/upgrades/:no/approve", func(c *gin.Context) {
+		api.POST("/upgrades/:no/approve", signed, func(c *gin.Context) {
 			h.recordAction(c, rec, func(ctx context.Context, actor, no string) (*bot.Record, error) {
 				return opt.Upgrades.Approve(ctx, actor, no)
 			})
 		})
-		api.GET("/upgrades/history", func(c *gin.Context) {
+		api.GET("/upgrades/history", signed, func(c *gin.Context) {
 			rs, err := opt.Upgrades.History(c.Request.Context(), c.Query("system"))
 			if err != nil {
 				h.fail(c, err)
@@ -108,7 +110,7 @@ func (s *Server) RegisterKnowledge(opt KnowledgeOptions) {
 		})
 	}
 	if opt.Requirements != nil {
-		api.POST("/requirements/:no/confirm", func(c *gin.Context) {
+		api.POST("/requirements/:no/confirm", signed, func(c *gin.Context) {
 			h.recordAction(c, rec, func(ctx context.Context, actor, no string) (*bot.Record, error) {
 				return opt.Requirements.Confirm(ctx, actor, no)
 			})
@@ -123,18 +125,7 @@ func (h *knowledgeHandler) recordAction(c *gin.Context, rec *recordHandler, act 
 		badRequest(c, h.texts, badField("no", "record_no", "no: %q is not a record number like R20261204-0001", no))
 		return
 	}
-	var a struct {
-		Actor string `json:"actor"`
-	}
-	if err := bindStrict(c, &a); err != nil {
-		badRequest(c, h.texts, err)
-		return
-	}
-	if a.Actor == "" {
-		badRequest(c, h.texts, badField("actor", "userid", "actor: the user id is required"))
-		return
-	}
-	r, err := act(c.Request.Context(), a.Actor, no)
+	r, err := act(c.Request.Context(), Who(c).UserID, no)
 	if err != nil {
 		h.fail(c, err)
 		return
@@ -218,7 +209,6 @@ func (h *knowledgeHandler) entry(c *gin.Context) {
 }
 
 type kbActionJSON struct {
-	Actor    string `json:"actor"`
 	Category string `json:"category"`
 	Symptom  string `json:"symptom"`
 	Cause    string `json:"cause"`
@@ -226,34 +216,32 @@ type kbActionJSON struct {
 	FAQ      *bool  `json:"faq"`
 }
 
-// action binds the body of a POST and checks it names the actor.
+// action binds the body of a POST (an empty body is an empty object).
 func (h *knowledgeHandler) action(c *gin.Context) (int64, kbActionJSON, bool) {
 	var a kbActionJSON
 	id, ok := h.id(c)
 	if !ok {
 		return 0, a, false
 	}
-	if err := bindStrict(c, &a); err != nil {
-		badRequest(c, h.texts, err)
-		return 0, a, false
-	}
-	if a.Actor == "" {
-		badRequest(c, h.texts, badField("actor", "userid", "actor: the engineer's user id is required"))
-		return 0, a, false
+	if c.Request.ContentLength != 0 {
+		if err := bindStrict(c, &a); err != nil {
+			badRequest(c, h.texts, err)
+			return 0, a, false
+		}
 	}
 	return id, a, true
 }
 
 func (h *knowledgeHandler) approve(c *gin.Context) {
-	if id, a, ok := h.action(c); ok {
-		e, err := h.opt.Knowledge.Approve(c.Request.Context(), a.Actor, id)
+	if id, _, ok := h.action(c); ok {
+		e, err := h.opt.Knowledge.Approve(c.Request.Context(), Who(c).UserID, id)
 		h.respond(c, e, err)
 	}
 }
 
 func (h *knowledgeHandler) edit(c *gin.Context) {
 	if id, a, ok := h.action(c); ok {
-		e, err := h.opt.Knowledge.Edit(c.Request.Context(), a.Actor, id,
+		e, err := h.opt.Knowledge.Edit(c.Request.Context(), Who(c).UserID, id,
 			bot.KBEdit{Category: a.Category, Symptom: a.Symptom, Cause: a.Cause, Fix: a.Fix})
 		h.respond(c, e, err)
 	}
@@ -265,7 +253,7 @@ func (h *knowledgeHandler) faq(c *gin.Context) {
 			badRequest(c, h.texts, badField("faq", "bool", "faq: true or false is required"))
 			return
 		}
-		e, err := h.opt.Knowledge.SetFAQ(c.Request.Context(), a.Actor, id, *a.FAQ)
+		e, err := h.opt.Knowledge.SetFAQ(c.Request.Context(), Who(c).UserID, id, *a.FAQ)
 		h.respond(c, e, err)
 	}
 }

@@ -37,6 +37,7 @@ var migrations = []migration{
 	{"0008_people_source", migratePeopleSource},
 	{"0009_records", migrateRecords},
 	{"0010_knowledge", migrateKnowledge},
+	{"0011_access", migrateAccess},
 	{"0013_outbox_rules", migrateOutboxRules},
 }
 

@@ -89,7 +89,7 @@ func wireKnowledge(ctx context.Context, m *Main) error {
 		}
 	}
 
-	m.Server.RegisterKnowledge(handlers.KnowledgeOptions{Token: cfg.Server.AdminToken, Knowledge: svc, Entries: m.DB,
+	m.Server.RegisterKnowledge(handlers.KnowledgeOptions{Knowledge: svc, Entries: m.DB,
 		Upgrades: up, Requirements: reg, Location: cfg.Location, Clock: m.Clock, ReviewAfter: cfg.Knowledge.ReviewAfter})
 	m.Knowledge = &Knowledge{Service: svc, WarRoom: wr, Upgrades: up, Register: reg}
 	return nil
