@@ -35,6 +35,7 @@ var migrations = []migration{
 	{"0006_inbox_message", migrateInboxMessage},
 	{"0007_ticket_triage", migrateTicketTriage},
 	{"0008_people_source", migratePeopleSource},
+	{"0014_dialogues", migrateDialogues},
 }
 
 // migratePeopleSource records where each person came from; everyone before

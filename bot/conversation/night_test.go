@@ -105,7 +105,7 @@ func TestNight(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h.eng, err = New(Options{Tickets: h.svc, Directory: h.db, Outbox: h.db, Sessions: h.sessions, Catalog: catalog.Default(),
+	h.eng, err = New(Options{Tickets: h.svc, Directory: h.db, Outbox: h.db, Sessions: h.sessions, Dialogues: h.db, Catalog: catalog.Default(),
 		Clock: h.clock, Location: storagetest.Shanghai, Roster: fixedRoster{h.db}})
 	if err != nil {
 		t.Fatal(err)

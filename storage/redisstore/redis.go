@@ -1,5 +1,5 @@
 // Package redisstore connects weibao to Redis, which holds only what can be
-// rebuilt from the database: timers, dialogue state, dedupe keys, locks, rate
+// rebuilt from the database: timers, survey state, dedupe keys, locks, rate
 // windows and the token cache. With no URL it starts an in-process
 // Redis-compatible store, so weibao runs with no server at all. It is the
 // one place besides sla/timerwheel that speaks to go-redis.

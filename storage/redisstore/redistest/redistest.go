@@ -66,3 +66,21 @@ func Prefix() string {
 	rand.Read(b)
 	return "t" + hex.EncodeToString(b) + ":"
 }
+
+// Flush deletes every key under prefix: a FLUSHALL, or a restart without
+// persistence, as seen by the test that owns prefix (the shared server's
+// other keys are left alone).
+func Flush(tb testing.TB, store *redisstore.Store, prefix string) {
+	tb.Helper()
+	ctx := context.Background()
+	rdb := store.Client()
+	iter := rdb.Scan(ctx, 0, prefix+"*", 1000).Iterator()
+	for iter.Next(ctx) {
+		if err := rdb.Del(ctx, iter.Val()).Err(); err != nil {
+			tb.Fatalf("redistest: flush: %v", err)
+		}
+	}
+	if err := iter.Err(); err != nil {
+		tb.Fatalf("redistest: flush: %v", err)
+	}
+}
