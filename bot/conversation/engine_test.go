@@ -11,8 +11,8 @@ import (
 
 	"weibao/bot"
 	"weibao/catalog"
-	"weibao/storage/storagetest"
 	"weibao/storage/redisstore/redistest"
+	"weibao/storage/storagetest"
 )
 
 func TestGuidedReport(t *testing.T) {
