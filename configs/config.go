@@ -98,7 +98,10 @@ type WeCom struct {
 	EncodingAESKey string `yaml:"encoding_aes_key"`
 	APIBase        string `yaml:"api_base"`
 	InboxJournal   string `yaml:"inbox_journal"`
-	Bot            Bot    `yaml:"bot"`
+	// CallbackWindow is how far a callback's signed timestamp may be from
+	// weibao's clock before it is refused as a replay (default 5 min).
+	CallbackWindow time.Duration `yaml:"callback_window"`
+	Bot            Bot           `yaml:"bot"`
 }
 
 type Bot struct {
@@ -366,6 +369,9 @@ func (c *Config) validate() error {
 }
 
 func (w *WeCom) validate() error {
+	if w.CallbackWindow < 30*time.Second || w.CallbackWindow > time.Hour {
+		return fmt.Errorf("config: wecom.callback_window: %s is not between 30s and 1h", w.CallbackWindow)
+	}
 	if w.APIBase == "" {
 		return errors.New("config: wecom.api_base: must not be empty")
 	}

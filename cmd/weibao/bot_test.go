@@ -185,7 +185,7 @@ func (r *robot) post(from, chat, text string) {
 	}
 	msg := fmt.Sprintf(`{"msgid":"e2e%d%s","aibotid":"%s",%s"chattype":%q,"from":{"userid":%q},"response_url":%q,"msgtype":"text","text":{"content":%q}}`,
 		r.n, r.run, wecomtest.BotID, chatField, chatType, from, r.fake.ResponseURL(fmt.Sprintf("rc%d%s", r.n, r.run)), "@维保 "+text)
-	q, body := wecomtest.RobotCallback(wecomtest.RobotCrypto(), msg)
+	q, body := wecomtest.RobotCallback(wecomtest.RobotCrypto(), r.m.Clock.Now(), msg)
 	if code, _ := post(r.t, r.m.URL()+"/wecom/bot", q, body); code != 200 {
 		r.t.Fatalf("POST %q = %d", text, code)
 	}

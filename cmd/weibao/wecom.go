@@ -57,7 +57,7 @@ func startWeCom(m *Main, handle inbox.Handler) (*WeCom, error) {
 	if err := wireDirectory(m, client); err != nil {
 		return nil, err
 	}
-	routes := handlers.WeComOptions{Inbox: w.Inbox, Clock: m.Clock, Logger: log}
+	routes := handlers.WeComOptions{Inbox: w.Inbox, Window: cfg.CallbackWindow, Clock: m.Clock, Logger: log}
 	if cfg.Token != "" {
 		if routes.App, err = wecom.NewCrypto(cfg.Token, cfg.EncodingAESKey, cfg.CorpID); err != nil {
 			return nil, fmt.Errorf("wecom app: %w", err)
