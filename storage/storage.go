@@ -44,10 +44,8 @@ func Open(ctx context.Context, driver, dsn string, opt Options) (*DB, error) {
 	var dial gorm.Dialector
 	switch driver {
 	case "sqlite":
-		if dir := filepath.Dir(dsn); dir != "." {
-			if err := os.MkdirAll(dir, 0o750); err != nil {
-				return nil, fmt.Errorf("open sqlite: %w", err)
-			}
+		if err := private(dsn); err != nil {
+			return nil, fmt.Errorf("open sqlite: %w", err)
 		}
 		// WAL and a busy timeout let readers work beside the single writer.
 		dial = sqlite.Open(dsn + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)")
@@ -101,6 +99,23 @@ func Open(ctx context.Context, driver, dsn string, opt Options) (*DB, error) {
 		return nil, err
 	}
 	return db, nil
+}
+
+// private creates the SQLite file readable by its owner only (0600; SQLite
+// gives its -wal and -shm files the same mode): it holds fault reports,
+// names and phone numbers. An existing file is narrowed to it too.
+func private(path string) error {
+	if dir := filepath.Dir(path); dir != "." {
+		if err := os.MkdirAll(dir, 0o750); err != nil {
+			return err
+		}
+	}
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return f.Chmod(0o600)
 }
 
 // Subscribe adds fn to the feed of committed changes: after every commit

@@ -276,6 +276,11 @@ func TestJournalIsOneProcessAndSurvivesATornRecord(t *testing.T) {
 		t.Fatal("a second process opened a journal in use")
 	}
 	first.Close()
+	if fi, err := os.Stat(f.journal); err != nil {
+		t.Error(err)
+	} else if fi.Mode().Perm() != 0o600 {
+		t.Errorf("journal mode %v, want 0600: its records carry fault text", fi.Mode().Perm())
+	}
 	// A crash in the middle of a write leaves a partial record, which was
 	// never acknowledged: it is cut off and the rest replays.
 	fh, err := os.OpenFile(f.journal, os.O_WRONLY|os.O_APPEND, 0)
