@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/url"
 	"os"
 	"reflect"
@@ -71,6 +72,9 @@ type Server struct {
 	Addr       string `yaml:"addr"`
 	PublicURL  string `yaml:"public_url"`
 	AdminToken string `yaml:"admin_token"`
+	// TrustedProxies are the addresses or CIDRs (the load balancer's) whose
+	// X-Forwarded-For names the client; none by default.
+	TrustedProxies []string `yaml:"trusted_proxies"`
 }
 
 type Database struct {
@@ -322,6 +326,11 @@ func (c *Config) validate() error {
 	}
 	if c.Server.Addr == "" {
 		return bad("server.addr", "must not be empty")
+	}
+	for _, p := range c.Server.TrustedProxies {
+		if _, _, err := net.ParseCIDR(p); err != nil && net.ParseIP(p) == nil {
+			return bad("server.trusted_proxies", "%q is neither an IP address nor a CIDR", p)
+		}
 	}
 	if c.Server.PublicURL != "" {
 		if u, err := url.Parse(c.Server.PublicURL); err != nil || u.Scheme == "" || u.Host == "" {

@@ -275,7 +275,13 @@ func TestJournalIsOneProcessAndSurvivesATornRecord(t *testing.T) {
 	if _, err := inbox.New(opt); err == nil {
 		t.Fatal("a second process opened a journal in use")
 	}
+	if err := first.Ready(context.Background()); err != nil {
+		t.Errorf("Ready = %v with a working journal", err)
+	}
 	first.Close()
+	if err := first.Ready(context.Background()); !errors.Is(err, inbox.ErrClosed) {
+		t.Errorf("Ready after Close = %v, want ErrClosed", err)
+	}
 	if fi, err := os.Stat(f.journal); err != nil {
 		t.Error(err)
 	} else if fi.Mode().Perm() != 0o600 {

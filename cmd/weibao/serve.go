@@ -146,11 +146,15 @@ func openWith(ctx context.Context, cfg *configs.Config, logger *slog.Logger, clo
 		Logger:   logger.With("component", "http"),
 		Registry: m.Registry,
 		Texts:    m.Catalog,
-		Ready: map[string]handlers.Checker{
-			"database": m.DB.Ping,
-			"redis":    m.Redis.Ping,
+		// Ready means "can take callbacks" (SECURITY.md): with WeCom the
+		// inbox journal is what they need (connectWeCom adds it); without,
+		// only the database-backed API is served.
+		Ready: []handlers.Check{
+			{Name: "database", Check: m.DB.Ping, Needed: !cfg.WeCom.Configured()},
+			{Name: "redis", Check: m.Redis.Ping},
 		},
-		Index: index,
+		TrustedProxies: cfg.Server.TrustedProxies,
+		Index:          index,
 	})
 	// Subsystems, in the order their constructors need each other (tickets and
 	// the roster, then the reports, then the dialogue over both): each wires
@@ -185,7 +189,7 @@ func (m *Main) logReady() {
 const index = `weibao is running.
 
   GET /healthz   process alive
-  GET /readyz    database and Redis answer
+  GET /readyz    can take callbacks (the inbox journal); database and Redis reported
   GET /metrics   Prometheus metrics
 `
 

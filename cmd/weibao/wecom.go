@@ -49,6 +49,7 @@ func startWeCom(m *Main, handle inbox.Handler) (*WeCom, error) {
 	if err != nil {
 		return nil, err
 	}
+	m.Server.AddCheck(handlers.Check{Name: "inbox_journal", Check: w.Inbox.Ready, Needed: true})
 	client, err := wecom.NewClient(wecom.ClientOptions{APIBase: cfg.APIBase, CorpID: cfg.CorpID, AgentID: cfg.AgentID,
 		Secret: cfg.Secret, Cache: wecom.NewTokenCache(m.Redis.Values(""))})
 	if err != nil {
