@@ -40,7 +40,7 @@ func chat(ctx context.Context, args []string, in io.Reader, out io.Writer) error
 	// The chat never serves HTTP; it must not take a running server's port.
 	cfg.Server.Addr = "127.0.0.1:0"
 	clock := &terminal.Clock{}
-	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
+	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError, ReplaceAttr: maskAttr}))
 	m, err := openWith(ctx, cfg, logger, clock)
 	if err != nil {
 		return err

@@ -79,12 +79,28 @@ func serve(ctx context.Context, args []string) error {
 func newLogger(cfg *configs.Config) *slog.Logger {
 	var level slog.Level
 	level.UnmarshalText([]byte(cfg.Log.Level)) // validated by configs
-	opt := &slog.HandlerOptions{Level: level}
+	opt := &slog.HandlerOptions{Level: level, ReplaceAttr: maskAttr}
 	var h slog.Handler = slog.NewTextHandler(os.Stderr, opt)
 	if cfg.Log.Format == "json" {
 		h = slog.NewJSONHandler(os.Stderr, opt)
 	}
 	return slog.New(quietCancel{h})
+}
+
+// maskAttr passes every string and error a log line carries through
+// bot.MaskLog: message text, names and phone numbers reach logs inside
+// error strings and fields nobody thought of, so the mask is applied once
+// here rather than at each call (tender 九).
+func maskAttr(_ []string, a slog.Attr) slog.Attr {
+	switch v := a.Value; {
+	case v.Kind() == slog.KindString:
+		a.Value = slog.StringValue(bot.MaskLog(v.String()))
+	case v.Kind() == slog.KindAny:
+		if err, ok := v.Any().(error); ok {
+			a.Value = slog.StringValue(bot.MaskLog(err.Error()))
+		}
+	}
+	return a
 }
 
 // quietCancel drops the records whose err is context.Canceled: each loop
