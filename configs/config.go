@@ -349,8 +349,12 @@ func (c *Config) validate() error {
 		return bad("redis.prefix", "must be non-empty, without spaces or braces (e.g. weibao:)")
 	}
 	if c.Redis.URL != "" {
-		if _, err := url.Parse(c.Redis.URL); err != nil || !strings.HasPrefix(c.Redis.URL, "redis") {
-			return bad("redis.url", "is not a redis:// or rediss:// URL") // it may hold a password
+		// Sentinel and Cluster URLs may list hosts comma-separated, which
+		// url.Parse refuses; redisstore reads the rest.
+		switch scheme, _, _ := strings.Cut(c.Redis.URL, "://"); scheme {
+		case "redis", "rediss", "redis-sentinel", "rediss-sentinel", "redis-cluster", "rediss-cluster":
+		default:
+			return bad("redis.url", "is not a redis://, rediss://, redis-sentinel:// or redis-cluster:// URL") // it may hold a password
 		}
 	}
 	loc, err := time.LoadLocation(c.Timezone)

@@ -73,14 +73,23 @@ func Prefix() string {
 func Flush(tb testing.TB, store *redisstore.Store, prefix string) {
 	tb.Helper()
 	ctx := context.Background()
-	rdb := store.Client()
-	iter := rdb.Scan(ctx, 0, prefix+"*", 1000).Iterator()
-	for iter.Next(ctx) {
-		if err := rdb.Del(ctx, iter.Val()).Err(); err != nil {
-			tb.Fatalf("redistest: flush: %v", err)
+	flush := func(ctx context.Context, node *redis.Client) error {
+		iter := node.Scan(ctx, 0, prefix+"*", 1000).Iterator()
+		for iter.Next(ctx) {
+			if err := node.Del(ctx, iter.Val()).Err(); err != nil {
+				return err
+			}
 		}
+		return iter.Err()
 	}
-	if err := iter.Err(); err != nil {
+	var err error
+	switch rdb := store.Client().(type) {
+	case *redis.ClusterClient:
+		err = rdb.ForEachMaster(ctx, flush)
+	case *redis.Client:
+		err = flush(ctx, rdb)
+	}
+	if err != nil {
 		tb.Fatalf("redistest: flush: %v", err)
 	}
 }
