@@ -3,8 +3,8 @@ package main
 import (
 	"context"
 	"fmt"
-	"maps"
 	"log/slog"
+	"maps"
 	"path"
 	"slices"
 	"strings"
