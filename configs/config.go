@@ -261,6 +261,24 @@ func decode(name string, b []byte, c *Config) error {
 // applyEnv overrides scalar fields from WEIBAO_<PATH>. Lists (wards, people…)
 // are only set in the file. An inlined struct (a package's own Config
 // embedded with `yaml:",inline"`) shares its parent's path, as in YAML.
+// fromFile returns what the file NAME_FILE names holds (a mounted secret,
+// outside the repository, as gitea's __FILE), or s, NAME's own value, when
+// it is unset.
+func fromFile(name, s string, getenv func(string) string) (string, error) {
+	p := getenv(name + "_FILE")
+	switch {
+	case p == "":
+		return s, nil
+	case s != "":
+		return "", fmt.Errorf("config: %s and %s_FILE are both set", name, name)
+	}
+	b, err := os.ReadFile(p)
+	if err != nil {
+		return "", fmt.Errorf("config: %s_FILE: %w", name, err)
+	}
+	return strings.TrimRight(string(b), "\r\n"), nil
+}
+
 func applyEnv(v reflect.Value, prefix string, getenv func(string) string) error {
 	t := v.Type()
 	for i := range t.NumField() {
@@ -289,6 +307,12 @@ func applyEnv(v reflect.Value, prefix string, getenv func(string) string) error 
 			continue // lists, maps and pointers are set only in the file
 		}
 		s := getenv(name)
+		if fv.Kind() == reflect.String {
+			var err error
+			if s, err = fromFile(name, s, getenv); err != nil {
+				return err
+			}
+		}
 		if s == "" {
 			continue
 		}
