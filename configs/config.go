@@ -80,6 +80,9 @@ type Server struct {
 type Database struct {
 	Driver string `yaml:"driver"`
 	DSN    string `yaml:"dsn"`
+	// ReadDSN names a MySQL read replica for the report queries; empty:
+	// they read the primary.
+	ReadDSN string `yaml:"read_dsn"`
 }
 
 type Redis struct {
@@ -368,6 +371,9 @@ func (c *Config) validate() error {
 	}
 	if c.Database.DSN == "" {
 		return bad("database.dsn", "must not be empty")
+	}
+	if c.Database.ReadDSN != "" && c.Database.Driver != "mysql" {
+		return bad("database.read_dsn", "a read replica needs the mysql driver")
 	}
 	if c.Redis.Prefix == "" || strings.ContainsAny(c.Redis.Prefix, " {}") {
 		return bad("redis.prefix", "must be non-empty, without spaces or braces (e.g. weibao:)")

@@ -145,7 +145,7 @@ func openWith(ctx context.Context, cfg *configs.Config, logger *slog.Logger, clo
 	if m.Catalog, err = catalog.Load(cfg.Catalog); err != nil {
 		return nil, err
 	}
-	if m.DB, err = storage.Open(ctx, cfg.Database.Driver, cfg.Database.DSN, storage.Options{Location: cfg.Location}); err != nil {
+	if m.DB, err = storage.Open(ctx, cfg.Database.Driver, cfg.Database.DSN, storage.Options{Location: cfg.Location, ReadDSN: cfg.Database.ReadDSN}); err != nil {
 		return nil, err
 	}
 	m.closers = append(m.closers, func() { m.DB.Close() })
