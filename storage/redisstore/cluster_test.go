@@ -164,3 +164,22 @@ func TestOnRedisCluster(t *testing.T) {
 		}
 	})
 }
+
+// Through Sentinel: the client asks the Sentinel for the master and works
+// on it as on one server.
+func TestOnRedisSentinel(t *testing.T) {
+	st, _ := redistest.Sentinel(t)
+	ctx := context.Background()
+	prefix := "weibao:" + redistest.Prefix()
+	v := st.Values(prefix + "inbox:")
+	if first, err := v.ClaimAll(ctx, []string{"a", "b"}, time.Minute); err != nil || !first[0] || !first[1] {
+		t.Fatalf("ClaimAll = %v, %v", first, err)
+	}
+	l := st.Lock(prefix+"lock", "me")
+	if ok, err := l.Claim(ctx, time.Minute); !ok || err != nil {
+		t.Fatalf("Claim = %v, %v", ok, err)
+	}
+	if err := l.Release(ctx); err != nil {
+		t.Fatal(err)
+	}
+}

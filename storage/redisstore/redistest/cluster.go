@@ -6,6 +6,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -17,7 +18,8 @@ import (
 )
 
 // EnvCluster set to 1 runs the tests that start a local 3-node Redis
-// Cluster (redis-server and redis-cli on PATH); .ci/run sets it. Set, a
+// Cluster, or a Sentinel (redis-server and redis-cli on PATH); .ci/run
+// sets it. Set, a
 // cluster that cannot start fails the test.
 const EnvCluster = "WEIBAO_TEST_REDIS_CLUSTER"
 
@@ -80,6 +82,44 @@ func Cluster(tb testing.TB) (*redisstore.Store, string) {
 		return cc.ForEachShard(ctx, func(ctx context.Context, c *redis.Client) error { return c.Ping(ctx).Err() })
 	}); err != nil {
 		tb.Fatalf("redistest: cluster: %v", err)
+	}
+	store := redisstore.New(rdb)
+	tb.Cleanup(func() { store.Close() })
+	return store, url
+}
+
+// Sentinel starts a redis-server and a Sentinel that monitors it as
+// "weibao", and returns a store through the Sentinel and its
+// redis-sentinel:// URL. Gated by EnvCluster as Cluster is.
+func Sentinel(tb testing.TB) (*redisstore.Store, string) {
+	tb.Helper()
+	if os.Getenv(EnvCluster) != "1" {
+		tb.Skipf("redistest: %s=1 runs the Redis Sentinel tests", EnvCluster)
+	}
+	dir := tb.TempDir()
+	master, sentinel := freePort(tb), freePort(tb)
+	conf := filepath.Join(dir, "sentinel.conf") // Sentinel rewrites it
+	err := os.WriteFile(conf, fmt.Appendf(nil, "port %d\nbind 127.0.0.1\ndir %s\nsentinel monitor weibao 127.0.0.1 %d 1\n", sentinel, dir, master), 0o600)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	for _, args := range [][]string{
+		{"--port", strconv.Itoa(master), "--bind", "127.0.0.1", "--dir", dir, "--save", "", "--appendonly", "no"},
+		{conf, "--sentinel"},
+	} {
+		cmd := exec.Command("redis-server", args...)
+		if err := cmd.Start(); err != nil {
+			tb.Fatalf("redistest: start redis-server: %v", err)
+		}
+		tb.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	}
+	url := fmt.Sprintf("redis-sentinel://127.0.0.1:%d/0?master_name=weibao", sentinel)
+	rdb, _, err := redisstore.NewClient(url)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if err := waitFor(func() error { return rdb.Ping(context.Background()).Err() }); err != nil {
+		tb.Fatalf("redistest: through the sentinel: %v", err)
 	}
 	store := redisstore.New(rdb)
 	tb.Cleanup(func() { store.Close() })
