@@ -28,6 +28,7 @@ type DB struct {
 	read   *gorm.DB // report queries: a MySQL read replica (Options.ReadDSN), else gdb
 	driver string
 	loc    *time.Location
+	clock  bot.Clock
 	subs   []func(ctx context.Context, c bot.Committed) // see Subscribe
 }
 
@@ -39,12 +40,19 @@ type Options struct {
 	// summaries, exports), which a few seconds of replication lag does not
 	// hurt; empty: they read the primary.
 	ReadDSN string
+	// Clock times the outbox's rows (queued, first due), on the clock the
+	// outbox worker reads to claim them and to age them by their rule;
+	// default the system clock.
+	Clock bot.Clock
 }
 
 // Open connects to driver ("sqlite" or "mysql") at dsn and runs the migrations.
 func Open(ctx context.Context, driver, dsn string, opt Options) (*DB, error) {
 	if opt.Location == nil {
 		opt.Location = time.UTC
+	}
+	if opt.Clock == nil {
+		opt.Clock = bot.SystemClock{}
 	}
 	var dial gorm.Dialector
 	switch driver {
@@ -69,7 +77,7 @@ func Open(ctx context.Context, driver, dsn string, opt Options) (*DB, error) {
 	if err != nil {
 		return nil, err
 	}
-	db := &DB{gdb: gdb, read: gdb, driver: driver, loc: opt.Location}
+	db := &DB{gdb: gdb, read: gdb, driver: driver, loc: opt.Location, clock: opt.Clock}
 	if err := db.migrate(ctx); err != nil {
 		db.Close()
 		return nil, err
@@ -165,7 +173,7 @@ func (db *DB) Subscribe(fn func(ctx context.Context, c bot.Committed)) { db.subs
 
 // publish hands c to every subscriber.
 func (db *DB) publish(ctx context.Context, c bot.Committed) {
-	if c.Ticket == nil && c.Queued == 0 {
+	if c.Ticket == nil && c.Record == nil && c.Queued == 0 {
 		return
 	}
 	for _, fn := range db.subs {
