@@ -38,6 +38,7 @@ var migrations = []migration{
 	{"0009_records", migrateRecords},
 	{"0011_access", migrateAccess},
 	{"0013_outbox_rules", migrateOutboxRules},
+	{"0014_dialogues", migrateDialogues},
 }
 
 // migrateOutboxRules adds the outbox's kind, rank and breaker destination;

@@ -71,6 +71,7 @@ type Inbox struct {
 	mu        sync.Mutex
 	pending   []*call
 	closed    bool
+	writeErr  error  // the last journal write's, nil once one succeeds
 	unmoved   []item // journaled, for the mover
 	inFlight  int    // journaled events not yet in the database
 	writeWake chan struct{}
@@ -205,6 +206,18 @@ func (in *Inbox) Close() error {
 	return in.j.close()
 }
 
+// Ready reports whether Accept can keep events: the inbox is open and its
+// last journal write succeeded. This is weibao's readiness: with the
+// database or Redis down, callbacks are still journaled and acknowledged.
+func (in *Inbox) Ready(context.Context) error {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if in.closed {
+		return ErrClosed
+	}
+	return in.writeErr
+}
+
 // Accept journals ev with m, the message its payload parses to, and hands
 // it to the mover; m is stored with it and handled without parsing again.
 // Once it returns nil the event survives a crash: acknowledge it. An error
@@ -258,6 +271,7 @@ func (in *Inbox) writeJournal() {
 		}
 		err := in.append(batch, reset)
 		in.mu.Lock()
+		in.writeErr = err
 		if err == nil {
 			for _, c := range batch {
 				in.unmoved = append(in.unmoved, c.it)
