@@ -336,7 +336,13 @@ func TestWeComLongConnectionEndToEnd(t *testing.T) {
 	}
 
 	// A dropped connection is re-established and traffic continues; the
-	// card click is answered with an update that echoes its req_id.
+	// card click is answered with an update that echoes its req_id. The drop
+	// waits for the reply's ack: a reply cut off before its ack is rightly
+	// sent again, which is not what this part tests.
+	waitFor(t, "the reply to be acknowledged", func() bool {
+		q, err := m.DB.QueuedMessages(context.Background(), []string{"pending"}, 0, 10)
+		return err == nil && len(q) == 0
+	})
 	fake.DropWS()
 	if !fake.WaitSubscribed(2, 10*time.Second) {
 		t.Fatal("weibao did not reconnect")
