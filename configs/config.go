@@ -71,6 +71,9 @@ type Server struct {
 	Addr       string `yaml:"addr"`
 	PublicURL  string `yaml:"public_url"`
 	AdminToken string `yaml:"admin_token"`
+	// PprofAddr serves net/http/pprof there when set (a loopback address:
+	// profiles show request data); the product benchmark profiles with it.
+	PprofAddr string `yaml:"pprof_addr"`
 }
 
 type Database struct {

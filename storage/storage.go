@@ -28,6 +28,7 @@ type DB struct {
 	driver string
 	loc    *time.Location
 	subs   []func(ctx context.Context, c bot.Committed) // see Subscribe
+	dir    *dirCache                                    // directory lookups, see dircache.go
 }
 
 // Options tune Open.
@@ -95,7 +96,7 @@ func Open(ctx context.Context, driver, dsn string, opt Options) (*DB, error) {
 		sqlDB.SetMaxIdleConns(10)
 		sqlDB.SetConnMaxLifetime(30 * time.Minute)
 	}
-	db := &DB{gdb: gdb, driver: driver, loc: opt.Location}
+	db := &DB{gdb: gdb, driver: driver, loc: opt.Location, dir: &dirCache{}}
 	if err := db.migrate(ctx); err != nil {
 		sqlDB.Close()
 		return nil, err
