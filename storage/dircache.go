@@ -33,7 +33,7 @@ type dirEntry struct {
 const dirCacheMax = 20000
 
 // directoryChanged drops every cached entry; call it after committing a
-// change to people, wards, campuses or categories.
+// change to people, wards, campuses, categories or the on-call roster.
 func (db *DB) directoryChanged() {
 	c := db.dir
 	c.mu.Lock()
