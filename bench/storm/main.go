@@ -109,6 +109,8 @@ type result struct {
 	lost, twice            int
 	handledPerSec          float64
 	drain, inboxDrain      time.Duration
+	timedOut               bool
+	late                   int // not handled when the drain gave up
 	cpuWeibao, cpuDB       time.Duration
 	rss, hwm               int64
 	replyMax, floorReplyOK time.Duration
@@ -152,8 +154,9 @@ func run(o options) error {
 	fmt.Println()
 	printTable(results)
 	for _, r := range results {
-		if r.lost+r.twice+r.missing+r.doubled > 0 || r.non200 > 0 {
-			return fmt.Errorf("%d/s: lost %d, doubled %d, replies missing %d, doubled %d, non-200 %d", r.rate, r.lost, r.twice, r.missing, r.doubled, r.non200)
+		if r.lost+r.twice+r.missing+r.doubled > 0 || r.non200 > 0 || r.timedOut {
+			return fmt.Errorf("%d/s: lost %d, doubled %d, replies missing %d, doubled %d, non-200 %d, drain timed out %v",
+				r.rate, r.lost, r.twice, r.missing, r.doubled, r.non200, r.timedOut)
 		}
 	}
 	return nil
@@ -188,7 +191,6 @@ func storm(o options, dir string, cfg *mysql.Config, fake *fakeWeCom, fakeURL, f
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.Env = append(os.Environ(),
 		"WEIBAO_SERVER_ADDR=127.0.0.1:"+port,
-		"WEIBAO_SERVER_PPROF_ADDR=127.0.0.1:"+pprofPort,
 		"WEIBAO_DATABASE_DRIVER=mysql", "WEIBAO_DATABASE_DSN="+cfg.FormatDSN(),
 		"WEIBAO_REDIS_URL="+o.redis, "WEIBAO_REDIS_PREFIX=storm:"+runID+":",
 		"WEIBAO_WECOM_API_BASE="+fakeURL, "WEIBAO_WECOM_INBOX_JOURNAL="+filepath.Join(rdir, "inbox.journal"),
@@ -197,6 +199,9 @@ func storm(o options, dir string, cfg *mysql.Config, fake *fakeWeCom, fakeURL, f
 		"WEIBAO_SERVER_PUBLIC_URL=http://127.0.0.1:"+port,
 		"WEIBAO_REPORTS_JOBS_DIGEST_SPEC=off", "WEIBAO_REPORTS_JOBS_MONTHLY_SPEC=off",
 		"WEIBAO_REPORTS_JOBS_QUARTERLY_SPEC=off", "WEIBAO_REPORTS_JOBS_ANALYSIS_SPEC=off")
+	if o.pprof { // only then: a weibao before server.pprof_addr refuses the variable
+		cmd.Env = append(cmd.Env, "WEIBAO_SERVER_PPROF_ADDR=127.0.0.1:"+pprofPort)
+	}
 	if err := cmd.Start(); err != nil {
 		return res, err
 	}
@@ -255,7 +260,9 @@ func storm(o options, dir string, cfg *mysql.Config, fake *fakeWeCom, fakeURL, f
 	res.cpuWeibao, res.cpuDB = cpu1-cpu0, db1-db0
 	res.rss, res.hwm = procMem(cmd.Process.Pid)
 	res.drain = done.Sub(end)
-	res.handledPerSec = float64(unique) / handled.Sub(start).Seconds()
+	if handled.IsZero() { // the drain timed out: what was handled by then
+		handled, res.timedOut = done, true
+	}
 	res.inboxDrain = handled.Sub(end)
 	// Replies: one per message, measured from the message's first send.
 	at, counts := fake.result(runID)
@@ -276,7 +283,10 @@ func storm(o options, dir string, cfg *mysql.Config, fake *fakeWeCom, fakeURL, f
 	if err := db.QueryRow("SELECT COUNT(*), COALESCE(SUM(status = 'done'), 0) FROM inbox WHERE msg_id LIKE ?", "robot:"+runID+"-%").Scan(&stored, &doneRows); err != nil {
 		return res, err
 	}
-	res.lost, res.twice = max(0, unique-doneRows), max(0, stored-unique)
+	// Unhandled at the end of a timed-out drain is late, not lost: lost is
+	// what was acknowledged and never stored.
+	res.lost, res.twice, res.late = max(0, unique-stored), max(0, stored-unique), unique-doneRows
+	res.handledPerSec = float64(doneRows) / handled.Sub(start).Seconds()
 	var tickets int
 	db.QueryRow("SELECT COUNT(*) FROM tickets").Scan(&tickets)
 	fmt.Printf("%d/s: %d tickets, %d inbox rows (%d handled); fake WeCom calls: %s\n", rate, tickets, stored, doneRows, fake.calls())
@@ -521,7 +531,8 @@ func printResult(r result) {
 	fmt.Printf("%d/s: reply delivered p50 %s p99 %s max %s; %.0f handled/s; drain %s; CPU/msg weibao %s MariaDB %s; RSS %d MiB (peak %d MiB)\n",
 		r.rate, ms(pct(r.reply, .5)), ms(pct(r.reply, .99)), ms(r.replyMax), r.handledPerSec, r.drain.Round(10*time.Millisecond),
 		ms(r.cpuWeibao/time.Duration(max(1, r.unique))), ms(r.cpuDB/time.Duration(max(1, r.unique))), r.rss>>20, r.hwm>>20)
-	fmt.Printf("%d/s: lost %d, stored twice %d, replies missing %d, replies doubled %d\n", r.rate, r.lost, r.twice, r.missing, r.doubled)
+	fmt.Printf("%d/s: lost %d, stored twice %d, replies missing %d, replies doubled %d, unhandled when the drain gave up %d\n",
+		r.rate, r.lost, r.twice, r.missing, r.doubled, r.late)
 }
 
 func printTable(rs []result) {
@@ -534,11 +545,14 @@ func printTable(rs []result) {
 			ratio = float64(pct(r.answer, .99)) / float64(fp)
 		}
 		per := func(d time.Duration) string { return ms(d / time.Duration(max(1, r.unique))) }
-		fmt.Printf("| %d/s | %d | %s | **%s** | %s | %s | %.1f | %s | **%s** | %s | %.0f | %s / %s | %s | %s | %d MiB | %d / %d |\n",
+		drain := r.inboxDrain.Round(10*time.Millisecond).String() + " / " + r.drain.Round(10*time.Millisecond).String()
+		if r.timedOut {
+			drain = fmt.Sprintf("> %s, %d unhandled", r.drain.Round(time.Second), r.late)
+		}
+		fmt.Printf("| %d/s | %d | %s | **%s** | %s | %s | %.1f | %s | **%s** | %s | %.0f | %s | %s | %s | %d MiB | %d / %d |\n",
 			r.rate, r.unique, ms(pct(r.answer, .5)), ms(pct(r.answer, .99)), ms(pct(r.floor, .5)), ms(fp), ratio,
-			ms(pct(r.reply, .5)), ms(pct(r.reply, .99)), ms(r.replyMax), r.handledPerSec,
-			r.inboxDrain.Round(10*time.Millisecond), r.drain.Round(10*time.Millisecond),
-			per(r.cpuWeibao), per(r.cpuDB), r.hwm>>20, r.lost+r.missing, r.twice+r.doubled)
+			ms(pct(r.reply, .5)), ms(pct(r.reply, .99)), ms(r.replyMax), r.handledPerSec, drain,
+			per(r.cpuWeibao), per(r.cpuDB), r.hwm>>20, r.lost, r.twice+r.doubled)
 	}
 }
 
