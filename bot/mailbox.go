@@ -62,14 +62,27 @@ type Delivery struct {
 type Outbox interface {
 	// Enqueue stores messages once per Key; a known Key is not an error.
 	Enqueue(ctx context.Context, msgs ...Outgoing) error
-	// ClaimDeliveries leases up to limit pending messages due by now, in the
-	// order they were queued, and counts an attempt on each.
+	// ClaimDeliveries leases up to limit pending messages due by now, by
+	// their Rule's rank then in the order they were queued, and counts an
+	// attempt on each.
 	ClaimDeliveries(ctx context.Context, now, leaseUntil time.Time, limit int) ([]Delivery, error)
 	// DeliverySent records success; the message is never sent again. ref is
 	// the channel's reference (message id, response code) kept for later.
 	DeliverySent(ctx context.Context, id int64, at time.Time, ref string) error
-	// DeliveryRetry puts the message back for another attempt at next.
-	DeliveryRetry(ctx context.Context, id int64, next time.Time, reason string) error
+	// DeliveryRetry puts the message back for another attempt at next;
+	// dest is the destination that failed it.
+	DeliveryRetry(ctx context.Context, id int64, next time.Time, dest, reason string) error
+	// DeliveryHeld puts the message back untried until next, its attempt
+	// not counted: dest is over its rate limit or its breaker is open.
+	DeliveryHeld(ctx context.Context, id int64, next time.Time, dest string) error
 	// DeliveryFailed gives up on a message that can never be delivered.
 	DeliveryFailed(ctx context.Context, id int64, reason string) error
+	// DeliveryExpired drops a message its Rule says is of no use any more.
+	DeliveryExpired(ctx context.Context, id int64, reason string) error
+	// CoverPages drops the pending page and breach messages of the ticket
+	// queued before message id, which was delivered; it returns how many.
+	CoverPages(ctx context.Context, ticketNo string, id int64, reason string) (int64, error)
+	// WakeDestination makes the messages held or retried for dest due at
+	// now; it returns how many.
+	WakeDestination(ctx context.Context, dest string, now time.Time) (int64, error)
 }

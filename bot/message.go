@@ -91,6 +91,100 @@ type Outgoing struct {
 	// message after Text; its bytes are kept in the database and fetched by
 	// ID when delivered, so the outbox row stays small.
 	File *FileRef `json:",omitempty"`
+
+	// Kind is what the message is for (Class derives it when empty);
+	// Priority is its ticket's, set when the ticket's change queues it.
+	Kind     Kind     `json:",omitempty"`
+	Priority Priority `json:",omitempty"`
+}
+
+// Kind is what an outgoing message is for. Its Rule decides the message's
+// place in its destination's queue and how long delivering it is worth it.
+type Kind string
+
+const (
+	KindPage   Kind = "page"   // a paging card (page, repage, transfer)
+	KindBreach Kind = "breach" // an escalation card or SLA notice (bot/escalation)
+	KindNotice Kind = "notice" // a ticket's news to its reporters or engineer
+	KindReply  Kind = "reply"  // an answer in a dialogue or to a command, no ticket behind it
+	KindBusy   Kind = "busy"   // "系统繁忙": the answer to a message that failed
+	KindReport Kind = "report" // reports, digests, reminders, roster notices
+)
+
+// Rule is how the outbox treats a kind of message.
+type Rule struct {
+	// Rank orders a destination's due messages (0 first) and limits what
+	// the lower ones may use of its rate limit, so that a P1's card is not
+	// held behind hundreds of P3 cards.
+	Rank int
+	// TTL is how long after queueing the message is still of use; past it
+	// an undelivered message is dropped and recorded as expired. Zero: it
+	// is retried until delivered (or covered).
+	TTL time.Duration
+	// MaxBackoff caps the wait between two attempts.
+	MaxBackoff time.Duration
+	// Covered: once a later page or breach card of the same ticket has been
+	// delivered (the ticket's next escalation step), an undelivered one is
+	// dropped and recorded as covered.
+	Covered bool
+}
+
+// Ranks.
+const (
+	RankUrgent  = 0 // P1/P2 pages, breach notices
+	RankReply   = 1 // answers to people waiting for them, ticket notices
+	RankRoutine = 2 // P3/P4 pages, reports, digests
+)
+
+// The rules. A reply is worth its dialogue: a prompt delivered after the
+// dialogue timed out (3 min by default, then the sweep tickets it) or after
+// the nurse gave up asks a question nobody is answering any more, so
+// replies live ReplyTTL; a busy notice ("try again") is worth it only in
+// the first minute. Pages, breach notices, ticket notices and reports are
+// never given up by age: what makes a page moot is the ticket's next
+// escalation step reaching someone, not the clock.
+const (
+	ReplyTTL = 5 * time.Minute
+	BusyTTL  = time.Minute
+)
+
+// Class is m's kind: Kind when set, else read from the message's shape.
+func (m Outgoing) Class() Kind {
+	switch {
+	case m.Kind != "":
+		return m.Kind
+	case m.Card != nil && m.TicketNo != "":
+		return KindPage
+	case m.TicketNo != "":
+		return KindNotice
+	case m.ReplyTo != "":
+		return KindReply
+	}
+	return KindReport
+}
+
+// Rule is the outbox's rule for m.
+func (m Outgoing) Rule() Rule {
+	urgent := m.Priority == P1 || m.Priority == P2
+	switch m.Class() {
+	case KindBreach:
+		return Rule{Rank: RankUrgent, MaxBackoff: 30 * time.Second, Covered: true}
+	case KindPage:
+		if urgent {
+			return Rule{Rank: RankUrgent, MaxBackoff: 30 * time.Second, Covered: true}
+		}
+		return Rule{Rank: RankRoutine, MaxBackoff: 2 * time.Minute, Covered: true}
+	case KindNotice:
+		if urgent {
+			return Rule{Rank: RankReply, MaxBackoff: 30 * time.Second}
+		}
+		return Rule{Rank: RankReply, MaxBackoff: 2 * time.Minute}
+	case KindReply:
+		return Rule{Rank: RankReply, TTL: ReplyTTL, MaxBackoff: 30 * time.Second}
+	case KindBusy:
+		return Rule{Rank: RankReply, TTL: BusyTTL, MaxBackoff: 15 * time.Second}
+	}
+	return Rule{Rank: RankRoutine, MaxBackoff: 10 * time.Minute}
 }
 
 // FileRef names a stored file (see Files).

@@ -15,12 +15,15 @@ type Effects struct {
 // Committed is one committed write as the feed hands it to subscribers: the
 // ticket as committed (nil when the write only queued messages), its whole
 // timeline as committed, the events the transaction appended (the end of
-// Timeline) and how many outbox messages it queued.
+// Timeline) and how many outbox messages it queued. A record write hands on
+// the record and the record events it appended instead (Ticket nil).
 type Committed struct {
-	Ticket   *Ticket
-	Timeline []Event
-	Events   []Event
-	Queued   int
+	Ticket       *Ticket
+	Timeline     []Event
+	Events       []Event
+	Queued       int
+	Record       *Record
+	RecordEvents []RecordEvent
 }
 
 // Has reports whether the write appended an event of kind k.

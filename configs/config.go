@@ -45,6 +45,7 @@ type Config struct {
 	Pager      Pager      `yaml:"pager"`
 	Reports    Reports    `yaml:"reports"`
 	Dialog     Dialog     `yaml:"dialog"`
+	Records    Records    `yaml:"records"`
 
 	// Embedded is true when no configuration file was found and weibao runs
 	// on its embedded defaults with the demo roster.
@@ -363,6 +364,9 @@ func (c *Config) validate() error {
 		return bad("dialog.timeout", "%s is not between 30s and 1h", c.Dialog.Timeout)
 	}
 	if err := c.WeCom.validate(); err != nil {
+		return err
+	}
+	if err := c.Records.validate(c); err != nil {
 		return err
 	}
 	return c.validateDirectory()

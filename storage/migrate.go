@@ -35,6 +35,24 @@ var migrations = []migration{
 	{"0006_inbox_message", migrateInboxMessage},
 	{"0007_ticket_triage", migrateTicketTriage},
 	{"0008_people_source", migratePeopleSource},
+	{"0009_records", migrateRecords},
+	{"0013_outbox_rules", migrateOutboxRules},
+}
+
+// migrateOutboxRules adds the outbox's kind, rank and breaker destination;
+// rows queued before it are kind "" and rank 0, delivered as they were.
+func migrateOutboxRules(tx *gorm.DB) error {
+	for _, col := range []string{"Kind", "QueueRank", "Dest"} {
+		if !tx.Migrator().HasColumn(&outboxRow{}, col) {
+			if err := tx.Migrator().AddColumn(&outboxRow{}, col); err != nil {
+				return err
+			}
+		}
+	}
+	if tx.Migrator().HasIndex(&outboxRow{}, "idx_outbox_dest") {
+		return nil
+	}
+	return tx.Migrator().CreateIndex(&outboxRow{}, "idx_outbox_dest")
 }
 
 // migratePeopleSource records where each person came from; everyone before

@@ -204,7 +204,7 @@ type outboxRow struct {
 	Key           string    `gorm:"size:191;not null;uniqueIndex"`
 	TicketNo      string    `gorm:"size:24;index"`
 	Payload       string    `gorm:"type:text;not null"` // JSON of bot.Outgoing
-	Status        string    `gorm:"size:12;not null;index:idx_outbox_due,priority:1"`
+	Status        string    `gorm:"size:12;not null;index:idx_outbox_due,priority:1;index:idx_outbox_dest,priority:2"`
 	Attempts      int       `gorm:"not null"`
 	NextAttemptAt time.Time `gorm:"not null;index:idx_outbox_due,priority:2"`
 	LastError     string    `gorm:"type:text"`
@@ -212,6 +212,12 @@ type outboxRow struct {
 	Ref       string `gorm:"size:191"`
 	CreatedAt time.Time
 	SentAt    *time.Time
+	// Kind and Rank are the message's bot.Rule at queueing (the claim's
+	// order); Dest is the breaker's destination, known once an attempt
+	// failed or was held by an open breaker (so a recovery wakes its rows).
+	Kind      string `gorm:"size:12;not null;default:''"`
+	QueueRank int    `gorm:"not null;default:0"`
+	Dest      string `gorm:"size:191;not null;default:'';index:idx_outbox_dest,priority:1"`
 }
 
 func (outboxRow) TableName() string { return "outbox" }

@@ -24,18 +24,22 @@ func (db *DB) PendingOutbox(ctx context.Context) (int64, error) {
 
 var _ bot.Outbox = (*DB)(nil)
 
-// Outbox states (the lead's rows start "pending").
+// Outbox states (the lead's rows start "pending"): failed can never be
+// delivered, expired was dropped by its rule (bot.Rule: too old to be of
+// use, or covered by a later page).
 const (
 	outboxPending = "pending"
 	outboxSent    = "sent"
 	outboxFailed  = "failed"
+	outboxExpired = "expired"
 )
 
 // Enqueue stores messages caused by no ticket change, once per key.
 func (db *DB) Enqueue(ctx context.Context, msgs ...bot.Outgoing) error {
+	now := db.clock.Now()
 	err := db.transaction(ctx, func(tx *gorm.DB) error {
 		for _, m := range msgs {
-			if err := enqueue(tx, m); err != nil {
+			if err := enqueue(tx, m, now); err != nil {
 				return err
 			}
 		}
@@ -47,9 +51,11 @@ func (db *DB) Enqueue(ctx context.Context, msgs ...bot.Outgoing) error {
 	return err
 }
 
-// ClaimDeliveries leases due pending messages in queue order. The lease is
-// the next attempt time: a worker that dies mid-delivery leaves the message
-// due again when the lease ends.
+// ClaimDeliveries leases due pending messages, most urgent first (their
+// rank), then in queue order. The lease is the next attempt time: a worker
+// that dies mid-delivery leaves the message due again when the lease ends.
+// Only due rows are read (idx_outbox_due), so a backlog waiting out a
+// backoff or an open breaker costs the claim nothing.
 func (db *DB) ClaimDeliveries(ctx context.Context, now, leaseUntil time.Time, limit int) ([]bot.Delivery, error) {
 	rows, err := claimLeased[outboxRow](ctx, db, "next_attempt_at", outboxPending, now, leaseUntil, limit)
 	if err != nil {
@@ -67,18 +73,22 @@ func (db *DB) ClaimDeliveries(ctx context.Context, now, leaseUntil time.Time, li
 	return out, nil
 }
 
-// leaseRow is a queue row (inbox, outbox) that claimLeased can lease.
+// leaseRow is a queue row (inbox, outbox) that claimLeased can lease, in
+// its claim order.
 type leaseRow[T any] interface {
 	*T
 	lease() (id int64, attempts *int)
+	claimOrder() string
 }
 
 func (r *inboxRow) lease() (int64, *int)  { return r.ID, &r.Attempts }
 func (r *outboxRow) lease() (int64, *int) { return r.ID, &r.Attempts }
+func (*inboxRow) claimOrder() string      { return "id" }
+func (*outboxRow) claimOrder() string     { return "queue_rank, id" }
 
 // claimLeased leases up to limit pending rows of T that are due by col (their
-// lease or next attempt time), oldest first: col moves to until and attempts
-// go up by one, in the database and in the rows returned.
+// lease or next attempt time), in T's claim order: col moves to until and
+// attempts go up by one, in the database and in the rows returned.
 func claimLeased[T any, P leaseRow[T]](ctx context.Context, db *DB, col, pending string, now, until time.Time, limit int) ([]T, error) {
 	var rows []T
 	// Under MySQL's default REPEATABLE READ the locking read keeps a lock on
@@ -90,8 +100,19 @@ func claimLeased[T any, P leaseRow[T]](ctx context.Context, db *DB, col, pending
 	if db.driver == "mysql" {
 		opts = &sql.TxOptions{Isolation: sql.LevelReadCommitted}
 	}
+	// A plain read finds the due rows first, outside a transaction: an idle
+	// poll is one statement (a range of idx_outbox_due that reads no row,
+	// however many wait) instead of a transaction's four round trips, and
+	// the locking read below takes only the rows found, by primary key.
+	due := func(q *gorm.DB) *gorm.DB {
+		return q.Where("status = ? AND "+col+" <= ?", pending, ms(now))
+	}
+	var ids []int64
+	if err := due(db.gdb.WithContext(ctx).Model(new(T))).Order(P(nil).claimOrder()).Limit(limit).Pluck("id", &ids).Error; err != nil || len(ids) == 0 {
+		return nil, err
+	}
 	err := db.transaction(ctx, func(tx *gorm.DB) error {
-		q := tx.Where("status = ? AND "+col+" <= ?", pending, ms(now)).Order("id").Limit(limit)
+		q := due(tx).Where("id IN ?", ids).Order(P(nil).claimOrder())
 		if db.driver == "mysql" {
 			// Replicas claiming together skip each other's rows instead of waiting.
 			q = q.Clauses(clause.Locking{Strength: "UPDATE", Options: "SKIP LOCKED"})
@@ -99,7 +120,7 @@ func claimLeased[T any, P leaseRow[T]](ctx context.Context, db *DB, col, pending
 		if err := q.Find(&rows).Error; err != nil || len(rows) == 0 {
 			return err
 		}
-		ids := make([]int64, len(rows))
+		ids = make([]int64, len(rows))
 		for i := range rows {
 			id, attempts := P(&rows[i]).lease()
 			ids[i] = id
@@ -116,14 +137,63 @@ func (db *DB) DeliverySent(ctx context.Context, id int64, at time.Time, ref stri
 	return db.setDelivery(ctx, id, map[string]any{"status": outboxSent, "sent_at": ms(at), "ref": ref, "last_error": ""})
 }
 
-// DeliveryRetry puts a message back for another attempt at next.
-func (db *DB) DeliveryRetry(ctx context.Context, id int64, next time.Time, reason string) error {
-	return db.setDelivery(ctx, id, map[string]any{"next_attempt_at": ms(next), "last_error": reason})
+// DeliveryRetry puts a message back for another attempt at next; dest is
+// the destination that failed it.
+func (db *DB) DeliveryRetry(ctx context.Context, id int64, next time.Time, dest, reason string) error {
+	return db.setDelivery(ctx, id, map[string]any{"next_attempt_at": ms(next), "dest": dest, "last_error": reason})
+}
+
+// DeliveryHeld puts a message back untried (an open breaker, a rate limit)
+// until next: the claim's attempt is taken back.
+func (db *DB) DeliveryHeld(ctx context.Context, id int64, next time.Time, dest string) error {
+	return db.setDelivery(ctx, id, map[string]any{"next_attempt_at": ms(next), "dest": dest,
+		"attempts": gorm.Expr("CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END")})
 }
 
 // DeliveryFailed gives up on a message.
 func (db *DB) DeliveryFailed(ctx context.Context, id int64, reason string) error {
 	return db.setDelivery(ctx, id, map[string]any{"status": outboxFailed, "last_error": reason})
+}
+
+// DeliveryExpired drops a message its rule says is of no use any more.
+func (db *DB) DeliveryExpired(ctx context.Context, id int64, reason string) error {
+	return db.setDelivery(ctx, id, map[string]any{"status": outboxExpired, "last_error": reason})
+}
+
+// CoverPages drops the ticket's pending page and breach messages queued
+// before the message sent (id): the ticket's later step has reached
+// someone. It returns how many it dropped.
+func (db *DB) CoverPages(ctx context.Context, ticketNo string, id int64, reason string) (int64, error) {
+	var n int64
+	err := retry(ctx, func() error {
+		res := db.gdb.WithContext(ctx).Model(&outboxRow{}).
+			Where("ticket_no = ? AND status = ? AND id < ? AND kind IN ?", ticketNo, outboxPending, id,
+				[]string{string(bot.KindPage), string(bot.KindBreach)}).
+			Updates(map[string]any{"status": outboxExpired, "last_error": reason})
+		n = res.RowsAffected
+		return res.Error
+	})
+	if err != nil {
+		return 0, fmt.Errorf("cover pages of %s: %w", ticketNo, err)
+	}
+	return n, nil
+}
+
+// WakeDestination makes the messages waiting for dest due at now (its
+// breaker closed); one statement over idx_outbox_dest.
+func (db *DB) WakeDestination(ctx context.Context, dest string, now time.Time) (int64, error) {
+	var n int64
+	err := retry(ctx, func() error {
+		res := db.gdb.WithContext(ctx).Model(&outboxRow{}).
+			Where("dest = ? AND status = ? AND next_attempt_at > ?", dest, outboxPending, ms(now)).
+			Update("next_attempt_at", ms(now))
+		n = res.RowsAffected
+		return res.Error
+	})
+	if err != nil {
+		return 0, fmt.Errorf("wake %s: %w", dest, err)
+	}
+	return n, nil
 }
 
 func (db *DB) setDelivery(ctx context.Context, id int64, set map[string]any) error {
@@ -143,10 +213,35 @@ func (db *DB) setDelivery(ctx context.Context, id int64, set map[string]any) err
 type OutboxEntry struct {
 	Key       string
 	TicketNo  string
-	Status    string // pending, sent or failed
+	Kind      string // bot.Kind
+	Status    string // pending, sent, failed or expired
 	Attempts  int
-	LastError string
+	LastError string // for failed and expired, why
 	Ref       string // the channel's reference once sent
+	Dest      string // the destination that last failed or held it
+	CreatedAt time.Time
+}
+
+func (r outboxRow) entry() OutboxEntry {
+	return OutboxEntry{Key: r.Key, TicketNo: r.TicketNo, Kind: r.Kind, Status: r.Status, Attempts: r.Attempts,
+		LastError: r.LastError, Ref: r.Ref, Dest: r.Dest, CreatedAt: r.CreatedAt.UTC()}
+}
+
+// GivenUp lists the messages not delivered for good (failed or expired)
+// that were queued since the given time, newest first, at most limit: the
+// console's support page shows them, so that nothing is given up silently.
+func (db *DB) GivenUp(ctx context.Context, since time.Time, limit int) ([]OutboxEntry, error) {
+	var rows []outboxRow
+	err := db.gdb.WithContext(ctx).Where("status IN ? AND created_at >= ?", []string{outboxFailed, outboxExpired}, since.UTC()).
+		Order("id DESC").Limit(limit).Find(&rows).Error
+	if err != nil {
+		return nil, fmt.Errorf("outbox given up: %w", err)
+	}
+	out := make([]OutboxEntry, len(rows))
+	for i, r := range rows {
+		out[i] = r.entry()
+	}
+	return out, nil
 }
 
 // OutboxEntries lists the messages a ticket queued, oldest first.
@@ -157,7 +252,7 @@ func (db *DB) OutboxEntries(ctx context.Context, ticketNo string) ([]OutboxEntry
 	}
 	out := make([]OutboxEntry, len(rows))
 	for i, r := range rows {
-		out[i] = OutboxEntry{Key: r.Key, TicketNo: r.TicketNo, Status: r.Status, Attempts: r.Attempts, LastError: r.LastError, Ref: r.Ref}
+		out[i] = r.entry()
 	}
 	return out, nil
 }

@@ -46,11 +46,11 @@ func TestOutboxDelivery(t *testing.T) {
 	if err := db.DeliverySent(ctx, got[0].ID, now, "msg-1"); err != nil {
 		t.Fatal(err)
 	}
-	if err := db.DeliveryRetry(ctx, got[1].ID, now.Add(5*time.Second), "45009"); err != nil {
+	if err := db.DeliveryRetry(ctx, got[1].ID, now.Add(5*time.Second), "app", "45009"); err != nil {
 		t.Fatal(err)
 	}
 	// A late retry of the sent message changes nothing.
-	db.DeliveryRetry(ctx, got[0].ID, now, "late")
+	db.DeliveryRetry(ctx, got[0].ID, now, "app", "late")
 	retry, err := db.ClaimDeliveries(ctx, now.Add(10*time.Second), now.Add(time.Minute), 10)
 	if err != nil || len(retry) != 1 || retry[0].ID != got[1].ID || retry[0].Attempts != 2 {
 		t.Fatalf("claim after retry = %+v, %v; want message %d on attempt 2", retry, err, got[1].ID)

@@ -27,6 +27,7 @@ type DB struct {
 	gdb    *gorm.DB
 	driver string
 	loc    *time.Location
+	clock  bot.Clock
 	subs   []func(ctx context.Context, c bot.Committed) // see Subscribe
 	dir    *dirCache                                    // directory lookups, see dircache.go
 }
@@ -35,12 +36,19 @@ type DB struct {
 type Options struct {
 	// Location decides the day a ticket number is counted in (Asia/Shanghai).
 	Location *time.Location
+	// Clock times the outbox's rows (queued, first due), on the clock the
+	// outbox worker reads to claim them and to age them by their rule;
+	// default the system clock.
+	Clock bot.Clock
 }
 
 // Open connects to driver ("sqlite" or "mysql") at dsn and runs the migrations.
 func Open(ctx context.Context, driver, dsn string, opt Options) (*DB, error) {
 	if opt.Location == nil {
 		opt.Location = time.UTC
+	}
+	if opt.Clock == nil {
+		opt.Clock = bot.SystemClock{}
 	}
 	var dial gorm.Dialector
 	switch driver {
@@ -96,7 +104,7 @@ func Open(ctx context.Context, driver, dsn string, opt Options) (*DB, error) {
 		sqlDB.SetMaxIdleConns(10)
 		sqlDB.SetConnMaxLifetime(30 * time.Minute)
 	}
-	db := &DB{gdb: gdb, driver: driver, loc: opt.Location, dir: &dirCache{}}
+	db := &DB{gdb: gdb, driver: driver, loc: opt.Location, clock: opt.Clock, dir: &dirCache{}}
 	if err := db.migrate(ctx); err != nil {
 		sqlDB.Close()
 		return nil, err
@@ -116,7 +124,7 @@ func (db *DB) Subscribe(fn func(ctx context.Context, c bot.Committed)) { db.subs
 
 // publish hands c to every subscriber.
 func (db *DB) publish(ctx context.Context, c bot.Committed) {
-	if c.Ticket == nil && c.Queued == 0 {
+	if c.Ticket == nil && c.Record == nil && c.Queued == 0 {
 		return
 	}
 	for _, fn := range db.subs {

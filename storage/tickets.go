@@ -53,7 +53,7 @@ func (db *DB) CreateTicketFunc(ctx context.Context, t *bot.Ticket, fn func(t *bo
 			return fmt.Errorf("create ticket: %w", err)
 		}
 		c.ID = row.ID
-		if fx.Events, err = writeEffects(tx, &c, fx); err != nil {
+		if fx.Events, err = writeEffects(tx, &c, fx, db.clock.Now()); err != nil {
 			return err
 		}
 		stored = c
@@ -134,7 +134,7 @@ func (db *DB) UpdateTicket(ctx context.Context, no string, fn func(t *bot.Ticket
 				return errStale
 			}
 			t.Version = row.Version
-			if fx.Events, err = writeEffects(tx, t, fx); err != nil {
+			if fx.Events, err = writeEffects(tx, t, fx, db.clock.Now()); err != nil {
 				return err
 			}
 			out = t
@@ -162,7 +162,7 @@ func committed(t *bot.Ticket, before []bot.Event, fx bot.Effects) bot.Committed 
 
 // writeEffects appends fx's events and queues its messages; it returns the
 // events as stored (ids, number, the database's time precision).
-func writeEffects(tx *gorm.DB, t *bot.Ticket, fx bot.Effects) ([]bot.Event, error) {
+func writeEffects(tx *gorm.DB, t *bot.Ticket, fx bot.Effects, now time.Time) ([]bot.Event, error) {
 	stored := make([]bot.Event, len(fx.Events))
 	if len(fx.Events) > 0 {
 		rows := make([]eventRow, len(fx.Events))
@@ -179,16 +179,19 @@ func writeEffects(tx *gorm.DB, t *bot.Ticket, fx bot.Effects) ([]bot.Event, erro
 	}
 	for _, m := range fx.Messages {
 		m.TicketNo = t.No
-		if err := enqueue(tx, m); err != nil {
+		if m.Priority == "" {
+			m.Priority = t.Priority
+		}
+		if err := enqueue(tx, m, now); err != nil {
 			return nil, err
 		}
 	}
 	return stored, nil
 }
 
-// enqueue writes m to the outbox once per key: a handler that runs twice
-// queues the message once.
-func enqueue(tx *gorm.DB, m bot.Outgoing) error {
+// enqueue writes m to the outbox once per key, due at now: a handler that
+// runs twice queues the message once.
+func enqueue(tx *gorm.DB, m bot.Outgoing, now time.Time) error {
 	if m.Key == "" {
 		return fmt.Errorf("enqueue: message without key")
 	}
@@ -196,8 +199,9 @@ func enqueue(tx *gorm.DB, m bot.Outgoing) error {
 	if err != nil {
 		return fmt.Errorf("enqueue %s: %w", m.Key, err)
 	}
-	now := time.Now().UTC()
-	row := outboxRow{Key: m.Key, TicketNo: m.TicketNo, Payload: string(b), Status: "pending", NextAttemptAt: now}
+	now = ms(now)
+	row := outboxRow{Key: m.Key, TicketNo: m.TicketNo, Kind: string(m.Class()), QueueRank: m.Rule().Rank, Payload: string(b),
+		Status: "pending", NextAttemptAt: now, CreatedAt: now}
 	if err := tx.Clauses(clause.OnConflict{DoNothing: true}).Create(&row).Error; err != nil {
 		return fmt.Errorf("enqueue %s: %w", m.Key, err)
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -75,6 +76,42 @@ type SenderOptions struct {
 	// answering no click (an action typed as a command) can redraw it. Nil
 	// leaves such updates unroutable.
 	CardCode func(ctx context.Context, ticketNo, taskID string) (string, error)
+}
+
+// Destination names the WeCom service m goes to first, for the outbox's
+// breaker: the app API (every 1:1 message and card, all behind one access
+// token), a group's robot webhook, the robot's long connection, or the host
+// of a reply's response_url. It names a webhook by its group chat id, never
+// by its key, which is a secret.
+func (s *Sender) Destination(m bot.Outgoing) string {
+	if r, ok := readRoute(m.Route); ok && m.ReplyTo != "" && m.File == nil {
+		switch {
+		case r.Source == SourceRobotWS:
+			return "robot-ws"
+		case r.Source == SourceRobot && r.ResponseURL != "":
+			if u, err := url.Parse(r.ResponseURL); err == nil {
+				return "response_url:" + u.Host
+			}
+		}
+	}
+	switch {
+	case m.ToChat != "" && s.opt.Conn != nil:
+		return "robot-ws"
+	case m.ToChat != "":
+		return "webhook:" + m.ToChat
+	}
+	return "app"
+}
+
+// share is what m may use of a destination's limit per window: a routine
+// message (bot.RankRoutine: P3/P4 cards, reports, digests) two thirds, so
+// that hundreds of them leave room for a P1's card, a breach notice or a
+// nurse's answer, which the outbox sends first.
+func share(m bot.Outgoing, limit int) int {
+	if m.Rule().Rank >= bot.RankRoutine {
+		return limit - limit/3
+	}
+	return limit
 }
 
 // RateLimiter counts sends per key in a sliding window shared by replicas.
@@ -217,7 +254,7 @@ func (s *Sender) reply(ctx context.Context, m bot.Outgoing) (ref string, done bo
 			payload = map[string]any{"msgtype": "stream", "stream": map[string]any{
 				"id": newReqID(), "finish": true, "content": body.Markdown.Content}}
 		}
-		if err := s.robotLimit(ctx, conv); err != nil {
+		if err := s.robotLimit(ctx, m, conv); err != nil {
 			return "", true, err
 		}
 		if err := s.ws(ctx, cmd, r.ReqID, payload); err != nil {
@@ -243,7 +280,7 @@ func (s *Sender) reply(ctx context.Context, m bot.Outgoing) (ref string, done bo
 				return "", false, nil
 			}
 		}
-		if err := s.robotLimit(ctx, conv); err != nil {
+		if err := s.robotLimit(ctx, m, conv); err != nil {
 			return "", true, err
 		}
 		if err := s.opt.Client.Respond(ctx, r.ResponseURL, body); err != nil {
@@ -340,7 +377,7 @@ func (s *Sender) ws(ctx context.Context, cmd, reqID string, body any) error {
 func (s *Sender) toChat(ctx context.Context, m bot.Outgoing) (string, error) {
 	if s.opt.Conn != nil {
 		for _, body := range robotParts(m) {
-			if err := s.robotLimit(ctx, m.ToChat); err != nil {
+			if err := s.robotLimit(ctx, m, m.ToChat); err != nil {
 				return "", err
 			}
 			err := s.ws(ctx, CmdSendMsg, "", map[string]any{"chatid": m.ToChat, "msgtype": body.MsgType,
@@ -417,7 +454,7 @@ func (s *Sender) toWebhook(ctx context.Context, m bot.Outgoing) (string, error) 
 		return "", &RouteError{"robot webhooks cannot send interactive cards (group chat " + m.ToChat + ")"}
 	}
 	for _, part := range parts(m) {
-		if err := s.limit(ctx, "webhook:"+key, webhookPerMinute); err != nil {
+		if err := s.limit(ctx, "webhook:"+key, share(m, webhookPerMinute)); err != nil {
 			return "", err
 		}
 		if err := s.opt.Client.Webhook(ctx, key, part); err != nil {
@@ -429,7 +466,7 @@ func (s *Sender) toWebhook(ctx context.Context, m bot.Outgoing) (string, error) 
 
 func (s *Sender) toUsers(ctx context.Context, m bot.Outgoing) (string, error) {
 	for _, u := range m.ToUsers {
-		if err := s.limit(ctx, "app:"+u, appPerMinute); err != nil {
+		if err := s.limit(ctx, "app:"+u, share(m, appPerMinute)); err != nil {
 			return "", err
 		}
 	}
@@ -520,7 +557,7 @@ func (s *Sender) file(ctx context.Context, m bot.Outgoing) (string, error) {
 
 func (s *Sender) fileToUsers(ctx context.Context, m bot.Outgoing, name string, data []byte, sendText func() error) (string, error) {
 	for _, u := range m.ToUsers {
-		if err := s.limit(ctx, "app:"+u, appPerMinute); err != nil {
+		if err := s.limit(ctx, "app:"+u, share(m, appPerMinute)); err != nil {
 			return "", err
 		}
 	}
@@ -540,7 +577,7 @@ func (s *Sender) fileToUsers(ctx context.Context, m bot.Outgoing, name string, d
 // with a media id uploaded for that webhook key.
 func (s *Sender) fileToChat(ctx context.Context, m bot.Outgoing, name string, data []byte, sendText func() error) error {
 	if s.opt.Conn != nil {
-		if err := s.robotLimit(ctx, m.ToChat); err != nil {
+		if err := s.robotLimit(ctx, m, m.ToChat); err != nil {
 			return err
 		}
 		if err := s.uploadLimit(ctx); err != nil {
@@ -564,7 +601,7 @@ func (s *Sender) fileToWebhook(ctx context.Context, m bot.Outgoing, name string,
 		return &RouteError{"no robot webhook key for group chat " + m.ToChat +
 			" (robot callback mode: set webhook_key on the ward with this chat_id)"}
 	}
-	if err := s.limit(ctx, "webhook:"+key, webhookPerMinute); err != nil {
+	if err := s.limit(ctx, "webhook:"+key, share(m, webhookPerMinute)); err != nil {
 		return err
 	}
 	id, err := s.opt.Client.UploadWebhookFile(ctx, key, name, data)
@@ -617,15 +654,15 @@ func (s *Sender) window(ctx context.Context, dest string, limit int, window time
 	return nil
 }
 
-// robotLimit counts one robot message in a conversation (a group's chat id,
-// or the userid of a 1:1) against the minute, then the hour. A message the
-// hour refuses still counts in the minute, which only matters while the
+// robotLimit counts one robot message m in a conversation (a group's chat
+// id, or the userid of a 1:1) against the minute, then the hour. A message
+// the hour refuses still counts in the minute, which only matters while the
 // hour refuses anyway.
-func (s *Sender) robotLimit(ctx context.Context, conv string) error {
-	if err := s.window(ctx, "robot:"+conv, robotPerMinute, time.Minute); err != nil {
+func (s *Sender) robotLimit(ctx context.Context, m bot.Outgoing, conv string) error {
+	if err := s.window(ctx, "robot:"+conv, share(m, robotPerMinute), time.Minute); err != nil {
 		return err
 	}
-	return s.window(ctx, "robot-hour:"+conv, robotPerHour, time.Hour)
+	return s.window(ctx, "robot-hour:"+conv, share(m, robotPerHour), time.Hour)
 }
 
 // uploadLimit counts one robot upload, per bot (one bot per deployment).

@@ -3,6 +3,7 @@ package wecom_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -41,7 +42,8 @@ func TestSenderRateLimit(t *testing.T) {
 	}
 	senders := []*wecom.Sender{replica(), replica()}
 	deliver := func(i int) error {
-		_, err := senders[i%2].Deliver(ctx, bot.Outgoing{Key: run + string(rune('a'+i)), ToChat: "wrd-a", Format: bot.FormatText, Text: "通知"})
+		_, err := senders[i%2].Deliver(ctx, bot.Outgoing{Key: run + string(rune('a'+i)), ToChat: "wrd-a", Format: bot.FormatText, Text: "通知",
+			Kind: bot.KindNotice})
 		return err
 	}
 	for i := range 20 {
@@ -64,5 +66,45 @@ func TestSenderRateLimit(t *testing.T) {
 	c.set(t0.Add(time.Minute))
 	if err := deliver(20); err != nil {
 		t.Fatalf("21st message a minute after the first: %v", err)
+	}
+}
+
+// TestSenderSharesLimitByRank: routine messages (P3/P4 cards, digests) use
+// two thirds of an engineer's 30 app messages a minute; the rest of the
+// minute is left for a P1's card and breach notice, which still go.
+func TestSenderSharesLimitByRank(t *testing.T) {
+	ctx := context.Background()
+	client, fake := newClient(t, time.Second)
+	run := redistest.Prefix()
+	c := &clock{t: time.Date(2026, 11, 26, 9, 0, 0, 0, time.UTC)}
+	s, err := wecom.NewSender(wecom.SenderOptions{Client: client, Limits: limits(t), Claims: claims(t), Clock: c})
+	if err != nil {
+		t.Fatal(err)
+	}
+	card := func(i int, p bot.Priority) bot.Outgoing {
+		return bot.Outgoing{Key: fmt.Sprintf("%scard%d", run, i), TicketNo: fmt.Sprintf("F%d", i), Priority: p,
+			ToUsers: []string{"eng-" + run}, Card: &bot.Card{TaskID: fmt.Sprintf("t%s%d", run, i), Title: "工单",
+				Buttons: []bot.Button{{Key: "ack", Text: "接单"}}}}
+	}
+	var rl *wecom.RateLimitError
+	for i := range 21 {
+		_, err := s.Deliver(ctx, card(i, bot.P3))
+		switch {
+		case i < 20 && err != nil:
+			t.Fatalf("P3 card %d: %v", i+1, err)
+		case i == 20 && !errors.As(err, &rl):
+			t.Fatalf("21st P3 card in a minute: err = %v, want a RateLimitError", err)
+		}
+	}
+	for i := range 10 {
+		if _, err := s.Deliver(ctx, card(100+i, bot.P1)); err != nil {
+			t.Fatalf("P1 card %d after 20 P3 cards: %v", i+1, err)
+		}
+	}
+	if _, err := s.Deliver(ctx, card(200, bot.P1)); !errors.As(err, &rl) {
+		t.Fatalf("31st card in a minute: err = %v, want a RateLimitError", err)
+	}
+	if n := len(fake.Requests()); n != 30 {
+		t.Errorf("WeCom got %d messages, want 30", n)
 	}
 }

@@ -73,9 +73,9 @@ func newAnalysisHarness(t *testing.T) *analysisHarness {
 	h.surveys = map[string]Survey{"analysis": {
 		Questions: []SurveyQuestion{{Key: "cause", Label: "原因", Prompt: "故障原因？"}, {Key: "impact", Label: "影响", Prompt: "影响范围？"},
 			{Key: "conclusion", Label: "总结", Prompt: "总结与预防？"}},
-		Done: func(ctx context.Context, subject string, answers map[string]string) error {
-			h.got = answers
-			return nil
+		Done: func(ctx context.Context, res SurveyResult) (string, error) {
+			h.got = res.Answers
+			return "", nil
 		},
 		Open: func(context.Context, string) (bool, error) { return h.open, nil },
 	}}
@@ -203,7 +203,7 @@ func TestLabelled(t *testing.T) {
 		{"原因：交换机坏了的原因：老化", map[string]string{"cause": "交换机坏了的原因：老化"}},
 	}
 	for _, tt := range tests {
-		if diff := cmp.Diff(tt.want, labelled(sv, tt.text)); diff != "" {
+		if diff := cmp.Diff(tt.want, labelled(sv, &surveyState{}, tt.text)); diff != "" {
 			t.Errorf("labelled(%q) (-want +got):\n%s", tt.text, diff)
 		}
 	}

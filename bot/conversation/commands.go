@@ -55,6 +55,9 @@ func (e *Engine) command(ctx context.Context, person *bot.Person, msg bot.Messag
 			key = "cmd.help_engineer"
 		}
 		r.say(key, nil)
+		if ws := e.flowWords(); len(ws) > 0 && person.Role.ActsOnTickets() {
+			r.say("survey.help_flows", map[string]any{"words": strings.Join(ws, " ")})
+		}
 	case command.Mine:
 		return e.mine(ctx, person, msg, r)
 	case command.OnCall:

@@ -225,7 +225,7 @@ func (r *replier) errReply(err error) error {
 	}
 	r.out = nil
 	r.say("err.internal", map[string]any{"ref": r.msg.ID})
-	r.out[0].Key = "reply/" + r.msg.ID + "/busy"
+	r.out[0].Key, r.out[0].Kind = "reply/"+r.msg.ID+"/busy", bot.KindBusy
 	return err
 }
 
@@ -327,6 +327,9 @@ func (e *Engine) handle(ctx context.Context, msg bot.Message, r *replier) error 
 			}
 		}
 		return e.answerIntake(ctx, sess, person, msg, text, r)
+	}
+	if name, arg, ok := e.flowWord(text); ok {
+		return e.startFlow(ctx, person, msg, sv, name, arg, r)
 	}
 	if done, err := e.answerPending(ctx, person, msg, text, r); done || err != nil {
 		return err

@@ -462,12 +462,13 @@ func TestSurvey(t *testing.T) {
 	var got map[string]string
 	questions := []SurveyQuestion{{Key: "cause", Label: "原因", Prompt: "根本原因是什么？"}, {Key: "lesson", Label: "改进", Prompt: "有什么改进？"}}
 	h.surveys = map[string]Survey{"analysis": {Questions: questions,
-		Done: func(ctx context.Context, subject string, answers map[string]string) error {
+		Done: func(ctx context.Context, res SurveyResult) (string, error) {
+			subject, answers := res.Subject, res.Answers
 			if subject != "F20261126-0001" {
 				t.Errorf("subject %q", subject)
 			}
 			got = answers
-			return nil
+			return "", nil
 		}}}
 	h.build(t)
 	if err := h.eng.StartSurvey(context.Background(), "analysis", "eng1", "", "F20261126-0001", ""); err != nil {
@@ -490,7 +491,7 @@ func TestSurvey(t *testing.T) {
 func TestSurveyRequests(t *testing.T) {
 	h := newHarness(t)
 	h.surveys = map[string]Survey{"analysis": {Questions: []SurveyQuestion{{Key: "cause", Prompt: "根本原因是什么？"}},
-		Done: func(context.Context, string, map[string]string) error { return nil }}}
+		Done: func(context.Context, SurveyResult) (string, error) { return "", nil }}}
 	h.build(t)
 	ctx := context.Background()
 	req := SurveyRequests{Sessions: h.sessions}

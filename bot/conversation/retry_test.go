@@ -104,7 +104,7 @@ func TestSurveyRetryAfterEnqueueFailsAsksNext(t *testing.T) {
 	h := newHarness(t)
 	questions := []SurveyQuestion{{Key: "cause", Label: "原因", Prompt: "根本原因是什么？"}, {Key: "lesson", Label: "改进", Prompt: "有什么改进？"}}
 	h.surveys = map[string]Survey{"analysis": {Questions: questions,
-		Done: func(ctx context.Context, subject string, answers map[string]string) error { return nil }}}
+		Done: func(context.Context, SurveyResult) (string, error) { return "", nil }}}
 	h.build(t)
 	if err := h.eng.StartSurvey(context.Background(), "analysis", "eng1", "", "F20261126-0001", ""); err != nil {
 		t.Fatal(err)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 	"unicode"
@@ -15,28 +16,19 @@ import (
 	"weibao/bot/command"
 )
 
-// SurveyQuestion is one question of a survey, already rendered in Chinese.
-// An answer that starts with Label and a colon ("原因：…") answers it
-// whichever question is being asked, so answers come in any order.
-type SurveyQuestion struct {
-	Key    string
-	Label  string
-	Prompt string
-}
+// The survey types are the domain's flow types (bot.Flow), so that the use
+// cases that define flows (records, the fault analysis) need not import the
+// dialogue.
+type (
+	SurveyQuestion = bot.FlowQuestion
+	SurveyResult   = bot.FlowResult
+	SurveyDone     = bot.FlowDone
+	SurveyStart    = bot.FlowStart
+	Survey         = bot.Flow
+)
 
-// SurveyDone receives a finished survey's answers by question key.
-type SurveyDone func(ctx context.Context, subject string, answers map[string]string) error
-
-// Survey lets another package run a guided question-and-answer with a person
-// (e.g. the fault analysis after a department-wide fault) without touching
-// the dialogue code; Done is called once with every answer.
-type Survey struct {
-	Questions []SurveyQuestion
-	Done      SurveyDone
-	// Open reports whether subject still wants answers: one answered
-	// elsewhere (the analysis endpoint) is not asked again. Nil: always.
-	Open func(ctx context.Context, subject string) (bool, error)
-}
+// NoteSuffix marks the answer key of a choice's note.
+const NoteSuffix = bot.NoteSuffix
 
 // WorkingHours tells when surveys may be asked (calendar.Calendar).
 type WorkingHours interface {
@@ -142,6 +134,16 @@ type surveyState struct {
 	Replies []bot.Outgoing `json:"replies,omitempty"`
 	ChatID  string         `json:"chat,omitempty"`
 	UserID  string         `json:"user"`
+	// Questions are the ones Begin chose; nil: the survey's own.
+	Questions []SurveyQuestion `json:"questions,omitempty"`
+}
+
+// questions are the questions st asks.
+func questions(sv Survey, st *surveyState) []SurveyQuestion {
+	if st.Questions != nil {
+		return st.Questions
+	}
+	return sv.Questions
 }
 
 func surveyKey(chat, user string) string { return "v:" + chatKey(chat) + ":" + user }
@@ -188,7 +190,7 @@ func (e *Engine) endSurvey(ctx context.Context, s *surveyState) error {
 // nurse's report is never interrupted) or is in another survey.
 func (e *Engine) StartSurvey(ctx context.Context, name, userID, chatID, subject, intro string) error {
 	sv, ok := e.opt.Surveys[name]
-	if !ok || len(sv.Questions) == 0 {
+	if !ok || (len(sv.Questions) == 0 && sv.Begin == nil) {
 		return fmt.Errorf("start survey %q: %w", name, bot.ErrNotFound)
 	}
 	unlock, err := e.opt.Sessions.Lock(ctx, lockKey(chatID, userID), lockTTL, lockWait)
@@ -230,7 +232,7 @@ func (e *Engine) StartSurvey(ctx context.Context, name, userID, chatID, subject,
 	if err := e.saveSurvey(ctx, st, nil); err != nil {
 		return err
 	}
-	text := e.surveyQuestion(sv, q)
+	text := e.surveyQuestion(sv, st, q)
 	if intro != "" {
 		text = intro + "\n" + text
 	}
@@ -246,7 +248,7 @@ func (e *Engine) StartSurvey(ctx context.Context, name, userID, chatID, subject,
 
 // nextQuestion is the first question not yet answered.
 func nextQuestion(sv Survey, st *surveyState) (SurveyQuestion, bool) {
-	for _, q := range sv.Questions {
+	for _, q := range questions(sv, st) {
 		if _, ok := st.Answers[q.Key]; !ok {
 			return q, true
 		}
@@ -254,16 +256,56 @@ func nextQuestion(sv Survey, st *surveyState) (SurveyQuestion, bool) {
 	return SurveyQuestion{}, false
 }
 
-func (e *Engine) surveyQuestion(sv Survey, q SurveyQuestion) string {
+func (e *Engine) surveyQuestion(sv Survey, st *surveyState, q SurveyQuestion) string {
+	qs := questions(sv, st)
 	i := 0
-	labels := make([]string, len(sv.Questions))
-	for j, x := range sv.Questions {
+	var labels []string
+	for j, x := range qs {
 		if x.Key == q.Key {
 			i = j
 		}
-		labels[j] = x.Label + "：…"
+		if x.Label != "" && x.Choices == nil {
+			labels = append(labels, x.Label+"：…")
+		}
 	}
-	return e.text("survey.question", map[string]any{"i": i + 1, "n": len(sv.Questions), "q": q.Prompt, "labels": strings.Join(labels, " / ")})
+	f := map[string]any{"i": i + 1, "n": len(qs), "q": q.Prompt, "labels": strings.Join(labels, " / ")}
+	switch {
+	case q.Choices != nil:
+		f["choices"] = choiceList(q.Choices)
+		return e.text("survey.question_choice", f)
+	case len(labels) == 0:
+		return e.text("survey.question_plain", f)
+	}
+	return e.text("survey.question", f)
+}
+
+// choiceList renders choices numbered: "1 正常 / 2 异常".
+func choiceList(cs []string) string {
+	out := make([]string, len(cs))
+	for i, c := range cs {
+		out[i] = fmt.Sprintf("%d %s", i+1, c)
+	}
+	return strings.Join(out, " / ")
+}
+
+// readChoice reads an answer to a choice question: a choice's word or
+// number at the start, then the note. ok is false for anything else.
+func readChoice(q SurveyQuestion, text string) (choice, note string, ok bool) {
+	for i, c := range q.Choices {
+		for _, w := range []string{c, strconv.Itoa(i + 1)} {
+			rest, found := strings.CutPrefix(text, w)
+			if !found {
+				continue
+			}
+			r, _ := utf8.DecodeRuneInString(rest)
+			if rest != "" && !unicode.IsSpace(r) && !strings.ContainsRune(":：,，;；.。、-", r) {
+				continue // "12" is no "1", "异常情况" is a word of its own
+			}
+			note = strings.TrimSpace(strings.TrimLeft(rest, ":：,，;；.。、- "))
+			return c, note, true
+		}
+	}
+	return "", "", false
 }
 
 // Words that steer a survey rather than answer it.
@@ -302,10 +344,20 @@ func (e *Engine) onSurvey(ctx context.Context, person *bot.Person, st *surveySta
 	case contains(restartWords, word) && st.Asking != "":
 		// Restarting is for a fault report; an answer it is not.
 		r.say("survey.no_restart", nil)
-		r.raw(e.surveyQuestion(sv, askedQuestion(sv, st)))
+		r.raw(e.surveyQuestion(sv, st, askedQuestion(sv, st)))
 		return true, nil
 	}
-	if got := labelled(sv, text); len(got) > 0 {
+	if name, arg, ok := e.flowWord(text); ok && st.Asking != "" {
+		// Another flow's word is a command, never an answer: this one
+		// has to end first; its own bare word only asks the question again.
+		if name != st.Name || arg != "" {
+			r.say("survey.busy", nil)
+		}
+		r.raw(e.surveyQuestion(sv, st, askedQuestion(sv, st)))
+		st.MsgID = msg.ID
+		return true, e.saveSurvey(ctx, st, r)
+	}
+	if got := labelled(sv, st, text); len(got) > 0 {
 		for k, v := range got {
 			st.Answers[k] = v
 		}
@@ -324,24 +376,64 @@ func (e *Engine) onSurvey(ctx context.Context, person *bot.Person, st *surveySta
 				}
 				return true, e.opt.Sessions.Schedule(ctx, surveySet, requestMember(st.Name, st.UserID, st.ChatID, st.Subject, ""), time.Unix(0, 0))
 			}
-			r.raw(e.surveyQuestion(sv, askedQuestion(sv, st)))
+			r.raw(e.surveyQuestion(sv, st, askedQuestion(sv, st)))
 		}
 		return true, err
 	}
-	if !wordy(text) {
-		r.say("survey.need_text", nil)
-		r.raw(e.surveyQuestion(sv, askedQuestion(sv, st)))
+	q := askedQuestion(sv, st)
+	if q.Key != st.Asking {
+		st.Asking = q.Key // the questions changed under a saved state
+	}
+	if hint := e.answer(ctx, sv, q, st, text); hint != "" {
+		r.say(hint, map[string]any{"choices": choiceList(q.Choices)})
+		r.raw(e.surveyQuestion(sv, st, q))
 		return true, nil
 	}
-	st.Answers[st.Asking] = text
 	return true, e.askSurvey(ctx, sv, st, msg, r)
+}
+
+// answer records text as the answer to q, or returns the catalogue key of
+// the hint to give when it answers nothing.
+func (e *Engine) answer(ctx context.Context, sv Survey, q SurveyQuestion, st *surveyState, text string) string {
+	if q.Optional && contains([]string{"无", "没有", "跳过", "skip"}, surveyWord(text)) {
+		st.Answers[q.Key] = ""
+		return ""
+	}
+	if q.Choices == nil {
+		hint, vetted := "", false
+		if sv.Check != nil {
+			hint, vetted = sv.Check(ctx, q.Key, text)
+		}
+		if !vetted && !wordy(text) {
+			hint = "survey.need_text"
+		}
+		if hint != "" {
+			return hint
+		}
+		st.Answers[q.Key] = text
+		return ""
+	}
+	c, note, ok := readChoice(q, text)
+	switch {
+	case !ok:
+		return "survey.need_choice"
+	case note == "" && contains(q.NoteFor, c) && q.Note == "":
+		return "survey.need_note"
+	case note == "":
+		note = q.Note
+	}
+	st.Answers[q.Key] = c
+	if note != "" {
+		st.Answers[q.Key+NoteSuffix] = note
+	}
+	return ""
 }
 
 // surveyWord is text as compared with the words that steer a survey.
 func surveyWord(text string) string { return strings.ToLower(strings.TrimRight(text, "。.!！~")) }
 
 func askedQuestion(sv Survey, st *surveyState) SurveyQuestion {
-	for _, q := range sv.Questions {
+	for _, q := range questions(sv, st) {
 		if q.Key == st.Asking {
 			return q
 		}
@@ -359,17 +451,26 @@ func (e *Engine) askSurvey(ctx context.Context, sv Survey, st *surveyState, msg 
 		if err := e.opt.Sessions.Unschedule(ctx, surveySet, requestMember(st.Name, st.UserID, st.ChatID, st.Subject, "")); err != nil {
 			return err
 		}
-		r.raw(e.surveyQuestion(sv, q))
+		r.raw(e.surveyQuestion(sv, st, q))
 		return e.saveSurvey(ctx, st, r)
 	}
-	if err := sv.Done(ctx, st.Subject, st.Answers); err != nil {
+	reply, err := sv.Done(ctx, SurveyResult{UserID: st.UserID, ChatID: st.ChatID, Subject: st.Subject,
+		Answers: st.Answers, MsgID: msg.ID})
+	if err != nil {
 		if errors.Is(err, bot.ErrInvalid) {
-			r.say("survey.rejected", nil)
+			if key, f := bot.UserText(err); key != "" {
+				r.say(key, f)
+			} else {
+				r.say("survey.rejected", nil)
+			}
 			return e.endSurvey(ctx, st)
 		}
 		return err // nothing saved: the retried message answers again
 	}
-	r.say("survey.done", nil)
+	if reply == "" {
+		reply = e.text("survey.done", nil)
+	}
+	r.raw(reply)
 	return e.endSurvey(ctx, st)
 }
 
@@ -377,14 +478,14 @@ func (e *Engine) askSurvey(ctx context.Context, sv Survey, st *surveyState, msg 
 // with a label and its colon (within a few characters: "原因分析：" is 原因),
 // and each label after a break starts the answer to its question, which runs
 // to the next label.
-func labelled(sv Survey, text string) map[string]string {
+func labelled(sv Survey, st *surveyState, text string) map[string]string {
 	type mark struct {
 		at, end int
 		key     string
 	}
 	var ms []mark
-	for _, q := range sv.Questions {
-		if q.Label == "" {
+	for _, q := range questions(sv, st) {
+		if q.Label == "" || q.Choices != nil {
 			continue
 		}
 		for from := 0; ; {

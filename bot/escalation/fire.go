@@ -225,7 +225,7 @@ func (e *Engine) escalate(ctx context.Context, a *action, t *bot.Ticket, oc bot.
 	card.Buttons = append(card.Buttons, bot.Button{Key: "arrive:" + t.No, Text: e.opt.Texts.Text("sla.card.arrive", nil)},
 		bot.Button{Key: "resolve:" + t.No, Text: e.opt.Texts.Text("sla.card.resolve", nil)})
 	a.messages = append(a.messages, bot.Outgoing{Key: t.No + "/escalate/" + step + "/" + target.UserID, TicketNo: t.No,
-		ToUsers: []string{target.UserID}, Card: card})
+		ToUsers: []string{target.UserID}, Card: card, Kind: bot.KindBreach})
 	f["channel"] = "wecom"
 	a.changes = append(a.changes, bot.Change{Kind: bot.EventPaged, Actor: bot.ActorSystem, At: now,
 		Text: e.opt.Texts.Text("sla.detail.paged", mergeFields(f, map[string]any{"outcome": "queued", "provider": "wecom"}))})
@@ -272,7 +272,7 @@ func (e *Engine) target(ctx context.Context, t *bot.Ticket, oc bot.OnCall, to Ta
 
 func (e *Engine) text(t *bot.Ticket, what string, to *bot.Person, body string) bot.Outgoing {
 	return bot.Outgoing{Key: t.No + "/" + what + "/" + to.UserID, TicketNo: t.No, ToUsers: []string{to.UserID},
-		Format: bot.FormatText, Text: body}
+		Format: bot.FormatText, Text: body, Kind: bot.KindBreach}
 }
 
 // laterDue reports whether a later point of clock c is due by now.

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"weibao/bot"
@@ -19,6 +20,8 @@ import (
 	"weibao/storage/storagetest"
 	"weibao/wecom"
 )
+
+var ignoreCreated = cmpopts.IgnoreFields(storage.OutboxEntry{}, "CreatedAt")
 
 // clock is a settable bot.Clock.
 type clock struct {
@@ -169,10 +172,10 @@ func TestWorkerUnroutableFailsLoudly(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []storage.OutboxEntry{
-		{Key: "F20261126-0001/resolve/3/group", TicketNo: tk.No, Status: "failed", Attempts: 1, LastError: route.Error()},
-		{Key: "F20261126-0001/confirm_eng/3/eng1", TicketNo: tk.No, Status: "sent", Attempts: 1, Ref: "ref"},
+		{Key: "F20261126-0001/resolve/3/group", TicketNo: tk.No, Kind: "notice", Status: "failed", Attempts: 1, LastError: route.Error()},
+		{Key: "F20261126-0001/confirm_eng/3/eng1", TicketNo: tk.No, Kind: "notice", Status: "sent", Attempts: 1, Ref: "ref"},
 	}
-	if diff := cmp.Diff(want, got); diff != "" {
+	if diff := cmp.Diff(want, got, ignoreCreated); diff != "" {
 		t.Errorf("outbox (-want +got):\n%s", diff)
 	}
 	if !strings.Contains(logs.String(), "level=ERROR") || !strings.Contains(logs.String(), "no route") ||

@@ -747,7 +747,7 @@ func TestTypedCommandsRedrawCards(t *testing.T) {
 	}
 	redrawn := func(no string, version int, text string) bot.Outgoing {
 		return bot.Outgoing{Key: fmt.Sprintf("%s/page/1/eng1/redraw/%d", no, version), TicketNo: no, ToUsers: []string{"eng1"},
-			CardUpdate: &bot.CardUpdate{TaskID: "weibao-" + no + "-1-page-eng1", UserIDs: []string{"eng1"}, Replaced: text}}
+			CardUpdate: &bot.CardUpdate{TaskID: "weibao-" + no + "-1-page-eng1", UserIDs: []string{"eng1"}, Replaced: text}, Priority: bot.P3}
 	}
 
 	t.Run("typed ack, then typed resolve", func(t *testing.T) {
@@ -774,7 +774,7 @@ func TestTypedCommandsRedrawCards(t *testing.T) {
 			t.Fatal(err)
 		}
 		want := []bot.Outgoing{{Key: tk.No + "/card/1/eng1", TicketNo: tk.No, ReplyTo: click.ID,
-			CardUpdate: &bot.CardUpdate{TaskID: click.Button.TaskID, Replaced: "已由 张工 接单"}}}
+			CardUpdate: &bot.CardUpdate{TaskID: click.Button.TaskID, Replaced: "已由 张工 接单"}, Priority: bot.P3}}
 		if diff := cmp.Diff(want, updates(deliver(t))); diff != "" {
 			t.Errorf("after the click (-want +got):\n%s", diff)
 		}

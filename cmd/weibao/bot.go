@@ -48,9 +48,20 @@ func newBot(m *Main) (*Bot, error) {
 			qs = append(qs, conversation.SurveyQuestion{Key: q.Key, Label: q.Label, Prompt: q.Prompt})
 		}
 		copt.Digester = m.Reports.Service
-		copt.Surveys = map[string]conversation.Survey{report.SurveyName: {Questions: qs, Done: m.Reports.Service.SurveyDone,
+		done := func(ctx context.Context, res conversation.SurveyResult) (string, error) {
+			return "", m.Reports.Service.SurveyDone(ctx, res.Subject, res.Answers)
+		}
+		copt.Surveys = map[string]conversation.Survey{report.SurveyName: {Questions: qs, Done: done,
 			Open: m.Reports.Service.AnalysisOpen}}
 		copt.SurveyHours = m.Config.AnalysisHours
+	}
+	if m.Records != nil {
+		if copt.Surveys == nil {
+			copt.Surveys = map[string]conversation.Survey{}
+		}
+		for name, f := range m.Records.Flows() {
+			copt.Surveys[name] = f
+		}
 	}
 	eng, err := conversation.New(copt)
 	if err != nil {

@@ -38,6 +38,7 @@ func wireReports(ctx context.Context, m *Main) error {
 		Builder: &report.Builder{Source: m.DB, Dir: m.DB, Roster: ros, Location: loc, Clock: m.Clock},
 		Texts:   m.Catalog, Files: m.DB, Outbox: m.DB, Encoder: xlsx.Encoder{Texts: m.Catalog}, Analyses: m.DB,
 		Surveys: conversation.SurveyRequests{Sessions: m.Sessions}, LeadChat: cfg.LeadChatID, AnalysisDue: cfg.AnalysisDue, Logger: log,
+		Records: recordDocs(m.Records),
 	})
 	host, _ := os.Hostname()
 	b := make([]byte, 6)
@@ -45,6 +46,9 @@ func wireReports(ctx context.Context, m *Main) error {
 	sch := scheduler.New(scheduler.Options{Locker: m.Redis.JobLock(host + "-" + hex.EncodeToString(b)), History: m.DB, KeyPrefix: m.Config.Redis.Prefix + "job:",
 		Clock: m.Clock, Location: loc, Logger: m.Logger.With("component", "scheduler"), Replica: host})
 	if err := registerReportJobs(m, sch, svc); err != nil {
+		return err
+	}
+	if err := registerRecordJob(m, sch); err != nil {
 		return err
 	}
 	m.DB.Subscribe(svc.Committed)

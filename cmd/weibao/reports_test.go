@@ -17,7 +17,7 @@ func TestReportsWired(t *testing.T) {
 	for _, j := range m.Reports.Scheduler.Jobs() {
 		names = append(names, j.Name+" "+j.Spec)
 	}
-	want := []string{"analysis 5 8-20 * * *", "digest 30 8 * * *", "monthly 0 9 1 * *", "quarterly 0 9 1-10 1,4,7,10 *"}
+	want := []string{"analysis 5 8-20 * * *", "digest 30 8 * * *", "monthly 0 9 1 * *", "quarterly 0 9 1-10 1,4,7,10 *", "records 30 9 * * *"}
 	if len(names) != len(want) {
 		t.Fatalf("jobs %v, want %v", names, want)
 	}

@@ -11,6 +11,7 @@ import (
 	_ "net/http/pprof" // served only on server.pprof_addr
 	"os"
 	"time"
+	"weibao/bot/records"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -43,6 +44,8 @@ type Main struct {
 	Escalation *Escalation
 	// Reports is the lead's reports and the scheduler (reports.go).
 	Reports *Reports
+	// Records is the maintenance records (records.go).
+	Records *records.Service
 	// Bot is the ticketing use cases and the conversation engine (bot.go);
 	// WeCom is the channel connected to it by serve (connectWeCom).
 	Bot   *Bot
@@ -130,7 +133,7 @@ func openWith(ctx context.Context, cfg *configs.Config, logger *slog.Logger, clo
 	if m.Catalog, err = catalog.Load(cfg.Catalog); err != nil {
 		return nil, err
 	}
-	if m.DB, err = storage.Open(ctx, cfg.Database.Driver, cfg.Database.DSN, storage.Options{Location: cfg.Location}); err != nil {
+	if m.DB, err = storage.Open(ctx, cfg.Database.Driver, cfg.Database.DSN, storage.Options{Location: cfg.Location, Clock: clock}); err != nil {
 		return nil, err
 	}
 	m.closers = append(m.closers, func() { m.DB.Close() })
@@ -158,7 +161,7 @@ func openWith(ctx context.Context, cfg *configs.Config, logger *slog.Logger, clo
 	// itself in a file of its own (cmd/weibao/<area>.go) and appends its
 	// background loops to m.workers. Reactions to committed changes go through
 	// the database's feed, so no subsystem is handed to an earlier one.
-	for _, wire := range []func(context.Context, *Main) error{wireEscalation, wireReports, wireBot} {
+	for _, wire := range []func(context.Context, *Main) error{wireEscalation, wireRecords, wireReports, wireBot} {
 		if err = wire(ctx, m); err != nil {
 			return nil, err
 		}

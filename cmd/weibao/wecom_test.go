@@ -74,6 +74,7 @@ func openWeComMainWith(t *testing.T, mode string, seen chan bot.Message) (*Main,
 var noJobs = map[string]string{
 	"WEIBAO_REPORTS_JOBS_DIGEST_SPEC": "off", "WEIBAO_REPORTS_JOBS_MONTHLY_SPEC": "off",
 	"WEIBAO_REPORTS_JOBS_QUARTERLY_SPEC": "off", "WEIBAO_REPORTS_JOBS_ANALYSIS_SPEC": "off",
+	"WEIBAO_RECORDS_JOB_SPEC": "off",
 }
 
 // wecomEnv is the configuration an end-to-end test starts from: a database
