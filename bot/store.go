@@ -39,11 +39,13 @@ func (c Committed) Has(k EventKind) bool {
 // TicketFilter selects tickets; zero fields do not filter.
 type TicketFilter struct {
 	Statuses   []Status
+	Priorities []Priority
 	WardCode   string
 	Category   string
 	AssigneeID string
 	ReporterID string
 	From, To   time.Time // reported in [From, To)
+	Offset     int       // skip this many, newest first (with Limit: a page)
 	Limit      int
 }
 

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/url"
 	"os"
 	"reflect"
@@ -46,6 +47,7 @@ type Config struct {
 	Reports    Reports    `yaml:"reports"`
 	Dialog     Dialog     `yaml:"dialog"`
 	Records    Records    `yaml:"records"`
+	Try        Try        `yaml:"try"`
 
 	// Embedded is true when no configuration file was found and weibao runs
 	// on its embedded defaults with the demo roster.
@@ -68,13 +70,25 @@ type Dialog struct {
 	Timeout time.Duration `yaml:"timeout"`
 }
 
+// Try configures the /try page (console): chat with weibao in the browser
+// as a roster person. It is the channel when WeCom is not configured; the
+// embedded demo turns it on, a configuration file leaves it off.
+type Try struct {
+	Enabled bool `yaml:"enabled"`
+}
+
 type Server struct {
-	Addr       string `yaml:"addr"`
-	PublicURL  string `yaml:"public_url"`
+	Addr      string `yaml:"addr"`
+	PublicURL string `yaml:"public_url"`
+	// AdminToken is the removed shared bearer token, kept only to refuse a
+	// configuration that still sets it (see validate).
 	AdminToken string `yaml:"admin_token"`
 	// PprofAddr serves net/http/pprof there when set (a loopback address:
 	// profiles show request data); the product benchmark profiles with it.
 	PprofAddr string `yaml:"pprof_addr"`
+	// TrustedProxies are the addresses or CIDRs (the load balancer's) whose
+	// X-Forwarded-For names the client; none by default.
+	TrustedProxies []string `yaml:"trusted_proxies"`
 }
 
 type Database struct {
@@ -324,10 +338,19 @@ func (c *Config) validate() error {
 	if c.Server.Addr == "" {
 		return bad("server.addr", "must not be empty")
 	}
+	for _, p := range c.Server.TrustedProxies {
+		if _, _, err := net.ParseCIDR(p); err != nil && net.ParseIP(p) == nil {
+			return bad("server.trusted_proxies", "%q is neither an IP address nor a CIDR", p)
+		}
+	}
 	if c.Server.PublicURL != "" {
 		if u, err := url.Parse(c.Server.PublicURL); err != nil || u.Scheme == "" || u.Host == "" {
 			return bad("server.public_url", "%q is not an absolute URL", c.Server.PublicURL)
 		}
+	}
+	if c.Server.AdminToken != "" {
+		// One token shared by everyone names nobody in the audit log and has no role.
+		return bad("server.admin_token", "is removed: make each person a token with weibao token create --person <userid> --role lead|engineer|viewer")
 	}
 	switch c.Database.Driver {
 	case "sqlite", "mysql":

@@ -92,6 +92,8 @@ func TestInvalid(t *testing.T) {
 	}{
 		{"unknown key", "server:\n  adr: x\n", nil, "field adr not found"},
 		{"bad driver", "database:\n  driver: oracle\n", nil, "database.driver"},
+		{"shared admin token", "", map[string]string{"WEIBAO_SERVER_ADMIN_TOKEN": "t0k"}, "weibao token create"},
+		{"bad trusted proxy", "server:\n  trusted_proxies: [nginx]\n", nil, "server.trusted_proxies"},
 		{"bad timezone", "timezone: Mars/Olympus\n", nil, "timezone"},
 		{"bad redis url", "redis:\n  url: http://x\n", nil, "redis.url"},
 		{"short aes key", "wecom:\n  encoding_aes_key: abc\n", nil, "wecom.encoding_aes_key"},

@@ -42,9 +42,12 @@ func (c *Config) Doctor() Doctor {
 	warn := func(format string, args ...any) { d.Warnings = append(d.Warnings, fmt.Sprintf(format, args...)) }
 
 	w := c.WeCom
-	if !w.Configured() {
+	switch {
+	case !w.Configured() && c.Try.Enabled:
+		check("wecom", false, "not configured (wecom.corp_id empty): the /try page is the channel; chat with the bot in the browser at /try, or in a terminal: weibao chat --as nurse1 --in med-icu")
+	case !w.Configured():
 		check("wecom", false, "not configured (wecom.corp_id empty): nothing goes to WeCom; try the bot in a terminal: weibao chat --as nurse1 --in med-icu")
-	} else {
+	default:
 		switch {
 		case w.Bot.Mode == "websocket":
 			check("robot", false, "long connection to "+w.Bot.WSURL+" (outbound only); nurses in ward groups and engineers 1:1 talk to it")
@@ -85,8 +88,14 @@ func (c *Config) Doctor() Doctor {
 		}
 		check("phone receipts ("+name+")", true, "push: "+url("/notify/webhook/"+name))
 	}
-	if !phone {
+	switch {
+	case !phone && c.Try.Enabled && !w.Configured():
+		warn("no phone provider configured (pager.aliyun, pager.tencent or pager.webhook): pages are shown on /try as text")
+	case !phone:
 		warn("no phone provider configured (pager.aliyun, pager.tencent or pager.webhook): pages are only logged")
+	}
+	if c.Try.Enabled && w.Configured() {
+		warn("try.enabled is ignored: the /try page stands in for WeCom, and wecom is configured")
 	}
 
 	if len(c.OnCall.Primary) == 0 && len(c.OnCall.Overrides) == 0 {

@@ -2,7 +2,6 @@ package handlers
 
 import (
 	"context"
-	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"io"
@@ -14,6 +13,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"weibao/bot"
+	"weibao/bot/access"
 	"weibao/bot/roster"
 )
 
@@ -27,53 +27,44 @@ type RosterAdmin interface {
 	Next(ctx context.Context, at time.Time) (time.Time, bot.OnCall, bool, error)
 }
 
-// AdminOptions configure the admin API.
+// AdminOptions configure the roster API.
 type AdminOptions struct {
-	// Token is the bearer token (server.admin_token); empty disables the
-	// admin API, whose routes then answer 404.
-	Token  string
 	Roster RosterAdmin
 	Clock  bot.Clock
 }
 
-// adminActor is who the roster records for edits made through the API.
-const adminActor = "admin-api"
-
-// RegisterAdmin adds the roster admin API under /api/v1/oncall:
+// RegisterAdmin adds the roster API (after RegisterAccess; without it the
+// routes are not registered):
 //
-//	GET    /api/v1/oncall                   the roster, who is on call now and next
-//	PUT    /api/v1/oncall                   replace the roster (JSON roster.Doc)
-//	PUT    /api/v1/oncall/overrides/:date   set one day's override ({"primary","backup"})
-//	DELETE /api/v1/oncall/overrides/:date   remove it
+//	GET    /api/v1/oncall                   viewer: the roster, who is on call now and next
+//	PUT    /api/v1/oncall                   lead, strong: replace the roster (JSON roster.Doc)
+//	PUT    /api/v1/oncall/overrides/:date   lead, strong: set one day's override ({"primary","backup"})
+//	DELETE /api/v1/oncall/overrides/:date   lead, strong: remove it
+//
+// Every person named must have the duty's role: engineers on primary and
+// backup, a lead as lead. Every change is audited with the roster before
+// and after.
 func (s *Server) RegisterAdmin(opt AdminOptions) {
-	if opt.Token == "" || opt.Roster == nil {
+	if s.auth == nil || opt.Roster == nil {
 		return
 	}
 	if opt.Clock == nil {
 		opt.Clock = bot.SystemClock{}
 	}
-	h := &adminHandler{opt: opt, log: s.opt.Logger, texts: s.opt.Texts}
-	g := s.engine.Group("/api/v1", h.auth)
-	g.GET("/oncall", h.getRoster)
-	g.PUT("/oncall", h.putRoster)
-	g.PUT("/oncall/overrides/:date", h.putOverride)
-	g.DELETE("/oncall/overrides/:date", h.deleteOverride)
+	h := &adminHandler{opt: opt, log: s.opt.Logger, texts: s.opt.Texts, access: s.auth.access}
+	g := s.engine.Group("/api/v1")
+	g.GET("/oncall", s.authed(access.Viewer), h.getRoster)
+	change := []gin.HandlerFunc{s.authed(access.Lead), s.strong()}
+	g.PUT("/oncall", append(change, h.putRoster)...)
+	g.PUT("/oncall/overrides/:date", append(change, h.putOverride)...)
+	g.DELETE("/oncall/overrides/:date", append(change, h.deleteOverride)...)
 }
 
 type adminHandler struct {
-	opt   AdminOptions
-	log   *slog.Logger
-	texts Texts
-}
-
-func (h *adminHandler) auth(c *gin.Context) {
-	got, ok := strings.CutPrefix(c.GetHeader("Authorization"), "Bearer ")
-	if !ok || subtle.ConstantTimeCompare([]byte(got), []byte(h.opt.Token)) != 1 {
-		c.Header("WWW-Authenticate", `Bearer realm="weibao"`)
-		c.AbortWithStatusJSON(http.StatusUnauthorized, gin.H{"error": "unauthorized"})
-		return
-	}
-	c.Next()
+	opt    AdminOptions
+	log    *slog.Logger
+	texts  Texts
+	access *access.Service
 }
 
 type personJSON struct {
@@ -102,17 +93,17 @@ func (h *adminHandler) getRoster(c *gin.Context) {
 	ctx, now := c.Request.Context(), h.opt.Clock.Now()
 	doc, err := h.opt.Roster.Doc(ctx)
 	if err != nil {
-		h.fail(c, err)
+		answerErr(c, h.texts, h.log, err)
 		return
 	}
 	oc, err := h.opt.Roster.OnCall(ctx, now)
 	if err != nil {
-		h.fail(c, err)
+		answerErr(c, h.texts, h.log, err)
 		return
 	}
 	out := gin.H{"roster": doc, "now": toJSON(now, oc), "next": nil}
 	if at, next, ok, err := h.opt.Roster.Next(ctx, now); err != nil {
-		h.fail(c, err)
+		answerErr(c, h.texts, h.log, err)
 		return
 	} else if ok {
 		out["next"] = toJSON(at, next)
@@ -126,11 +117,9 @@ func (h *adminHandler) putRoster(c *gin.Context) {
 		badRequest(c, h.texts, err)
 		return
 	}
-	if err := h.opt.Roster.Replace(c.Request.Context(), d, adminActor); err != nil {
-		h.fail(c, err)
-		return
-	}
-	c.Status(http.StatusNoContent)
+	h.change(c, "oncall.replace", "oncall", func(ctx context.Context) error {
+		return h.opt.Roster.Replace(ctx, d, Who(c).UserID)
+	})
 }
 
 func (h *adminHandler) putOverride(c *gin.Context) {
@@ -140,16 +129,38 @@ func (h *adminHandler) putOverride(c *gin.Context) {
 		return
 	}
 	o.Date = c.Param("date")
-	if err := h.opt.Roster.SetOverride(c.Request.Context(), o, adminActor); err != nil {
-		h.fail(c, err)
-		return
-	}
-	c.Status(http.StatusNoContent)
+	h.change(c, "oncall.override.set", "oncall/overrides/"+o.Date, func(ctx context.Context) error {
+		return h.opt.Roster.SetOverride(ctx, o, Who(c).UserID)
+	})
 }
 
 func (h *adminHandler) deleteOverride(c *gin.Context) {
-	if err := h.opt.Roster.DeleteOverride(c.Request.Context(), c.Param("date"), adminActor); err != nil {
-		h.fail(c, err)
+	date := c.Param("date")
+	h.change(c, "oncall.override.delete", "oncall/overrides/"+date, func(ctx context.Context) error {
+		return h.opt.Roster.DeleteOverride(ctx, date, Who(c).UserID)
+	})
+}
+
+// change runs one roster edit and audits it with the roster before and
+// after. Two leads editing at once may each record the other's edit in
+// their before; the rows' order still tells what happened.
+func (h *adminHandler) change(c *gin.Context, action, target string, edit func(context.Context) error) {
+	ctx := c.Request.Context()
+	before, err := h.opt.Roster.Doc(ctx)
+	if err != nil {
+		answerErr(c, h.texts, h.log, err)
+		return
+	}
+	if err := edit(ctx); err != nil {
+		answerErr(c, h.texts, h.log, err)
+		return
+	}
+	after, err := h.opt.Roster.Doc(ctx)
+	if err == nil {
+		err = h.access.Audit(ctx, Who(c), from(c), action, target, before, after)
+	}
+	if err != nil {
+		answerErr(c, h.texts, h.log, err)
 		return
 	}
 	c.Status(http.StatusNoContent)
@@ -190,29 +201,4 @@ func bindStrict(c *gin.Context, v any) error {
 // api.form.<form>, the form it expects.
 func badField(field, form, format string, args ...any) error {
 	return bot.Errorf(bot.ErrInvalid, "api.bad_field", map[string]any{"field": field, "form": form}, format, args...)
-}
-
-// badRequest answers 400: "error" in English, "message" in Chinese, both
-// naming the field ("field") and the form it expects.
-func badRequest(c *gin.Context, texts Texts, err error) {
-	out := gin.H{"error": err.Error()}
-	if key, f := bot.UserText(err); key != "" {
-		out["message"] = texts.Text(key, f)
-		if field, ok := f["field"]; ok {
-			out["field"] = field
-		}
-	}
-	c.JSON(http.StatusBadRequest, out)
-}
-
-func (h *adminHandler) fail(c *gin.Context, err error) {
-	switch {
-	case errors.Is(err, roster.ErrInvalid):
-		badRequest(c, h.texts, err)
-	case errors.Is(err, bot.ErrNotFound):
-		c.JSON(http.StatusNotFound, gin.H{"error": err.Error()})
-	default:
-		h.log.Error("admin api", "route", c.FullPath(), "err", err, "request_id", RequestID(c))
-		c.JSON(http.StatusInternalServerError, gin.H{"error": "internal error", "request_id": RequestID(c)})
-	}
 }

@@ -1,7 +1,6 @@
 package handlers
 
 import (
-	"context"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
@@ -11,9 +10,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"weibao/bot"
+	"weibao/bot/access"
 	"weibao/bot/roster"
-	"weibao/storage"
 	"weibao/storage/storagetest"
 )
 
@@ -32,27 +30,14 @@ func seededRoster() roster.Doc {
 		Primary: []string{"eng1", "eng2"}, Overrides: []roster.Override{{Date: "2026-12-31", Primary: "eng3"}}}
 }
 
-// newAdminServer serves the admin API with token over a fresh database
-// holding three engineers, a lead and a nurse, and the seeded roster.
-func newAdminServer(t *testing.T, token string) http.Handler {
+// newAdminServer serves the API over a fresh database holding three
+// engineers, a lead and a nurse, and the seeded roster; adminToken is the
+// lead's API token.
+func newAdminServer(t *testing.T) http.Handler {
 	t.Helper()
-	ctx := context.Background()
-	db := storagetest.Open(t)
-	people := []bot.Person{
-		{UserID: "eng1", Name: "张工", Role: bot.RoleEngineer}, {UserID: "eng2", Name: "刘工", Role: bot.RoleEngineer},
-		{UserID: "eng3", Name: "王工", Role: bot.RoleEngineer}, {UserID: "lead1", Name: "赵经理", Role: bot.RoleLead},
-		{UserID: "nurse1", Name: "王护士", Role: bot.RoleNurse},
-	}
-	if err := db.SyncDirectory(ctx, storage.DirectoryData{People: people}); err != nil {
-		t.Fatal(err)
-	}
-	ros := roster.New(db, db, storagetest.Shanghai)
-	if _, err := ros.Seed(ctx, seededRoster()); err != nil {
-		t.Fatal(err)
-	}
-	s := newTestServer(nil)
-	s.RegisterAdmin(AdminOptions{Token: token, Roster: ros, Clock: fixedClock(adminNow)})
-	return s.Handler()
+	env := newAPI(t)
+	env.tokenRaw(t, "lead1", access.Lead, adminToken)
+	return env.h
 }
 
 // do sends one request with the bearer token (none when empty).
@@ -118,7 +103,7 @@ var adminRoutes = []struct{ method, path, body string }{
 }
 
 func TestAdminAuth(t *testing.T) {
-	h := newAdminServer(t, adminToken)
+	h := newAdminServer(t)
 	tests := []struct {
 		name, header string
 	}{
@@ -148,19 +133,8 @@ func TestAdminAuth(t *testing.T) {
 	}
 }
 
-func TestAdminDisabledWithoutToken(t *testing.T) {
-	h := newAdminServer(t, "")
-	for _, r := range adminRoutes {
-		for _, token := range []string{"", adminToken} {
-			if code, body := do(t, h, r.method, r.path, token, r.body); code != http.StatusNotFound {
-				t.Errorf("%s %s (token %q) = %d %s, want 404", r.method, r.path, token, code, body)
-			}
-		}
-	}
-}
-
 func TestAdminGet(t *testing.T) {
-	h := newAdminServer(t, adminToken)
+	h := newAdminServer(t)
 	v := getRoster(t, h)
 	if diff := cmp.Diff(seededRoster(), v.Roster); diff != "" {
 		t.Errorf("roster (-want +got):\n%s", diff)
@@ -213,19 +187,19 @@ func TestAdminRejects(t *testing.T) {
 		{"delete missing override", http.MethodDelete, "/api/v1/oncall/overrides/2026-12-01", "", 404, "2026-12-01"},
 	}
 	// One database for all: a refused request leaves it as seeded.
-	h := newAdminServer(t, adminToken)
+	h := newAdminServer(t)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			code, body := do(t, h, tt.method, tt.path, adminToken, tt.body)
-			var resp struct{ Error, Message, Field string }
+			var resp apiErrorView
 			if err := json.Unmarshal([]byte(body), &resp); err != nil {
 				t.Fatalf("%s %s = %d, body not JSON: %q", tt.method, tt.path, code, body)
 			}
-			if code != tt.wantCode || !strings.Contains(resp.Error, tt.wantReason) {
-				t.Errorf("%s %s = %d %q, want %d with a reason containing %q", tt.method, tt.path, code, resp.Error, tt.wantCode, tt.wantReason)
+			if code != tt.wantCode || !strings.Contains(resp.MessageEn, tt.wantReason) {
+				t.Errorf("%s %s = %d %q, want %d with a reason containing %q", tt.method, tt.path, code, resp.MessageEn, tt.wantCode, tt.wantReason)
 			}
 			if code == http.StatusBadRequest {
-				checkBadRequest(t, resp.Error, resp.Message, resp.Field)
+				checkBadRequest(t, resp.MessageEn, resp.Message, resp.Field)
 			}
 			if diff := cmp.Diff(seededRoster(), getRoster(t, h).Roster); diff != "" {
 				t.Errorf("a refused request changed the roster (-want +got):\n%s", diff)
@@ -252,7 +226,7 @@ func checkBadRequest(t *testing.T, english, chinese, field string) {
 func TestAdminEdits(t *testing.T) {
 	// The steps run in order on one database; each must answer 204 and
 	// show in GET.
-	h := newAdminServer(t, adminToken)
+	h := newAdminServer(t)
 	dec1 := time.Date(2026, 12, 1, 9, 0, 0, 0, storagetest.Shanghai)
 	tests := []struct {
 		name, method, path, body string

@@ -10,6 +10,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"weibao/bot"
+	"weibao/bot/access"
 )
 
 // Records serves the maintenance records (*records.Service).
@@ -22,8 +23,8 @@ type Records interface {
 	ExportFile(ctx context.Context, kind bot.RecordKind, period string) (name string, data []byte, err error)
 }
 
-// RegisterRecords adds the records API to the report API's group (the
-// admin bearer token):
+// RegisterRecords adds the records API (viewers read, engineers keep
+// records):
 //
 //	GET  /api/v1/records?kind=inspection&period=2026-12   records of a month or quarter (JSON)
 //	GET  /api/v1/records/:no                               one record with its timeline
@@ -32,20 +33,21 @@ type Records interface {
 //	GET  /api/v1/records/export?kind=inspection&period=2026Q4   the kind's workbook (xlsx)
 //
 // "by" is the engineer or lead the record is kept by.
-func (s *Server) RegisterRecords(token string, recs Records, loc *time.Location) {
-	if token == "" || recs == nil {
+func (s *Server) RegisterRecords(recs Records, loc *time.Location) {
+	if recs == nil {
 		return
 	}
 	if loc == nil {
 		loc = time.UTC
 	}
 	h := &recordHandler{recs: recs, loc: loc, rep: &reportHandler{log: s.opt.Logger, texts: s.opt.Texts}}
-	g := s.engine.Group("/api/v1/records", (&adminHandler{opt: AdminOptions{Token: token}}).auth)
-	g.GET("", h.list)
-	g.GET("/export", h.export)
-	g.GET("/:no", h.get)
-	g.POST("", h.create)
-	g.POST("/:no/changes", h.change)
+	g := s.engine.Group("/api/v1/records")
+	read, keep := s.authed(access.Viewer), s.authed(access.Engineer)
+	g.GET("", read, h.list)
+	g.GET("/export", read, h.export)
+	g.GET("/:no", read, h.get)
+	g.POST("", keep, h.create)
+	g.POST("/:no/changes", keep, h.change)
 }
 
 type recordHandler struct {

@@ -16,6 +16,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"weibao/bot"
+	"weibao/bot/access"
 )
 
 // Reports serves the report downloads (*report.Service).
@@ -29,7 +30,7 @@ type Reports interface {
 
 // JobRuns is the scheduler's run history (storage.DB).
 type JobRuns interface {
-	Runs(ctx context.Context, job string, limit int) ([]bot.JobRun, error)
+	Runs(ctx context.Context, job string, offset, limit int) ([]bot.JobRun, error)
 }
 
 // Files serves stored documents by id (storage.DB): what a file message
@@ -40,7 +41,6 @@ type Files interface {
 
 // ReportOptions configure the report API.
 type ReportOptions struct {
-	Token    string // server.admin_token; empty leaves the routes unregistered
 	Reports  Reports
 	Runs     JobRuns
 	Files    Files
@@ -48,17 +48,17 @@ type ReportOptions struct {
 	Clock    bot.Clock
 }
 
-// RegisterReports adds the report API, behind the admin bearer token:
+// RegisterReports adds the report API (after RegisterAccess), by role:
 //
-//	GET  /api/v1/reports/digest?date=2026-11-25      the digest (markdown)
-//	GET  /api/v1/reports/monthly?month=2026-11       the monthly summary (xlsx)
-//	GET  /api/v1/reports/quarterly?quarter=2026Q4    the quarterly package (zip)
-//	GET  /api/v1/tickets/:no/analysis?format=html    a fault analysis report (markdown, html, xlsx)
-//	POST /api/v1/tickets/:no/analysis                the engineer's answers {"cause","impact","conclusion"}
-//	GET  /api/v1/jobs/runs?job=digest&limit=50       the scheduler's run history
-//	GET  /api/v1/files/:id                           a stored document a message named
+//	GET  /api/v1/reports/digest?date=2026-11-25      viewer: the digest (markdown)
+//	GET  /api/v1/reports/monthly?month=2026-11       viewer: the monthly summary (xlsx)
+//	GET  /api/v1/reports/quarterly?quarter=2026Q4    viewer: the quarterly package (zip)
+//	GET  /api/v1/tickets/:no/analysis?format=html    viewer: a fault analysis report (markdown, html, xlsx)
+//	POST /api/v1/tickets/:no/analysis                engineer: the answers {"cause","impact","conclusion"} (audited)
+//	GET  /api/v1/jobs/runs?job=digest&page=1         viewer: the scheduler's run history, newest first
+//	GET  /api/v1/files/:id                           viewer: a stored document a message named
 func (s *Server) RegisterReports(opt ReportOptions) {
-	if opt.Token == "" || opt.Reports == nil {
+	if s.auth == nil || opt.Reports == nil {
 		return
 	}
 	if opt.Location == nil {
@@ -67,26 +67,27 @@ func (s *Server) RegisterReports(opt ReportOptions) {
 	if opt.Clock == nil {
 		opt.Clock = bot.SystemClock{}
 	}
-	auth := (&adminHandler{opt: AdminOptions{Token: opt.Token}}).auth
-	h := &reportHandler{opt: opt, log: s.opt.Logger, texts: s.opt.Texts}
-	g := s.engine.Group("/api/v1", auth)
-	g.GET("/reports/digest", h.digest)
-	g.GET("/reports/monthly", h.monthly)
-	g.GET("/reports/quarterly", h.quarterly)
-	g.GET("/tickets/:no/analysis", h.analysis)
-	g.POST("/tickets/:no/analysis", h.submitAnalysis)
+	h := &reportHandler{opt: opt, log: s.opt.Logger, texts: s.opt.Texts, access: s.auth.access}
+	g := s.engine.Group("/api/v1")
+	read := s.authed(access.Viewer)
+	g.GET("/reports/digest", read, h.digest)
+	g.GET("/reports/monthly", read, h.monthly)
+	g.GET("/reports/quarterly", read, h.quarterly)
+	g.GET("/tickets/:no/analysis", read, h.analysis)
+	g.POST("/tickets/:no/analysis", s.authed(access.Engineer), h.submitAnalysis)
 	if opt.Runs != nil {
-		g.GET("/jobs/runs", h.runs)
+		g.GET("/jobs/runs", read, h.runs)
 	}
 	if opt.Files != nil {
-		g.GET("/files/:id", h.storedFile)
+		g.GET("/files/:id", read, h.storedFile)
 	}
 }
 
 type reportHandler struct {
-	opt   ReportOptions
-	log   *slog.Logger
-	texts Texts
+	opt    ReportOptions
+	log    *slog.Logger
+	texts  Texts
+	access *access.Service
 }
 
 var errBadPeriod = errors.New("bad period")
@@ -183,8 +184,16 @@ func (h *reportHandler) submitAnalysis(c *gin.Context) {
 			return
 		}
 	}
-	err := h.opt.Reports.SurveyDone(c.Request.Context(), c.Param("no"),
-		map[string]string{"cause": a.Cause, "impact": a.Impact, "conclusion": a.Conclusion})
+	no := c.Param("no")
+	if !bot.ValidTicketNo(no) {
+		badRequest(c, h.texts, badField("no", "ticket_no", "no: %q is not a ticket number like F20261125-0001", no))
+		return
+	}
+	ctx := c.Request.Context()
+	err := h.opt.Reports.SurveyDone(ctx, no, map[string]string{"cause": a.Cause, "impact": a.Impact, "conclusion": a.Conclusion})
+	if err == nil {
+		err = h.access.Audit(ctx, Who(c), from(c), "analysis.submit", "tickets/"+no, nil, a)
+	}
 	if err != nil {
 		h.fail(c, err)
 		return
@@ -193,8 +202,12 @@ func (h *reportHandler) submitAnalysis(c *gin.Context) {
 }
 
 func (h *reportHandler) runs(c *gin.Context) {
-	limit, _ := strconv.Atoi(c.DefaultQuery("limit", "50"))
-	runs, err := h.opt.Runs.Runs(c.Request.Context(), c.Query("job"), limit)
+	p, err := readPage(c, "job")
+	if err != nil {
+		badRequest(c, h.texts, err)
+		return
+	}
+	runs, err := h.opt.Runs.Runs(c.Request.Context(), c.Query("job"), p.offset(), p.per+1)
 	if err != nil {
 		h.fail(c, err)
 		return
@@ -207,7 +220,7 @@ func (h *reportHandler) runs(c *gin.Context) {
 			out[i]["ended"] = r.Ended.In(h.opt.Location)
 		}
 	}
-	c.JSON(http.StatusOK, gin.H{"runs": out})
+	listPage(c, p, out)
 }
 
 func (h *reportHandler) storedFile(c *gin.Context) {
@@ -244,17 +257,7 @@ func (h *reportHandler) file(c *gin.Context, name, typ string, data []byte, err 
 	c.Data(http.StatusOK, typ, data)
 }
 
-func (h *reportHandler) fail(c *gin.Context, err error) {
-	switch {
-	case errors.Is(err, bot.ErrInvalid):
-		badRequest(c, h.texts, err)
-	case errors.Is(err, bot.ErrNotFound):
-		c.JSON(http.StatusNotFound, gin.H{"error": err.Error()})
-	default:
-		h.log.Error("report api", "route", c.FullPath(), "err", err, "request_id", RequestID(c))
-		c.JSON(http.StatusInternalServerError, gin.H{"error": "internal error", "request_id": RequestID(c)})
-	}
-}
+func (h *reportHandler) fail(c *gin.Context, err error) { answerErr(c, h.texts, h.log, err) }
 
 // asciiName is name with what is not plain ASCII dropped, prefixed
 // "weibao-" when anything was: 运维月报-2026-11.xlsx → weibao-2026-11.xlsx.

@@ -5,17 +5,14 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"weibao/bot"
-	"weibao/catalog"
+	"weibao/bot/access"
 )
 
 type fakeReports struct {
@@ -53,11 +50,10 @@ type clockAt time.Time
 func (c clockAt) Now() time.Time { return time.Time(c) }
 
 func TestReportAPI(t *testing.T) {
-	loc := time.FixedZone("CST", 8*3600)
-	s := New(Options{Logger: slog.New(slog.DiscardHandler), Registry: prometheus.NewRegistry(), Texts: catalog.Default()})
-	fr := &fakeReports{}
-	s.RegisterReports(ReportOptions{Token: "s3cret", Reports: fr, Location: loc, Clock: clockAt(time.Date(2026, 12, 3, 10, 0, 0, 0, loc))})
-	srv := httptest.NewServer(s.Handler())
+	env := newAPI(t)
+	env.tokenRaw(t, "lead1", access.Lead, "s3cret")
+	fr := env.reports
+	srv := httptest.NewServer(env.h)
 	defer srv.Close()
 	do := func(method, path, token, body string) (*http.Response, string) {
 		req, _ := http.NewRequest(method, srv.URL+path, strings.NewReader(body))
@@ -98,11 +94,11 @@ func TestReportAPI(t *testing.T) {
 				t.Fatalf("status %d, want %d (%s)", res.StatusCode, tt.status, body)
 			}
 			if res.StatusCode == http.StatusBadRequest {
-				var resp struct{ Error, Message, Field string }
+				var resp apiErrorView
 				if err := json.Unmarshal([]byte(body), &resp); err != nil {
 					t.Fatalf("400 body not JSON: %q", body)
 				}
-				checkBadRequest(t, resp.Error, resp.Message, resp.Field)
+				checkBadRequest(t, resp.MessageEn, resp.Message, resp.Field)
 			}
 			if tt.contentType != "" && res.Header.Get("Content-Type") != tt.contentType {
 				t.Errorf("content type %q, want %q", res.Header.Get("Content-Type"), tt.contentType)

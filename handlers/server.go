@@ -7,6 +7,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -30,6 +31,9 @@ type Options struct {
 	Registry *prometheus.Registry
 	// Ready lists what /readyz checks, by name (e.g. "database", "redis").
 	Ready map[string]Checker
+	// TrustedProxies may set X-Forwarded-For (the access log's client_ip);
+	// none by default, so the peer address is logged.
+	TrustedProxies []string
 	// Index is the plain-text page served at "/".
 	Index string
 	// Texts words a bad request's answer in Chinese (the catalogue).
@@ -45,6 +49,7 @@ type Texts interface {
 type Server struct {
 	engine *gin.Engine
 	opt    Options
+	auth   *authn // set by RegisterAccess; the API's routes need it
 }
 
 // New builds the router. More routes are added with Handle.
@@ -53,7 +58,11 @@ func New(opt Options) *Server {
 	e := gin.New()
 	e.ContextWithFallback = true
 	s := &Server{engine: e, opt: opt}
-	e.Use(requestID(), s.accessLog(newHTTPMetrics(opt.Registry)), s.recovery(), limitBody(MaxBody))
+	if err := e.SetTrustedProxies(opt.TrustedProxies); err != nil {
+		// configs validated them; only a programming error gets here.
+		panic(err)
+	}
+	e.Use(requestID(), s.accessLog(newHTTPMetrics(opt.Registry)), s.recovery(), s.limitBody(MaxBody))
 	e.GET("/", func(c *gin.Context) { c.String(http.StatusOK, opt.Index) })
 	e.GET("/healthz", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) })
 	e.GET("/readyz", s.readyz)
@@ -163,10 +172,10 @@ func (s *Server) recovery() gin.HandlerFunc {
 	}
 }
 
-func limitBody(n int64) gin.HandlerFunc {
+func (s *Server) limitBody(n int64) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		if c.Request.ContentLength > n {
-			c.AbortWithStatusJSON(http.StatusRequestEntityTooLarge, gin.H{"error": "body too large"})
+			abort(c, s.opt.Texts, http.StatusRequestEntityTooLarge, "body_too_large", fmt.Sprintf("body over %d bytes", n))
 			return
 		}
 		c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, n)

@@ -88,7 +88,7 @@ func TestOnceAcrossReplicas(t *testing.T) {
 	if runs.Load() != 2 {
 		t.Errorf("job ran %d times, want 2", runs.Load())
 	}
-	hist, err := db.Runs(ctx, "digest", 10)
+	hist, err := db.Runs(ctx, "digest", 0, 10)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -155,7 +155,7 @@ func TestFailuresAreRecorded(t *testing.T) {
 	if ran, err := s.Fire(ctx, "slow", at); !ran || !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("slow job: ran %v err %v, want its timeout", ran, err)
 	}
-	runs, err := db.Runs(ctx, "", 10)
+	runs, err := db.Runs(ctx, "", 0, 10)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -194,7 +194,7 @@ func TestNoOverlapAcrossReplicas(t *testing.T) {
 	if !<-done {
 		t.Error("first run did not run")
 	}
-	runsList, _ := db.Runs(ctx, "sweep", 10)
+	runsList, _ := db.Runs(ctx, "sweep", 0, 10)
 	var results []string
 	for _, r := range runsList {
 		results = append(results, r.Result)

@@ -58,7 +58,7 @@ func (db *DB) RunSucceeded(ctx context.Context, job string, scheduled time.Time)
 }
 
 // Runs lists the latest runs, newest first; job "" lists every job's.
-func (db *DB) Runs(ctx context.Context, job string, limit int) ([]bot.JobRun, error) {
+func (db *DB) Runs(ctx context.Context, job string, offset, limit int) ([]bot.JobRun, error) {
 	q := db.gdb.WithContext(ctx).Order("started_at DESC, id DESC")
 	if job != "" {
 		q = q.Where("job = ?", job)
@@ -67,7 +67,7 @@ func (db *DB) Runs(ctx context.Context, job string, limit int) ([]bot.JobRun, er
 		limit = 100
 	}
 	var rows []jobRunRow
-	if err := q.Limit(limit).Find(&rows).Error; err != nil {
+	if err := q.Limit(limit).Offset(offset).Find(&rows).Error; err != nil {
 		return nil, fmt.Errorf("job runs: %w", err)
 	}
 	out := make([]bot.JobRun, len(rows))

@@ -36,6 +36,7 @@ var migrations = []migration{
 	{"0007_ticket_triage", migrateTicketTriage},
 	{"0008_people_source", migratePeopleSource},
 	{"0009_records", migrateRecords},
+	{"0011_access", migrateAccess},
 	{"0013_outbox_rules", migrateOutboxRules},
 }
 

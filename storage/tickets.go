@@ -248,6 +248,9 @@ func (db *DB) Tickets(ctx context.Context, f bot.TicketFilter) ([]*bot.Ticket, e
 	if len(f.Statuses) > 0 {
 		q = q.Where("status IN ?", f.Statuses)
 	}
+	if len(f.Priorities) > 0 {
+		q = q.Where("priority IN ?", f.Priorities)
+	}
 	for col, v := range map[string]string{"ward_code": f.WardCode, "category": f.Category, "assignee_id": f.AssigneeID, "reporter_id": f.ReporterID} {
 		if v != "" {
 			q = q.Where(col+" = ?", v)
@@ -260,7 +263,7 @@ func (db *DB) Tickets(ctx context.Context, f bot.TicketFilter) ([]*bot.Ticket, e
 		q = q.Where("reported_at < ?", ms(f.To))
 	}
 	if f.Limit > 0 {
-		q = q.Limit(f.Limit)
+		q = q.Limit(f.Limit).Offset(f.Offset)
 	}
 	var rows []ticketRow
 	if err := q.Order("reported_at DESC, id DESC").Find(&rows).Error; err != nil {

@@ -64,6 +64,9 @@ type Options struct {
 	Texts    Texts
 	Clock    *Clock
 	Location *time.Location
+	// Show, when set, is handed every message delivered instead of printing
+	// it to Out (the /try page draws them).
+	Show func(Shown)
 }
 
 // Terminal is one person's terminal session; /as and /in change who speaks
@@ -71,6 +74,9 @@ type Options struct {
 type Terminal struct {
 	opt Options
 
+	// turn serialises Say and Click: one person speaks at a time, and
+	// each waits for what it caused to be delivered.
+	turn   sync.Mutex
 	user   string
 	chatID string
 	seq    int
@@ -136,6 +142,38 @@ func (t *Terminal) Run(ctx context.Context, in io.Reader) error {
 			t.send(ctx, *msg)
 		}
 	}
+}
+
+// Say is one line typed as userID in where (see In), a message or a
+// terminal command such as /later 3m, handled as Run handles it; it returns
+// once what it caused has been delivered.
+func (t *Terminal) Say(ctx context.Context, userID, where, text string) error {
+	t.turn.Lock()
+	defer t.turn.Unlock()
+	if err := t.As(ctx, userID); err != nil {
+		return err
+	}
+	t.In(ctx, where)
+	if msg, _ := t.line(ctx, text); msg != nil {
+		t.send(ctx, *msg)
+	}
+	return nil
+}
+
+// Click is userID clicking a card's button in where, the event WeCom sends
+// for it.
+func (t *Terminal) Click(ctx context.Context, userID, where string, b bot.ButtonClick) error {
+	t.turn.Lock()
+	defer t.turn.Unlock()
+	if err := t.As(ctx, userID); err != nil {
+		return err
+	}
+	if b.Key == "" || b.TaskID == "" {
+		return errors.New("chat: a click needs the button's key and the card's task id")
+	}
+	t.In(ctx, where)
+	t.send(ctx, bot.Message{From: t.user, ChatID: t.chatID, Button: &b, Event: "template_card_event"})
+	return nil
 }
 
 // line runs a terminal command, or returns the message the line is.

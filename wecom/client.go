@@ -38,6 +38,8 @@ type ClientOptions struct {
 	Cache cache.Cache
 	// HTTPClient defaults to one with a 10 s timeout.
 	HTTPClient *http.Client
+	// LoginBase is the web login page, default LoginBase.
+	LoginBase string
 	// UploadTimeout bounds one media upload (a file of up to 20 MB over a
 	// hospital's uplink), default 2 min.
 	UploadTimeout time.Duration
@@ -58,6 +60,9 @@ type Client struct {
 	cache   cache.Cache
 	key     string // the token's cache key, dropped on 40014/42001
 	agentID int
+	corpID  string
+	// loginBase is the web login page (LoginURL).
+	loginBase string
 }
 
 // NewClient builds a Client and points silenceper at opt.APIBase.
@@ -75,6 +80,9 @@ func NewClient(opt ClientOptions) (*Client, error) {
 	base := strings.TrimRight(opt.APIBase, "/")
 	if opt.HTTPClient == nil {
 		opt.HTTPClient = &http.Client{Timeout: 10 * time.Second}
+	}
+	if opt.LoginBase == "" {
+		opt.LoginBase = LoginBase
 	}
 	if opt.UploadTimeout <= 0 {
 		opt.UploadTimeout = 2 * time.Minute
@@ -102,6 +110,9 @@ func NewClient(opt ClientOptions) (*Client, error) {
 		cache:   opt.Cache,
 		key:     fmt.Sprintf("%s_access_token_%s_%s", credential.CacheKeyWorkPrefix, opt.CorpID, opt.AgentID),
 		agentID: agentID,
+		corpID:  opt.CorpID,
+
+		loginBase: opt.LoginBase,
 	}, nil
 }
 

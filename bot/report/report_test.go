@@ -322,7 +322,7 @@ func TestReportsFromAGeneratedMonth(t *testing.T) {
 	checkQuarterly(t, f.file(t, zf), f.gen, f.gen.byMonth[time.October]+f.gen.byMonth[time.November])
 
 	// Every run is in the history.
-	runs, err := f.db.Runs(ctx, "", 10)
+	runs, err := f.db.Runs(ctx, "", 0, 10)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -269,25 +269,28 @@ func (r *Roster) Doc(ctx context.Context) (Doc, error) {
 }
 
 // Replace validates and stores d (a run-time edit). Unlike Seed, it refuses
-// a user id the directory does not know: a mistyped name would otherwise
-// become a silent gap.
+// a user id the directory does not know, or whose role does not fit the
+// duty (only engineers on primary and backup duty, only a lead as lead): a
+// mistyped name would otherwise become a silent gap, a nurse on duty a
+// page nobody answers.
 func (r *Roster) Replace(ctx context.Context, d Doc, by string) error {
-	ids := append([]string{d.Lead}, d.Primary...)
-	ids = append(ids, d.Backup...)
+	checks := []duty{{"lead", bot.RoleLead, []string{d.Lead}}, {"primary", bot.RoleEngineer, d.Primary},
+		{"backup", bot.RoleEngineer, d.Backup}}
 	for _, o := range d.Overrides {
-		ids = append(ids, o.Primary, o.Backup)
+		checks = append(checks, duty{"overrides.primary", bot.RoleEngineer, []string{o.Primary}},
+			duty{"overrides.backup", bot.RoleEngineer, []string{o.Backup}})
 	}
-	if err := r.known(ctx, ids...); err != nil {
+	if err := r.fits(ctx, checks...); err != nil {
 		return err
 	}
 	return r.save(ctx, d, by)
 }
 
 // SetOverride adds or replaces the override for o.Date. Only the people it
-// names must be known, so a holiday swap can still be set while someone
+// names are checked, so a holiday swap can still be set while someone
 // else in the roster has left the directory.
 func (r *Roster) SetOverride(ctx context.Context, o Override, by string) error {
-	if err := r.known(ctx, o.Primary, o.Backup); err != nil {
+	if err := r.fits(ctx, duty{"primary", bot.RoleEngineer, []string{o.Primary}}, duty{"backup", bot.RoleEngineer, []string{o.Backup}}); err != nil {
 		return err
 	}
 	d, err := r.Doc(ctx)
@@ -326,19 +329,31 @@ func (r *Roster) save(ctx context.Context, d Doc, by string) error {
 	return r.store.SaveRoster(ctx, b, by)
 }
 
-// known checks that every non-empty id names a person in the directory
-// (active or not: someone away is a gap, not a typo).
-func (r *Roster) known(ctx context.Context, ids ...string) error {
-	for _, id := range ids {
-		if id == "" {
-			continue
-		}
-		_, err := r.dir.Person(ctx, id)
-		if errors.Is(err, bot.ErrNotFound) {
-			return invalid(id, "known_person", "unknown person %q", id)
-		}
-		if err != nil {
-			return fmt.Errorf("roster: person %s: %w", id, err)
+// duty is a field of an edit and the role everyone it names must have.
+type duty struct {
+	field string
+	role  bot.Role
+	ids   []string
+}
+
+// fits checks that every non-empty id names a person in the directory
+// (active or not: someone away is a gap, not a typo) with the duty's role.
+func (r *Roster) fits(ctx context.Context, duties ...duty) error {
+	for _, d := range duties {
+		for _, id := range d.ids {
+			if id == "" {
+				continue
+			}
+			p, err := r.dir.Person(ctx, id)
+			if errors.Is(err, bot.ErrNotFound) {
+				return invalid(d.field, "known_person", "%s: unknown person %q", d.field, id)
+			}
+			if err != nil {
+				return fmt.Errorf("roster: person %s: %w", id, err)
+			}
+			if p.Role != d.role {
+				return invalid(d.field, "role_"+string(d.role), "%s: %q is a %s, not a %s", d.field, id, p.Role, d.role)
+			}
 		}
 	}
 	return nil

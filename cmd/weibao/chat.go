@@ -38,7 +38,9 @@ func chat(ctx context.Context, args []string, in io.Reader, out io.Writer) error
 	}
 	ownStores(cfg)
 	// The chat never serves HTTP; it must not take a running server's port.
+	// The terminal is its channel, not the /try page.
 	cfg.Server.Addr = "127.0.0.1:0"
+	cfg.Try.Enabled = false
 	clock := &terminal.Clock{}
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
 	m, err := openWith(ctx, cfg, logger, clock)
@@ -46,7 +48,7 @@ func chat(ctx context.Context, args []string, in io.Reader, out io.Writer) error
 		return err
 	}
 	defer m.Close()
-	t, err := connectTerminal(m, clock, out)
+	t, err := connectTerminal(m, clock, out, nil)
 	if err != nil {
 		return err
 	}
@@ -80,10 +82,11 @@ func ownStores(cfg *configs.Config) {
 
 // connectTerminal makes the terminal the bot's channel: it hands the typed
 // lines to the conversation engine and is the Deliverer of an outbox worker,
-// woken whenever messages are queued.
-func connectTerminal(m *Main, clock *terminal.Clock, out io.Writer) (*terminal.Terminal, error) {
+// woken whenever messages are queued. What it delivers is printed to out,
+// or handed to show when set (the /try page).
+func connectTerminal(m *Main, clock *terminal.Clock, out io.Writer, show func(terminal.Shown)) (*terminal.Terminal, error) {
 	t, err := terminal.New(terminal.Options{Out: out, Bot: m.Bot.Engine, Directory: m.DB, Outbox: m.DB,
-		Texts: m.Catalog, Clock: clock, Location: m.Config.Location})
+		Texts: m.Catalog, Clock: clock, Location: m.Config.Location, Show: show})
 	if err != nil {
 		return nil, err
 	}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"os/exec"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -88,7 +89,8 @@ func TestCommandLine(t *testing.T) {
 }
 
 // TestDemoStart starts weibao with no configuration as a new user does: it
-// says what to try next, and logs nothing at WARN or ERROR.
+// says what to try next (the console's and /try's URLs, the lead's token,
+// weibao chat), and logs nothing at WARN or ERROR.
 func TestDemoStart(t *testing.T) {
 	cmd := weibaoCmd(t, []string{"WEIBAO_SERVER_ADDR=127.0.0.1:0"})
 	out, err := cmd.StderrPipe()
@@ -102,7 +104,7 @@ func TestDemoStart(t *testing.T) {
 	lines := bufio.NewScanner(out)
 	for lines.Scan() {
 		log.WriteString(lines.Text() + "\n")
-		if strings.Contains(lines.Text(), "pages are only logged") { // the doctor's last line
+		if strings.Contains(lines.Text(), "pages are shown on /try as text") { // the doctor's last line
 			break
 		}
 	}
@@ -124,8 +126,14 @@ func TestDemoStart(t *testing.T) {
 		t.Fatalf("weibao did not stop on SIGTERM\n%s", log.String())
 	}
 	got := log.String()
-	if !strings.Contains(got, "weibao chat --as nurse1 --in med-icu") {
-		t.Errorf("the demo start does not say what to try next:\n%s", got)
+	for _, want := range []string{"weibao chat --as nurse1 --in med-icu", "console=http://127.0.0.1:", "/console/",
+		"try=http://127.0.0.1:", "/try", "demo lead login"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("the demo start does not say what to try next (%q):\n%s", want, got)
+		}
+	}
+	if !regexp.MustCompile(`demo lead login.* token=wbt_`).MatchString(got) {
+		t.Errorf("the demo start prints no login token for the lead:\n%s", got)
 	}
 	for _, bad := range []string{"level=WARN", "level=ERROR"} {
 		if strings.Contains(got, bad) {

@@ -44,7 +44,12 @@ func wireEscalation(ctx context.Context, m *Main) error {
 	if err != nil {
 		return err
 	}
-	if len(notifiers) == 0 {
+	switch {
+	case len(notifiers) > 0:
+	case m.Try != nil:
+		// The /try page shows the calls and texts.
+		notifiers = []pager.Notifier{m.Try.Pager()}
+	default:
 		// The doctor's report, logged at start, says so.
 		notifiers = []pager.Notifier{pager.NewLogNotifier(m.Logger.With("component", "pager"))}
 	}
@@ -75,7 +80,7 @@ func wireEscalation(ctx context.Context, m *Main) error {
 	if err := wireReceipts(m, eng, hooks); err != nil {
 		return err
 	}
-	m.Server.RegisterAdmin(handlers.AdminOptions{Token: cfg.Server.AdminToken, Roster: ros, Clock: m.Clock})
+	m.Server.RegisterAdmin(handlers.AdminOptions{Roster: ros, Clock: m.Clock})
 	m.Escalation = &Escalation{Engine: eng, Roster: ros, Pager: reg}
 	m.workers = append(m.workers, eng.Run, func(ctx context.Context) error {
 		return ros.RunNotices(ctx, m.Clock.Now, m.Catalog, m.DB.Enqueue, log)

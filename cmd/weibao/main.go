@@ -29,6 +29,9 @@ usage:
                                    the chats the bot has heard from, with their ids (for wards[].chat_id)
   weibao wecom resume [--config FILE]
                                    reconnect the robot after another connection took it over
+  weibao token create --person USERID [--role lead|engineer|viewer] [--label TEXT] [--ttl DURATION]
+                                   make a person's admin API token (printed once, stored hashed)
+  weibao token list | revoke ID    the tokens made; revoke one (flags before ID)
   weibao version                   the version of this binary
   weibao help                      this text (also -h, --help; COMMAND -h for a command's flags)
 `
@@ -64,6 +67,8 @@ func run(ctx context.Context, args []string) error {
 		return doctor(args, os.Stdout)
 	case "wecom":
 		return wecomCmd(ctx, args, os.Stdout)
+	case "token":
+		return tokenCmd(ctx, args, os.Stdout)
 	case "version":
 		fmt.Println("weibao", versionString())
 		return nil

@@ -66,7 +66,7 @@ func wireRecords(ctx context.Context, m *Main) error {
 		return fmt.Errorf("config: records: %w", err)
 	}
 	m.Records = svc
-	m.Server.RegisterRecords(m.Config.Server.AdminToken, svc, loc)
+	m.Server.RegisterRecords(svc, loc)
 	return nil
 }
 

@@ -15,6 +15,7 @@ import (
 	"github.com/xuri/excelize/v2"
 
 	"weibao/bot"
+	"weibao/bot/access"
 	"weibao/configs"
 	"weibao/storage/redisstore/redistest"
 	"weibao/wecom/wecomtest"
@@ -57,13 +58,17 @@ func TestRecordsEndToEnd(t *testing.T) {
 	cfg, err := configs.Load("", wecomEnv(t, fake, map[string]string{
 		"WEIBAO_WECOM_BOT_MODE": "callback", "WEIBAO_WECOM_BOT_TOKEN": wecomtest.BotToken,
 		"WEIBAO_WECOM_BOT_ENCODING_AES_KEY": wecomtest.BotAESKey, "WEIBAO_WECOM_BOT_ID": wecomtest.BotID,
-		"WEIBAO_RECORDS_PROMETHEUS_URL": fakePrometheus(t).URL, "WEIBAO_SERVER_ADMIN_TOKEN": "records-token",
+		"WEIBAO_RECORDS_PROMETHEUS_URL": fakePrometheus(t).URL,
 	}))
 	if err != nil {
 		t.Fatal(err)
 	}
 	r := &robot{t: t, m: runServe(t, cfg, bot.SystemClock{}), fake: fake, run: strings.TrimSuffix(redistest.Prefix(), ":")}
 	m, ctx := r.m, context.Background()
+	tok, _, err := m.Access.CreateToken(ctx, "eng1", access.Engineer, "test", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
 
 	r.say("nurse1", "demo-med-icu", "巡检", reply("仅供运维工程师使用"))
 	r.say("eng1", "", "巡检", reply("开始巡检「重症系统数据库服务器」"), reply("已从监控读取"),
@@ -112,7 +117,7 @@ func TestRecordsEndToEnd(t *testing.T) {
 	// The API lists and exports them.
 	get := func(path string) (int, []byte) {
 		req, _ := http.NewRequest(http.MethodGet, m.URL()+path, nil)
-		req.Header.Set("Authorization", "Bearer records-token")
+		req.Header.Set("Authorization", "Bearer "+tok)
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatal(err)
@@ -123,7 +128,7 @@ func TestRecordsEndToEnd(t *testing.T) {
 	}
 	send := func(path, body string) (int, []byte) {
 		req, _ := http.NewRequest(http.MethodPost, m.URL()+path, strings.NewReader(body))
-		req.Header.Set("Authorization", "Bearer records-token")
+		req.Header.Set("Authorization", "Bearer "+tok)
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatal(err)

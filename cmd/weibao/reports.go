@@ -48,11 +48,14 @@ func wireReports(ctx context.Context, m *Main) error {
 	if err := registerReportJobs(m, sch, svc); err != nil {
 		return err
 	}
+	if err := registerAccessPurge(m, sch); err != nil {
+		return err
+	}
 	if err := registerRecordJob(m, sch); err != nil {
 		return err
 	}
 	m.DB.Subscribe(svc.Committed)
-	m.Server.RegisterReports(handlers.ReportOptions{Token: m.Config.Server.AdminToken, Reports: svc, Runs: m.DB,
+	m.Server.RegisterReports(handlers.ReportOptions{Reports: svc, Runs: m.DB,
 		Files: m.DB, Location: loc, Clock: m.Clock})
 	m.Reports = &Reports{Service: svc, Scheduler: sch}
 	m.workers = append(m.workers, sch.Run)

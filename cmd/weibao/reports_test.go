@@ -3,21 +3,28 @@ package main
 import (
 	"archive/zip"
 	"bytes"
+	"context"
 	"encoding/json"
 	"io"
 	"net/http"
 	"testing"
+
+	"weibao/bot/access"
 )
 
 // TestReportsWired boots weibao and checks the report jobs are registered
-// and the report API answers behind the admin token.
+// and the report API answers a viewer's token.
 func TestReportsWired(t *testing.T) {
-	m, _ := openTestMain(t, map[string]string{"WEIBAO_SERVER_ADMIN_TOKEN": "t0k"})
+	m, _ := openTestMain(t, nil)
+	tok, _, err := m.Access.CreateToken(context.Background(), "lead1", access.Viewer, "test", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
 	var names []string
 	for _, j := range m.Reports.Scheduler.Jobs() {
 		names = append(names, j.Name+" "+j.Spec)
 	}
-	want := []string{"analysis 5 8-20 * * *", "digest 30 8 * * *", "monthly 0 9 1 * *", "quarterly 0 9 1-10 1,4,7,10 *", "records 30 9 * * *"}
+	want := []string{"access_purge 30 3 * * *", "analysis 5 8-20 * * *", "digest 30 8 * * *", "monthly 0 9 1 * *", "quarterly 0 9 1-10 1,4,7,10 *", "records 30 9 * * *"}
 	if len(names) != len(want) {
 		t.Fatalf("jobs %v, want %v", names, want)
 	}
@@ -28,7 +35,7 @@ func TestReportsWired(t *testing.T) {
 	}
 	get := func(path string) (int, []byte) {
 		req, _ := http.NewRequest("GET", m.URL()+path, nil)
-		req.Header.Set("Authorization", "Bearer t0k")
+		req.Header.Set("Authorization", "Bearer "+tok)
 		res, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatal(err)
@@ -47,7 +54,7 @@ func TestReportsWired(t *testing.T) {
 		}
 	}
 	code, b := get("/api/v1/jobs/runs")
-	var runs struct{ Runs []any }
+	var runs struct{ Items []any }
 	if code != http.StatusOK || json.Unmarshal(b, &runs) != nil {
 		t.Errorf("job runs: %d %s", code, b)
 	}

@@ -18,12 +18,15 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"weibao/bot"
+	"weibao/bot/access"
 	"weibao/bot/ticketing"
 	"weibao/catalog"
 	"weibao/configs"
+	"weibao/console"
 	"weibao/handlers"
 	"weibao/storage"
 	"weibao/storage/redisstore"
+	"weibao/terminal"
 )
 
 // Main is one running weibao: its configuration and every component main
@@ -50,6 +53,13 @@ type Main struct {
 	// WeCom is the channel connected to it by serve (connectWeCom).
 	Bot   *Bot
 	WeCom *WeCom
+	// Try is the /try page's transcript when that page is the channel
+	// (console.go); nil otherwise.
+	Try *console.Try
+	// Access is authentication and the audit log (access.go); DemoToken the
+	// demo lead's API token on the embedded default.
+	Access    *access.Service
+	DemoToken string
 
 	listener net.Listener
 	closers  []func()
@@ -64,18 +74,29 @@ func serve(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	m, err := Open(ctx, cfg, newLogger(cfg))
+	// The /try page runs on a clock its visitors may move forward (/later),
+	// as weibao chat's does.
+	var clock bot.Clock = bot.SystemClock{}
+	tryClock := &terminal.Clock{}
+	if tryChannel(cfg) {
+		clock = tryClock
+	}
+	m, err := openWith(ctx, cfg, newLogger(cfg), clock)
 	if err != nil {
 		return err
 	}
 	defer m.Close()
 	logDoctor(cfg, m.Logger)
-	// Without WeCom (the demo) nothing would reach anyone: the outbox keeps
-	// what is queued, and the doctor's report says to try weibao chat.
-	if cfg.WeCom.Configured() {
-		if err := connectWeCom(m); err != nil {
-			return err
-		}
+	// Without WeCom nor the /try page nothing would reach anyone: the outbox
+	// keeps what is queued, and the doctor's report says to try weibao chat.
+	switch {
+	case cfg.WeCom.Configured():
+		err = connectWeCom(m)
+	case m.Try != nil:
+		err = connectTry(m, tryClock)
+	}
+	if err != nil {
+		return err
 	}
 	return m.Run(ctx)
 }
@@ -140,6 +161,9 @@ func openWith(ctx context.Context, cfg *configs.Config, logger *slog.Logger, clo
 	if err = m.DB.SyncDirectory(ctx, directory(cfg)); err != nil {
 		return nil, err
 	}
+	if tryChannel(cfg) {
+		m.Try = console.NewTry(m.DB, m.Catalog)
+	}
 	if m.Redis, err = redisstore.Open(ctx, cfg.Redis.URL); err != nil {
 		return nil, err
 	}
@@ -154,14 +178,15 @@ func openWith(ctx context.Context, cfg *configs.Config, logger *slog.Logger, clo
 			"database": m.DB.Ping,
 			"redis":    m.Redis.Ping,
 		},
-		Index: index,
+		TrustedProxies: cfg.Server.TrustedProxies,
+		Index:          index,
 	})
 	// Subsystems, in the order their constructors need each other (tickets and
 	// the roster, then the reports, then the dialogue over both): each wires
 	// itself in a file of its own (cmd/weibao/<area>.go) and appends its
 	// background loops to m.workers. Reactions to committed changes go through
 	// the database's feed, so no subsystem is handed to an earlier one.
-	for _, wire := range []func(context.Context, *Main) error{wireEscalation, wireRecords, wireReports, wireBot} {
+	for _, wire := range []func(context.Context, *Main) error{wireAccess, wireEscalation, wireRecords, wireReports, wireBot, wireConsole} {
 		if err = wire(ctx, m); err != nil {
 			return nil, err
 		}
@@ -183,11 +208,21 @@ func (m *Main) logReady() {
 	if m.Redis.Embedded() {
 		rd = "in-process"
 	}
-	m.Logger.Info("weibao ready", "url", m.URL(), "storage", fmt.Sprintf("database=%s redis=%s", db, rd), "demo_roster", cfg.Embedded)
+	urls := []any{"url", m.URL(), "console", m.URL() + "/console/"}
+	if m.Try != nil {
+		urls = append(urls, "try", m.URL()+"/try")
+	}
+	m.Logger.Info("weibao ready", append(urls, "storage", fmt.Sprintf("database=%s redis=%s", db, rd), "demo_roster", cfg.Embedded)...)
+	if m.DemoToken != "" {
+		m.Logger.Info("demo lead login (valid 12 h, until the next start): POST /api/v1/login/token, or Authorization: Bearer",
+			"token", m.DemoToken)
+	}
 }
 
 const index = `weibao is running.
 
+  GET /console/  the web console (log in with an API token)
+  GET /try       chat with weibao in the browser (try.enabled: the demo has it on)
   GET /healthz   process alive
   GET /readyz    database and Redis answer
   GET /metrics   Prometheus metrics

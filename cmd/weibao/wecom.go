@@ -17,6 +17,7 @@ import (
 	"weibao/bot"
 	"weibao/bot/inbox"
 	"weibao/bot/outbox"
+	"weibao/configs"
 	"weibao/handlers"
 	"weibao/storage/redisstore"
 	"weibao/wecom"
@@ -57,6 +58,9 @@ func startWeCom(m *Main, handle inbox.Handler) (*WeCom, error) {
 	if err := wireDirectory(m, client); err != nil {
 		return nil, err
 	}
+	if wecomLogin(m.Config) {
+		m.Server.RegisterWeComLogin(client, m.Config.Server.PublicURL)
+	}
 	routes := handlers.WeComOptions{Inbox: w.Inbox, Clock: m.Clock, Logger: log}
 	if cfg.Token != "" {
 		if routes.App, err = wecom.NewCrypto(cfg.Token, cfg.EncodingAESKey, cfg.CorpID); err != nil {
@@ -86,6 +90,13 @@ func startWeCom(m *Main, handle inbox.Handler) (*WeCom, error) {
 	m.DB.Subscribe(w.Outbox.Committed)
 	m.Server.RegisterWeCom(routes)
 	return w, nil
+}
+
+// wecomLogin reports whether WeCom web login is offered: it needs the
+// self-built app, whose token resolves the login's code.
+func wecomLogin(cfg *configs.Config) bool {
+	w := cfg.WeCom
+	return w.CorpID != "" && w.AgentID != "" && w.Secret != ""
 }
 
 // connectRobot sets up the intelligent robot: its long connection, or in

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"weibao/bot"
+	"weibao/bot/access"
 	"weibao/wecom"
 	"weibao/wecom/wecomtest"
 )
@@ -24,7 +25,11 @@ import (
 func TestWeComMonthlyReportFileReachesLead(t *testing.T) {
 	ctx := context.Background()
 	m, w, fake, _ := openWeComMainEnv(t, "callback", make(chan bot.Message, 10), map[string]string{
-		"WEIBAO_SERVER_ADMIN_TOKEN": "t0k", "WEIBAO_SERVER_PUBLIC_URL": "https://weibao.example"})
+		"WEIBAO_SERVER_PUBLIC_URL": "https://weibao.example"})
+	tok, _, err := m.Access.CreateToken(ctx, "lead1", access.Viewer, "test", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := m.Reports.Service.SendMonthly(ctx, time.Date(2026, 11, 15, 12, 0, 0, 0, m.Config.Location)); err != nil {
 		t.Fatal(err)
 	}
@@ -69,7 +74,7 @@ func TestWeComMonthlyReportFileReachesLead(t *testing.T) {
 		t.Fatalf("stored file 1 (%v) differs from the upload", err)
 	}
 	req, _ := http.NewRequest("GET", m.URL()+"/api/v1/files/1", nil)
-	req.Header.Set("Authorization", "Bearer t0k")
+	req.Header.Set("Authorization", "Bearer "+tok)
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)

@@ -96,6 +96,7 @@ type Server struct {
 	media    map[string]Upload
 	uploads  map[string]*wsUpload // long-connection uploads in progress
 	depts    map[int][]Member
+	logins   map[string]login // web login codes issued (LoginCode)
 
 	ws     *websocket.Conn
 	wsDone chan struct{}
@@ -113,7 +114,7 @@ type Server struct {
 func New(tb testing.TB) *Server {
 	s := &Server{tb: tb, Now: time.Now, faults: map[string][]Fault{}, notify: make(chan Request, 1024), used: map[string]bool{},
 		media: map[string]Upload{}, uploads: map[string]*wsUpload{}, cards: map[string]string{}, depts: map[int][]Member{},
-		callbacks: map[string]string{}, seen: map[string]bool{}, sent: map[string][]time.Time{}}
+		callbacks: map[string]string{}, seen: map[string]bool{}, sent: map[string][]time.Time{}, logins: map[string]login{}}
 	mux := http.NewServeMux()
 	mux.HandleFunc("/cgi-bin/gettoken", s.gettoken)
 	mux.HandleFunc("/cgi-bin/media/upload", s.mediaUpload)
@@ -122,6 +123,7 @@ func New(tb testing.TB) *Server {
 		mux.HandleFunc("/cgi-bin/"+api, s.tokenAPI(api))
 	}
 	mux.HandleFunc("/cgi-bin/user/simplelist", s.simplelist)
+	mux.HandleFunc("/cgi-bin/auth/getuserinfo", s.getuserinfo)
 	mux.HandleFunc("/cgi-bin/webhook/send", s.webhook)
 	mux.HandleFunc("/cgi-bin/aibot/response", s.respond)
 	mux.HandleFunc("/ws", s.serveWS)
@@ -306,6 +308,55 @@ func (s *Server) tokenAPI(api string) http.HandlerFunc {
 			writeErr(w, 0, "ok")
 		}
 	}
+}
+
+// login is a web login's code: whose, and until when WeCom honours it.
+type login struct {
+	userID  string
+	expires time.Time
+}
+
+// LoginCode is the code WeCom's web login hands the browser once userID
+// scanned the QR code and confirmed: valid 5 minutes, once. An empty
+// userID is someone outside the corp (WeCom answers an openid only).
+func (s *Server) LoginCode(userID string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.seq++
+	code := fmt.Sprintf("login-code-%d", s.seq)
+	s.logins[code] = login{userID: userID, expires: s.Now().Add(5 * time.Minute)}
+	return code
+}
+
+// getuserinfo is auth/getuserinfo?access_token=…&code=…: GET, the app's
+// token, a code from LoginCode not yet used nor expired (else 40029).
+func (s *Server) getuserinfo(w http.ResponseWriter, r *http.Request) {
+	if !s.tokenOK(w, r) {
+		return
+	}
+	if s.fault(w, r, "auth/getuserinfo") {
+		return
+	}
+	if r.Method != http.MethodGet {
+		s.tb.Errorf("wecomtest: auth/getuserinfo: method %s, want GET", r.Method)
+		writeErr(w, 43001, "require GET method")
+		return
+	}
+	code := r.URL.Query().Get("code")
+	s.mu.Lock()
+	l, ok := s.logins[code]
+	delete(s.logins, code)
+	s.mu.Unlock()
+	s.record("auth/getuserinfo", fmt.Appendf(nil, `{"code":%q}`, code))
+	if !ok || !s.Now().Before(l.expires) {
+		writeErr(w, 40029, "invalid code")
+		return
+	}
+	if l.userID == "" {
+		fmt.Fprintf(w, `{"errcode":0,"errmsg":"ok","openid":"o-%s"}`, code)
+		return
+	}
+	fmt.Fprintf(w, `{"errcode":0,"errmsg":"ok","userid":%q,"user_ticket":"ticket-%s","expires_in":1800}`, l.userID, code)
 }
 
 // Member is one member of a department.

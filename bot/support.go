@@ -1,0 +1,20 @@
+package bot
+
+import "time"
+
+// QueuedMessage is an outbox row as support sees it: where it goes and how
+// its delivery stands, never its text (fault text, one-time codes).
+type QueuedMessage struct {
+	ID          int64
+	Key         string
+	TicketNo    string
+	Status      string // pending or failed
+	ToUsers     []string
+	ToChat      string
+	Format      Format
+	HasFile     bool
+	Attempts    int
+	LastError   string
+	NextAttempt time.Time
+	Created     time.Time
+}

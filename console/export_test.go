@@ -1,0 +1,4 @@
+package console
+
+// LevelOf is levelOf, for the tests.
+var LevelOf = levelOf
