@@ -83,6 +83,9 @@ type Server struct {
 	// AdminToken is the removed shared bearer token, kept only to refuse a
 	// configuration that still sets it (see validate).
 	AdminToken string `yaml:"admin_token"`
+	// PprofAddr serves net/http/pprof there when set (a loopback address:
+	// profiles show request data); the product benchmark profiles with it.
+	PprofAddr string `yaml:"pprof_addr"`
 	// TrustedProxies are the addresses or CIDRs (the load balancer's) whose
 	// X-Forwarded-For names the client; none by default.
 	TrustedProxies []string `yaml:"trusted_proxies"`

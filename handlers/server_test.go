@@ -124,3 +124,30 @@ func TestPanicIsRecoveredAndBodyLimited(t *testing.T) {
 		t.Errorf("2 MB body: status %d, want 413", rec.Code)
 	}
 }
+
+// TestAccessLogKeepsINFOForFailures: at INFO a served request leaves no
+// line, a failed one leaves one with the client's address.
+func TestAccessLogKeepsINFOForFailures(t *testing.T) {
+	var out strings.Builder
+	s := New(Options{Logger: slog.New(slog.NewTextHandler(&out, nil)), Registry: prometheus.NewRegistry(), Index: "weibao",
+		Texts: catalog.Default()})
+	s.Engine().GET("/fail", func(c *gin.Context) { c.Status(http.StatusUnauthorized) })
+	tests := []struct {
+		path string
+		line bool
+	}{
+		{"/", false},
+		{"/fail", true},
+		{"/nowhere", true},
+	}
+	for _, tt := range tests {
+		out.Reset()
+		req := httptest.NewRequest(http.MethodGet, tt.path, nil)
+		req.RemoteAddr = "10.1.2.3:4567"
+		s.Handler().ServeHTTP(httptest.NewRecorder(), req)
+		logged := strings.Contains(out.String(), "msg=http")
+		if logged != tt.line || logged && !strings.Contains(out.String(), "client=10.1.2.3") {
+			t.Errorf("GET %s logged %q; want a line with the client: %v", tt.path, out.String(), tt.line)
+		}
+	}
+}

@@ -30,6 +30,7 @@ type DB struct {
 	loc    *time.Location
 	clock  bot.Clock
 	subs   []func(ctx context.Context, c bot.Committed) // see Subscribe
+	dir    *dirCache                                    // directory lookups, see dircache.go
 }
 
 // Options tune Open.
@@ -77,7 +78,7 @@ func Open(ctx context.Context, driver, dsn string, opt Options) (*DB, error) {
 	if err != nil {
 		return nil, err
 	}
-	db := &DB{gdb: gdb, read: gdb, driver: driver, loc: opt.Location, clock: opt.Clock}
+	db := &DB{gdb: gdb, read: gdb, driver: driver, loc: opt.Location, clock: opt.Clock, dir: &dirCache{}}
 	if err := db.migrate(ctx); err != nil {
 		db.Close()
 		return nil, err

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	_ "net/http/pprof" // served only on server.pprof_addr
 	"os"
 	"time"
 	"weibao/bot/records"
@@ -263,6 +264,13 @@ func (m *Main) Run(ctx context.Context) error {
 	})
 	for _, w := range m.workers {
 		g.Go(func() error { return w(ctx) })
+	}
+	if addr := m.Config.Server.PprofAddr; addr != "" {
+		// Profiles for the product benchmark; DefaultServeMux holds only
+		// net/http/pprof's handlers.
+		psrv := &http.Server{Addr: addr, ReadHeaderTimeout: 5 * time.Second}
+		go psrv.ListenAndServe()
+		defer psrv.Close()
 	}
 	g.Go(func() error {
 		<-ctx.Done()
