@@ -262,6 +262,22 @@ func TestMask(t *testing.T) {
 	}
 }
 
+func TestMaskLog(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"3床患者张三监护仪黑屏，家属电话13812345678", "*床患者**护仪黑屏，家属电话138****5678"},
+		{"床号12 病人：李四 打印失败", "*床 病人** 打印失败"},
+		{"12号床 患儿王小明", "*床 患儿**"},
+		{"姓名: 赵六", "姓名**"},
+		{"工号123456 登不上", "工号123456 登不上"},
+		{"F20261126-0001 已解决", "F20261126-0001 已解决"},
+	}
+	for _, tt := range tests {
+		if got := MaskLog(tt.in); got != tt.want {
+			t.Errorf("MaskLog(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
+
 func TestTicketNo(t *testing.T) {
 	no := FormatTicketNo(time.Date(2026, 11, 26, 0, 0, 0, 0, time.UTC), 7)
 	if no != "F20261126-0007" || !ValidTicketNo(no) || ValidTicketNo("F2026-1") {

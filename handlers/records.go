@@ -2,7 +2,6 @@ package handlers
 
 import (
 	"context"
-	"errors"
 	"net/http"
 	"strconv"
 	"time"
@@ -23,37 +22,52 @@ type Records interface {
 	ExportFile(ctx context.Context, kind bot.RecordKind, period string) (name string, data []byte, err error)
 }
 
-// RegisterRecords adds the records API (viewers read, engineers keep
-// records):
+// RegisterRecords adds the records API (after RegisterAccess), by role:
 //
-//	GET  /api/v1/records?kind=inspection&period=2026-12   records of a month or quarter (JSON)
-//	GET  /api/v1/records/:no                               one record with its timeline
-//	POST /api/v1/records                                   {"kind","subject","at","fields","by"}: a complete record
-//	POST /api/v1/records/:no/changes                       {"kind","text","fields","ticket","by"}: a change
-//	GET  /api/v1/records/export?kind=inspection&period=2026Q4   the kind's workbook (xlsx)
+//	GET  /api/v1/records?kind=inspection&period=2026-12   viewer: records of a month or quarter (JSON)
+//	GET  /api/v1/records/:no                               viewer: one record with its timeline
+//	POST /api/v1/records                                   engineer: {"kind","subject","at","fields","by"}: a complete record (audited)
+//	POST /api/v1/records/:no/changes                       engineer: {"kind","text","fields","ticket","by"}: a change (audited)
+//	GET  /api/v1/records/export?kind=inspection&period=2026Q4   viewer: the kind's workbook (xlsx)
 //
-// "by" is the engineer or lead the record is kept by.
+// "by" is the engineer or lead the record is kept by: the caller, or for
+// a lead someone else.
 func (s *Server) RegisterRecords(recs Records, loc *time.Location) {
-	if recs == nil {
+	if s.auth == nil || recs == nil {
 		return
 	}
 	if loc == nil {
 		loc = time.UTC
 	}
-	h := &recordHandler{recs: recs, loc: loc, rep: &reportHandler{log: s.opt.Logger, texts: s.opt.Texts}}
+	h := &recordHandler{recs: recs, loc: loc, rep: &reportHandler{log: s.opt.Logger, texts: s.opt.Texts}, access: s.auth.access}
 	g := s.engine.Group("/api/v1/records")
-	read, keep := s.authed(access.Viewer), s.authed(access.Engineer)
+	read, write := s.authed(access.Viewer), s.authed(access.Engineer)
 	g.GET("", read, h.list)
 	g.GET("/export", read, h.export)
 	g.GET("/:no", read, h.get)
-	g.POST("", keep, h.create)
-	g.POST("/:no/changes", keep, h.change)
+	g.POST("", write, h.create)
+	g.POST("/:no/changes", write, h.change)
 }
 
 type recordHandler struct {
-	recs Records
-	loc  *time.Location
-	rep  *reportHandler // its file and error answers
+	recs   Records
+	loc    *time.Location
+	rep    *reportHandler // its file and error answers
+	access *access.Service
+}
+
+// keeper checks who a record is kept by (required): the caller, or for a
+// lead someone else.
+func (h *recordHandler) keeper(c *gin.Context, by string) (string, bool) {
+	switch p := Who(c); {
+	case by == "":
+		badRequest(c, h.rep.texts, badField("by", "userid", "by: who keeps the record is required"))
+		return "", false
+	case by != p.UserID && p.Role != access.Lead:
+		abort(c, h.rep.texts, http.StatusForbidden, "forbidden", "only a lead keeps a record for someone else")
+		return "", false
+	}
+	return by, true
 }
 
 type recordJSON struct {
@@ -154,11 +168,15 @@ func (h *recordHandler) create(c *gin.Context) {
 		badRequest(c, h.rep.texts, err)
 		return
 	}
-	if in.By == "" {
-		badRequest(c, h.rep.texts, badField("by", "userid", "by: who keeps the record is required"))
+	by, ok := h.keeper(c, in.By)
+	if !ok {
 		return
 	}
-	r, err := h.recs.Create(c.Request.Context(), in.By, bot.Record{Kind: in.Kind, Subject: in.Subject, At: in.At, Fields: in.Fields})
+	ctx := c.Request.Context()
+	r, err := h.recs.Create(ctx, by, bot.Record{Kind: in.Kind, Subject: in.Subject, At: in.At, Fields: in.Fields})
+	if err == nil {
+		err = h.access.Audit(ctx, Who(c), from(c), "record.create", "records/"+r.No, nil, h.toJSON(r))
+	}
 	if err != nil {
 		h.fail(c, err)
 		return
@@ -180,12 +198,24 @@ func (h *recordHandler) change(c *gin.Context) {
 		badRequest(c, h.rep.texts, err)
 		return
 	}
-	if in.By == "" {
-		badRequest(c, h.rep.texts, badField("by", "userid", "by: who changes the record is required"))
+	by, ok := h.keeper(c, in.By)
+	if !ok {
 		return
 	}
-	r, err := h.recs.Step(c.Request.Context(), in.By, c.Param("no"),
-		bot.RecordChange{Kind: in.Kind, Text: in.Text, Fields: in.Fields, TicketNo: in.Ticket})
+	ctx, no := c.Request.Context(), c.Param("no")
+	if !bot.ValidRecordNo(no) {
+		badRequest(c, h.rep.texts, badField("no", "record_no", "no: %q is not a record number like R20261204-0001", no))
+		return
+	}
+	before, _, err := h.recs.Record(ctx, no)
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	r, err := h.recs.Step(ctx, by, no, bot.RecordChange{Kind: in.Kind, Text: in.Text, Fields: in.Fields, TicketNo: in.Ticket})
+	if err == nil {
+		err = h.access.Audit(ctx, Who(c), from(c), "record.change", "records/"+no, h.toJSON(before), h.toJSON(r))
+	}
 	if err != nil {
 		h.fail(c, err)
 		return
@@ -203,15 +233,4 @@ func (h *recordHandler) export(c *gin.Context) {
 	h.rep.file(c, name, "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", data, err)
 }
 
-// fail answers a record error: 403 for who may not, 409 for a conflict,
-// else as the report API does.
-func (h *recordHandler) fail(c *gin.Context, err error) {
-	switch {
-	case errors.Is(err, bot.ErrForbidden):
-		c.JSON(http.StatusForbidden, gin.H{"error": err.Error()})
-	case errors.Is(err, bot.ErrConflict):
-		c.JSON(http.StatusConflict, gin.H{"error": err.Error()})
-	default:
-		h.rep.fail(c, err)
-	}
-}
+func (h *recordHandler) fail(c *gin.Context, err error) { h.rep.fail(c, err) }

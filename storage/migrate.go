@@ -39,6 +39,7 @@ var migrations = []migration{
 	{"0010_knowledge", migrateKnowledge},
 	{"0011_access", migrateAccess},
 	{"0013_outbox_rules", migrateOutboxRules},
+	{"0014_dialogues", migrateDialogues},
 }
 
 // migrateOutboxRules adds the outbox's kind, rank and breaker destination;

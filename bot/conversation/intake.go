@@ -213,7 +213,7 @@ func answers(st dialog.State) ticketing.Answers {
 // her words support (dialog.Expire), and tells her what was recorded and
 // how to correct it. It returns how many it handled.
 func (e *Engine) Sweep(ctx context.Context) (int, error) {
-	due, err := e.opt.Sessions.Due(ctx, dueSet, e.now(), sweepBatch)
+	due, err := e.opt.Dialogues.DueDialogues(ctx, e.now(), sweepBatch)
 	if err != nil {
 		return 0, err
 	}
@@ -222,7 +222,7 @@ func (e *Engine) Sweep(ctx context.Context) (int, error) {
 	for _, m := range due {
 		chat, user, ok := strings.Cut(m, memberSep)
 		if !ok {
-			e.opt.Sessions.Unschedule(ctx, dueSet, m)
+			e.opt.Dialogues.EndDialogue(ctx, m)
 			continue
 		}
 		if chat == directChatID {
@@ -254,11 +254,10 @@ func (e *Engine) expire(ctx context.Context, chat, user string) (bool, error) {
 		return false, err
 	}
 	if sess == nil || sess.Intake == nil {
-		return false, e.opt.Sessions.Unschedule(ctx, dueSet, member(chat, user))
+		return false, e.endSession(ctx, chat, user)
 	}
 	if sess.Due.After(e.now()) {
-		// Answered meanwhile: the new due time is already scheduled.
-		return false, e.opt.Sessions.Schedule(ctx, dueSet, member(chat, user), sess.Due)
+		return false, nil // answered meanwhile: saved with its new due time
 	}
 	env, err := e.env(ctx)
 	if err != nil {

@@ -40,7 +40,7 @@ func newTickets(m *Main, ros bot.Roster, deadlines bot.Deadliner) (*ticketing.Se
 // newBot builds the conversation engine over the ticketing service, Redis
 // and the reports (digest, fault analysis survey).
 func newBot(m *Main) (*Bot, error) {
-	copt := conversation.Options{Tickets: m.Tickets, Directory: m.DB, Outbox: m.DB, Sessions: m.Sessions, Catalog: m.Catalog, Clock: m.Clock,
+	copt := conversation.Options{Tickets: m.Tickets, Directory: m.DB, Outbox: m.DB, Sessions: m.Sessions, Dialogues: m.DB, Catalog: m.Catalog, Clock: m.Clock,
 		Logger: m.Logger.With("component", "conversation"), Location: m.Config.Location, Roster: m.Escalation.Roster,
 		DialogTimeout: m.Config.Dialog.Timeout}
 	if m.Reports != nil {

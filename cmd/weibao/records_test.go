@@ -65,7 +65,7 @@ func TestRecordsEndToEnd(t *testing.T) {
 	}
 	r := &robot{t: t, m: runServe(t, cfg, bot.SystemClock{}), fake: fake, run: strings.TrimSuffix(redistest.Prefix(), ":")}
 	m, ctx := r.m, context.Background()
-	tok, _, err := m.Access.CreateToken(ctx, "eng1", access.Engineer, "test", 0)
+	tok, _, err := m.Access.CreateToken(ctx, "lead1", access.Lead, "test", 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -150,6 +150,14 @@ func TestRecordsEndToEnd(t *testing.T) {
 	}
 	if code, body := send("/api/v1/records/"+created.Record.No+"/changes", `{"kind":"noted","text":"演练报告已交信息科","by":"lead1"}`); code != 200 {
 		t.Errorf("POST change = %d %s", code, body)
+	}
+	for _, action := range []string{"record.create", "record.change"} {
+		if rows, err := m.Access.AuditLog(ctx, access.AuditFilter{Action: action}); err != nil || len(rows) != 1 || rows[0].Actor != "lead1" {
+			t.Errorf("audit %s: %+v %v, want one row by lead1", action, rows, err)
+		}
+	}
+	if res, err := http.Get(m.URL() + "/api/v1/records"); err != nil || res.StatusCode != 401 {
+		t.Errorf("records without a token: %v %v, want 401", res.StatusCode, err)
 	}
 	for _, bad := range []struct {
 		path, body string
