@@ -37,6 +37,15 @@ type Inbox interface {
 	// InboundFailed records a failed attempt; the event is claimable again at
 	// retryAt, or never when dead.
 	InboundFailed(ctx context.Context, id, reason string, retryAt time.Time, dead bool) error
+	// RenewInbound extends the lease of unhandled events a worker still holds.
+	RenewInbound(ctx context.Context, ids []string, leaseUntil time.Time) error
+	// ReleaseInbound ends the lease of unhandled events that were not
+	// attempted (no room in the queue, shutdown): any replica may claim them
+	// from at, and the claim that gave them out is not counted.
+	ReleaseInbound(ctx context.Context, ids []string, at time.Time) error
+	// PurgeInbound deletes events handled (or given up) with their lease
+	// ended before before, and reports how many.
+	PurgeInbound(ctx context.Context, before time.Time) (int64, error)
 }
 
 // Delivery is an outbox entry claimed for delivery.

@@ -1,6 +1,9 @@
 package bot
 
-import "strings"
+import (
+	"regexp"
+	"strings"
+)
 
 // Mask hides mainland ID-card numbers (18 or 15 digits, the 18-digit form may
 // end in X) and mobile numbers (11 digits starting 13–19, optionally +86/86)
@@ -43,3 +46,18 @@ func maskRun(run string) string {
 	}
 	return run
 }
+
+// MaskLog is Mask for log lines, where a word lost costs nothing: it also
+// hides bed numbers (12床, 床号12, 12号床) and the name after 患者, 病人, 患儿,
+// 病患 or 姓名 (the next one to three Han characters, a name or not). A
+// ticket keeps its bed number, which the engineer needs; a log need not.
+func MaskLog(s string) string {
+	s = Mask(s)
+	s = bedRE.ReplaceAllString(s, "*床")
+	return patientRE.ReplaceAllString(s, "$1**")
+}
+
+var (
+	bedRE     = regexp.MustCompile(`床号?\s*[:：]?\s*\d+|\d+\s*号?床`)
+	patientRE = regexp.MustCompile(`(患者|病人|患儿|病患|姓名)\s*[:：]?\s*\p{Han}{1,3}`)
+)

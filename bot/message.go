@@ -91,6 +91,12 @@ type Outgoing struct {
 	// message after Text; its bytes are kept in the database and fetched by
 	// ID when delivered, so the outbox row stays small.
 	File *FileRef `json:",omitempty"`
+	// AppChat marks ToChat as a group chat the app created (a war room),
+	// reached through the app (appchat/send) rather than the robot; it takes
+	// text and markdown, not cards. CreateChat, when set, creates that group
+	// before the message is posted in it.
+	AppChat    bool      `json:",omitempty"`
+	CreateChat *ChatSpec `json:",omitempty"`
 
 	// Kind is what the message is for (Class derives it when empty);
 	// Priority is its ticket's, set when the ticket's change queues it.
@@ -185,6 +191,14 @@ func (m Outgoing) Rule() Rule {
 		return Rule{Rank: RankReply, TTL: BusyTTL, MaxBackoff: 15 * time.Second}
 	}
 	return Rule{Rank: RankRoutine, MaxBackoff: 10 * time.Minute}
+}
+
+// ChatSpec is a group chat for the app to create: its name, owner and
+// members (user ids; the owner among them).
+type ChatSpec struct {
+	Name    string
+	Owner   string
+	Members []string
 }
 
 // FileRef names a stored file (see Files).

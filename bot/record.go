@@ -18,11 +18,15 @@ const (
 	KindBackupCheck    RecordKind = "backup_check"    // 备份检查 (一.3)
 	KindRestoreDrill   RecordKind = "restore_drill"   // 恢复演练 (一.3)
 	KindEmergencyDrill RecordKind = "emergency_drill" // 应急演练 (二.4)
+	KindUpgrade        RecordKind = "upgrade"         // 升级 (三.3)
+	KindBug            RecordKind = "bug"             // 缺陷 (三.1)
+	KindRequirement    RecordKind = "requirement"     // 需求 (三.2)
 )
 
 // RecordKinds lists every kind, in the order exports and the quarterly
 // package show them.
-var RecordKinds = []RecordKind{KindInspection, KindPerformance, KindBackupCheck, KindRestoreDrill, KindEmergencyDrill}
+var RecordKinds = []RecordKind{KindInspection, KindPerformance, KindBackupCheck, KindRestoreDrill, KindEmergencyDrill, KindUpgrade,
+	KindBug, KindRequirement}
 
 // Valid reports whether k is a known kind.
 func (k RecordKind) Valid() bool { return slices.Contains(RecordKinds, k) }

@@ -34,6 +34,13 @@ const (
 	EventBreached     EventKind = "breached" // an SLA clock ran out
 	EventPaused       EventKind = "paused"   // SLA clocks stopped, with a reason
 	EventResumed      EventKind = "resumed"
+	// The coordinated response to a hospital-wide or P1 fault (tender 二.2,
+	// 二.4): the war-room group chat opened (members' names in Detail), a
+	// member's first action on the ticket (his user id in Detail), the
+	// fallback plan sent to the affected wards (their names in Detail).
+	EventWarRoom      EventKind = "war_room"
+	EventJoined       EventKind = "joined"
+	EventFallbackSent EventKind = "fallback_sent"
 )
 
 // Event is one append-only timeline entry: who did what, when.
@@ -47,7 +54,7 @@ type Event struct {
 	// Detail is masked text as people read it (note, reason, cause and
 	// solution; the use cases word assignments, reclassifications, breaches
 	// and escalations from the catalogue), except where code reads it back:
-	// the user id of EventLinked, the reason of EventPaused.
+	// the user id of EventLinked and EventJoined, the reason of EventPaused.
 	Detail string
 	Clock  SLAClock // the clock an EventReminded or EventBreached is about
 }
@@ -237,6 +244,12 @@ var rules = map[EventKind]rule{
 			// A breach at the deadline itself is still a breach: at least 1 ms late.
 			*t.Late.of(c.Clock) = max(c.Late, time.Millisecond)
 		}},
+	EventWarRoom: {from: OpenStatuses,
+		check: func(t *Ticket, c *Change) error { return need("members", c.Text) }},
+	EventJoined: {from: everything,
+		check: func(t *Ticket, c *Change) error { return need("user", c.Text) }},
+	EventFallbackSent: {from: OpenStatuses,
+		check: func(t *Ticket, c *Change) error { return need("wards", c.Text) }},
 	EventPaused: {from: worked,
 		check: func(t *Ticket, c *Change) error {
 			if !t.PausedAt.IsZero() {

@@ -73,6 +73,13 @@ var legal = map[EventKind]map[Status]Status{
 	EventBreached: {StatusNew: StatusNew, StatusAcknowledged: StatusAcknowledged, StatusInProgress: StatusInProgress,
 		StatusOnSite: StatusOnSite},
 	EventPaused: {StatusAcknowledged: StatusAcknowledged, StatusInProgress: StatusInProgress, StatusOnSite: StatusOnSite},
+	EventWarRoom: {StatusNew: StatusNew, StatusAcknowledged: StatusAcknowledged, StatusInProgress: StatusInProgress,
+		StatusOnSite: StatusOnSite, StatusResolved: StatusResolved},
+	EventJoined: {StatusNew: StatusNew, StatusAcknowledged: StatusAcknowledged, StatusInProgress: StatusInProgress,
+		StatusOnSite: StatusOnSite, StatusResolved: StatusResolved, StatusConfirmed: StatusConfirmed,
+		StatusClosed: StatusClosed, StatusCancelled: StatusCancelled, StatusMerged: StatusMerged},
+	EventFallbackSent: {StatusNew: StatusNew, StatusAcknowledged: StatusAcknowledged, StatusInProgress: StatusInProgress,
+		StatusOnSite: StatusOnSite, StatusResolved: StatusResolved},
 	EventResumed: {StatusNew: StatusNew, StatusAcknowledged: StatusAcknowledged, StatusInProgress: StatusInProgress,
 		StatusOnSite: StatusOnSite},
 }
@@ -251,6 +258,22 @@ func TestMask(t *testing.T) {
 	for _, tt := range tests {
 		if got := Mask(tt.in); got != tt.want {
 			t.Errorf("Mask(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
+
+func TestMaskLog(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"3床患者张三监护仪黑屏，家属电话13812345678", "*床患者**护仪黑屏，家属电话138****5678"},
+		{"床号12 病人：李四 打印失败", "*床 病人** 打印失败"},
+		{"12号床 患儿王小明", "*床 患儿**"},
+		{"姓名: 赵六", "姓名**"},
+		{"工号123456 登不上", "工号123456 登不上"},
+		{"F20261126-0001 已解决", "F20261126-0001 已解决"},
+	}
+	for _, tt := range tests {
+		if got := MaskLog(tt.in); got != tt.want {
+			t.Errorf("MaskLog(%q) = %q, want %q", tt.in, got, tt.want)
 		}
 	}
 }

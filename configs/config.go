@@ -46,6 +46,7 @@ type Config struct {
 	Pager      Pager      `yaml:"pager"`
 	Reports    Reports    `yaml:"reports"`
 	Dialog     Dialog     `yaml:"dialog"`
+	Knowledge  Knowledge  `yaml:"knowledge"`
 	Records    Records    `yaml:"records"`
 	Try        Try        `yaml:"try"`
 
@@ -83,6 +84,9 @@ type Server struct {
 	// AdminToken is the removed shared bearer token, kept only to refuse a
 	// configuration that still sets it (see validate).
 	AdminToken string `yaml:"admin_token"`
+	// PprofAddr serves net/http/pprof there when set (a loopback address:
+	// profiles show request data); the product benchmark profiles with it.
+	PprofAddr string `yaml:"pprof_addr"`
 	// TrustedProxies are the addresses or CIDRs (the load balancer's) whose
 	// X-Forwarded-For names the client; none by default.
 	TrustedProxies []string `yaml:"trusted_proxies"`
@@ -91,6 +95,9 @@ type Server struct {
 type Database struct {
 	Driver string `yaml:"driver"`
 	DSN    string `yaml:"dsn"`
+	// ReadDSN names a MySQL read replica for the report queries; empty:
+	// they read the primary.
+	ReadDSN string `yaml:"read_dsn"`
 }
 
 type Redis struct {
@@ -113,7 +120,10 @@ type WeCom struct {
 	EncodingAESKey string `yaml:"encoding_aes_key"`
 	APIBase        string `yaml:"api_base"`
 	InboxJournal   string `yaml:"inbox_journal"`
-	Bot            Bot    `yaml:"bot"`
+	// CallbackWindow is how far a callback's signed timestamp may be from
+	// weibao's clock before it is refused as a replay (default 5 min).
+	CallbackWindow time.Duration `yaml:"callback_window"`
+	Bot            Bot           `yaml:"bot"`
 }
 
 type Bot struct {
@@ -149,6 +159,9 @@ type Ward struct {
 	// DepartmentID names the ward's WeCom department: its members are read
 	// into the roster as the ward's nurses at start and daily. 0: none.
 	DepartmentID int `yaml:"department_id"`
+	// HeadNurse is the ward's head nurse (护士长), who joins the war room of
+	// a hospital-wide or P1 fault reported from her ward.
+	HeadNurse string `yaml:"head_nurse"`
 }
 
 // WardWebhookEnv names the environment variable that overrides a ward's
@@ -230,6 +243,7 @@ func Load(path string, getenv func(string) string) (*Config, error) {
 		}
 	}
 	c.Reports.Jobs = c.Reports.Jobs.withDefaults()
+	c.Knowledge.Jobs = c.Knowledge.Jobs.withDefaults()
 	return &c, nil
 }
 
@@ -269,6 +283,24 @@ func decode(name string, b []byte, c *Config) error {
 // applyEnv overrides scalar fields from WEIBAO_<PATH>. Lists (wards, people…)
 // are only set in the file. An inlined struct (a package's own Config
 // embedded with `yaml:",inline"`) shares its parent's path, as in YAML.
+// fromFile returns what the file NAME_FILE names holds (a mounted secret,
+// outside the repository, as gitea's __FILE), or s, NAME's own value, when
+// it is unset.
+func fromFile(name, s string, getenv func(string) string) (string, error) {
+	p := getenv(name + "_FILE")
+	switch {
+	case p == "":
+		return s, nil
+	case s != "":
+		return "", fmt.Errorf("config: %s and %s_FILE are both set", name, name)
+	}
+	b, err := os.ReadFile(p)
+	if err != nil {
+		return "", fmt.Errorf("config: %s_FILE: %w", name, err)
+	}
+	return strings.TrimRight(string(b), "\r\n"), nil
+}
+
 func applyEnv(v reflect.Value, prefix string, getenv func(string) string) error {
 	t := v.Type()
 	for i := range t.NumField() {
@@ -297,6 +329,12 @@ func applyEnv(v reflect.Value, prefix string, getenv func(string) string) error 
 			continue // lists, maps and pointers are set only in the file
 		}
 		s := getenv(name)
+		if fv.Kind() == reflect.String {
+			var err error
+			if s, err = fromFile(name, s, getenv); err != nil {
+				return err
+			}
+		}
 		if s == "" {
 			continue
 		}
@@ -357,12 +395,19 @@ func (c *Config) validate() error {
 	if c.Database.DSN == "" {
 		return bad("database.dsn", "must not be empty")
 	}
+	if c.Database.ReadDSN != "" && c.Database.Driver != "mysql" {
+		return bad("database.read_dsn", "a read replica needs the mysql driver")
+	}
 	if c.Redis.Prefix == "" || strings.ContainsAny(c.Redis.Prefix, " {}") {
 		return bad("redis.prefix", "must be non-empty, without spaces or braces (e.g. weibao:)")
 	}
 	if c.Redis.URL != "" {
-		if _, err := url.Parse(c.Redis.URL); err != nil || !strings.HasPrefix(c.Redis.URL, "redis") {
-			return bad("redis.url", "is not a redis:// or rediss:// URL") // it may hold a password
+		// Sentinel and Cluster URLs may list hosts comma-separated, which
+		// url.Parse refuses; redisstore reads the rest.
+		switch scheme, _, _ := strings.Cut(c.Redis.URL, "://"); scheme {
+		case "redis", "rediss", "redis-sentinel", "rediss-sentinel", "redis-cluster", "rediss-cluster":
+		default:
+			return bad("redis.url", "is not a redis://, rediss://, redis-sentinel:// or redis-cluster:// URL") // it may hold a password
 		}
 	}
 	loc, err := time.LoadLocation(c.Timezone)
@@ -393,6 +438,9 @@ func (c *Config) validate() error {
 }
 
 func (w *WeCom) validate() error {
+	if w.CallbackWindow < 30*time.Second || w.CallbackWindow > time.Hour {
+		return fmt.Errorf("config: wecom.callback_window: %s is not between 30s and 1h", w.CallbackWindow)
+	}
 	if w.APIBase == "" {
 		return errors.New("config: wecom.api_base: must not be empty")
 	}
@@ -504,7 +552,7 @@ func (c *Config) validateDirectory() error {
 	if len(c.Categories) == 0 {
 		return errors.New("config: categories: at least one fault category is needed")
 	}
-	return nil
+	return c.validateResponse()
 }
 
 func validMobile(s string) bool {

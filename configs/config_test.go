@@ -154,6 +154,35 @@ func TestMissingExplicitFile(t *testing.T) {
 	}
 }
 
+// A secret may come from a file outside the repository (a mounted secret).
+func TestEnvFromFile(t *testing.T) {
+	secret := filepath.Join(t.TempDir(), "wecom-secret")
+	if err := os.WriteFile(secret, []byte("s3cret-from-file\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err := Load(write(t, ""), env(map[string]string{"WEIBAO_WECOM_SECRET_FILE": secret}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.WeCom.Secret != "s3cret-from-file" {
+		t.Errorf("wecom.secret = %q", c.WeCom.Secret)
+	}
+	for name, vars := range map[string]map[string]string{
+		"both":    {"WEIBAO_WECOM_SECRET_FILE": secret, "WEIBAO_WECOM_SECRET": "x"},
+		"missing": {"WEIBAO_WECOM_SECRET_FILE": secret + ".gone"},
+	} {
+		if _, err := Load(write(t, ""), env(vars)); err == nil {
+			t.Errorf("%s: Load accepted it", name)
+		}
+	}
+	if err := CheckEnv([]string{"WEIBAO_WECOM_SECRET_FILE=/run/secrets/x"}); err != nil {
+		t.Errorf("CheckEnv: %v", err)
+	}
+	if err := CheckEnv([]string{"WEIBAO_DIALOG_TIMEOUT_FILE=/x"}); err == nil {
+		t.Error("CheckEnv accepted _FILE for a duration")
+	}
+}
+
 func TestEnvDurationAsInYAML(t *testing.T) {
 	c, err := Load(write(t, ""), env(map[string]string{"WEIBAO_ESCALATION_RECONCILE": "2m", "WEIBAO_PAGER_ALIYUN_TIMEOUT": "1500ms"}))
 	if err != nil {

@@ -16,7 +16,7 @@ import (
 	"weibao/catalog"
 )
 
-func newTestServer(ready map[string]Checker) *Server {
+func newTestServer(ready []Check) *Server {
 	return New(Options{Logger: slog.New(slog.DiscardHandler), Registry: prometheus.NewRegistry(), Ready: ready, Index: "weibao",
 		Texts: catalog.Default()})
 }
@@ -30,17 +30,28 @@ func get(t *testing.T, h http.Handler, path string) (int, string) {
 
 func TestHealthAndReady(t *testing.T) {
 	ok := func(context.Context) error { return nil }
-	down := func(context.Context) error { return errors.New("connection refused") }
+	down := func(context.Context) error { return errors.New("dial tcp 10.0.0.7:3306: connect: connection refused") }
+	// A database that stalls: its deadline is its own, not Redis's.
+	stall := func(ctx context.Context) error { <-ctx.Done(); return ctx.Err() }
+	journal := Check{Name: "inbox_journal", Check: ok, Needed: true}
 	tests := []struct {
 		name       string
-		ready      map[string]Checker
+		ready      []Check
 		path       string
 		wantStatus int
 		wantBody   string
 	}{
 		{"healthz", nil, "/healthz", 200, `"ok"`},
-		{"ready", map[string]Checker{"database": ok, "redis": ok}, "/readyz", 200, `"redis":"ok"`},
-		{"redis down", map[string]Checker{"database": ok, "redis": down}, "/readyz", 503, "connection refused"},
+		{"ready", []Check{journal, {Name: "database", Check: ok}, {Name: "redis", Check: ok}}, "/readyz", 200,
+			`{"checks":{"database":"ok","inbox_journal":"ok","redis":"ok"},"status":"ready"}`},
+		{"database down, journal takes callbacks", []Check{journal, {Name: "database", Check: down}, {Name: "redis", Check: ok}}, "/readyz", 200,
+			`{"checks":{"database":"down","inbox_journal":"ok","redis":"ok"},"status":"degraded"}`},
+		{"database stalls", []Check{journal, {Name: "database", Check: stall}, {Name: "redis", Check: ok}}, "/readyz", 200,
+			`{"checks":{"database":"down","inbox_journal":"ok","redis":"ok"},"status":"degraded"}`},
+		{"journal fails", []Check{{Name: "inbox_journal", Check: down, Needed: true}, {Name: "redis", Check: ok}}, "/readyz", 503,
+			`{"checks":{"inbox_journal":"down","redis":"ok"},"status":"unready"}`},
+		{"no WeCom: the database is needed", []Check{{Name: "database", Check: down, Needed: true}}, "/readyz", 503,
+			`{"checks":{"database":"down"},"status":"unready"}`},
 		{"index", nil, "/", 200, "weibao"},
 		{"unknown", nil, "/nope", 404, ""},
 	}
@@ -49,6 +60,35 @@ func TestHealthAndReady(t *testing.T) {
 			code, body := get(t, newTestServer(tt.ready).Handler(), tt.path)
 			if code != tt.wantStatus || !strings.Contains(body, tt.wantBody) {
 				t.Errorf("GET %s = %d %q, want %d containing %q", tt.path, code, body, tt.wantStatus, tt.wantBody)
+			}
+			if strings.Contains(body, "refused") || strings.Contains(body, "10.0.0.7") {
+				t.Errorf("GET %s tells an unauthenticated caller the dial error: %s", tt.path, body)
+			}
+		})
+	}
+}
+
+// The access log names the client: the peer, unless a trusted proxy
+// forwarded the request.
+func TestAccessLogClientIP(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		trusted []string
+		want    string
+	}{
+		{"no proxy trusted: X-Forwarded-For is ignored", nil, "client_ip=192.0.2.1 "},
+		{"the load balancer is trusted", []string{"192.0.2.0/24"}, "client_ip=203.0.113.9 "},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var logs strings.Builder
+			s := New(Options{Logger: slog.New(slog.NewTextHandler(&logs, nil)), Registry: prometheus.NewRegistry(),
+				TrustedProxies: tc.trusted, Texts: catalog.Default()})
+			req := httptest.NewRequest(http.MethodGet, "/", nil)
+			req.RemoteAddr = "192.0.2.1:5555"
+			req.Header.Set("X-Forwarded-For", "203.0.113.9")
+			s.Handler().ServeHTTP(httptest.NewRecorder(), req)
+			if !strings.Contains(logs.String(), tc.want) {
+				t.Errorf("access log %q lacks %q", logs.String(), tc.want)
 			}
 		})
 	}
@@ -82,5 +122,32 @@ func TestPanicIsRecoveredAndBodyLimited(t *testing.T) {
 	s.Handler().ServeHTTP(rec, req)
 	if rec.Code != http.StatusRequestEntityTooLarge {
 		t.Errorf("2 MB body: status %d, want 413", rec.Code)
+	}
+}
+
+// TestAccessLogKeepsINFOForFailures: at INFO a served request leaves no
+// line, a failed one leaves one with the client's address.
+func TestAccessLogKeepsINFOForFailures(t *testing.T) {
+	var out strings.Builder
+	s := New(Options{Logger: slog.New(slog.NewTextHandler(&out, nil)), Registry: prometheus.NewRegistry(), Index: "weibao",
+		Texts: catalog.Default()})
+	s.Engine().GET("/fail", func(c *gin.Context) { c.Status(http.StatusUnauthorized) })
+	tests := []struct {
+		path string
+		line bool
+	}{
+		{"/", false},
+		{"/fail", true},
+		{"/nowhere", true},
+	}
+	for _, tt := range tests {
+		out.Reset()
+		req := httptest.NewRequest(http.MethodGet, tt.path, nil)
+		req.RemoteAddr = "10.1.2.3:4567"
+		s.Handler().ServeHTTP(httptest.NewRecorder(), req)
+		logged := strings.Contains(out.String(), "msg=http")
+		if logged != tt.line || logged && !strings.Contains(out.String(), "client=10.1.2.3") {
+			t.Errorf("GET %s logged %q; want a line with the client: %v", tt.path, out.String(), tt.line)
+		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strconv"
 	"time"
 
@@ -28,8 +29,11 @@ type WeComOptions struct {
 	// robot accepts only in the click's HTTP answer.
 	Passive     *wecom.Passive
 	PassiveWait time.Duration // default 3 s, inside WeCom's 5 s
-	Clock       bot.Clock
-	Logger      *slog.Logger
+	// Window is how far a callback's signed timestamp may be from Clock's
+	// now (default 5 min); older or newer ones are refused.
+	Window time.Duration
+	Clock  bot.Clock
+	Logger *slog.Logger
 }
 
 // RegisterWeCom adds GET/POST /wecom/callback (app) and /wecom/bot (robot).
@@ -39,6 +43,9 @@ func (s *Server) RegisterWeCom(opt WeComOptions) {
 	}
 	if opt.PassiveWait <= 0 {
 		opt.PassiveWait = 3 * time.Second
+	}
+	if opt.Window <= 0 {
+		opt.Window = 5 * time.Minute
 	}
 	h := &wecomHandler{opt: opt}
 	if opt.App != nil {
@@ -57,7 +64,7 @@ type wecomHandler struct{ opt WeComOptions }
 func (h *wecomHandler) verify(c *wecom.Crypto) gin.HandlerFunc {
 	return func(g *gin.Context) {
 		q := g.Request.URL.Query()
-		plain, err := c.Open(q.Get("msg_signature"), q.Get("timestamp"), q.Get("nonce"), q.Get("echostr"))
+		plain, err := h.open(c, q, q.Get("echostr"))
 		if err != nil {
 			h.reject(g, err)
 			return
@@ -87,7 +94,7 @@ func (h *wecomHandler) receive(c *wecom.Crypto, source string) gin.HandlerFunc {
 			return
 		}
 		q := g.Request.URL.Query()
-		plain, err := c.Open(q.Get("msg_signature"), q.Get("timestamp"), q.Get("nonce"), encrypt)
+		plain, err := h.open(c, q, encrypt)
 		if err != nil {
 			h.reject(g, err)
 			return
@@ -108,6 +115,18 @@ func (h *wecomHandler) receive(c *wecom.Crypto, source string) gin.HandlerFunc {
 		}
 		g.Status(http.StatusOK)
 	}
+}
+
+// open verifies the signature, then the signed timestamp against the
+// handler's clock, then decrypts.
+func (h *wecomHandler) open(c *wecom.Crypto, q url.Values, encrypt string) ([]byte, error) {
+	if err := c.Verify(q.Get("msg_signature"), q.Get("timestamp"), q.Get("nonce"), encrypt); err != nil {
+		return nil, err
+	}
+	if err := wecom.CheckTimestamp(q.Get("timestamp"), h.opt.Clock.Now(), h.opt.Window); err != nil {
+		return nil, err
+	}
+	return c.Decrypt(encrypt)
 }
 
 // passive waits briefly for the card update of a robot card click and
@@ -137,7 +156,7 @@ func (h *wecomHandler) reject(g *gin.Context, err error) {
 	status := http.StatusBadRequest
 	var mbe *http.MaxBytesError
 	switch {
-	case errors.Is(err, wecom.ErrSignature), errors.Is(err, wecom.ErrReceiver):
+	case errors.Is(err, wecom.ErrSignature), errors.Is(err, wecom.ErrReceiver), errors.Is(err, wecom.ErrStale):
 		status = http.StatusUnauthorized
 	case errors.As(err, &mbe):
 		status = http.StatusRequestEntityTooLarge

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"gorm.io/gorm"
@@ -27,6 +28,7 @@ type DirectoryData struct {
 // still name them. People read from WeCom (SyncDepartmentPeople) are not
 // touched unless d names them: then the hand-written entry wins.
 func (db *DB) SyncDirectory(ctx context.Context, d DirectoryData) error {
+	defer db.directoryChanged()
 	return db.transaction(ctx, func(tx *gorm.DB) error {
 		upsert := func(rows any, pk string) error {
 			return tx.Clauses(clause.OnConflict{Columns: []clause.Column{{Name: pk}}, UpdateAll: true}).Create(rows).Error
@@ -104,6 +106,7 @@ func (db *DB) SyncDirectory(ctx context.Context, d DirectoryData) error {
 // people missing from people are marked inactive (they left the department),
 // never a hand-written one. It reports how many joined (new or back) and left.
 func (db *DB) SyncDepartmentPeople(ctx context.Context, people []bot.Person) (joined, left int, err error) {
+	defer db.directoryChanged()
 	err = db.transaction(ctx, func(tx *gorm.DB) error {
 		joined, left = 0, 0
 		var have []personRow
@@ -156,29 +159,37 @@ func notFound(err error, what, key string) error {
 
 // Person returns anyone ever on the roster (inactive people too, with Active false).
 func (db *DB) Person(ctx context.Context, userID string) (*bot.Person, error) {
-	var r personRow
-	if err := db.gdb.WithContext(ctx).Where("user_id = ?", userID).Take(&r).Error; err != nil {
-		return nil, notFound(err, "person", userID)
+	p, err := cachedDir(db, "person:"+userID, func() (bot.Person, error) {
+		var r personRow
+		if err := db.gdb.WithContext(ctx).Where("user_id = ?", userID).Take(&r).Error; err != nil {
+			return bot.Person{}, notFound(err, "person", userID)
+		}
+		return r.toPerson(), nil
+	})
+	if err != nil {
+		return nil, err
 	}
-	p := r.toPerson()
 	return &p, nil
 }
 
 // People lists the active people with role, or everyone active when role is empty.
 func (db *DB) People(ctx context.Context, role bot.Role) ([]bot.Person, error) {
-	q := db.gdb.WithContext(ctx).Where("active = ?", true)
-	if role != "" {
-		q = q.Where("role = ?", role)
-	}
-	var rows []personRow
-	if err := q.Order("user_id").Find(&rows).Error; err != nil {
-		return nil, fmt.Errorf("people: %w", err)
-	}
-	out := make([]bot.Person, len(rows))
-	for i := range rows {
-		out[i] = rows[i].toPerson()
-	}
-	return out, nil
+	ps, err := cachedDir(db, "people:"+string(role), func() ([]bot.Person, error) {
+		q := db.gdb.WithContext(ctx).Where("active = ?", true)
+		if role != "" {
+			q = q.Where("role = ?", role)
+		}
+		var rows []personRow
+		if err := q.Order("user_id").Find(&rows).Error; err != nil {
+			return nil, fmt.Errorf("people: %w", err)
+		}
+		out := make([]bot.Person, len(rows))
+		for i := range rows {
+			out[i] = rows[i].toPerson()
+		}
+		return out, nil
+	})
+	return slices.Clone(ps), err
 }
 
 // Ward returns an active ward by code.
@@ -195,25 +206,33 @@ func (db *DB) WardByChat(ctx context.Context, chatID string) (*bot.Ward, error) 
 }
 
 func (db *DB) ward(ctx context.Context, cond, v string) (*bot.Ward, error) {
-	var r wardRow
-	if err := db.gdb.WithContext(ctx).Where(cond, v).Where("active = ?", true).Take(&r).Error; err != nil {
-		return nil, notFound(err, "ward", v)
+	w, err := cachedDir(db, "ward:"+cond+v, func() (bot.Ward, error) {
+		var r wardRow
+		if err := db.gdb.WithContext(ctx).Where(cond, v).Where("active = ?", true).Take(&r).Error; err != nil {
+			return bot.Ward{}, notFound(err, "ward", v)
+		}
+		return r.toWard(), nil
+	})
+	if err != nil {
+		return nil, err
 	}
-	w := r.toWard()
 	return &w, nil
 }
 
 // Wards lists the active wards.
 func (db *DB) Wards(ctx context.Context) ([]bot.Ward, error) {
-	var rows []wardRow
-	if err := db.gdb.WithContext(ctx).Where("active = ?", true).Order("code").Find(&rows).Error; err != nil {
-		return nil, fmt.Errorf("wards: %w", err)
-	}
-	out := make([]bot.Ward, len(rows))
-	for i := range rows {
-		out[i] = rows[i].toWard()
-	}
-	return out, nil
+	ws, err := cachedDir(db, "wards", func() ([]bot.Ward, error) {
+		var rows []wardRow
+		if err := db.gdb.WithContext(ctx).Where("active = ?", true).Order("code").Find(&rows).Error; err != nil {
+			return nil, fmt.Errorf("wards: %w", err)
+		}
+		out := make([]bot.Ward, len(rows))
+		for i := range rows {
+			out[i] = rows[i].toWard()
+		}
+		return out, nil
+	})
+	return slices.Clone(ws), err
 }
 
 // Campus returns a campus by code.
@@ -227,13 +246,16 @@ func (db *DB) Campus(ctx context.Context, code string) (*bot.Campus, error) {
 
 // Categories lists the active fault categories in configured order.
 func (db *DB) Categories(ctx context.Context) ([]bot.Category, error) {
-	var rows []categoryRow
-	if err := db.gdb.WithContext(ctx).Where("active = ?", true).Order("sort, code").Find(&rows).Error; err != nil {
-		return nil, fmt.Errorf("categories: %w", err)
-	}
-	out := make([]bot.Category, len(rows))
-	for i := range rows {
-		out[i] = rows[i].toCategory()
-	}
-	return out, nil
+	cs, err := cachedDir(db, "categories", func() ([]bot.Category, error) {
+		var rows []categoryRow
+		if err := db.gdb.WithContext(ctx).Where("active = ?", true).Order("sort, code").Find(&rows).Error; err != nil {
+			return nil, fmt.Errorf("categories: %w", err)
+		}
+		out := make([]bot.Category, len(rows))
+		for i := range rows {
+			out[i] = rows[i].toCategory()
+		}
+		return out, nil
+	})
+	return slices.Clone(cs), err
 }

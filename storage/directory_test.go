@@ -3,6 +3,7 @@ package storage_test
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -118,5 +119,40 @@ func TestPeopleSourceMigration(t *testing.T) {
 	}
 	if p, err := db.Person(ctx, "nurse1"); err != nil || !p.Active {
 		t.Errorf("a person from before the migration: %+v %v", p, err)
+	}
+}
+
+// TestDirectoryCacheFollowsChanges: lookups are cached (an unknown sender
+// too), and a change made through the directory's writers is seen at once.
+func TestDirectoryCacheFollowsChanges(t *testing.T) {
+	db := storagetest.Open(t)
+	ctx := context.Background()
+	d := storage.DirectoryData{Wards: []bot.Ward{{Code: "med-icu", Name: "内科ICU", ChatID: "wr1"}},
+		People: []bot.Person{{UserID: "nurse1", Name: "王护士", Role: bot.RoleNurse, WardCode: "med-icu"}}}
+	if err := db.SyncDirectory(ctx, d); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Person(ctx, "nurse2"); !errors.Is(err, bot.ErrNotFound) {
+		t.Fatalf("unknown person: %v", err)
+	}
+	if w, err := db.WardByChat(ctx, "wr1"); err != nil || w.Code != "med-icu" {
+		t.Fatalf("WardByChat = %+v, %v", w, err)
+	}
+	d.Wards[0].ChatID = "wr9"
+	d.People = append(d.People, bot.Person{UserID: "nurse2", Name: "李护士", Role: bot.RoleNurse, WardCode: "med-icu"})
+	if err := db.SyncDirectory(ctx, d); err != nil {
+		t.Fatal(err)
+	}
+	if p, err := db.Person(ctx, "nurse2"); err != nil || p.Name != "李护士" {
+		t.Errorf("person added by the sync = %+v, %v", p, err)
+	}
+	if _, err := db.WardByChat(ctx, "wr1"); !errors.Is(err, bot.ErrNotFound) {
+		t.Errorf("group moved away still maps: %v", err)
+	}
+	if ws, err := db.Wards(ctx); err != nil || len(ws) != 1 || ws[0].ChatID != "wr9" {
+		t.Errorf("Wards = %+v, %v", ws, err)
+	}
+	if ps, _ := db.People(ctx, bot.RoleNurse); len(ps) != 2 {
+		t.Errorf("nurses = %+v, want 2", ps)
 	}
 }

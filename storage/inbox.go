@@ -116,13 +116,15 @@ func (db *DB) ClaimInbound(ctx context.Context, now, leaseUntil time.Time, limit
 	return evs, nil
 }
 
-// InboundHandled marks events handled.
+// InboundHandled marks events handled and drops their payload and message:
+// they carry nurses' and patients' words, which the tickets keep where they
+// are needed; the row stays as the dedupe key until PurgeInbound.
 func (db *DB) InboundHandled(ctx context.Context, ids []string) error {
 	if len(ids) == 0 {
 		return nil
 	}
 	err := db.gdb.WithContext(ctx).Model(&inboxRow{}).Where("msg_id IN ?", ids).
-		Updates(map[string]any{"status": inboxDone, "handled_at": ms(time.Now())}).Error
+		Updates(map[string]any{"status": inboxDone, "handled_at": ms(time.Now()), "payload": []byte{}, "message": nil}).Error
 	if err != nil {
 		return fmt.Errorf("inbound handled: %w", err)
 	}
@@ -144,6 +146,55 @@ func (db *DB) InboundFailed(ctx context.Context, id, reason string, retryAt time
 		return fmt.Errorf("inbound failed %s: %w", id, err)
 	}
 	return nil
+}
+
+// RenewInbound extends the lease of pending events.
+func (db *DB) RenewInbound(ctx context.Context, ids []string, leaseUntil time.Time) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	err := db.gdb.WithContext(ctx).Model(&inboxRow{}).Where("msg_id IN ? AND status = ?", ids, inboxPending).
+		Update("lease_until", ms(leaseUntil)).Error
+	if err != nil {
+		return fmt.Errorf("renew inbound: %w", err)
+	}
+	return nil
+}
+
+// ReleaseInbound makes pending events claimable from at, uncounting the
+// attempt their claim (or AddInbound) counted.
+func (db *DB) ReleaseInbound(ctx context.Context, ids []string, at time.Time) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	err := db.gdb.WithContext(ctx).Model(&inboxRow{}).Where("msg_id IN ? AND status = ?", ids, inboxPending).
+		Updates(map[string]any{"lease_until": ms(at), "attempts": gorm.Expr("CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END")}).Error
+	if err != nil {
+		return fmt.Errorf("release inbound: %w", err)
+	}
+	return nil
+}
+
+// PurgeInbound deletes handled and dead events whose lease ended before
+// before, a batch at a time so no statement holds many locks; it walks the
+// due index (a handled row's lease ended about when it was handled).
+func (db *DB) PurgeInbound(ctx context.Context, before time.Time) (int64, error) {
+	var n int64
+	for {
+		var ids []int64
+		err := db.gdb.WithContext(ctx).Model(&inboxRow{}).Where("status IN ? AND lease_until < ?", []string{inboxDone, inboxDead}, ms(before)).
+			Limit(1000).Pluck("id", &ids).Error
+		if err == nil && len(ids) > 0 {
+			res := db.gdb.WithContext(ctx).Where("id IN ?", ids).Delete(&inboxRow{})
+			err, n = res.Error, n+res.RowsAffected
+		}
+		if err != nil {
+			return n, fmt.Errorf("purge inbound: %w", err)
+		}
+		if len(ids) < 1000 {
+			return n, nil
+		}
+	}
 }
 
 // InboundEvent returns a stored event; ErrNotFound if there is none.

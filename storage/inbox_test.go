@@ -55,9 +55,10 @@ func TestInbox(t *testing.T) {
 	if got, _ := db.ClaimInbound(ctx, later.Add(time.Hour), later.Add(2*time.Hour), 10); len(got) != 0 {
 		t.Errorf("claim after handled = %d events, want 0", len(got))
 	}
+	// A handled event keeps no payload (nurses' words), only its key.
 	stored, err := db.InboundEvent(ctx, "robot:m1")
-	if err != nil || string(stored.Payload) != `{"msgid":"m1"}` {
-		t.Errorf("InboundEvent = %+v, %v", stored, err)
+	if err != nil || len(stored.Payload) != 0 || stored.Message != nil {
+		t.Errorf("InboundEvent = %+v, %v; want the key without payload or message", stored, err)
 	}
 	if _, err := db.InboundEvent(ctx, "robot:nope"); !errors.Is(err, bot.ErrNotFound) {
 		t.Errorf("InboundEvent(unknown) err = %v, want ErrNotFound", err)
@@ -122,5 +123,49 @@ func TestInboxKeepsTheMessage(t *testing.T) {
 	old.Attempts, ev.Attempts = 2, 2
 	if diff := cmp.Diff([]bot.InboundEvent{old, ev}, got); diff != "" {
 		t.Errorf("claimed (-want +got):\n%s", diff)
+	}
+}
+
+// TestInboxLeases: a renewed lease keeps other claims off; a released event
+// is claimable at once without its attempt counted; handled events past
+// their retention are purged, pending ones never.
+func TestInboxLeases(t *testing.T) {
+	ctx := context.Background()
+	db := storagetest.Open(t)
+	now := t0.Truncate(time.Millisecond)
+	for _, id := range []string{"robot:l1", "robot:l2", "robot:l3"} {
+		if errs := db.AddInbound(ctx, now.Add(10*time.Second), bot.InboundEvent{ID: id, Source: "robot", Payload: []byte("{}"), ReceivedAt: now, Attempts: 1}); errs[0] != nil {
+			t.Fatal(errs[0])
+		}
+	}
+	if err := db.RenewInbound(ctx, []string{"robot:l1"}, now.Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.ReleaseInbound(ctx, []string{"robot:l2"}, now); err != nil {
+		t.Fatal(err)
+	}
+	got, err := db.ClaimInbound(ctx, now, now.Add(10*time.Second), 10)
+	if err != nil || len(got) != 1 || got[0].ID != "robot:l2" || got[0].Attempts != 1 {
+		t.Fatalf("claim now = %+v, %v; want robot:l2 alone at attempt 1", got, err)
+	}
+	later := now.Add(30 * time.Second)
+	if got, _ := db.ClaimInbound(ctx, later, later.Add(time.Minute), 10); len(got) != 2 || got[0].ID != "robot:l2" || got[1].ID != "robot:l3" {
+		t.Fatalf("claim after 30 s = %+v; want l2 and l3 (l1 renewed to a minute)", got)
+	}
+	if err := db.InboundHandled(ctx, []string{"robot:l2"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.InboundFailed(ctx, "robot:l3", "never parses", later, true); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := db.PurgeInbound(ctx, later); err != nil || n != 0 {
+		t.Fatalf("purge before the leases ended = %d, %v; want 0", n, err)
+	}
+	week := now.Add(8 * 24 * time.Hour)
+	if n, err := db.PurgeInbound(ctx, week); err != nil || n != 2 {
+		t.Fatalf("purge after a week = %d, %v; want the handled and the dead event", n, err)
+	}
+	if _, err := db.InboundEvent(ctx, "robot:l1"); err != nil {
+		t.Errorf("pending event purged: %v", err)
 	}
 }

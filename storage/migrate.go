@@ -36,8 +36,10 @@ var migrations = []migration{
 	{"0007_ticket_triage", migrateTicketTriage},
 	{"0008_people_source", migratePeopleSource},
 	{"0009_records", migrateRecords},
+	{"0010_knowledge", migrateKnowledge},
 	{"0011_access", migrateAccess},
 	{"0013_outbox_rules", migrateOutboxRules},
+	{"0014_dialogues", migrateDialogues},
 }
 
 // migrateOutboxRules adds the outbox's kind, rank and breaker destination;

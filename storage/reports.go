@@ -124,7 +124,7 @@ func (db *DB) rank(n string, p int) string {
 // Counts counts tickets by ward and priority: reported or resolved in s, or
 // open (not yet resolved or closed) at s.To.
 func (db *DB) Counts(ctx context.Context, c bot.Cohort, s bot.Span) ([]bot.Count, error) {
-	q := db.gdb.WithContext(ctx).Model(&ticketRow{}).Select("ward_code, priority, COUNT(*) AS n").
+	q := db.read.WithContext(ctx).Model(&ticketRow{}).Select("ward_code, priority, COUNT(*) AS n").
 		Where("status NOT IN ?", excluded)
 	switch c {
 	case bot.CohortReported:
@@ -164,7 +164,7 @@ func openAt(q *gorm.DB, t time.Time) *gorm.DB {
 // OpenTickets lists tickets open at t with one of priorities (all when
 // empty), oldest first, at most limit.
 func (db *DB) OpenTickets(ctx context.Context, t time.Time, priorities []bot.Priority, limit int) ([]*bot.Ticket, error) {
-	q := openAt(db.gdb.WithContext(ctx).Model(&ticketRow{}).Where("status NOT IN ?", excluded), t)
+	q := openAt(db.read.WithContext(ctx).Model(&ticketRow{}).Where("status NOT IN ?", excluded), t)
 	if len(priorities) > 0 {
 		q = q.Where("priority IN ?", priorities)
 	}
@@ -175,7 +175,7 @@ func (db *DB) OpenTickets(ctx context.Context, t time.Time, priorities []bot.Pri
 // confirmed by t, oldest first.
 func (db *DB) AwaitingConfirmation(ctx context.Context, t time.Time, limit int) ([]*bot.Ticket, error) {
 	t = ms(t)
-	q := db.gdb.WithContext(ctx).Model(&ticketRow{}).Where("status NOT IN ?", excluded).
+	q := db.read.WithContext(ctx).Model(&ticketRow{}).Where("status NOT IN ?", excluded).
 		Where("resolved_at < ?", t).
 		Where("confirmed_at IS NULL OR confirmed_at >= ?", t).
 		Where("closed_at IS NULL OR closed_at >= ?", t)
@@ -197,7 +197,7 @@ func (db *DB) ticketList(q *gorm.DB) ([]*bot.Ticket, error) {
 // EventsOf lists the timeline events of kind that happened in s.
 func (db *DB) EventsOf(ctx context.Context, kind bot.EventKind, s bot.Span) ([]bot.Event, error) {
 	var rows []eventRow
-	err := db.gdb.WithContext(ctx).Where("kind = ? AND at >= ? AND at < ?", string(kind), ms(s.From), ms(s.To)).
+	err := db.read.WithContext(ctx).Where("kind = ? AND at >= ? AND at < ?", string(kind), ms(s.From), ms(s.To)).
 		Order("at, id").Limit(500).Find(&rows).Error
 	if err != nil {
 		return nil, fmt.Errorf("events %s: %w", kind, err)
@@ -216,7 +216,7 @@ func (db *DB) DueCompliance(ctx context.Context, s bot.Span, asOf time.Time) (bo
 	var c bot.Compliance
 	for _, k := range clockColumns {
 		var r struct{ Due, Met int }
-		err := db.gdb.WithContext(ctx).Model(&ticketRow{}).
+		err := db.read.WithContext(ctx).Model(&ticketRow{}).
 			Select(fmt.Sprintf("COUNT(*) AS due, COALESCE(SUM(CASE WHEN %[2]s IS NOT NULL AND %[2]s <= %[1]s AND %[3]s = 0 THEN 1 ELSE 0 END), 0) AS met",
 				k.due, k.stop, k.late)).
 			Where("status NOT IN ?", excluded).
@@ -251,7 +251,7 @@ func (db *DB) Breaches(ctx context.Context, s bot.Span, asOf time.Time, limit in
 			DueAt                              time.Time
 			StoppedAt                          *time.Time
 		}
-		err := db.gdb.WithContext(ctx).Model(&ticketRow{}).
+		err := db.read.WithContext(ctx).Model(&ticketRow{}).
 			Select("no, ward_code, priority, assignee_id, "+k.due+" AS due_at, "+k.stop+" AS stopped_at").
 			Where("status NOT IN ?", excluded).
 			Where(k.due+" >= ? AND "+k.due+" < ?", ms(s.From), ms(s.To)).
@@ -368,7 +368,7 @@ func (db *DB) aggregate(ctx context.Context, key string, keyArgs []any, s bot.Sp
 		ResolveDue, ResolveMet int
 		OnsiteDue, OnsiteMet   int
 	}
-	if err := db.gdb.WithContext(ctx).Raw(sql, args...).Scan(&rows).Error; err != nil {
+	if err := db.read.WithContext(ctx).Raw(sql, args...).Scan(&rows).Error; err != nil {
 		return nil, err
 	}
 	out := make([]bot.GroupStats, 0, len(rows))
@@ -403,7 +403,7 @@ func (db *DB) percentiles(ctx context.Context, s bot.Span, col, stop string) ([]
 	sql := fmt.Sprintf("SELECT k, d, rn, %s AS r50, %s AS r90 FROM (%s) x WHERE rn = %s OR rn = %s",
 		db.rank("n", 50), db.rank("n", 90), inner, db.rank("n", 50), db.rank("n", 90))
 	var rows []pctRow
-	if err := db.gdb.WithContext(ctx).Raw(sql, ms(s.From), ms(s.To), excluded).Scan(&rows).Error; err != nil {
+	if err := db.read.WithContext(ctx).Raw(sql, ms(s.From), ms(s.To), excluded).Scan(&rows).Error; err != nil {
 		return nil, fmt.Errorf("percentiles %s: %w", stop, err)
 	}
 	return rows, nil
@@ -420,7 +420,7 @@ func (db *DB) Fixes(ctx context.Context, s bot.Span, perCategory int) ([]bot.Fix
 		Category, Solution string
 		N                  int
 	}
-	if err := db.gdb.WithContext(ctx).Raw(sql, ms(s.From), ms(s.To), excluded, perCategory).Scan(&rows).Error; err != nil {
+	if err := db.read.WithContext(ctx).Raw(sql, ms(s.From), ms(s.To), excluded, perCategory).Scan(&rows).Error; err != nil {
 		return nil, fmt.Errorf("fixes: %w", err)
 	}
 	out := make([]bot.Fix, len(rows))
@@ -433,7 +433,7 @@ func (db *DB) Fixes(ctx context.Context, s bot.Span, perCategory int) ([]bot.Fix
 // EachTicket streams the tickets reported in s, in report order, to fn,
 // holding one row in memory at a time.
 func (db *DB) EachTicket(ctx context.Context, s bot.Span, fn func(*bot.Ticket) error) error {
-	rows, err := db.gdb.WithContext(ctx).Model(&ticketRow{}).Where("reported_at >= ? AND reported_at < ?", ms(s.From), ms(s.To)).
+	rows, err := db.read.WithContext(ctx).Model(&ticketRow{}).Where("reported_at >= ? AND reported_at < ?", ms(s.From), ms(s.To)).
 		Where("status NOT IN ?", excluded).Order("reported_at, id").Rows()
 	if err != nil {
 		return fmt.Errorf("each ticket: %w", err)
@@ -441,7 +441,7 @@ func (db *DB) EachTicket(ctx context.Context, s bot.Span, fn func(*bot.Ticket) e
 	defer rows.Close()
 	for rows.Next() {
 		var r ticketRow
-		if err := db.gdb.ScanRows(rows, &r); err != nil {
+		if err := db.read.ScanRows(rows, &r); err != nil {
 			return fmt.Errorf("each ticket: %w", err)
 		}
 		if err := fn(r.toTicket()); err != nil {

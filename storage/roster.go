@@ -28,20 +28,28 @@ func (rosterRow) TableName() string { return "oncall_roster" }
 func migrateRoster(tx *gorm.DB) error { return tx.AutoMigrate(&rosterRow{}) }
 
 // Roster returns the stored roster document; bot.ErrNotFound if none.
+// It is read for every ticket, so it is cached like the directory.
 func (db *DB) Roster(ctx context.Context) ([]byte, error) {
-	var r rosterRow
-	err := db.gdb.WithContext(ctx).Where("id = 1").Take(&r).Error
-	if errors.Is(err, gorm.ErrRecordNotFound) {
-		return nil, fmt.Errorf("roster: %w", bot.ErrNotFound)
-	}
+	doc, err := cachedDir(db, "roster", func() (string, error) {
+		var r rosterRow
+		err := db.gdb.WithContext(ctx).Where("id = 1").Take(&r).Error
+		if errors.Is(err, gorm.ErrRecordNotFound) {
+			return "", fmt.Errorf("roster: %w", bot.ErrNotFound)
+		}
+		if err != nil {
+			return "", fmt.Errorf("roster: %w", err)
+		}
+		return r.Doc, nil
+	})
 	if err != nil {
-		return nil, fmt.Errorf("roster: %w", err)
+		return nil, err
 	}
-	return []byte(r.Doc), nil
+	return []byte(doc), nil
 }
 
 // SaveRoster replaces the roster document (a run-time edit).
 func (db *DB) SaveRoster(ctx context.Context, doc []byte, by string) error {
+	defer db.directoryChanged()
 	return db.transaction(ctx, func(tx *gorm.DB) error {
 		return upsertRoster(tx, rosterRow{ID: 1, Doc: string(doc), UpdatedBy: by}, false)
 	})
@@ -50,6 +58,7 @@ func (db *DB) SaveRoster(ctx context.Context, doc []byte, by string) error {
 // SeedRoster stores the configured roster unless the one stored was seeded
 // from a configuration with the same hash; it reports whether it wrote.
 func (db *DB) SeedRoster(ctx context.Context, doc []byte, hash string) (bool, error) {
+	defer db.directoryChanged()
 	var wrote bool
 	err := db.transaction(ctx, func(tx *gorm.DB) error {
 		var r rosterRow

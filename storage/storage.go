@@ -25,16 +25,24 @@ import (
 // DB is an open database with weibao's schema migrated.
 type DB struct {
 	gdb    *gorm.DB
+	read   *gorm.DB // report queries: a MySQL read replica (Options.ReadDSN), else gdb
 	driver string
 	loc    *time.Location
 	clock  bot.Clock
 	subs   []func(ctx context.Context, c bot.Committed) // see Subscribe
+	dir    *dirCache                                    // directory lookups, see dircache.go
+	// kbFulltext: the knowledge base has its ngram FULLTEXT index (knowledge.go).
+	kbFulltext bool
 }
 
 // Options tune Open.
 type Options struct {
 	// Location decides the day a ticket number is counted in (Asia/Shanghai).
 	Location *time.Location
+	// ReadDSN names a MySQL read replica for the report queries (digests,
+	// summaries, exports), which a few seconds of replication lag does not
+	// hurt; empty: they read the primary.
+	ReadDSN string
 	// Clock times the outbox's rows (queued, first due), on the clock the
 	// outbox worker reads to claim them and to age them by their rule;
 	// default the system clock.
@@ -52,32 +60,66 @@ func Open(ctx context.Context, driver, dsn string, opt Options) (*DB, error) {
 	var dial gorm.Dialector
 	switch driver {
 	case "sqlite":
-		if dir := filepath.Dir(dsn); dir != "." {
-			if err := os.MkdirAll(dir, 0o750); err != nil {
-				return nil, fmt.Errorf("open sqlite: %w", err)
-			}
+		if err := private(dsn); err != nil {
+			return nil, fmt.Errorf("open sqlite: %w", err)
 		}
 		// WAL and a busy timeout let readers work beside the single writer.
 		dial = sqlite.Open(dsn + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)")
 	case "mysql":
-		cfg, err := mysqldrv.ParseDSN(dsn)
-		if err != nil {
-			return nil, fmt.Errorf("open mysql: %w", err)
+		var err error
+		if dial, err = mysqlDialector(dsn); err != nil {
+			return nil, err
 		}
-		// Times are stored in UTC and read back as time.Time.
-		cfg.ParseTime, cfg.Loc = true, time.UTC
-		// Send each statement once with its arguments inlined by the driver,
-		// instead of prepare + execute + close: a third of the round trips
-		// and of the server's work per query.
-		cfg.InterpolateParams = true
-		if cfg.Params == nil {
-			cfg.Params = map[string]string{}
-		}
-		cfg.Params["charset"] = "utf8mb4"
-		dial = mysql.Open(cfg.FormatDSN())
 	default:
 		return nil, fmt.Errorf("open: unknown driver %q", driver)
 	}
+	if opt.ReadDSN != "" && driver != "mysql" {
+		return nil, fmt.Errorf("open: a read replica needs mysql, not %s", driver)
+	}
+	gdb, err := openGorm(dial, driver)
+	if err != nil {
+		return nil, err
+	}
+	db := &DB{gdb: gdb, read: gdb, driver: driver, loc: opt.Location, clock: opt.Clock, dir: &dirCache{}}
+	if err := db.migrate(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	db.kbFulltext = driver == "mysql" && gdb.Migrator().HasIndex(&kbRow{}, kbFulltext)
+	if opt.ReadDSN != "" {
+		dial, err := mysqlDialector(opt.ReadDSN)
+		var read *gorm.DB
+		if err == nil {
+			read, err = openGorm(dial, driver)
+		}
+		if err != nil {
+			db.Close()
+			return nil, fmt.Errorf("read replica: %w", err)
+		}
+		db.read = read
+	}
+	return db, nil
+}
+
+func mysqlDialector(dsn string) (gorm.Dialector, error) {
+	cfg, err := mysqldrv.ParseDSN(dsn)
+	if err != nil {
+		return nil, fmt.Errorf("open mysql: %w", err)
+	}
+	// Times are stored in UTC and read back as time.Time.
+	cfg.ParseTime, cfg.Loc = true, time.UTC
+	// Send each statement once with its arguments inlined by the driver,
+	// instead of prepare + execute + close: a third of the round trips
+	// and of the server's work per query.
+	cfg.InterpolateParams = true
+	if cfg.Params == nil {
+		cfg.Params = map[string]string{}
+	}
+	cfg.Params["charset"] = "utf8mb4"
+	return mysql.Open(cfg.FormatDSN()), nil
+}
+
+func openGorm(dial gorm.Dialector, driver string) (*gorm.DB, error) {
 	gdb, err := gorm.Open(dial, &gorm.Config{
 		TranslateError: true,
 		// A single INSERT or UPDATE is atomic on its own; wrapping each in
@@ -103,12 +145,24 @@ func Open(ctx context.Context, driver, dsn string, opt Options) (*DB, error) {
 		sqlDB.SetMaxIdleConns(10)
 		sqlDB.SetConnMaxLifetime(30 * time.Minute)
 	}
-	db := &DB{gdb: gdb, driver: driver, loc: opt.Location, clock: opt.Clock}
-	if err := db.migrate(ctx); err != nil {
-		sqlDB.Close()
-		return nil, err
+	return gdb, nil
+}
+
+// private creates the SQLite file readable by its owner only (0600; SQLite
+// gives its -wal and -shm files the same mode): it holds fault reports,
+// names and phone numbers. An existing file is narrowed to it too.
+func private(path string) error {
+	if dir := filepath.Dir(path); dir != "." {
+		if err := os.MkdirAll(dir, 0o750); err != nil {
+			return err
+		}
 	}
-	return db, nil
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return f.Chmod(0o600)
 }
 
 // Subscribe adds fn to the feed of committed changes: after every commit
@@ -131,13 +185,21 @@ func (db *DB) publish(ctx context.Context, c bot.Committed) {
 	}
 }
 
-// Close closes the connection pool.
+// Close closes the connection pools.
 func (db *DB) Close() error {
-	sqlDB, err := db.gdb.DB()
-	if err != nil {
-		return err
+	pools := []*gorm.DB{db.gdb}
+	if db.read != db.gdb {
+		pools = append(pools, db.read)
 	}
-	return sqlDB.Close()
+	var errs []error
+	for _, g := range pools {
+		sqlDB, err := g.DB()
+		if err == nil {
+			err = sqlDB.Close()
+		}
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
 }
 
 // Ping checks the database answers (for /readyz).

@@ -20,7 +20,9 @@ import (
 	"fmt"
 	"io"
 	"sort"
+	"strconv"
 	"strings"
+	"time"
 )
 
 // Crypto errors. ErrSignature means the request was not signed with our
@@ -29,7 +31,24 @@ var (
 	ErrSignature = errors.New("wecom: bad signature")
 	ErrCipher    = errors.New("wecom: bad ciphertext")
 	ErrReceiver  = errors.New("wecom: wrong receive id")
+	// ErrStale means a signed callback's timestamp lies outside the window:
+	// a captured callback replayed later, or a clock far off.
+	ErrStale = errors.New("wecom: timestamp outside the window")
 )
+
+// CheckTimestamp returns ErrStale unless the callback's timestamp (Unix
+// seconds, as signed) is within window of now. Replays inside the window
+// are the inbox's msgid dedupe's to drop.
+func CheckTimestamp(timestamp string, now time.Time, window time.Duration) error {
+	sec, err := strconv.ParseInt(timestamp, 10, 64)
+	if err != nil {
+		return fmt.Errorf("%w: %q is no Unix time", ErrStale, timestamp)
+	}
+	if d := now.Sub(time.Unix(sec, 0)); d > window || d < -window {
+		return fmt.Errorf("%w: %s off", ErrStale, d.Round(time.Second))
+	}
+	return nil
+}
 
 // blockSize is WeCom's PKCS#7 block: 32 bytes, not AES's 16.
 const blockSize = 32

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net/url"
 	"testing"
+	"time"
 )
 
 // The official WXBizMsgCrypt sample vectors (sbzhu/weworkapi_php Sample.php,
@@ -170,3 +171,26 @@ func mustB64(t testing.TB, s string) []byte {
 }
 
 func b64(b []byte) string { return base64.StdEncoding.EncodeToString(b) }
+
+func TestCheckTimestamp(t *testing.T) {
+	now := time.Unix(1764800000, 0)
+	for _, tc := range []struct {
+		ts    string
+		stale bool
+	}{
+		{"1764800000", false},
+		{"1764799700", false}, // 5 min old: the edge
+		{"1764800300", false}, // 5 min ahead
+		{"1764799699", true},
+		{"1764800301", true},
+		{"1732600000", true}, // a year old
+		{"", true},
+		{"17648e5", true},
+		{"-1", true},
+	} {
+		err := CheckTimestamp(tc.ts, now, 5*time.Minute)
+		if got := errors.Is(err, ErrStale); got != tc.stale || (err != nil) != tc.stale {
+			t.Errorf("CheckTimestamp(%q) = %v, want stale %v", tc.ts, err, tc.stale)
+		}
+	}
+}

@@ -181,6 +181,9 @@ func (e *RouteError) Unroutable() bool { return true }
 // card's response code), or an error: *RateLimitError to wait,
 // Temporary() false when retrying cannot help.
 func (s *Sender) Deliver(ctx context.Context, m bot.Outgoing) (string, error) {
+	if m.AppChat {
+		return s.toAppChat(ctx, m)
+	}
 	if m.File != nil {
 		// Files go out proactively: no reply route carries one.
 		return s.file(ctx, m)
@@ -489,6 +492,40 @@ func (s *Sender) toUsers(ctx context.Context, m bot.Outgoing) (string, error) {
 		ref = res.MsgID
 	}
 	return ref, nil
+}
+
+// chatExists is appchat/create's errcode for a chat id already taken: a
+// create retried after its answer was lost finds its own group.
+const chatExists = 86215
+
+// toAppChat creates the app's group chat m names if asked (CreateChat),
+// then posts m's text there (appchat/send). WeCom counts an app's messages
+// per member, as for 1:1 messages.
+func (s *Sender) toAppChat(ctx context.Context, m bot.Outgoing) (string, error) {
+	if m.ToChat == "" || m.Card != nil || m.File != nil || m.ReplyTo != "" {
+		return "", &RouteError{"an app group chat message needs a chat id and takes text or markdown only"}
+	}
+	if c := m.CreateChat; c != nil {
+		_, err := s.opt.Client.CreateAppChat(ctx, AppChat{Name: c.Name, Owner: c.Owner, UserList: c.Members, ChatID: m.ToChat})
+		var ae *APIError
+		if err != nil && !(errors.As(err, &ae) && ae.Code == chatExists) {
+			return "", err
+		}
+	}
+	if m.Text == "" {
+		return "", nil
+	}
+	if err := s.limit(ctx, "appchat:"+m.ToChat, appPerMinute); err != nil {
+		return "", err
+	}
+	for _, part := range parts(m) {
+		part.ChatID = m.ToChat
+		part.Text = withoutMentions(part.Text)
+		if err := s.opt.Client.SendAppChat(ctx, part); err != nil {
+			return "", err
+		}
+	}
+	return "", nil
 }
 
 // FileTooLargeError is a file over WeCom's limit: the recipients got a

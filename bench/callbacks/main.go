@@ -74,9 +74,9 @@ func run(url, token, key string, rate int, duration time.Duration, workers int, 
 	for i := 0; len(reqs) < total; i++ {
 		msg := fmt.Sprintf(`{"msgid":"%s-%d","aibotid":"bench","chatid":"wrd%d","chattype":"group","from":{"userid":"nurse%d"},"msgtype":"text","text":{"content":"@运维助手 监护仪黑屏 %d"}}`,
 			runID, i, i%20, i%50, i)
-		reqs = append(reqs, wire(wecomtest.RobotCallback(c, msg)))
+		reqs = append(reqs, wire(wecomtest.RobotCallback(c, time.Now(), msg)))
 		if every > 0 && i%every == 0 && len(reqs) < total {
-			reqs = append(reqs, wire(wecomtest.RobotCallback(c, msg))) // a retry: same message, new signature
+			reqs = append(reqs, wire(wecomtest.RobotCallback(c, time.Now(), msg))) // a retry: same message, new signature
 		}
 	}
 	lat := make([]time.Duration, len(reqs))

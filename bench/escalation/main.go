@@ -36,6 +36,7 @@ import (
 
 	mysqldrv "github.com/go-sql-driver/mysql"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/go-redis/v9"
 
 	"weibao/bot"
 	"weibao/bot/escalation"
@@ -138,7 +139,10 @@ func run(ctx context.Context, c config) error {
 		return err
 	}
 	defer st.Close()
-	rdb := st.Client()
+	rdb, ok := st.Client().(*redis.Client)
+	if !ok {
+		return fmt.Errorf("-redis: one server, not Sentinel or Cluster: the tool flushes its DB")
+	}
 	if rdb.Options().DB == 0 {
 		return fmt.Errorf("-redis: DB 0 is not ours to flush; use another index, e.g. /14")
 	}

@@ -8,6 +8,7 @@ package command
 import (
 	"errors"
 	"regexp"
+	"strconv"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -36,6 +37,25 @@ const (
 	Report     Name = "report"     // 报修 <text>: starts a report, for anyone
 	Withdraw   Name = "withdraw"   // 撤销 / 取消 [no]: the reporter withdraws, an engineer cancels
 	Phone      Name = "phone"      // 电话报修 <ward> <text>: an engineer logs a fault reported by phone
+	// 升级批准 <记录号> (the lead), 升级完成 <记录号> 结果:… 版本:… 影响:…, 版本 <系统>
+	// 登记缺陷 [紧急] <描述> [期限:YYYY-MM-DD], 登记需求 <人天> <描述> 期限:…, 需求确认 <记录号>
+	Bug                Name = "bug"
+	Requirement        Name = "requirement"
+	ConfirmRequirement Name = "confirm_requirement"
+	UpgradeApprove     Name = "upgrade_approve"
+	UpgradeDone        Name = "upgrade_done"
+	Versions           Name = "versions"
+	Knowledge          Name = "kb" // 知识库 <关键词> | 通过 <id> | 修改 <id> 现象:… 原因:… 方案:… | FAQ <id> | 取消FAQ <id> | 待审核
+)
+
+// Knowledge-base verbs (Command.Verb of 知识库).
+const (
+	KBSearch  = "search"
+	KBApprove = "approve"
+	KBEdit    = "edit"
+	KBFAQ     = "faq"
+	KBUnFAQ   = "unfaq"
+	KBPending = "pending"
 )
 
 // ActsOnTicket reports whether the command changes a ticket, so only
@@ -59,6 +79,17 @@ type Command struct {
 	Ward     string // phone: the ward as typed (name or code)
 	Priority bot.Priority
 	Date     string // digest: as typed ("2026-11-26", "昨天"), empty for yesterday
+	// 知识库: the verb (KBSearch…), the entry's id and an edit's fields;
+	// Text holds a search's keywords.
+	Verb    string
+	EntryID int64
+	Edit    bot.KBEdit
+	// 升级批准 / 升级完成: the upgrade record's number and the outcome.
+	RecordNo                string
+	Result, Version, Impact string
+	// 登记缺陷 / 登记需求: urgency, the estimate in person-days; Date the deadline.
+	Urgent bool
+	Effort float64
 }
 
 // ErrNotCommand means the text is not a command (free text, an answer).
@@ -89,6 +120,11 @@ var words = []word{
 	{"报修", Report}, {"report", Report},
 	{"撤销", Withdraw}, {"取消", Withdraw}, {"withdraw", Withdraw},
 	{"电话报修", Phone}, {"phone", Phone},
+	{"知识库", Knowledge}, {"kb", Knowledge},
+	{"登记缺陷", Bug}, {"登记需求", Requirement}, {"需求确认", ConfirmRequirement},
+	{"升级批准", UpgradeApprove}, {"批准升级", UpgradeApprove},
+	{"升级完成", UpgradeDone},
+	{"版本", Versions}, {"versions", Versions},
 }
 
 var noRE = regexp.MustCompile(`(?i)#?\bF\d{8}-\d{4,}\b`)
@@ -208,6 +244,49 @@ func Parse(text string) (Command, error) {
 		}
 	case Digest:
 		c.Date = rest
+	case Knowledge:
+		if !knowledge(&c, rest) {
+			return c, usage()
+		}
+	case Bug, Requirement:
+		text, date, _ := strings.Cut(rest, "期限")
+		c.Date = strings.TrimSpace(strings.TrimLeft(strings.TrimSpace(date), ":"))
+		text = strings.TrimSpace(text)
+		if c.Name == Bug {
+			if t, ok := strings.CutPrefix(text, "紧急"); ok {
+				c.Urgent, text = true, strings.TrimSpace(t)
+			} else {
+				text = strings.TrimSpace(strings.TrimPrefix(text, "一般"))
+			}
+			if c.Text = text; text == "" || (!c.Urgent && c.Date == "") {
+				return c, usage()
+			}
+			break
+		}
+		days, desc, _ := strings.Cut(text, " ")
+		e, err := strconv.ParseFloat(strings.TrimSuffix(days, "人天"), 64)
+		if c.Effort, c.Text = e, strings.TrimSpace(desc); err != nil || e <= 0 || c.Text == "" || c.Date == "" {
+			return c, usage()
+		}
+	case ConfirmRequirement, UpgradeApprove, UpgradeDone:
+		no, after, _ := strings.Cut(rest, " ")
+		c.RecordNo = strings.ToUpper(strings.TrimPrefix(no, "#"))
+		if !bot.ValidRecordNo(c.RecordNo) {
+			return c, usage()
+		}
+		if c.Name == UpgradeDone {
+			f := labelled(after, map[string]string{"结果": "result", "result": "result", "版本": "version", "version": "version",
+				"影响": "impact", "impact": "impact"})
+			c.Result, c.Version, c.Impact = f["result"], f["version"], f["impact"]
+			if c.Result == "" || c.Version == "" || c.Impact == "" {
+				return c, usage()
+			}
+		}
+	case Versions:
+		if rest == "" {
+			return c, usage()
+		}
+		c.Text = rest
 	default:
 		// Ack, Arrive, OnSite, Mine, OnCall, Help take nothing else; a
 		// trailing remark is kept for the timeline.
@@ -292,4 +371,81 @@ func fields(s string) (cause, solution string) {
 		}
 	}
 	return cause, solution
+}
+
+// kbVerbs are the spellings of 知识库's verbs; anything else is a search.
+var kbVerbs = map[string]string{
+	"通过": KBApprove, "approve": KBApprove, "修改": KBEdit, "edit": KBEdit,
+	"faq": KBFAQ, "常见问题": KBFAQ, "取消faq": KBUnFAQ, "unfaq": KBUnFAQ,
+	"待审核": KBPending, "pending": KBPending,
+}
+
+// knowledge reads 知识库's arguments into c; false when they are incomplete.
+func knowledge(c *Command, rest string) bool {
+	verb, args, _ := strings.Cut(rest, " ")
+	c.Verb = kbVerbs[strings.ToLower(verb)]
+	switch c.Verb {
+	case "":
+		c.Verb, c.Text = KBSearch, rest
+		return rest != ""
+	case KBPending:
+		return true
+	}
+	idText, after, _ := strings.Cut(strings.TrimSpace(args), " ")
+	id, err := strconv.ParseInt(strings.TrimPrefix(idText, "#"), 10, 64)
+	if err != nil || id <= 0 {
+		return false
+	}
+	c.EntryID = id
+	if c.Verb != KBEdit {
+		return true
+	}
+	f := labelled(after, map[string]string{"现象": "symptom", "症状": "symptom", "symptom": "symptom",
+		"原因": "cause", "cause": "cause", "方案": "fix", "解决方案": "fix", "fix": "fix", "分类": "category", "category": "category"})
+	c.Edit = bot.KBEdit{Category: f["category"], Symptom: f["symptom"], Cause: f["cause"], Fix: f["fix"]}
+	return !c.Edit.Empty()
+}
+
+// labelled splits "标签:值 标签:值" by the labels given (label → field);
+// each value runs to the next label. Text before the first label is dropped.
+func labelled(s string, labels map[string]string) map[string]string {
+	type mark struct {
+		at, end int
+		field   string
+	}
+	var marks []mark
+	for i := 0; i < len(s); i++ {
+		best := ""
+		for l := range labels {
+			if len(l) > len(best) && len(s)-i >= len(l) && strings.EqualFold(s[i:i+len(l)], l) {
+				j := i + len(l)
+				for j < len(s) && s[j] == ' ' {
+					j++
+				}
+				if j < len(s) && s[j] == ':' {
+					best = l
+				}
+			}
+		}
+		if best == "" {
+			continue
+		}
+		j := i + len(best)
+		for s[j] != ':' {
+			j++
+		}
+		marks = append(marks, mark{i, j + 1, labels[best]})
+		i = j
+	}
+	out := map[string]string{}
+	for k, m := range marks {
+		stop := len(s)
+		if k+1 < len(marks) {
+			stop = marks[k+1].at
+		}
+		if v := strings.Trim(strings.TrimSpace(s[m.end:stop]), ",，;；。"); v != "" && out[m.field] == "" {
+			out[m.field] = v
+		}
+	}
+	return out
 }

@@ -145,3 +145,49 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+func TestParseKnowledge(t *testing.T) {
+	tests := []struct {
+		in   string
+		want Command
+		err  string // catalogue key of the error, "" for none
+	}{
+		{"知识库 监护仪 黑屏", Command{Name: Knowledge, Verb: KBSearch, Text: "监护仪 黑屏"}, ""},
+		{"kb printer", Command{Name: Knowledge, Verb: KBSearch, Text: "printer"}, ""},
+		{"知识库 通过 12", Command{Name: Knowledge, Verb: KBApprove, EntryID: 12}, ""},
+		{"知识库 通过 #7", Command{Name: Knowledge, Verb: KBApprove, EntryID: 7}, ""},
+		{"知识库 FAQ 3", Command{Name: Knowledge, Verb: KBFAQ, EntryID: 3}, ""},
+		{"知识库 取消FAQ 3", Command{Name: Knowledge, Verb: KBUnFAQ, EntryID: 3}, ""},
+		{"知识库 待审核", Command{Name: Knowledge, Verb: KBPending}, ""},
+		{"知识库 修改 5 现象:登录后白屏 方案：清除缓存后重启", Command{Name: Knowledge, Verb: KBEdit, EntryID: 5,
+			Edit: bot.KBEdit{Symptom: "登录后白屏", Fix: "清除缓存后重启"}}, ""},
+		{"知识库 修改 5 原因: 证书过期, 分类:software", Command{Name: Knowledge, Verb: KBEdit, EntryID: 5,
+			Edit: bot.KBEdit{Cause: "证书过期", Category: "software"}}, ""},
+		{"知识库", Command{}, "cmd.usage.kb"},
+		{"知识库 通过", Command{}, "cmd.usage.kb"},
+		{"知识库 通过 abc", Command{}, "cmd.usage.kb"},
+		{"知识库 修改 5 随便改改", Command{}, "cmd.usage.kb"},
+		{"知识库 修改 0 现象:x", Command{}, "cmd.usage.kb"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.in, func(t *testing.T) {
+			got, err := Parse(tt.in)
+			if tt.err != "" {
+				if key, _ := bot.UserText(err); key != tt.err {
+					t.Fatalf("Parse(%q) error %v, want key %s", tt.in, err, tt.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("Parse(%q) (-want +got):\n%s", tt.in, diff)
+			}
+		})
+	}
+	// A report that starts with the word is no command.
+	if _, err := Parse("知识库里找不到"); err != ErrNotCommand {
+		t.Errorf("知识库里找不到: %v, want ErrNotCommand", err)
+	}
+}

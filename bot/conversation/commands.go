@@ -19,6 +19,8 @@ func (e *Engine) button(ctx context.Context, person *bot.Person, msg bot.Message
 		c.Name = command.Ack
 	case "arrive":
 		c.Name = command.Arrive
+	case "upgrade_approve":
+		c = parsed{Name: command.UpgradeApprove, RecordNo: no}
 	case "resolve":
 		// A resolve needs its cause and solution, which a button cannot carry.
 		if !person.Role.ActsOnTickets() {
@@ -76,6 +78,36 @@ func (e *Engine) command(ctx context.Context, person *bot.Person, msg bot.Messag
 		return e.withdraw(ctx, person, msg, c, r)
 	case command.Phone:
 		return e.phoneReport(ctx, person, msg, c, r)
+	case command.UpgradeApprove, command.UpgradeDone, command.Versions:
+		if e.opt.Upgrades == nil {
+			r.say("upgrade.disabled", nil)
+			return nil
+		}
+		text, err := e.opt.Upgrades.Command(ctx, person, c)
+		if err != nil {
+			return err
+		}
+		r.raw(text)
+	case command.Bug, command.Requirement, command.ConfirmRequirement:
+		if e.opt.Register == nil {
+			r.say("register.disabled", nil)
+			return nil
+		}
+		text, err := e.opt.Register.Command(ctx, person, c)
+		if err != nil {
+			return err
+		}
+		r.raw(text)
+	case command.Knowledge:
+		if e.opt.Knowledge == nil {
+			r.say("kb.disabled", nil)
+			return nil
+		}
+		text, err := e.opt.Knowledge.Command(ctx, person, c)
+		if err != nil {
+			return err
+		}
+		r.raw(text)
 	default:
 		r.say("cmd.unknown", nil)
 	}

@@ -1,9 +1,9 @@
 // Package conversation turns each inbound bot.Message into what weibao does
 // and says: a chat command, a step of the guided fault report, an answer to
-// a confirmation or a survey. Dialogue state lives per (chat, user) in
-// Redis with a TTL, so two nurses in one group never cross and a restart
-// resumes a dialogue; a sweep creates the ticket of a dialogue nobody
-// finished. Every reply is written to the outbox: with the ticket change
+// a confirmation or a survey. A fault report's state lives per (chat, user)
+// in the database (Redis keeps its lock), so two nurses in one group never
+// cross, and a restart or a flushed Redis resumes a dialogue; a sweep
+// creates the ticket of a dialogue nobody finished. Every reply is written to the outbox: with the ticket change
 // that caused it (through ticketing), or through Outbox.Enqueue.
 package conversation
 
@@ -29,7 +29,8 @@ type Outbox interface {
 	Enqueue(ctx context.Context, msgs ...bot.Outgoing) error
 }
 
-// Sessions keeps dialogue state, locks and due sets (redisstore.Sessions).
+// Sessions keeps survey state, pending questions, locks and due sets
+// (redisstore.Sessions).
 type Sessions interface {
 	Load(ctx context.Context, key string) ([]byte, error)
 	Save(ctx context.Context, key string, val []byte, ttl time.Duration) error
@@ -40,9 +41,34 @@ type Sessions interface {
 	Due(ctx context.Context, set string, now time.Time, limit int) ([]string, error)
 }
 
+// Dialogues keeps each fault report in progress in the database
+// (storage.DB), by key, with the time the sweep tickets it: Redis may be
+// flushed or restarted empty mid-dialogue, and the nurse's answers so far
+// must survive it (architecture invariant 1).
+type Dialogues interface {
+	Dialogue(ctx context.Context, key string) ([]byte, error) // nil when none
+	SaveDialogue(ctx context.Context, key string, state []byte, due time.Time) error
+	EndDialogue(ctx context.Context, key string) error
+	DueDialogues(ctx context.Context, now time.Time, limit int) ([]string, error)
+}
+
 // Digester renders the daily digest (the reports engineer's).
 type Digester interface {
 	Digest(ctx context.Context, day time.Time) (markdown string, err error)
+}
+
+// Knowledge is the knowledge base (knowledge.Service).
+type Knowledge interface {
+	// Command runs a 知识库 command and returns the reply.
+	Command(ctx context.Context, person *bot.Person, c command.Command) (string, error)
+	// Offer returns the FAQ tip matching a report's words, "" for none.
+	Offer(ctx context.Context, text string) (string, error)
+}
+
+// Upgrades runs the commands of a record use case (upgrade.Service,
+// register.Service) and returns the reply.
+type RecordCommands interface {
+	Command(ctx context.Context, person *bot.Person, c command.Command) (string, error)
 }
 
 // Options configure an Engine.
@@ -51,6 +77,7 @@ type Options struct {
 	Directory bot.Directory
 	Outbox    Outbox
 	Sessions  Sessions
+	Dialogues Dialogues
 	Catalog   *catalog.Catalog
 	Clock     bot.Clock
 	Logger    *slog.Logger
@@ -59,6 +86,13 @@ type Options struct {
 	Roster bot.Roster
 	// Digester answers 日报; nil answers "not enabled".
 	Digester Digester
+	// Knowledge answers 知识库 and offers FAQ entries to nurses who report;
+	// nil answers "not enabled" and offers nothing.
+	Knowledge Knowledge
+	// Upgrades answers 升级批准, 升级完成 and 版本; Register 登记缺陷, 登记需求
+	// and 需求确认; nil answers "not enabled".
+	Upgrades RecordCommands
+	Register RecordCommands
 
 	// DialogTimeout creates the ticket of a dialogue nobody finished
 	// (default 3 min). DuplicateWindow is how far back the same ward and
@@ -85,8 +119,8 @@ type Engine struct {
 
 // New checks opt and fills defaults.
 func New(opt Options) (*Engine, error) {
-	if opt.Tickets == nil || opt.Directory == nil || opt.Outbox == nil || opt.Sessions == nil || opt.Catalog == nil {
-		return nil, errors.New("conversation: Tickets, Directory, Outbox, Sessions and Catalog are required")
+	if opt.Tickets == nil || opt.Directory == nil || opt.Outbox == nil || opt.Sessions == nil || opt.Dialogues == nil || opt.Catalog == nil {
+		return nil, errors.New("conversation: Tickets, Directory, Outbox, Sessions, Dialogues and Catalog are required")
 	}
 	if opt.Clock == nil {
 		opt.Clock = bot.SystemClock{}
@@ -114,10 +148,8 @@ func New(opt Options) (*Engine, error) {
 const MaxMessageBytes = 4 * bot.MaxTextRunes
 
 const (
-	sessionTTL   = 2 * time.Hour
 	lockTTL      = 30 * time.Second
 	lockWait     = 10 * time.Second
-	dueSet       = "dialog_due"
 	sweepBatch   = 50
 	pendingTTL   = 48 * time.Hour
 	ratingTTL    = 24 * time.Hour
@@ -125,7 +157,7 @@ const (
 	directChatID = "-"
 )
 
-// session is the state kept per (chat, user).
+// session is the state kept per (chat, user), in Dialogues under member.
 type session struct {
 	Intake *dialog.State `json:"report,omitempty"` // the fault report (报修) in progress
 	Phone  bool          `json:"phone,omitempty"`  // an engineer logs a report phoned in (电话报修)
@@ -154,7 +186,6 @@ func chatKey(chat string) string {
 	return chat
 }
 
-func sessionKey(chat, user string) string { return "s:" + chatKey(chat) + ":" + user }
 func pendingKey(chat, user string) string { return "p:" + chatKey(chat) + ":" + user }
 func lockKey(chat, user string) string    { return chatKey(chat) + ":" + user }
 func member(chat, user string) string     { return chatKey(chat) + memberSep + user }
@@ -381,7 +412,7 @@ func (e *Engine) handle(ctx context.Context, msg bot.Message, r *replier) error 
 }
 
 func (e *Engine) loadSession(ctx context.Context, chat, user string) (*session, error) {
-	b, err := e.opt.Sessions.Load(ctx, sessionKey(chat, user))
+	b, err := e.opt.Dialogues.Dialogue(ctx, member(chat, user))
 	if err != nil || b == nil {
 		return nil, err
 	}
@@ -396,26 +427,18 @@ func (e *Engine) loadSession(ctx context.Context, chat, user string) (*session, 
 
 // saveSession saves s with r's replies, the last thing a message does to
 // it: a retry that finds s.MsgID its own only queues them again. The due
-// time is scheduled first, so a saved dialogue is never left unswept.
+// time is saved with it, so a saved dialogue is never left unswept.
 func (e *Engine) saveSession(ctx context.Context, s *session, r *replier) error {
 	s.Replies = r.replies()
 	b, err := json.Marshal(s)
 	if err != nil {
 		return err
 	}
-	if s.Intake != nil && !s.Due.IsZero() {
-		if err := e.opt.Sessions.Schedule(ctx, dueSet, member(s.ChatID, s.UserID), s.Due); err != nil {
-			return err
-		}
-	}
-	return e.opt.Sessions.Save(ctx, sessionKey(s.ChatID, s.UserID), b, sessionTTL)
+	return e.opt.Dialogues.SaveDialogue(ctx, member(s.ChatID, s.UserID), b, s.Due)
 }
 
 func (e *Engine) endSession(ctx context.Context, chat, user string) error {
-	if err := e.opt.Sessions.Delete(ctx, sessionKey(chat, user)); err != nil {
-		return err
-	}
-	return e.opt.Sessions.Unschedule(ctx, dueSet, member(chat, user))
+	return e.opt.Dialogues.EndDialogue(ctx, member(chat, user))
 }
 
 func (e *Engine) cancel(ctx context.Context, sess *session, msg bot.Message, r *replier) error {

@@ -11,6 +11,7 @@ import (
 
 	"weibao/bot"
 	"weibao/catalog"
+	"weibao/storage/redisstore/redistest"
 	"weibao/storage/storagetest"
 )
 
@@ -180,7 +181,7 @@ func TestTimeoutTicketsWhatWasSaid(t *testing.T) {
 	if n := len(h.tickets()); n != 0 {
 		t.Fatalf("ticket before the timeout")
 	}
-	h.build(t) // survives a restart: the due set is in Redis
+	h.build(t) // survives a restart: the dialogue and its due time are in the database
 	h.clock.Advance(2 * time.Minute)
 	h.eng.Tick(context.Background(), nil)
 	got := h.drain()
@@ -203,7 +204,7 @@ func TestTimeoutTicketsWhatWasSaid(t *testing.T) {
 func TestTimeoutIsConfigurable(t *testing.T) {
 	h := newHarness(t)
 	var err error
-	h.eng, err = New(Options{Tickets: h.svc, Directory: h.db, Outbox: h.db, Sessions: h.sessions, Catalog: catalog.Default(),
+	h.eng, err = New(Options{Tickets: h.svc, Directory: h.db, Outbox: h.db, Sessions: h.sessions, Dialogues: h.db, Catalog: catalog.Default(),
 		Clock: h.clock, Location: storagetest.Shanghai, DialogTimeout: 10 * time.Minute})
 	if err != nil {
 		t.Fatal(err)
@@ -542,5 +543,33 @@ func TestRepliesCarryTheirMessagesRoute(t *testing.T) {
 	}
 	if replies < 5 {
 		t.Errorf("%d replies, want one at least to each message", replies)
+	}
+}
+
+// Issue 18 item 6: Redis flushed (or restarted empty) mid-dialogue loses no
+// report: the next answer goes on from the question she was asked, and a
+// dialogue nobody finishes is still ticketed by the sweep.
+func TestFlushedRedisKeepsDialogues(t *testing.T) {
+	h := newHarness(t)
+	h.expect(h.say("nurse1", medChat, "内科ICU护士站电脑登不上重症系统"), "是「无法登录」吗？")
+	h.expect(h.say("nurse3", edChat, "打印机打不出"), "是「打印问题」吗？")
+	redistest.Flush(t, h.redis, h.prefix)
+	h.build(t) // and a replica restarted with it
+
+	h.expect(h.say("nurse1", medChat, "是"), "影响范围？")
+	h.expect(h.say("nurse1", medChat, "2"), "对临床有什么影响？")
+	h.expect(h.say("nurse1", medChat, "2"), "已登记工单 F20261126-0001：内科ICU · 无法登录")
+
+	redistest.Flush(t, h.redis, h.prefix)
+	h.clock.Advance(4 * time.Minute)
+	if n, err := h.eng.Sweep(context.Background()); err != nil || n != 1 {
+		t.Fatalf("Sweep = %d, %v; want the silent nurse's dialogue", n, err)
+	}
+	h.expect(h.drain(), "已按您描述的内容登记工单 F20261126-0002")
+	if n := len(h.tickets()); n != 2 {
+		t.Errorf("%d tickets, want 2", n)
+	}
+	if n, err := h.eng.Sweep(context.Background()); err != nil || n != 0 {
+		t.Errorf("second Sweep = %d, %v; want nothing left", n, err)
 	}
 }

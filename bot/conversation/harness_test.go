@@ -74,6 +74,8 @@ type harness struct {
 	t        *testing.T
 	db       *storage.DB
 	sessions *redisstore.Sessions
+	redis    *redisstore.Store
+	prefix   string // of every key the harness has in Redis
 	clock    *fakeClock
 	svc      *ticketing.Service
 	eng      *Engine
@@ -122,7 +124,8 @@ func newHarness(t *testing.T) *harness {
 		t.Fatal(err)
 	}
 	st, _ := redistest.Open(t)
-	h := &harness{t: t, db: db, sessions: st.Sessions("weibao:" + redistest.Prefix()),
+	prefix := "weibao:" + redistest.Prefix()
+	h := &harness{t: t, db: db, sessions: st.Sessions(prefix), redis: st, prefix: prefix,
 		clock: &fakeClock{t: time.Date(2026, 11, 26, 2, 0, 0, 0, time.UTC)}, watch: &watcher{}}
 	db.Subscribe(func(ctx context.Context, c bot.Committed) {
 		if c.Ticket == nil {
@@ -147,7 +150,7 @@ func (h *harness) build(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h.eng, err = New(Options{Tickets: h.svc, Directory: h.db, Outbox: h.db, Sessions: h.sessions, Catalog: cat,
+	h.eng, err = New(Options{Tickets: h.svc, Directory: h.db, Outbox: h.db, Sessions: h.sessions, Dialogues: h.db, Catalog: cat,
 		Clock: h.clock, Location: storagetest.Shanghai, Roster: fixedRoster{h.db}, Surveys: h.surveys})
 	if err != nil {
 		t.Fatal(err)

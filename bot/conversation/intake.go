@@ -70,8 +70,32 @@ func (e *Engine) startIntake(ctx context.Context, person *bot.Person, msg bot.Me
 	if !out.Create {
 		// The bot answers at once; the first question comes with it.
 		r.say("dlg.received", nil)
+		// A report ticketed at once (patient safety, hospital-wide) is never
+		// held up by a lookup; the others may get a FAQ tip first.
+		e.offerFAQ(ctx, person, text, r)
 	}
 	return e.step(ctx, env, sess, st, out, msg, r)
+}
+
+// faqWait bounds the FAQ lookup: a tip is worth less than a prompt answer.
+const faqWait = 500 * time.Millisecond
+
+// offerFAQ adds the knowledge base's FAQ tip matching a nurse's report, if
+// any. The report goes on whatever the lookup does: its failure is logged.
+func (e *Engine) offerFAQ(ctx context.Context, person *bot.Person, text string, r *replier) {
+	if e.opt.Knowledge == nil || person.Role != bot.RoleNurse {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, faqWait)
+	defer cancel()
+	tip, err := e.opt.Knowledge.Offer(ctx, text)
+	if err != nil {
+		e.opt.Logger.Warn("faq lookup failed", "user", person.UserID, "err", err)
+		return
+	}
+	if tip != "" {
+		r.raw(tip)
+	}
 }
 
 func (e *Engine) answerIntake(ctx context.Context, sess *session, person *bot.Person, msg bot.Message, text string, r *replier) error {
@@ -189,7 +213,7 @@ func answers(st dialog.State) ticketing.Answers {
 // her words support (dialog.Expire), and tells her what was recorded and
 // how to correct it. It returns how many it handled.
 func (e *Engine) Sweep(ctx context.Context) (int, error) {
-	due, err := e.opt.Sessions.Due(ctx, dueSet, e.now(), sweepBatch)
+	due, err := e.opt.Dialogues.DueDialogues(ctx, e.now(), sweepBatch)
 	if err != nil {
 		return 0, err
 	}
@@ -198,7 +222,7 @@ func (e *Engine) Sweep(ctx context.Context) (int, error) {
 	for _, m := range due {
 		chat, user, ok := strings.Cut(m, memberSep)
 		if !ok {
-			e.opt.Sessions.Unschedule(ctx, dueSet, m)
+			e.opt.Dialogues.EndDialogue(ctx, m)
 			continue
 		}
 		if chat == directChatID {
@@ -230,11 +254,10 @@ func (e *Engine) expire(ctx context.Context, chat, user string) (bool, error) {
 		return false, err
 	}
 	if sess == nil || sess.Intake == nil {
-		return false, e.opt.Sessions.Unschedule(ctx, dueSet, member(chat, user))
+		return false, e.endSession(ctx, chat, user)
 	}
 	if sess.Due.After(e.now()) {
-		// Answered meanwhile: the new due time is already scheduled.
-		return false, e.opt.Sessions.Schedule(ctx, dueSet, member(chat, user), sess.Due)
+		return false, nil // answered meanwhile: saved with its new due time
 	}
 	env, err := e.env(ctx)
 	if err != nil {

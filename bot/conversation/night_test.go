@@ -105,7 +105,7 @@ func TestNight(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h.eng, err = New(Options{Tickets: h.svc, Directory: h.db, Outbox: h.db, Sessions: h.sessions, Catalog: catalog.Default(),
+	h.eng, err = New(Options{Tickets: h.svc, Directory: h.db, Outbox: h.db, Sessions: h.sessions, Dialogues: h.db, Catalog: catalog.Default(),
 		Clock: h.clock, Location: storagetest.Shanghai, Roster: fixedRoster{h.db}})
 	if err != nil {
 		t.Fatal(err)
@@ -229,7 +229,7 @@ type nightPhone struct {
 // nightPager is a recording phone provider behind the pager's registry and
 // call guard, and a timer wheel on its own Redis, with the wheel's due set
 // (client and key).
-func nightPager(t *testing.T, h *harness) (nightPhone, *timerwheel.Wheel, *redis.Client, string) {
+func nightPager(t *testing.T, h *harness) (nightPhone, *timerwheel.Wheel, redis.UniversalClient, string) {
 	t.Helper()
 	st, _ := redistest.Open(t)
 	prefix := redistest.Prefix()

@@ -24,25 +24,25 @@ func (o *flakyOutbox) Enqueue(ctx context.Context, msgs ...bot.Outgoing) error {
 	return o.Outbox.Enqueue(ctx, msgs...)
 }
 
-// flakySessions fails its first fails saves; applied ones are written
-// before the error (Redis answered too late for the client).
-type flakySessions struct {
-	Sessions
+// flakyDialogues fails its first fails saves; applied ones are written
+// before the error (the commit's answer was lost on the way).
+type flakyDialogues struct {
+	Dialogues
 	fails   int
 	applied bool
 }
 
-func (s *flakySessions) Save(ctx context.Context, key string, val []byte, ttl time.Duration) error {
+func (s *flakyDialogues) SaveDialogue(ctx context.Context, key string, val []byte, due time.Time) error {
 	if s.fails == 0 {
-		return s.Sessions.Save(ctx, key, val, ttl)
+		return s.Dialogues.SaveDialogue(ctx, key, val, due)
 	}
 	s.fails--
 	if s.applied {
-		if err := s.Sessions.Save(ctx, key, val, ttl); err != nil {
+		if err := s.Dialogues.SaveDialogue(ctx, key, val, due); err != nil {
 			return err
 		}
 	}
-	return errors.New("redis: i/o timeout")
+	return errors.New("invalid connection")
 }
 
 // A failed attempt never suppresses the real reply of its retry: the nurse
@@ -63,7 +63,7 @@ func TestRetryAfterFailedAttemptStillReplies(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			h := newHarness(t)
 			h.eng.opt.Outbox = &flakyOutbox{Outbox: h.db, fails: tc.outbox}
-			h.eng.opt.Sessions = &flakySessions{Sessions: h.sessions, fails: tc.saves, applied: tc.applied}
+			h.eng.opt.Dialogues = &flakyDialogues{Dialogues: h.db, fails: tc.saves, applied: tc.applied}
 			msg := bot.Message{ID: "retry-1", From: "nurse1", ChatID: medChat, ChatType: bot.ChatGroup, Text: "系统很卡", At: h.clock.Now()}
 			var got []bot.Outgoing
 			fails := 0
@@ -93,7 +93,7 @@ func TestRetryAfterFailedAttemptStillReplies(t *testing.T) {
 				t.Errorf("question sent %d times (want 1), busy notice %d (want %d); got:\n%s", questions, busy, tc.wantBusy, render(got))
 			}
 			// The dialogue goes on from the question she was asked.
-			h.eng.opt.Outbox, h.eng.opt.Sessions = h.db, h.sessions
+			h.eng.opt.Outbox, h.eng.opt.Dialogues = h.db, h.db
 			h.expect(h.say("nurse1", medChat, "1"), "影响范围？")
 		})
 	}

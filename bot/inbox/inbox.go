@@ -6,6 +6,13 @@
 // database nor Redis, so their stalls and outages do not reach WeCom. Events
 // left in the journal or unhandled in the database by a crash are picked up
 // at start-up, so nothing acknowledged is lost.
+//
+// The database is the queue between replicas: an event that finds this
+// process's queue full is released there at once, and whichever replica has
+// a worker free claims it (this one as soon as its queue runs low, the others
+// at their next sweep). Held events are leased for seconds and the lease is
+// renewed while they wait or run, so a crashed replica's events are taken
+// over after one short lease.
 package inbox
 
 import (
@@ -14,6 +21,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -51,13 +59,17 @@ type Options struct {
 	Registerer prometheus.Registerer
 
 	Workers     int           // concurrent handlers, default 8
-	Queue       int           // events buffered for the workers, default 4096
-	Lease       time.Duration // how long a claimed event is ours, default 2 min
+	Queue       int           // events held for the workers, default 256; the rest wait in the database
+	Lease       time.Duration // how long a held event is ours unless renewed, default 10 s
 	Timeout     time.Duration // per handling, default 30 s
-	Sweep       time.Duration // how often leftovers are claimed, default 5 s
+	Sweep       time.Duration // how often other replicas' leftovers are looked for, default 1 s
 	DedupeTTL   time.Duration // life of a dedupe key, default 15 min (WeCom retries within ~20 s)
 	MaxAttempts int           // attempts before an event is given up, default 10
 	KeyPrefix   string        // Redis key prefix, default "weibao:inbox:"
+	// Retention is how long handled events stay as dedupe keys, default 7
+	// days. WeCom retries a callback within about 20 s, so a retry never
+	// outlives its row.
+	Retention time.Duration
 }
 
 // Inbox accepts events and runs the mover and the workers.
@@ -71,11 +83,20 @@ type Inbox struct {
 	mu        sync.Mutex
 	pending   []*call
 	closed    bool
+	writeErr  error  // the last journal write's, nil once one succeeds
 	unmoved   []item // journaled, for the mover
 	inFlight  int    // journaled events not yet in the database
 	writeWake chan struct{}
 	written   chan struct{} // closed when the journal writer has stopped
 	moverWake chan struct{}
+
+	// held is what this process leases (queued or running); the keeper
+	// renews it.
+	held map[string]struct{}
+	// more says the database may hold claimable events (this process released
+	// some): a worker that finds the queue low wakes the sweep.
+	more      atomic.Bool
+	sweepWake chan struct{}
 
 	done chan string
 	m    metrics
@@ -105,9 +126,11 @@ type metrics struct {
 	unstored   prometheus.GaugeFunc
 }
 
-// journalReset is the size past which the journal is emptied once the
-// database holds everything in it.
-const journalReset = 4 << 20
+// journalReset is the size past which a busy journal is emptied whenever
+// the database holds everything in it; an idle one is emptied as soon as
+// it does, so a restart never replays stored events into a database that
+// was restored or purged since.
+const journalReset = 1 << 20
 
 // New checks opt, fills defaults and opens the journal; events a previous
 // process journaled but did not store are moved first when Run starts.
@@ -123,15 +146,16 @@ func New(opt Options) (*Inbox, error) {
 			*d = v
 		}
 	}
-	def(&opt.Lease, 2*time.Minute)
+	def(&opt.Lease, 10*time.Second)
 	def(&opt.Timeout, 30*time.Second)
-	def(&opt.Sweep, 5*time.Second)
+	def(&opt.Sweep, time.Second)
 	def(&opt.DedupeTTL, 15*time.Minute)
+	def(&opt.Retention, 7*24*time.Hour)
 	if opt.Workers <= 0 {
 		opt.Workers = 8
 	}
 	if opt.Queue <= 0 {
-		opt.Queue = 4096
+		opt.Queue = 256
 	}
 	if opt.MaxAttempts <= 0 {
 		opt.MaxAttempts = 10
@@ -140,7 +164,8 @@ func New(opt Options) (*Inbox, error) {
 		opt.KeyPrefix = "weibao:inbox:"
 	}
 	in := &Inbox{opt: opt, queue: make(chan item, opt.Queue), done: make(chan string, opt.Queue), writeWake: make(chan struct{}, 1),
-		written: make(chan struct{}), moverWake: make(chan struct{}, 1)}
+		written: make(chan struct{}), moverWake: make(chan struct{}, 1),
+		held: map[string]struct{}{}, sweepWake: make(chan struct{}, 1)}
 	in.m = metrics{
 		accepted: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "weibao_inbox_accepted_total",
 			Help: "Inbound events journaled and acknowledged, by source."}, []string{"source"}),
@@ -205,6 +230,18 @@ func (in *Inbox) Close() error {
 	return in.j.close()
 }
 
+// Ready reports whether Accept can keep events: the inbox is open and its
+// last journal write succeeded. This is weibao's readiness: with the
+// database or Redis down, callbacks are still journaled and acknowledged.
+func (in *Inbox) Ready(context.Context) error {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if in.closed {
+		return ErrClosed
+	}
+	return in.writeErr
+}
+
 // Accept journals ev with m, the message its payload parses to, and hands
 // it to the mover; m is stored with it and handled without parsing again.
 // Once it returns nil the event survives a crash: acknowledge it. An error
@@ -251,13 +288,17 @@ func (in *Inbox) writeJournal() {
 		in.pending = nil
 		// Nothing journaled is waiting for the database: the file can start
 		// over. Only this goroutine adds to inFlight.
-		reset := in.inFlight == 0 && in.j.size > journalReset
+		reset := in.inFlight == 0 && in.j.size > 0 && (len(batch) == 0 || in.j.size > journalReset)
 		in.mu.Unlock()
 		if len(batch) == 0 {
+			if reset {
+				in.resetJournal()
+			}
 			continue
 		}
 		err := in.append(batch, reset)
 		in.mu.Lock()
+		in.writeErr = err
 		if err == nil {
 			for _, c := range batch {
 				in.unmoved = append(in.unmoved, c.it)
@@ -275,11 +316,15 @@ func (in *Inbox) writeJournal() {
 	}
 }
 
+func (in *Inbox) resetJournal() {
+	if err := in.j.reset(); err != nil {
+		in.opt.Logger.Warn("inbox journal reset", "err", err)
+	}
+}
+
 func (in *Inbox) append(batch []*call, reset bool) error {
 	if reset {
-		if err := in.j.reset(); err != nil {
-			in.opt.Logger.Warn("inbox journal reset", "err", err)
-		}
+		in.resetJournal()
 	}
 	evs := make([]bot.InboundEvent, len(batch))
 	for i, c := range batch {
@@ -343,16 +388,62 @@ func (in *Inbox) moveOnce(ctx context.Context) bool {
 	in.mu.Lock()
 	in.inFlight -= len(batch) - len(failed)
 	in.unmoved = append(failed, in.unmoved...)
+	caughtUp := in.inFlight == 0
 	in.mu.Unlock()
-	for _, it := range stored {
+	if caughtUp {
+		// Let the writer empty the journal if no callback is arriving.
 		select {
-		case in.queue <- it:
+		case in.writeWake <- struct{}{}:
 		default:
-			// Workers are behind: the stored event is claimed by the sweep
-			// once its lease ends.
 		}
 	}
+	var over []string
+	for _, it := range stored {
+		if !in.offer(it) {
+			over = append(over, it.ev.ID)
+		}
+	}
+	if len(over) > 0 {
+		// Workers are behind: the events wait in the database, free for the
+		// first replica with a worker free, not for their lease to end.
+		if err := in.opt.Store.ReleaseInbound(context.WithoutCancel(ctx), over, in.opt.Clock.Now()); err != nil {
+			in.opt.Logger.Warn("inbox: release events beyond the queue; claimable when their lease ends", "events", len(over), "err", err)
+		}
+		in.more.Store(true)
+		in.wakeSweep()
+	}
 	return len(failed) == 0
+}
+
+// offer queues it if there is room, holding its lease.
+func (in *Inbox) offer(it item) bool {
+	in.hold(it.ev.ID)
+	select {
+	case in.queue <- it:
+		return true
+	default:
+		in.unhold(it.ev.ID)
+		return false
+	}
+}
+
+func (in *Inbox) hold(id string) {
+	in.mu.Lock()
+	in.held[id] = struct{}{}
+	in.mu.Unlock()
+}
+
+func (in *Inbox) unhold(id string) {
+	in.mu.Lock()
+	delete(in.held, id)
+	in.mu.Unlock()
+}
+
+func (in *Inbox) wakeSweep() {
+	select {
+	case in.sweepWake <- struct{}{}:
+	default:
+	}
 }
 
 // store dedupes a batch with one round trip to Redis, then stores the fresh
@@ -426,6 +517,8 @@ func (in *Inbox) Run(ctx context.Context) error {
 	go func() { in.move(ctx); close(moved) }()
 	flushed := make(chan struct{})
 	go func() { in.flushDone(ctx); close(flushed) }()
+	kept := make(chan struct{})
+	go func() { in.keep(ctx); close(kept) }()
 	in.sweep(ctx)
 	t := time.NewTicker(in.opt.Sweep)
 	defer t.Stop()
@@ -434,10 +527,13 @@ func (in *Inbox) Run(ctx context.Context) error {
 		case <-ctx.Done():
 		case <-t.C:
 			in.sweep(ctx)
+		case <-in.sweepWake:
+			in.sweep(ctx)
 		}
 	}
 	wg.Wait()
 	<-moved
+	<-kept
 	// Every worker has stopped: nothing sends on done any more, so flushDone
 	// can mark the last handled events and end.
 	close(in.done)
@@ -446,38 +542,97 @@ func (in *Inbox) Run(ctx context.Context) error {
 	return nil
 }
 
-// sweep claims events whose lease ended (a crash, a full queue, a retry
-// that is due) and queues them.
+// sweep claims events whose lease ended (released beyond a full queue, a
+// crashed replica's, a retry that is due) while the queue has room.
 func (in *Inbox) sweep(ctx context.Context) {
 	for ctx.Err() == nil {
 		room := cap(in.queue) - len(in.queue)
 		if room == 0 {
 			return
 		}
+		limit := min(room, 500)
+		// Cleared before the claim, so a release committed after the claim
+		// looked sets it again and wakes the next sweep.
+		in.more.Store(false)
 		now := in.opt.Clock.Now()
-		evs, err := in.opt.Store.ClaimInbound(ctx, now, now.Add(in.opt.Lease), min(room, 500))
+		evs, err := in.opt.Store.ClaimInbound(ctx, now, now.Add(in.opt.Lease), limit)
 		if err != nil {
+			in.more.Store(true)
 			if ctx.Err() == nil {
 				in.opt.Logger.Error("inbox claim", "err", err)
 			}
 			return
 		}
-		for _, ev := range evs {
+		if len(evs) == limit {
+			in.more.Store(true)
+		}
+		for i, ev := range evs {
 			m, err := in.message(ev)
 			if err != nil {
 				in.opt.Logger.Error("inbox: stored event does not parse", "msg_id", ev.ID, "err", err)
 				in.opt.Store.InboundFailed(ctx, ev.ID, err.Error(), now, true)
 				continue
 			}
+			in.hold(ev.ID)
 			select {
 			case in.queue <- item{ev: ev, m: m}:
 			case <-ctx.Done():
+				// Shutting down: what was claimed and not queued goes back.
+				var back []string
+				for _, ev := range evs[i:] {
+					in.unhold(ev.ID)
+					back = append(back, ev.ID)
+				}
+				in.opt.Store.ReleaseInbound(context.WithoutCancel(ctx), back, now)
 				return
 			}
 		}
-		if len(evs) == 0 {
+		if len(evs) < limit {
 			return
 		}
+	}
+}
+
+// keep renews the lease of what this process holds, a third of a lease
+// before it ends, and purges handled events past their retention hourly.
+func (in *Inbox) keep(ctx context.Context) {
+	renew := time.NewTicker(in.opt.Lease / 3)
+	defer renew.Stop()
+	purge := time.NewTicker(time.Hour)
+	defer purge.Stop()
+	in.purge(ctx)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-renew.C:
+			in.mu.Lock()
+			ids := make([]string, 0, len(in.held))
+			for id := range in.held {
+				ids = append(ids, id)
+			}
+			in.mu.Unlock()
+			until := in.opt.Clock.Now().Add(in.opt.Lease)
+			for len(ids) > 0 {
+				n := min(len(ids), 1000)
+				if err := in.opt.Store.RenewInbound(ctx, ids[:n], until); err != nil && ctx.Err() == nil {
+					in.opt.Logger.Warn("inbox: renew leases; another replica may take these events over", "events", n, "err", err)
+				}
+				ids = ids[n:]
+			}
+		case <-purge.C:
+			in.purge(ctx)
+		}
+	}
+}
+
+func (in *Inbox) purge(ctx context.Context) {
+	n, err := in.opt.Store.PurgeInbound(ctx, in.opt.Clock.Now().Add(-in.opt.Retention))
+	if err != nil && ctx.Err() == nil {
+		in.opt.Logger.Warn("inbox purge", "err", err)
+	}
+	if n > 0 {
+		in.opt.Logger.Info("inbox: purged handled events past retention", "events", n)
 	}
 }
 
@@ -496,6 +651,9 @@ func (in *Inbox) work(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case it := <-in.queue:
+			if in.more.Load() && len(in.queue) <= cap(in.queue)/2 {
+				in.wakeSweep()
+			}
 			in.handle(ctx, it)
 		}
 	}
@@ -505,13 +663,15 @@ func (in *Inbox) handle(ctx context.Context, it item) {
 	hctx, cancel := context.WithTimeout(ctx, in.opt.Timeout)
 	defer cancel()
 	err := safely(func() error { return in.opt.Handler(hctx, it.m) })
+	in.unhold(it.ev.ID)
 	if err == nil {
 		in.m.handled.WithLabelValues("ok").Inc()
 		in.done <- it.ev.ID
 		return
 	}
 	if ctx.Err() != nil {
-		return // shutting down: release() puts it back
+		in.opt.Store.ReleaseInbound(context.WithoutCancel(ctx), []string{it.ev.ID}, in.opt.Clock.Now())
+		return // shutting down: the next start or another replica takes it
 	}
 	attempts := it.ev.Attempts
 	dead := attempts >= in.opt.MaxAttempts
@@ -567,14 +727,13 @@ func (in *Inbox) flushDone(ctx context.Context) {
 func (in *Inbox) release() {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	now := in.opt.Clock.Now()
-	for {
-		select {
-		case it := <-in.queue:
-			in.opt.Store.InboundFailed(ctx, it.ev.ID, "shutdown", now, false)
-		default:
-			return
-		}
+	var ids []string
+	for len(in.queue) > 0 {
+		it := <-in.queue
+		ids = append(ids, it.ev.ID)
+	}
+	if err := in.opt.Store.ReleaseInbound(ctx, ids, in.opt.Clock.Now()); err != nil {
+		in.opt.Logger.Warn("inbox: release queued events at shutdown; claimable when their lease ends", "events", len(ids), "err", err)
 	}
 }
 

@@ -275,7 +275,18 @@ func TestJournalIsOneProcessAndSurvivesATornRecord(t *testing.T) {
 	if _, err := inbox.New(opt); err == nil {
 		t.Fatal("a second process opened a journal in use")
 	}
+	if err := first.Ready(context.Background()); err != nil {
+		t.Errorf("Ready = %v with a working journal", err)
+	}
 	first.Close()
+	if err := first.Ready(context.Background()); !errors.Is(err, inbox.ErrClosed) {
+		t.Errorf("Ready after Close = %v, want ErrClosed", err)
+	}
+	if fi, err := os.Stat(f.journal); err != nil {
+		t.Error(err)
+	} else if fi.Mode().Perm() != 0o600 {
+		t.Errorf("journal mode %v, want 0600: its records carry fault text", fi.Mode().Perm())
+	}
 	// A crash in the middle of a write leaves a partial record, which was
 	// never acknowledged: it is cut off and the rest replays.
 	fh, err := os.OpenFile(f.journal, os.O_WRONLY|os.O_APPEND, 0)

@@ -40,7 +40,8 @@ func openJournal(path string) (j *journal, evs []bot.InboundEvent, cut int64, er
 	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
 		return nil, nil, 0, fmt.Errorf("inbox journal: %w", err)
 	}
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o640)
+	// Owner only: the records carry fault text, names and phone numbers.
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		return nil, nil, 0, fmt.Errorf("inbox journal: %w", err)
 	}
@@ -49,6 +50,9 @@ func openJournal(path string) (j *journal, evs []bot.InboundEvent, cut int64, er
 			f.Close()
 		}
 	}()
+	if err := f.Chmod(0o600); err != nil { // a journal of an older version
+		return nil, nil, 0, fmt.Errorf("inbox journal: %w", err)
+	}
 	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
 		return nil, nil, 0, fmt.Errorf("inbox journal %s is in use by another process: %w", path, err)
 	}

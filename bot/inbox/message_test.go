@@ -13,11 +13,13 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"weibao/bot"
+	"weibao/storage"
 )
 
-// messages is a bot that hands on the messages it is given.
+// messages is a bot that hands on the messages it is given, each handling
+// lasting until the test has taken its message.
 func messages() (chan bot.Message, func(context.Context, bot.Message) error) {
-	got := make(chan bot.Message, 10)
+	got := make(chan bot.Message)
 	return got, func(_ context.Context, m bot.Message) error { got <- m; return nil }
 }
 
@@ -30,6 +32,21 @@ func next(t *testing.T, got chan bot.Message) bot.Message {
 		t.Fatal("nothing handled")
 	}
 	return bot.Message{}
+}
+
+// stored waits for the event to be in the database and returns it: before
+// its handling ends (messages), as a handled row keeps no message.
+func stored(t *testing.T, db *storage.DB, id string) *bot.InboundEvent {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		ev, err := db.InboundEvent(context.Background(), id)
+		if err == nil {
+			return ev
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s not stored: %v", id, err)
+		}
+	}
 }
 
 func noParse(string, []byte, time.Time) (bot.Message, error) {
@@ -54,18 +71,14 @@ func TestAcceptedMessageIsHandledWithoutParsing(t *testing.T) {
 	got, handle := messages()
 	in := f.open(t, handle)
 	stop := run(in)
+	// The database keeps it with the event while it is handled.
+	if diff := cmp.Diff(&m, stored(t, f.db, m.ID).Message); diff != "" {
+		t.Errorf("stored message (-want +got):\n%s", diff)
+	}
 	if diff := cmp.Diff(m, next(t, got)); diff != "" {
 		t.Errorf("handled (-want +got):\n%s", diff)
 	}
 	stop()
-	// The database kept it with the event.
-	ev, err := f.db.InboundEvent(context.Background(), m.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if diff := cmp.Diff(&m, ev.Message); diff != "" {
-		t.Errorf("stored message (-want +got):\n%s", diff)
-	}
 }
 
 // TestEventsKeptWithoutMessageAreParsed: a journal record or an inbox row
@@ -93,6 +106,9 @@ func TestEventsKeptWithoutMessageAreParsed(t *testing.T) {
 	got, handle := messages()
 	in := f.open(t, handle)
 	stop := run(in)
+	if ev := stored(t, f.db, "robot:old1"); ev.Message == nil || ev.Message.ID != "robot:old1" {
+		t.Errorf("replayed event stored as %+v; want it with its parsed message", ev)
+	}
 	seen := map[string]bool{}
 	for range 2 {
 		seen[next(t, got).ID] = true // parse: the payload is the id
@@ -100,9 +116,5 @@ func TestEventsKeptWithoutMessageAreParsed(t *testing.T) {
 	stop()
 	if !seen["robot:old1"] || !seen["robot:old2"] {
 		t.Errorf("handled %v, want old1 and old2", seen)
-	}
-	ev, err := f.db.InboundEvent(context.Background(), "robot:old1")
-	if err != nil || ev.Message == nil || ev.Message.ID != "robot:old1" {
-		t.Errorf("replayed event stored as %+v, %v; want it with its parsed message", ev, err)
 	}
 }

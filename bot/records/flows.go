@@ -22,11 +22,18 @@ type spec struct {
 	optional []string
 	// problem is the choice (key) of the field whose answer files a ticket.
 	problem map[string]string
+	// exportOnly marks a kind another package keeps (upgrades: bot/upgrade):
+	// exported here with the rest, never created or asked here.
+	exportOnly bool
 }
 
 var (
 	okBad = []string{"rec.choice.ok", "rec.choice.bad"}
 	specs = map[bot.RecordKind]spec{
+		bot.KindUpgrade: {exportOnly: true, fields: []string{"version", "content", "test", "risk", "backup", "rollback",
+			"modules", "wards", "window", "approval", "approved_by", "result", "impact"}},
+		bot.KindBug:         {exportOnly: true, fields: []string{"description", "urgency", "deadline"}},
+		bot.KindRequirement: {exportOnly: true, fields: []string{"description", "effort", "included", "confirmation", "confirmed_by", "deadline"}},
 		bot.KindInspection: {words: []string{"巡检", "inspect"},
 			fields: []string{"content", "result", "anomalies", "feedback", "solution"}, optional: []string{"feedback", "solution"}},
 		bot.KindPerformance: {words: []string{"性能分析", "性能优化", "perf"},
@@ -61,6 +68,9 @@ func FlowName(kind bot.RecordKind) string { return "record_" + string(kind) }
 func (s *Service) Flows() map[string]bot.Flow {
 	out := map[string]bot.Flow{}
 	for kind := range specs {
+		if specs[kind].exportOnly {
+			continue
+		}
 		out[FlowName(kind)] = bot.Flow{Words: specs[kind].words,
 			Begin: func(ctx context.Context, p *bot.Person, arg string) (bot.FlowStart, error) {
 				return s.begin(ctx, kind, p, arg)

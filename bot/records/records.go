@@ -187,7 +187,7 @@ func (s *Service) Create(ctx context.Context, actor string, in bot.Record) (*bot
 // subject that is not a configured system, a time in the future.
 func (s *Service) check(in bot.Record) error {
 	sp, ok := specs[in.Kind]
-	if !ok {
+	if !ok || sp.exportOnly {
 		return bot.Errorf(bot.ErrInvalid, "err.record_kind", map[string]any{"kind": in.Kind}, "records: unknown kind %q", in.Kind)
 	}
 	for k := range in.Fields {

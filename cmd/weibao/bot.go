@@ -10,6 +10,7 @@ import (
 	"weibao/bot/conversation"
 	"weibao/bot/report"
 	"weibao/bot/ticketing"
+	"weibao/bot/upgrade"
 )
 
 // ClassificationPath is read at start when it exists; otherwise the
@@ -39,7 +40,7 @@ func newTickets(m *Main, ros bot.Roster, deadlines bot.Deadliner) (*ticketing.Se
 // newBot builds the conversation engine over the ticketing service, Redis
 // and the reports (digest, fault analysis survey).
 func newBot(m *Main) (*Bot, error) {
-	copt := conversation.Options{Tickets: m.Tickets, Directory: m.DB, Outbox: m.DB, Sessions: m.Sessions, Catalog: m.Catalog, Clock: m.Clock,
+	copt := conversation.Options{Tickets: m.Tickets, Directory: m.DB, Outbox: m.DB, Sessions: m.Sessions, Dialogues: m.DB, Catalog: m.Catalog, Clock: m.Clock,
 		Logger: m.Logger.With("component", "conversation"), Location: m.Config.Location, Roster: m.Escalation.Roster,
 		DialogTimeout: m.Config.Dialog.Timeout}
 	if m.Reports != nil {
@@ -62,6 +63,13 @@ func newBot(m *Main) (*Bot, error) {
 		for name, f := range m.Records.Flows() {
 			copt.Surveys[name] = f
 		}
+	}
+	if m.Knowledge != nil {
+		copt.Knowledge, copt.Upgrades, copt.Register = m.Knowledge.Service, m.Knowledge.Upgrades, m.Knowledge.Register
+		if copt.Surveys == nil {
+			copt.Surveys = map[string]conversation.Survey{}
+		}
+		copt.Surveys[upgrade.SurveyName] = m.Knowledge.Upgrades.Survey()
 	}
 	eng, err := conversation.New(copt)
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"maps"
 	"path"
 	"slices"
 	"strings"
@@ -27,6 +28,23 @@ import (
 // callback mode what weibao says first in the group (the @ to the engineer,
 // the resolution notice with the confirmation question) goes through the
 // ward's robot webhook, whose key comes from the environment.
+// The whole service on a 3-node Redis Cluster (issue 18): a report is
+// deduped, ticketed and paged, and its acknowledgement timer is armed.
+func TestBotEndToEndOnRedisCluster(t *testing.T) {
+	_, url := redistest.Cluster(t)
+	r := startRobotEnv(t, bot.SystemClock{}, map[string]string{"WEIBAO_REDIS_URL": url})
+	const group = "demo-med-icu"
+	r.say("nurse1", group, "内科ICU护士站电脑登不上重症系统", reply("无法登录"))
+	r.say("nurse1", group, "1", reply("影响范围"))
+	r.say("nurse1", group, "2", reply("对临床有什么影响"))
+	r.say("nurse1", group, "2", reply("已登记工单"), inGroup("请处理", "eng1"))
+	r.say("eng1", "", "接单", reply("已接单 "))
+	// The resolve deadline's timer waits in the cluster.
+	if n, err := r.m.Redis.Client().ZCard(context.Background(), r.m.Config.Redis.Prefix+"{sla}:due").Result(); err != nil || n == 0 {
+		t.Errorf("timers pending in the cluster = %d, %v; want the ticket's", n, err)
+	}
+}
+
 func TestBotEndToEnd(t *testing.T) {
 	r := startRobot(t, bot.SystemClock{})
 	m, fake, say := r.m, r.fake, r.say
@@ -144,14 +162,19 @@ type robot struct {
 	n    int
 }
 
-func startRobot(t *testing.T, clock bot.Clock) *robot {
+func startRobot(t *testing.T, clock bot.Clock) *robot { return startRobotEnv(t, clock, nil) }
+
+// startRobotEnv is startRobot with more configuration (env keys).
+func startRobotEnv(t *testing.T, clock bot.Clock, extra map[string]string) *robot {
 	t.Helper()
 	fake := wecomtest.New(t)
-	cfg, err := configs.Load("", wecomEnv(t, fake, map[string]string{
+	env := map[string]string{
 		"WEIBAO_WECOM_BOT_MODE": "callback", "WEIBAO_WECOM_BOT_TOKEN": wecomtest.BotToken,
 		"WEIBAO_WECOM_BOT_ENCODING_AES_KEY": wecomtest.BotAESKey, "WEIBAO_WECOM_BOT_ID": wecomtest.BotID,
 		"WEIBAO_WARD_MED_ICU_WEBHOOK_KEY": wecomtest.WebhookKey,
-	}))
+	}
+	maps.Copy(env, extra)
+	cfg, err := configs.Load("", wecomEnv(t, fake, env))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -185,7 +208,7 @@ func (r *robot) post(from, chat, text string) {
 	}
 	msg := fmt.Sprintf(`{"msgid":"e2e%d%s","aibotid":"%s",%s"chattype":%q,"from":{"userid":%q},"response_url":%q,"msgtype":"text","text":{"content":%q}}`,
 		r.n, r.run, wecomtest.BotID, chatField, chatType, from, r.fake.ResponseURL(fmt.Sprintf("rc%d%s", r.n, r.run)), "@维保 "+text)
-	q, body := wecomtest.RobotCallback(wecomtest.RobotCrypto(), msg)
+	q, body := wecomtest.RobotCallback(wecomtest.RobotCrypto(), r.m.Clock.Now(), msg)
 	if code, _ := post(r.t, r.m.URL()+"/wecom/bot", q, body); code != 200 {
 		r.t.Fatalf("POST %q = %d", text, code)
 	}

@@ -42,7 +42,7 @@ func chat(ctx context.Context, args []string, in io.Reader, out io.Writer) error
 	cfg.Server.Addr = "127.0.0.1:0"
 	cfg.Try.Enabled = false
 	clock := &terminal.Clock{}
-	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
+	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError, ReplaceAttr: maskAttr}))
 	m, err := openWith(ctx, cfg, logger, clock)
 	if err != nil {
 		return err

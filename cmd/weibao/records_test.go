@@ -186,7 +186,7 @@ func TestRecordsEndToEnd(t *testing.T) {
 	if json.Unmarshal(body, &list); code != 200 || len(list.Records) != 1 || list.Records[0].No != rec.No || len(list.Records[0].Tickets) != 2 {
 		t.Errorf("GET records = %d %s", code, body)
 	}
-	if code, body := get("/api/v1/records?kind=upgrade"); code != 400 || !strings.Contains(string(body), "记录类型") {
+	if code, body := get("/api/v1/records?kind=nosuch"); code != 400 || !strings.Contains(string(body), "记录类型") {
 		t.Errorf("bad kind = %d %s", code, body)
 	}
 	code, body = get("/api/v1/records/export?kind=inspection&period=" + month)

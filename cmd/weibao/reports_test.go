@@ -24,7 +24,8 @@ func TestReportsWired(t *testing.T) {
 	for _, j := range m.Reports.Scheduler.Jobs() {
 		names = append(names, j.Name+" "+j.Spec)
 	}
-	want := []string{"access_purge 30 3 * * *", "analysis 5 8-20 * * *", "digest 30 8 * * *", "monthly 0 9 1 * *", "quarterly 0 9 1-10 1,4,7,10 *", "records 30 9 * * *"}
+	want := []string{"access_purge 30 3 * * *", "analysis 5 8-20 * * *", "digest 30 8 * * *", "knowledge_register 0 9 * * *",
+		"knowledge_review 30 9 1 * *", "knowledge_sweep 20 * * * *", "monthly 0 9 1 * *", "quarterly 0 9 1-10 1,4,7,10 *", "records 30 9 * * *"}
 	if len(names) != len(want) {
 		t.Fatalf("jobs %v, want %v", names, want)
 	}

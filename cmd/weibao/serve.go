@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	_ "net/http/pprof" // served only on server.pprof_addr
 	"os"
 	"time"
 	"weibao/bot/records"
@@ -52,6 +53,8 @@ type Main struct {
 	// WeCom is the channel connected to it by serve (connectWeCom).
 	Bot   *Bot
 	WeCom *WeCom
+	// Knowledge is the knowledge base and the war rooms (knowledge.go).
+	Knowledge *Knowledge
 	// Try is the /try page's transcript when that page is the channel
 	// (console.go); nil otherwise.
 	Try *console.Try
@@ -103,12 +106,28 @@ func serve(ctx context.Context, args []string) error {
 func newLogger(cfg *configs.Config) *slog.Logger {
 	var level slog.Level
 	level.UnmarshalText([]byte(cfg.Log.Level)) // validated by configs
-	opt := &slog.HandlerOptions{Level: level}
+	opt := &slog.HandlerOptions{Level: level, ReplaceAttr: maskAttr}
 	var h slog.Handler = slog.NewTextHandler(os.Stderr, opt)
 	if cfg.Log.Format == "json" {
 		h = slog.NewJSONHandler(os.Stderr, opt)
 	}
 	return slog.New(quietCancel{h})
+}
+
+// maskAttr passes every string and error a log line carries through
+// bot.MaskLog: message text, names and phone numbers reach logs inside
+// error strings and fields nobody thought of, so the mask is applied once
+// here rather than at each call (tender 九).
+func maskAttr(_ []string, a slog.Attr) slog.Attr {
+	switch v := a.Value; {
+	case v.Kind() == slog.KindString:
+		a.Value = slog.StringValue(bot.MaskLog(v.String()))
+	case v.Kind() == slog.KindAny:
+		if err, ok := v.Any().(error); ok {
+			a.Value = slog.StringValue(bot.MaskLog(err.Error()))
+		}
+	}
+	return a
 }
 
 // quietCancel drops the records whose err is context.Canceled: each loop
@@ -153,7 +172,8 @@ func openWith(ctx context.Context, cfg *configs.Config, logger *slog.Logger, clo
 	if m.Catalog, err = catalog.Load(cfg.Catalog); err != nil {
 		return nil, err
 	}
-	if m.DB, err = storage.Open(ctx, cfg.Database.Driver, cfg.Database.DSN, storage.Options{Location: cfg.Location, Clock: clock}); err != nil {
+	if m.DB, err = storage.Open(ctx, cfg.Database.Driver, cfg.Database.DSN,
+		storage.Options{Location: cfg.Location, Clock: clock, ReadDSN: cfg.Database.ReadDSN}); err != nil {
 		return nil, err
 	}
 	m.closers = append(m.closers, func() { m.DB.Close() })
@@ -173,9 +193,12 @@ func openWith(ctx context.Context, cfg *configs.Config, logger *slog.Logger, clo
 		Logger:   logger.With("component", "http"),
 		Registry: m.Registry,
 		Texts:    m.Catalog,
-		Ready: map[string]handlers.Checker{
-			"database": m.DB.Ping,
-			"redis":    m.Redis.Ping,
+		// Ready means "can take callbacks" (SECURITY.md): with WeCom the
+		// inbox journal is what they need (connectWeCom adds it); without,
+		// only the database-backed API is served.
+		Ready: []handlers.Check{
+			{Name: "database", Check: m.DB.Ping, Needed: !cfg.WeCom.Configured()},
+			{Name: "redis", Check: m.Redis.Ping},
 		},
 		TrustedProxies: cfg.Server.TrustedProxies,
 		Index:          index,
@@ -185,7 +208,7 @@ func openWith(ctx context.Context, cfg *configs.Config, logger *slog.Logger, clo
 	// itself in a file of its own (cmd/weibao/<area>.go) and appends its
 	// background loops to m.workers. Reactions to committed changes go through
 	// the database's feed, so no subsystem is handed to an earlier one.
-	for _, wire := range []func(context.Context, *Main) error{wireAccess, wireEscalation, wireRecords, wireReports, wireBot, wireConsole} {
+	for _, wire := range []func(context.Context, *Main) error{wireAccess, wireEscalation, wireRecords, wireReports, wireKnowledge, wireBot, wireConsole} {
 		if err = wire(ctx, m); err != nil {
 			return nil, err
 		}
@@ -223,7 +246,7 @@ const index = `weibao is running.
   GET /console/  the web console (log in with an API token)
   GET /try       chat with weibao in the browser (try.enabled: the demo has it on)
   GET /healthz   process alive
-  GET /readyz    database and Redis answer
+  GET /readyz    can take callbacks (the inbox journal); database and Redis reported
   GET /metrics   Prometheus metrics
 `
 
@@ -243,6 +266,13 @@ func (m *Main) Run(ctx context.Context) error {
 	})
 	for _, w := range m.workers {
 		g.Go(func() error { return w(ctx) })
+	}
+	if addr := m.Config.Server.PprofAddr; addr != "" {
+		// Profiles for the product benchmark; DefaultServeMux holds only
+		// net/http/pprof's handlers.
+		psrv := &http.Server{Addr: addr, ReadHeaderTimeout: 5 * time.Second}
+		go psrv.ListenAndServe()
+		defer psrv.Close()
 	}
 	g.Go(func() error {
 		<-ctx.Done()

@@ -50,6 +50,7 @@ func startWeCom(m *Main, handle inbox.Handler) (*WeCom, error) {
 	if err != nil {
 		return nil, err
 	}
+	m.Server.AddCheck(handlers.Check{Name: "inbox_journal", Check: w.Inbox.Ready, Needed: true})
 	client, err := wecom.NewClient(wecom.ClientOptions{APIBase: cfg.APIBase, CorpID: cfg.CorpID, AgentID: cfg.AgentID,
 		Secret: cfg.Secret, Cache: wecom.NewTokenCache(m.Redis.Values(""))})
 	if err != nil {
@@ -61,7 +62,7 @@ func startWeCom(m *Main, handle inbox.Handler) (*WeCom, error) {
 	if wecomLogin(m.Config) {
 		m.Server.RegisterWeComLogin(client, m.Config.Server.PublicURL)
 	}
-	routes := handlers.WeComOptions{Inbox: w.Inbox, Clock: m.Clock, Logger: log}
+	routes := handlers.WeComOptions{Inbox: w.Inbox, Window: cfg.CallbackWindow, Clock: m.Clock, Logger: log}
 	if cfg.Token != "" {
 		if routes.App, err = wecom.NewCrypto(cfg.Token, cfg.EncodingAESKey, cfg.CorpID); err != nil {
 			return nil, fmt.Errorf("wecom app: %w", err)

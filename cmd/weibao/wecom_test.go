@@ -74,6 +74,7 @@ func openWeComMainWith(t *testing.T, mode string, seen chan bot.Message) (*Main,
 var noJobs = map[string]string{
 	"WEIBAO_REPORTS_JOBS_DIGEST_SPEC": "off", "WEIBAO_REPORTS_JOBS_MONTHLY_SPEC": "off",
 	"WEIBAO_REPORTS_JOBS_QUARTERLY_SPEC": "off", "WEIBAO_REPORTS_JOBS_ANALYSIS_SPEC": "off",
+	"WEIBAO_KNOWLEDGE_JOBS_REVIEW_SPEC": "off", "WEIBAO_KNOWLEDGE_JOBS_SWEEP_SPEC": "off", "WEIBAO_KNOWLEDGE_JOBS_REGISTER_SPEC": "off",
 	"WEIBAO_RECORDS_JOB_SPEC": "off",
 }
 
@@ -172,7 +173,7 @@ func TestWeComCallbackModeEndToEnd(t *testing.T) {
 	run := strings.TrimSuffix(redistest.Prefix(), ":")
 
 	// URL verification answers the raw decrypted echostr.
-	res, err := http.Get(m.URL() + "/wecom/bot?" + wecomtest.Verification(robot, "echo-123").Encode())
+	res, err := http.Get(m.URL() + "/wecom/bot?" + wecomtest.Verification(robot, m.Clock.Now(), "echo-123").Encode())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -186,7 +187,7 @@ func TestWeComCallbackModeEndToEnd(t *testing.T) {
 	// reply lands in the group through the response_url.
 	msg := fmt.Sprintf(`{"msgid":"g1%s","aibotid":"%s","chatid":"wrdA","chattype":"group","from":{"userid":"nurse1"},"response_url":%q,"msgtype":"text","text":{"content":"@运维助手 监护仪黑屏"}}`,
 		run, wecomtest.BotID, fake.ResponseURL("rc-g1"))
-	q, body := wecomtest.RobotCallback(robot, msg)
+	q, body := wecomtest.RobotCallback(robot, m.Clock.Now(), msg)
 	if code, _ := post(t, m.URL()+"/wecom/bot", q, body); code != 200 {
 		t.Fatalf("POST /wecom/bot = %d", code)
 	}
@@ -202,7 +203,7 @@ func TestWeComCallbackModeEndToEnd(t *testing.T) {
 	}
 
 	// WeCom's retry of the same callback changes nothing.
-	q, body = wecomtest.RobotCallback(robot, msg)
+	q, body = wecomtest.RobotCallback(robot, m.Clock.Now(), msg)
 	if code, _ := post(t, m.URL()+"/wecom/bot", q, body); code != 200 {
 		t.Fatalf("retried POST = %d, want 200", code)
 	}
@@ -210,7 +211,7 @@ func TestWeComCallbackModeEndToEnd(t *testing.T) {
 	// A click on a paging card in the group comes back and the card is
 	// updated in the click's own answer.
 	click := `{"msgid":"c1` + run + `","create_time":1732600000,"chatid":"wrdA","chattype":"group","from":{"userid":"zhanggong"},"msgtype":"event","event":{"eventtype":"template_card_event","template_card_event":{"card_type":"button_interaction","event_key":"ack:F1","task_id":"page-F1-1"}}}`
-	q, body = wecomtest.RobotCallback(robot, click)
+	q, body = wecomtest.RobotCallback(robot, m.Clock.Now(), click)
 	code, answer := post(t, m.URL()+"/wecom/bot", q, body)
 	if code != 200 {
 		t.Fatalf("click = %d", code)
@@ -228,7 +229,7 @@ func TestWeComCallbackModeEndToEnd(t *testing.T) {
 
 	// The self-built app: a 1:1 text is answered by message/send and a card
 	// click updates the card through update_template_card.
-	q, body = wecomtest.AppCallback(app, `<xml><ToUserName>`+wecomtest.CorpID+`</ToUserName><FromUserName>lead</FromUserName><CreateTime>1732600001</CreateTime><MsgType>text</MsgType><Content>日报</Content><MsgId>9001`+run+`</MsgId><AgentID>1000002</AgentID></xml>`)
+	q, body = wecomtest.AppCallback(app, m.Clock.Now(), `<xml><ToUserName>`+wecomtest.CorpID+`</ToUserName><FromUserName>lead</FromUserName><CreateTime>1732600001</CreateTime><MsgType>text</MsgType><Content>日报</Content><MsgId>9001`+run+`</MsgId><AgentID>1000002</AgentID></xml>`)
 	if code, _ := post(t, m.URL()+"/wecom/callback", q, body); code != 200 {
 		t.Fatalf("POST /wecom/callback = %d", code)
 	}
@@ -238,7 +239,7 @@ func TestWeComCallbackModeEndToEnd(t *testing.T) {
 	if call := nextCall(t, fake); call.API != "message/send" || call.Body["touser"] != "lead" {
 		t.Errorf("app reply = %s %s", call.API, call.Raw)
 	}
-	q, body = wecomtest.AppCallback(app, `<xml><ToUserName>`+wecomtest.CorpID+`</ToUserName><FromUserName>zhanggong`+run+`</FromUserName><CreateTime>1732600002</CreateTime><MsgType>event</MsgType><Event>template_card_event</Event><EventKey>ack:F2</EventKey><TaskId>page-F2-1</TaskId><ResponseCode>rc-app</ResponseCode><AgentID>1000002</AgentID></xml>`)
+	q, body = wecomtest.AppCallback(app, m.Clock.Now(), `<xml><ToUserName>`+wecomtest.CorpID+`</ToUserName><FromUserName>zhanggong`+run+`</FromUserName><CreateTime>1732600002</CreateTime><MsgType>event</MsgType><Event>template_card_event</Event><EventKey>ack:F2</EventKey><TaskId>page-F2-1</TaskId><ResponseCode>rc-app</ResponseCode><AgentID>1000002</AgentID></xml>`)
 	if code, _ := post(t, m.URL()+"/wecom/callback", q, body); code != 200 {
 		t.Fatalf("app click = %d", code)
 	}
@@ -260,14 +261,18 @@ func TestWeComCallbackRejects(t *testing.T) {
 	otherCorp, _ := wecom.NewCrypto(wecomtest.AppToken, wecomtest.AppAESKey, "wwothercorp")
 	good := `<xml><FromUserName>n1</FromUserName><CreateTime>1</CreateTime><MsgType>text</MsgType><Content>x</Content><MsgId>1</MsgId></xml>`
 
-	forgedQ, forgedBody := wecomtest.AppCallback(app, good)
+	forgedQ, forgedBody := wecomtest.AppCallback(app, m.Clock.Now(), good)
 	forgedQ.Set("msg_signature", strings.Repeat("0", 40))
-	wrongCorpQ, wrongCorpBody := wecomtest.AppCallback(otherCorp, good)
+	wrongCorpQ, wrongCorpBody := wecomtest.AppCallback(otherCorp, m.Clock.Now(), good)
 	truncEnc, _ := app.Encrypt([]byte(good))
 	truncEnc = truncEnc[:len(truncEnc)-10]
-	truncQ := wecomtest.Query(app, truncEnc)
-	badUTF8Q, badUTF8Body := wecomtest.RobotCallback(robot, "{\"msgid\":\"u1\",\"from\":{\"userid\":\"n\"},\"msgtype\":\"text\",\"text\":{\"content\":\"\xff\"}}")
-	bigQ, _ := wecomtest.RobotCallback(robot, `{}`)
+	truncQ := wecomtest.Query(app, m.Clock.Now(), truncEnc)
+	badUTF8Q, badUTF8Body := wecomtest.RobotCallback(robot, m.Clock.Now(), "{\"msgid\":\"u1\",\"from\":{\"userid\":\"n\"},\"msgtype\":\"text\",\"text\":{\"content\":\"\xff\"}}")
+	bigQ, _ := wecomtest.RobotCallback(robot, m.Clock.Now(), `{}`)
+	// Correctly signed, but a year old or from ten minutes ahead (issue 18).
+	staleAppQ, staleAppBody := wecomtest.AppCallback(app, m.Clock.Now().AddDate(-1, 0, 0), good)
+	staleBotQ, staleBotBody := wecomtest.RobotCallback(robot, m.Clock.Now().Add(-6*time.Minute), `{"msgid":"s1","from":{"userid":"n"},"msgtype":"text","text":{"content":"x"}}`)
+	futureBotQ, futureBotBody := wecomtest.RobotCallback(robot, m.Clock.Now().Add(10*time.Minute), `{"msgid":"s2","from":{"userid":"n"},"msgtype":"text","text":{"content":"x"}}`)
 	tests := []struct {
 		name, path string
 		q          url.Values
@@ -282,6 +287,9 @@ func TestWeComCallbackRejects(t *testing.T) {
 		{"malformed json", "/wecom/bot", bigQ, []byte(`{"encrypt":`), 400},
 		{"invalid utf-8", "/wecom/bot", badUTF8Q, badUTF8Body, 400},
 		{"2 MB body", "/wecom/bot", bigQ, bytes.Repeat([]byte("a"), 2<<20), 413},
+		{"a year old", "/wecom/callback", staleAppQ, staleAppBody, 401},
+		{"six minutes old", "/wecom/bot", staleBotQ, staleBotBody, 401},
+		{"ten minutes ahead", "/wecom/bot", futureBotQ, futureBotBody, 401},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -289,6 +297,17 @@ func TestWeComCallbackRejects(t *testing.T) {
 				t.Errorf("status = %d, want %d", code, tt.want)
 			}
 		})
+	}
+	// The URL check too: an old signed echostr is no proof of the token today.
+	for path, c := range map[string]*wecom.Crypto{"/wecom/bot": robot, "/wecom/callback": app} {
+		res, err := http.Get(m.URL() + path + "?" + wecomtest.Verification(c, m.Clock.Now().Add(-time.Hour), "echo").Encode())
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode != 401 {
+			t.Errorf("GET %s an hour old = %d, want 401", path, res.StatusCode)
+		}
 	}
 	if evs, err := m.DB.ClaimInbound(context.Background(), time.Now().Add(time.Hour), time.Now().Add(2*time.Hour), 10); err != nil || len(evs) != 0 {
 		t.Errorf("inbox after rejects = %d events, %v; want none", len(evs), err)
@@ -318,7 +337,13 @@ func TestWeComLongConnectionEndToEnd(t *testing.T) {
 	}
 
 	// A dropped connection is re-established and traffic continues; the
-	// card click is answered with an update that echoes its req_id.
+	// card click is answered with an update that echoes its req_id. The drop
+	// waits for the reply's ack: a reply cut off before its ack is rightly
+	// sent again, which is not what this part tests.
+	waitFor(t, "the reply to be acknowledged", func() bool {
+		q, err := m.DB.QueuedMessages(context.Background(), []string{"pending"}, 0, 10)
+		return err == nil && len(q) == 0
+	})
 	fake.DropWS()
 	if !fake.WaitSubscribed(2, 10*time.Second) {
 		t.Fatal("weibao did not reconnect")

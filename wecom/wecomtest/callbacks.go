@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"strconv"
 	"sync/atomic"
+	"time"
 
 	"weibao/wecom"
 )
@@ -20,39 +21,41 @@ const (
 
 var nonce atomic.Int64
 
-// Query is the signed query string of a callback whose ciphertext is encrypt.
-func Query(c *wecom.Crypto, encrypt string) url.Values {
-	ts := "1732600000"
+// Query is the signed query string of a callback whose ciphertext is
+// encrypt, sent at now: weibao refuses a timestamp far from its own clock,
+// so tests pass the clock they gave weibao.
+func Query(c *wecom.Crypto, now time.Time, encrypt string) url.Values {
+	ts := strconv.FormatInt(now.Unix(), 10)
 	n := strconv.FormatInt(nonce.Add(1), 10)
 	return url.Values{"msg_signature": {c.Signature(ts, n, encrypt)}, "timestamp": {ts}, "nonce": {n}}
 }
 
 // AppCallback encrypts an app message XML into a POST query and body.
-func AppCallback(c *wecom.Crypto, plainXML string) (url.Values, []byte) {
+func AppCallback(c *wecom.Crypto, now time.Time, plainXML string) (url.Values, []byte) {
 	enc, err := c.Encrypt([]byte(plainXML))
 	if err != nil {
 		panic(err)
 	}
 	body := fmt.Sprintf("<xml><ToUserName><![CDATA[%s]]></ToUserName><Encrypt><![CDATA[%s]]></Encrypt><AgentID><![CDATA[%s]]></AgentID></xml>", CorpID, enc, AgentID)
-	return Query(c, enc), []byte(body)
+	return Query(c, now, enc), []byte(body)
 }
 
 // RobotCallback encrypts a robot message JSON into a POST query and body.
-func RobotCallback(c *wecom.Crypto, plainJSON string) (url.Values, []byte) {
+func RobotCallback(c *wecom.Crypto, now time.Time, plainJSON string) (url.Values, []byte) {
 	enc, err := c.Encrypt([]byte(plainJSON))
 	if err != nil {
 		panic(err)
 	}
-	return Query(c, enc), []byte(fmt.Sprintf(`{"encrypt":%q}`, enc))
+	return Query(c, now, enc), []byte(fmt.Sprintf(`{"encrypt":%q}`, enc))
 }
 
 // Verification is the query of a GET URL check whose echostr decrypts to echo.
-func Verification(c *wecom.Crypto, echo string) url.Values {
+func Verification(c *wecom.Crypto, now time.Time, echo string) url.Values {
 	enc, err := c.Encrypt([]byte(echo))
 	if err != nil {
 		panic(err)
 	}
-	q := Query(c, enc)
+	q := Query(c, now, enc)
 	q.Set("echostr", enc)
 	return q
 }

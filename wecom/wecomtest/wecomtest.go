@@ -17,6 +17,10 @@
 // chat nobody has messaged the robot in gets NoPriorMessage; more than 30
 // messages a minute or 1,000 an hour in a conversation (replies included),
 // or uploads over the same rates per bot, get 45009.
+//
+// The app's group chats follow WeCom's rules too (see appChat): members,
+// owner, chat id and name are checked at appchat/create, and appchat/send
+// reaches only a chat created here.
 package wecomtest
 
 import (
@@ -98,7 +102,8 @@ type Server struct {
 	media    map[string]Upload
 	uploads  map[string]*wsUpload // long-connection uploads in progress
 	depts    map[int][]Member
-	logins   map[string]login // web login codes issued (LoginCode)
+	chats    map[string]AppChat // app group chats created (appchat/create)
+	logins   map[string]login   // web login codes issued (LoginCode)
 
 	ws     *websocket.Conn
 	wsDone chan struct{}
@@ -115,7 +120,7 @@ type Server struct {
 // New starts a fake closed at the end of the test.
 func New(tb testing.TB) *Server {
 	s := &Server{tb: tb, Now: time.Now, faults: map[string][]Fault{}, notify: make(chan Request, 1024), used: map[string]bool{},
-		media: map[string]Upload{}, uploads: map[string]*wsUpload{}, cards: map[string]string{}, depts: map[int][]Member{},
+		media: map[string]Upload{}, uploads: map[string]*wsUpload{}, cards: map[string]string{}, depts: map[int][]Member{}, chats: map[string]AppChat{},
 		callbacks: map[string]string{}, seen: map[string]bool{}, sent: map[string][]time.Time{}, logins: map[string]login{}}
 	mux := http.NewServeMux()
 	mux.HandleFunc("/cgi-bin/gettoken", s.gettoken)
@@ -273,6 +278,10 @@ func (s *Server) tokenAPI(api string) http.HandlerFunc {
 		}
 		raw, _ := io.ReadAll(r.Body)
 		req := s.record(api, raw)
+		if code, msg := s.appChat(api, req.Body); code != 0 {
+			writeErr(w, code, msg)
+			return
+		}
 		if msg := s.checkShape(api, "app", req.Body); msg != "" {
 			s.tb.Errorf("wecomtest: %s: %s: %s", api, msg, raw)
 			writeErr(w, 40008, msg)
@@ -301,15 +310,90 @@ func (s *Server) tokenAPI(api string) http.HandlerFunc {
 			}
 			fmt.Fprintf(w, `{"errcode":0,"errmsg":"ok","msgid":"msg-%d","response_code":%q}`, len(s.Requests()), code)
 		case "appchat/create":
-			id, _ := req.Body["chatid"].(string)
-			if id == "" {
-				id = "chat-created"
-			}
-			fmt.Fprintf(w, `{"errcode":0,"errmsg":"ok","chatid":%q}`, id)
+			fmt.Fprintf(w, `{"errcode":0,"errmsg":"ok","chatid":%q}`, req.Body["chatid"])
 		default:
 			writeErr(w, 0, "ok")
 		}
 	}
+}
+
+// appChat applies WeCom's rules for the app's group chats (appchat/create,
+// appchat/send) and answers their errcodes: 2 to 2,000 distinct members
+// (86006), an owner among them (86005), a chat id of at most 32 letters and
+// digits (86001) not taken (86215), at most 50 characters of name (WeCom
+// truncates a longer one; the fake refuses it, 86004, so weibao's own
+// truncation is tested), and sends only to a chat created here (86003). A
+// create without a chat id gets one. Other APIs pass (0).
+func (s *Server) appChat(api string, b map[string]any) (int, string) {
+	if api != "appchat/create" && api != "appchat/send" {
+		return 0, ""
+	}
+	id, _ := b["chatid"].(string)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if api == "appchat/send" {
+		if _, ok := s.chats[id]; !ok {
+			return 86003, "chatid not exist"
+		}
+		return 0, ""
+	}
+	list, _ := b["userlist"].([]any)
+	var members []string
+	seen := map[string]bool{}
+	for _, u := range list {
+		if u, ok := u.(string); ok && u != "" && !seen[u] {
+			seen[u] = true
+			members = append(members, u)
+		}
+	}
+	owner, _ := b["owner"].(string)
+	name, _ := b["name"].(string)
+	switch {
+	case len(members) != len(list) || len(members) < 2 || len(members) > 2000:
+		return 86006, "invalid chat member count: 2 to 2000 distinct userids"
+	case owner != "" && !seen[owner]:
+		return 86005, "invalid chat owner: not in userlist"
+	case !validChatID(id):
+		return 86001, "invalid chatid: at most 32 characters of 0-9 a-z A-Z"
+	case utf8.RuneCountInString(name) > 50:
+		return 86004, "invalid chat name: at most 50 characters"
+	}
+	if id == "" {
+		id = fmt.Sprintf("wrfake%d", len(s.chats)+1)
+		b["chatid"] = id
+	}
+	if _, ok := s.chats[id]; ok {
+		return 86215, "chatid already exists"
+	}
+	s.chats[id] = AppChat{Name: name, Owner: owner, Members: members}
+	return 0, ""
+}
+
+func validChatID(id string) bool {
+	if len(id) > 32 {
+		return false
+	}
+	for _, r := range id {
+		if !('0' <= r && r <= '9' || 'a' <= r && r <= 'z' || 'A' <= r && r <= 'Z') {
+			return false
+		}
+	}
+	return true
+}
+
+// AppChat is a group chat the app created.
+type AppChat struct {
+	Name    string
+	Owner   string
+	Members []string
+}
+
+// Chat returns the app group chat created with id.
+func (s *Server) Chat(id string) (AppChat, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c, ok := s.chats[id]
+	return c, ok
 }
 
 // login is a web login's code: whose, and until when WeCom honours it.
@@ -473,9 +557,6 @@ func (s *Server) checkShape(api, sender string, b map[string]any) string {
 		}
 		return ""
 	case "appchat/create":
-		if l, _ := b["userlist"].([]any); len(l) < 2 {
-			return "userlist needs at least 2 members"
-		}
 		return ""
 	case "message/send":
 		if str(b, "touser") == "" {

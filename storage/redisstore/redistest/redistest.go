@@ -66,3 +66,30 @@ func Prefix() string {
 	rand.Read(b)
 	return "t" + hex.EncodeToString(b) + ":"
 }
+
+// Flush deletes every key under prefix: a FLUSHALL, or a restart without
+// persistence, as seen by the test that owns prefix (the shared server's
+// other keys are left alone).
+func Flush(tb testing.TB, store *redisstore.Store, prefix string) {
+	tb.Helper()
+	ctx := context.Background()
+	flush := func(ctx context.Context, node *redis.Client) error {
+		iter := node.Scan(ctx, 0, prefix+"*", 1000).Iterator()
+		for iter.Next(ctx) {
+			if err := node.Del(ctx, iter.Val()).Err(); err != nil {
+				return err
+			}
+		}
+		return iter.Err()
+	}
+	var err error
+	switch rdb := store.Client().(type) {
+	case *redis.ClusterClient:
+		err = rdb.ForEachMaster(ctx, flush)
+	case *redis.Client:
+		err = flush(ctx, rdb)
+	}
+	if err != nil {
+		tb.Fatalf("redistest: flush: %v", err)
+	}
+}
