@@ -135,7 +135,7 @@ func (u *users) say(from, chat, text string) (string, bool) {
 	replies := u.wecom.expect(code)
 	start := time.Now()
 	if !u.deliver("/wecom/bot", msgID, func() ([]byte, string) {
-		q, b := wecomtest.RobotCallback(wecomtest.RobotCrypto(), msg)
+		q, b := wecomtest.RobotCallback(wecomtest.RobotCrypto(), time.Now(), msg)
 		return b, q.Encode()
 	}) {
 		return "", false
@@ -162,7 +162,7 @@ func (u *users) click(from, key, task string) bool {
 	xml := fmt.Sprintf(`<xml><ToUserName>%s</ToUserName><FromUserName>%s</FromUserName><CreateTime>%d</CreateTime><MsgType>event</MsgType><Event>template_card_event</Event><EventKey>%s</EventKey><TaskId>%s</TaskId><CardType>button_interaction</CardType><ResponseCode>rc%s-%d</ResponseCode><AgentID>%s</AgentID></xml>`,
 		wecomtest.CorpID, from, time.Now().Unix(), key, task, u.run, n, wecomtest.AgentID)
 	return u.deliver("/wecom/callback", fmt.Sprintf("click%s-%d", u.run, n), func() ([]byte, string) {
-		q, b := wecomtest.AppCallback(wecomtest.AppCrypto(), xml)
+		q, b := wecomtest.AppCallback(wecomtest.AppCrypto(), time.Now(), xml)
 		return b, q.Encode()
 	})
 }

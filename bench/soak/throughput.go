@@ -59,7 +59,7 @@ func (s *soak) blast(ctx context.Context, replicas int, d time.Duration) (float6
 				n := seq.Add(1)
 				msg := fmt.Sprintf(`{"msgid":"tp%s-%d-%d","aibotid":%q,"chattype":"single","from":{"userid":"tpuser%d"},"response_url":%q,"msgtype":"text","text":{"content":"帮助"}}`,
 					s.users.run, replicas, n, wecomtest.BotID, n%500, s.wecom.gate.URL()+fmt.Sprintf("/cgi-bin/aibot/response?response_code=tp%s-%d-%d", s.users.run, replicas, n))
-				q, b := wecomtest.RobotCallback(wecomtest.RobotCrypto(), msg)
+				q, b := wecomtest.RobotCallback(wecomtest.RobotCrypto(), time.Now(), msg)
 				t0 := time.Now()
 				res, err := hc.Post(s.lbURL+"/wecom/bot?"+q.Encode(), "application/json", bytes.NewReader(b))
 				if err != nil {
