@@ -81,8 +81,9 @@ func TestAccessLogClientIP(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var logs strings.Builder
-			s := New(Options{Logger: slog.New(slog.NewTextHandler(&logs, nil)), Registry: prometheus.NewRegistry(),
-				TrustedProxies: tc.trusted, Texts: catalog.Default()})
+			// DEBUG: a served request's line is logged at DEBUG only.
+			s := New(Options{Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+				Registry: prometheus.NewRegistry(), TrustedProxies: tc.trusted, Texts: catalog.Default()})
 			req := httptest.NewRequest(http.MethodGet, "/", nil)
 			req.RemoteAddr = "192.0.2.1:5555"
 			req.Header.Set("X-Forwarded-For", "203.0.113.9")
@@ -146,7 +147,7 @@ func TestAccessLogKeepsINFOForFailures(t *testing.T) {
 		req.RemoteAddr = "10.1.2.3:4567"
 		s.Handler().ServeHTTP(httptest.NewRecorder(), req)
 		logged := strings.Contains(out.String(), "msg=http")
-		if logged != tt.line || logged && !strings.Contains(out.String(), "client=10.1.2.3") {
+		if logged != tt.line || logged && !strings.Contains(out.String(), "client_ip=10.1.2.3") {
 			t.Errorf("GET %s logged %q; want a line with the client: %v", tt.path, out.String(), tt.line)
 		}
 	}
