@@ -198,7 +198,7 @@ func (w *Worker) RunOnce(ctx context.Context) (int, error) {
 	var g errgroup.Group
 	g.SetLimit(w.opt.Parallel)
 	for _, k := range order {
-		g.Go(func() error { w.deliverGroup(ctx, groups[k]); return nil })
+		g.Go(func() error { w.deliverGroup(ctx, groups[k], now.Add(w.opt.Lease)); return nil })
 	}
 	g.Wait()
 	return len(ds), nil
@@ -241,9 +241,16 @@ func (w *Worker) dest(m bot.Outgoing) string {
 // deliverGroup sends one destination's messages in order; after a failure,
 // a rate limit or while the destination's breaker is open, the rest wait
 // too, so they never overtake it.
-func (w *Worker) deliverGroup(ctx context.Context, ds []bot.Delivery) {
+func (w *Worker) deliverGroup(ctx context.Context, ds []bot.Delivery, leaseEnd time.Time) {
 	store := context.WithoutCancel(ctx)
 	for len(ds) > 0 {
+		// Slow deliveries (a hung Redis or WeCom) must not outlive the claim:
+		// past it another replica may claim the rest and send them too. What
+		// is left is due again when the lease ends, untouched by us.
+		if leaseEnd.Sub(w.opt.Clock.Now()) < w.opt.Timeout {
+			w.opt.Logger.Warn("outbox: claim running out, rest left for the next claim", "left", len(ds))
+			return
+		}
 		m, n := w.merge(ds)
 		dest := w.dest(m)
 		probe, ok := w.breakers.admit(dest, w.opt.Clock.Now())

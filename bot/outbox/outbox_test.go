@@ -237,3 +237,49 @@ func TestWorkerFileMessagesStandAlone(t *testing.T) {
 		}
 	}
 }
+
+// slow is a deliverer whose every delivery takes d of the test clock.
+type slow struct {
+	*deliverer
+	clk *clock
+	d   time.Duration
+}
+
+func (s slow) Deliver(ctx context.Context, m bot.Outgoing) (string, error) {
+	s.clk.Add(s.d)
+	return s.deliverer.Deliver(ctx, m)
+}
+
+// TestWorkerStopsBeforeItsClaimEnds: deliveries slow enough to outlive the
+// claim stop while a delivery still fits in it; the rest is claimed again
+// when the lease ends and nothing is sent twice.
+func TestWorkerStopsBeforeItsClaimEnds(t *testing.T) {
+	ctx := context.Background()
+	db := storagetest.Open(t)
+	clk := &clock{t: time.Now().UTC().Add(time.Second)}
+	d := &deliverer{}
+	w, err := outbox.New(outbox.Options{Store: db, Deliverer: slow{d, clk, 25 * time.Second}, Clock: clk,
+		Lease: time.Minute, Timeout: 15 * time.Second, MergeLimit: 1, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"a", "b", "c"} {
+		if err := db.Enqueue(ctx, bot.Outgoing{Key: k, ToUsers: []string{"eng1"}, TicketNo: "F1", Text: k}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	w.RunOnce(ctx) // a at 0 s, b at 25 s; c would start at 50 s with 10 s of the claim left
+	if len(d.sent) != 2 {
+		t.Fatalf("first claim sent %d, want 2 (the third left for the next claim)", len(d.sent))
+	}
+	clk.Add(10 * time.Second) // the lease has ended
+	w.RunOnce(ctx)
+	w.RunOnce(ctx)
+	var keys []string
+	for _, m := range d.sent {
+		keys = append(keys, m.Key)
+	}
+	if strings.Join(keys, ",") != "a,b,c" {
+		t.Errorf("sent %v, want a, b, c once each", keys)
+	}
+}
