@@ -114,6 +114,16 @@ func share(m bot.Outgoing, limit int) int {
 	return limit
 }
 
+// StoreError is a failure of weibao's own shared store (the Redis behind
+// rate limits and reply claims), not of WeCom: the outbox retries it
+// without counting it against the destination's breaker.
+type StoreError struct{ Err error }
+
+func (e *StoreError) Error() string   { return "send bookkeeping: " + e.Err.Error() }
+func (e *StoreError) Unwrap() error   { return e.Err }
+func (e *StoreError) Local() bool     { return true }
+func (e *StoreError) Temporary() bool { return true }
+
 // RateLimiter counts sends per key in a sliding window shared by replicas.
 type RateLimiter interface {
 	// Allow records one send at key unless limit sends lie in the last
@@ -276,7 +286,7 @@ func (s *Sender) reply(ctx context.Context, m bot.Outgoing) (ref string, done bo
 		// The URL works once: the first message to claim it uses it.
 		fresh, err := s.opt.Claims.SetNX(ctx, m.ReplyTo, m.Key, time.Hour)
 		if err != nil {
-			return "", true, err
+			return "", true, &StoreError{err}
 		}
 		if !fresh {
 			if owner, _, _ := s.opt.Claims.Get(ctx, m.ReplyTo); owner != m.Key {
@@ -686,7 +696,7 @@ func (s *Sender) limit(ctx context.Context, dest string, perMinute int) error {
 func (s *Sender) window(ctx context.Context, dest string, limit int, window time.Duration) error {
 	wait, err := s.opt.Limits.Allow(ctx, dest, limit, window, s.opt.Clock.Now())
 	if err != nil {
-		return err
+		return &StoreError{err}
 	}
 	if wait > 0 {
 		return &RateLimitError{Dest: dest, After: wait}

@@ -317,10 +317,20 @@ func (w *Worker) deliverGroup(ctx context.Context, ds []bot.Delivery, leaseEnd t
 			ds = rest
 			continue
 		default:
-			probeAt, open, opened := w.breakers.fail(dest, now, w.opt.Probe, ds[0].ID)
-			if opened {
-				w.m.open.Inc()
-				w.opt.Logger.Warn("outbox: destination down, breaker open", "dest", dest, "probe", w.opt.Probe, "err", err)
+			var probeAt time.Time
+			var open bool
+			var local interface{ Local() bool }
+			if errors.As(err, &local) && local.Local() {
+				// weibao's own store failed (the Redis behind rate limits),
+				// not the destination: retry, and leave its breaker alone.
+				w.breakers.release(dest)
+			} else {
+				var opened bool
+				probeAt, open, opened = w.breakers.fail(dest, now, w.opt.Probe, ds[0].ID)
+				if opened {
+					w.m.open.Inc()
+					w.opt.Logger.Warn("outbox: destination down, breaker open", "dest", dest, "probe", w.opt.Probe, "err", err)
+				}
 			}
 			w.m.results.WithLabelValues("retry").Add(float64(n))
 			w.opt.Logger.Warn("outbox: delivery failed, will retry", "key", m.Key, "dest", dest,

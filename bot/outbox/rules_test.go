@@ -3,6 +3,7 @@ package outbox_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -479,5 +480,39 @@ func TestProbeThatProvesNothing(t *testing.T) {
 	w.RunOnce(ctx) // the next probe goes and gets through
 	if len(d.sent) == 0 {
 		t.Fatal("no probe went after a rate-limited and an unroutable one: the breaker is stuck")
+	}
+}
+
+// TestStoreErrorsLeaveTheBreakerClosed: when weibao's own Redis fails under
+// the rate limiter, messages are retried but the destination is not taken
+// for down (its breaker would hold a P1's card for a probe interval).
+func TestStoreErrorsLeaveTheBreakerClosed(t *testing.T) {
+	ctx := context.Background()
+	db := storagetest.Open(t)
+	clk := &clock{t: time.Now().UTC().Add(time.Second)}
+	redisDown := &wecom.StoreError{Err: errors.New("dial tcp 127.0.0.1:6379: connect: connection refused")}
+	d := &deliverer{errs: map[string][]error{"a": {redisDown}, "b": {redisDown}, "c": {redisDown}}}
+	reg := prometheus.NewRegistry()
+	w, err := outbox.New(outbox.Options{Store: db, Deliverer: appRouter{d}, Clock: clk, Registerer: reg,
+		Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"a", "b", "c"} {
+		if err := db.Enqueue(ctx, bot.Outgoing{Key: k, ToUsers: []string{"u-" + k}, Text: k}); err != nil {
+			t.Fatal(err)
+		}
+		w.RunOnce(ctx)
+		clk.Add(2 * time.Second)
+	}
+	if open := gauge(t, reg, "weibao_outbox_breakers_open"); open != 0 {
+		t.Errorf("breakers open = %v after store errors, want 0", open)
+	}
+	for range 5 {
+		w.RunOnce(ctx)
+		clk.Add(2 * time.Second)
+	}
+	if len(d.sent) != 3 {
+		t.Errorf("sent %d, want all 3 once the store answers", len(d.sent))
 	}
 }
