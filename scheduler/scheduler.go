@@ -169,7 +169,7 @@ func (s *Scheduler) Run(ctx context.Context) error {
 			if scheduled.IsZero() {
 				return
 			}
-			s.fire(ctx, e, scheduled)
+			s.fireRetrying(ctx, e, scheduled)
 		}))
 	}
 	s.mu.Unlock()
@@ -179,6 +179,27 @@ func (s *Scheduler) Run(ctx context.Context) error {
 	s.wg.Wait()
 	return nil
 }
+
+// fireRetrying fires a cron run and, while it could not even start because
+// Redis or the database failed (not run, with an error), tries again every
+// retryEvery until the job's next run is due: a restart of either must not
+// cost a digest or a reminder until the next catch-up.
+func (s *Scheduler) fireRetrying(ctx context.Context, e *entry, scheduled time.Time) {
+	next := e.sched.Next(scheduled)
+	for {
+		ran, err := s.fire(ctx, e, scheduled)
+		if ran || err == nil || !s.opt.Clock.Now().Add(retryEvery).Before(next) {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(retryEvery):
+		}
+	}
+}
+
+const retryEvery = 5 * time.Second
 
 // latest returns the last time sched fires in (now−within, now], or zero.
 func latest(sched cron.Schedule, now time.Time, within time.Duration) time.Time {

@@ -203,3 +203,37 @@ func TestNoOverlapAcrossReplicas(t *testing.T) {
 		t.Errorf("results %v, want one ok and one skipped", results)
 	}
 }
+
+// downLocker is Redis down for its first n claims.
+type downLocker struct {
+	scheduler.Locker
+	n atomic.Int32
+}
+
+func (l *downLocker) Claim(ctx context.Context, key string, ttl time.Duration) (bool, error) {
+	if l.n.Add(-1) >= 0 {
+		return false, errors.New("dial tcp 127.0.0.1:6379: connect: connection refused")
+	}
+	return l.Locker.Claim(ctx, key, ttl)
+}
+
+// TestCronRunSurvivesARedisRestart: a run due while Redis is down is tried
+// again until Redis answers, not lost until the next start's catch-up.
+func TestCronRunSurvivesARedisRestart(t *testing.T) {
+	st, _ := redistest.Open(t)
+	db := storagetest.Open(t)
+	prefix := redistest.Prefix()
+	clock := &fakeClock{t: time.Date(2026, 11, 26, 9, 0, 0, 0, sh)}
+	lock := &downLocker{Locker: st.JobLock(prefix + "a")}
+	lock.n.Store(1)
+	var runs atomic.Int32
+	s := scheduler.New(scheduler.Options{Locker: lock, History: db, Clock: clock, Location: sh, Replica: "a", KeyPrefix: prefix + "job:"})
+	if err := s.Register(scheduler.Job{Name: "digest", Spec: "@hourly",
+		Run: func(context.Context, time.Time) error { runs.Add(1); return nil }}); err != nil {
+		t.Fatal(err)
+	}
+	s.FireRetrying(context.Background(), "digest", clock.Now())
+	if runs.Load() != 1 {
+		t.Errorf("runs = %d after Redis came back, want 1", runs.Load())
+	}
+}

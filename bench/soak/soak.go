@@ -235,10 +235,12 @@ func (s *soak) run(ctx context.Context) (*result, error) {
 	}()
 	if s.opt.Noise > 0 {
 		// Background callbacks: people asking the robot for help 1:1, each
-		// answered through the outbox.
+		// answered through the outbox. One message per visitor: the answer to
+		// an unknown person is always the same text, so two of them to one
+		// visitor would read as a message delivered twice.
 		go func() {
 			for i := 0; loadCtx.Err() == nil; i++ {
-				stories.Go(func() { s.users.say(fmt.Sprintf("visitor%d", rand.IntN(200)), "", "帮助") })
+				stories.Go(func() { s.users.say(fmt.Sprintf("visitor%d", i), "", "帮助") })
 				sleep(loadCtx, time.Duration(float64(time.Second)/s.opt.Noise))
 			}
 		}()
