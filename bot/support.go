@@ -8,7 +8,8 @@ type QueuedMessage struct {
 	ID          int64
 	Key         string
 	TicketNo    string
-	Status      string // pending or failed
+	Kind        string // the message's class (bot.Outgoing.Class)
+	Status      string // pending, failed or expired
 	ToUsers     []string
 	ToChat      string
 	Format      Format

@@ -232,7 +232,7 @@ func (c *Console) supportPage(w http.ResponseWriter, r *http.Request) {
 	for _, j := range runs {
 		jobs = append(jobs, jobRow{Job: j.Job, Started: c.clockTime(j.Started), Result: j.Result, Error: j.Error})
 	}
-	queued, err := c.opt.Store.QueuedMessages(ctx, []string{"failed", "pending"}, 0, 50)
+	queued, err := c.opt.Store.QueuedMessages(ctx, []string{"failed", "expired", "pending"}, 0, 50)
 	if err != nil {
 		c.fail(w, r, err)
 		return

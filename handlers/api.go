@@ -47,7 +47,7 @@ type APIOptions struct {
 //	GET /api/v1/tickets/:no          viewer: {"ticket":{…},"timeline":[…]}
 //	GET /api/v1/wards                viewer: the wards
 //	GET /api/v1/categories           viewer: the fault categories
-//	GET /api/v1/outbox?status=failed viewer: messages waiting (pending) or given up (failed), oldest first; never their text
+//	GET /api/v1/outbox?status=failed viewer: messages waiting (pending) or given up (failed, expired), oldest first; never their text
 //	GET /api/v1/audit?actor=&action=&from=&to=
 //	                                 lead: the audit log, newest first
 //	GET /api/v1/audit/export?…       lead: the same rows, all of them, as CSV (UTF-8, for Excel)
@@ -318,18 +318,22 @@ func (h *apiHandler) categories(c *gin.Context) {
 	listPage(c, p, sliceFor(out, p))
 }
 
+// outboxStatuses are the outbox rows support looks at: waiting, and given up
+// (failed, or expired by its rule).
+var outboxStatuses = []string{"pending", "failed", "expired"}
+
 func (h *apiHandler) outbox(c *gin.Context) {
 	p, err := readPage(c, "status")
 	var statuses []string
 	if err == nil {
-		statuses, err = list(c, "status", "outbox_status", []string{"pending", "failed"})
+		statuses, err = list(c, "status", "outbox_status", outboxStatuses)
 	}
 	if err != nil {
 		badRequest(c, h.texts, err)
 		return
 	}
 	if statuses == nil {
-		statuses = []string{"pending", "failed"}
+		statuses = outboxStatuses
 	}
 	ms, err := h.opt.Board.QueuedMessages(c.Request.Context(), statuses, p.offset(), p.per+1)
 	if err != nil {

@@ -227,23 +227,6 @@ func (r outboxRow) entry() OutboxEntry {
 		LastError: r.LastError, Ref: r.Ref, Dest: r.Dest, CreatedAt: r.CreatedAt.UTC()}
 }
 
-// GivenUp lists the messages not delivered for good (failed or expired)
-// that were queued since the given time, newest first, at most limit: the
-// console's support page shows them, so that nothing is given up silently.
-func (db *DB) GivenUp(ctx context.Context, since time.Time, limit int) ([]OutboxEntry, error) {
-	var rows []outboxRow
-	err := db.gdb.WithContext(ctx).Where("status IN ? AND created_at >= ?", []string{outboxFailed, outboxExpired}, since.UTC()).
-		Order("id DESC").Limit(limit).Find(&rows).Error
-	if err != nil {
-		return nil, fmt.Errorf("outbox given up: %w", err)
-	}
-	out := make([]OutboxEntry, len(rows))
-	for i, r := range rows {
-		out[i] = r.entry()
-	}
-	return out, nil
-}
-
 // OutboxEntries lists the messages a ticket queued, oldest first.
 func (db *DB) OutboxEntries(ctx context.Context, ticketNo string) ([]OutboxEntry, error) {
 	var rows []outboxRow

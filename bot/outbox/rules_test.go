@@ -64,7 +64,7 @@ func TestRules(t *testing.T) {
 }
 
 // TestWorkerExpiresByRule: a reply or busy notice that waited past its use
-// is dropped and recorded (status, reason, metric, log, GivenUp); a page,
+// is dropped and recorded (status, reason, metric, log, the support list); a page,
 // a ticket notice or a report is tried however old it is; every retry
 // waits at most its rule's cap.
 func TestWorkerExpiresByRule(t *testing.T) {
@@ -98,9 +98,9 @@ func TestWorkerExpiresByRule(t *testing.T) {
 			if !tt.expired {
 				return
 			}
-			given, err := db.(*storage.DB).GivenUp(ctx, time.Time{}, 10)
+			given, err := db.(*storage.DB).QueuedMessages(ctx, []string{"failed", "expired"}, 0, 10)
 			if err != nil || len(given) != 1 || given[0].Status != "expired" || !strings.Contains(given[0].LastError, "of no use") {
-				t.Errorf("GivenUp = %+v, %v; want the message expired with its reason", given, err)
+				t.Errorf("given up = %+v, %v; want the message expired with its reason", given, err)
 			}
 		})
 	}
@@ -366,10 +366,10 @@ func TestRefusedResponseURL(t *testing.T) {
 	if got["请问是哪个病区？ <@nurse1>"] != 1 && got["请问是哪个病区？"] != 1 {
 		t.Errorf("the reply in wrd-a did not go through its webhook once: %v", got)
 	}
-	given, err := wd.db.GivenUp(ctx, time.Time{}, 10)
+	given, err := wd.db.QueuedMessages(ctx, []string{"failed", "expired"}, 0, 10)
 	if err != nil || len(given) != 1 || given[0].Key != "reply/wrd-b" || given[0].Status != "failed" ||
 		!strings.Contains(given[0].LastError, "no robot webhook key") {
-		t.Errorf("GivenUp = %+v, %v; want the wrd-b reply failed for want of a webhook key", given, err)
+		t.Errorf("given up = %+v, %v; want the wrd-b reply failed for want of a webhook key", given, err)
 	}
 }
 
